@@ -1,0 +1,254 @@
+"""The site list (config/sites.yaml): schema, validation and loading.
+
+Validation is strict on purpose: a typo in a key of a service that runs for
+months must fail loudly at start-up, naming the file, the line, the site and
+the field, instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = "config/sites.yaml"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SITE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names file, line, site and field."""
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """'15m', '2h', '30s', '1d' or a number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 2h, 1d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(_Strict):
+    every: str | None = None
+    cron: str | None = None
+    jitter: str = "30s"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        if self.every is not None:
+            parse_duration(self.every)
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(self.cron)
+        if self.jitter not in ("0", "0s"):
+            parse_duration(self.jitter)
+        return self
+
+    @property
+    def interval(self) -> timedelta | None:
+        return parse_duration(self.every) if self.every else None
+
+    @property
+    def jitter_seconds(self) -> int:
+        return 0 if self.jitter in ("0", "0s") else int(parse_duration(self.jitter).total_seconds())
+
+    def describe(self) -> str:
+        return f"every {self.every}" if self.every else f"cron {self.cron}"
+
+
+class Politeness(_Strict):
+    delay: float = Field(1.0, ge=0)
+    concurrency: int = Field(2, ge=1, le=64)
+    autothrottle: bool = True
+    timeout: float = Field(30.0, gt=0)
+
+
+class Site(_Strict):
+    name: str
+    region: str = ""
+    url: str
+    feeds: list[str] = []
+    sitemaps: list[str] = []
+    listings: list[str] = []
+    allowed_domains: list[str] = []
+    article_pattern: str | None = None
+    schedule: Schedule = Schedule(every="30m")
+    politeness: Politeness = Politeness()
+    allow_private_addresses: bool = False
+    max_age: str = "3d"
+    max_articles: int = Field(500, ge=1)
+    crawl_timeout: str = "20m"
+    language: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, value: str) -> str:
+        if not _SITE_NAME.match(value):
+            raise ValueError("must be lowercase letters, digits and dashes, e.g. calgary-herald")
+        return value
+
+    @field_validator("url", "feeds", "sitemaps", "listings")
+    @classmethod
+    def _http_urls(cls, value: Any) -> Any:
+        for url in [value] if isinstance(value, str) else value:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
+    @field_validator("article_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @field_validator("max_age", "crawl_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _has_sources(self) -> Site:
+        if not (self.feeds or self.sitemaps or self.listings):
+            raise ValueError("a site needs at least one of feeds, sitemaps or listings")
+        return self
+
+    @property
+    def domains(self) -> list[str]:
+        """allowed_domains, or the host of `url` when none are given."""
+        if self.allowed_domains:
+            return list(self.allowed_domains)
+        from urllib.parse import urlsplit
+
+        return [urlsplit(self.url).netloc.lower()]
+
+
+class Config(_Strict):
+    sites: list[Site]
+    user_agent: str = "newscrawl/0.1 (+https://github.com/newscrawl; regional news archive bot)"
+    defaults: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.name in seen:
+                raise ValueError(f"site name {site.name!r} is used twice")
+            seen.add(site.name)
+        return self
+
+    def site(self, name: str) -> Site:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise ConfigError(f"no site named {name!r} (known: {', '.join(self.names)})")
+
+    @property
+    def names(self) -> list[str]:
+        return [site.name for site in self.sites]
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config, else $CRAWLER_CONFIG, else config/sites.yaml."""
+    return Path(explicit or os.environ.get("CRAWLER_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError with file:line, site and field."""
+    file = config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config: {exc.strerror or exc}") from exc
+    return parse_config(text, str(file))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'sites' list at the top")
+    if "mongodb_uri" in data or any(
+        isinstance(s, dict) and "mongodb_uri" in s for s in data.get("sites") or []
+    ):
+        raise ConfigError(
+            f"{source}: MongoDB credentials do not belong in the config file; "
+            "set the MONGODB_URI environment variable"
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe_errors(exc, data, root, source)) from None
+
+
+def _describe_errors(exc: ValidationError, data: dict[str, Any], root: Any, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc: Sequence[Any] = error["loc"]
+        where = _site_label(data, loc)
+        field = ".".join(str(part) for part in loc[2:] if not str(part).startswith("function-"))
+        line = _line_of(root, loc)
+        position = f"{source}:{line}" if line else source
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see config/sites.yaml for the keys)"
+        subject = f"site {where}, field {field!r}" if where and field else where or "top level"
+        if not where and loc:
+            subject = f"field {'.'.join(str(p) for p in loc)!r}"
+        lines.append(f"{position}: {subject}: {message}")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _site_label(data: dict[str, Any], loc: Sequence[Any]) -> str:
+    if len(loc) >= 2 and loc[0] == "sites" and isinstance(loc[1], int):
+        sites = data.get("sites") or []
+        entry = sites[loc[1]] if loc[1] < len(sites) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        return repr(name) if name else f"#{loc[1] + 1}"
+    return ""
+
+
+def _line_of(node: Any, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of the deepest YAML node on the error's path."""
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if kv[0].value == part), None)
+            if match is None:
+                break
+            best = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            best = node.start_mark.line + 1
+        else:
+            break
+    return best
+

@@ -1,0 +1,127 @@
+"""Clean extracted text and take the fingerprints that versioning and clustering compare.
+
+Three levels, from strict to loose:
+- the stored text: whitespace collapsed, invisible characters removed, repeated
+  paragraphs (a lede printed twice) collapsed;
+- `content_hash`: quotes and dashes unified too — what users see as "the same text";
+- `loose_hash`: only the words, case-folded — two texts that differ in whitespace,
+  quote style or punctuation alone are a cosmetic change, never a new version.
+
+Repeated-paragraph removal is done here per document rather than with
+trafilatura's `deduplicate=True`, whose cache is process-wide and would make an
+article's text depend on which pages the worker saw before (trafilatura#778).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u2060\ufeff\u200c\u200d"), None)
+_BREAKING_INVISIBLE = re.compile(r"[\u200b\u2028\u2029]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u2026": "...",
+    }
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+NEAR_REPEAT_JACCARD = 0.9
+
+
+def clean_paragraphs(text: str) -> list[str]:
+    """Split extracted text into paragraphs, whitespace-cleaned, with repeats dropped."""
+    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    text = _BREAKING_INVISIBLE.sub(" ", text)
+    paragraphs = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return drop_repeated([p for p in paragraphs if p])
+
+
+def clean_text(text: str) -> str:
+    return "\n".join(clean_paragraphs(text))
+
+
+def clean_title(title: str | None) -> str:
+    return " ".join(clean_paragraphs(title or ""))
+
+
+def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
+    """Keep the first copy of each paragraph; a later exact or near copy is a repeat."""
+    kept: list[str] = []
+    seen_keys: set[str] = set()
+    kept_grams: list[set[str]] = []
+    for paragraph in paragraphs:
+        key = loose_form(paragraph)
+        if not key:
+            continue
+        if key in seen_keys:
+            continue
+        grams = _char_grams(key) if len(key) > 40 else None
+        if grams and any(_jaccard(grams, other) >= NEAR_REPEAT_JACCARD for other in kept_grams):
+            continue
+        seen_keys.add(key)
+        if grams:
+            kept_grams.append(grams)
+        kept.append(paragraph)
+    return kept
+
+
+def unify_marks(text: str) -> str:
+    """NFKC with typographic quotes, dashes and ellipses folded to ASCII."""
+    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+
+
+def loose_form(text: str) -> str:
+    """The words only, case-folded: what remains when punctuation and spacing are ignored."""
+    return " ".join(_WORD.findall(unify_marks(text).casefold()))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(unify_marks(text).casefold())
+
+
+def content_hash(title: str, paragraphs: Iterable[str]) -> str:
+    body = "\n".join(" ".join(unify_marks(p).split()) for p in paragraphs)
+    return _sha256(unify_marks(title).strip() + "\n\n" + body)
+
+
+def loose_hash(title: str, paragraphs: Iterable[str]) -> str:
+    return _sha256(loose_form(title) + "\n\n" + "\n".join(loose_form(p) for p in paragraphs))
+
+
+def body_hash(paragraphs: Iterable[str]) -> str:
+    """Hash of the body alone: exact copies under a new headline share it."""
+    return _sha256("\n".join(loose_form(p) for p in paragraphs))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _char_grams(text: str, size: int = 5) -> set[str]:
+    return {text[i : i + size] for i in range(max(1, len(text) - size + 1))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
