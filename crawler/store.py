@@ -1,0 +1,329 @@
+"""MongoDB persistence of articles and their immutable versions.
+
+The `versions` collection is the source of truth; `articles` holds the current
+state derived from it. Races and retries are made harmless by unique indexes,
+not by locks:
+
+- `{article_id, version}` unique: two writers can never both create version n;
+  the loser re-reads and re-decides (often: "unchanged", the winner stored it).
+- `{article_id, content_hash}` unique: the same content can never be stored
+  twice, so a retried write is a no-op.
+- the article document only moves forward (`version_count` guards each update),
+  and a crash between the two writes is repaired by the next writer that
+  collides with the orphan version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import zstandard
+from bson import Binary
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from crawler import revisit
+from crawler.versioning import CHANGED, NEW, REVERTED, Decision, Snapshot, decide
+
+log = logging.getLogger(__name__)
+
+FETCH_LOG_TTL = timedelta(days=30)
+RAW_ZSTD_LEVEL = 10
+MAX_WRITE_ATTEMPTS = 8
+
+Doc = dict[str, Any]
+
+
+def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
+    """A database handle with short timeouts, so an outage is noticed and retried, not hung on."""
+    client: MongoClient[Doc] = MongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 6, 30000),
+        tz_aware=True,
+        appname="newscrawl",
+    )
+    return client[db_name]
+
+
+def ensure_indexes(db: Database[Doc]) -> None:
+    """Create every index the schema relies on; safe to run at every start."""
+    db.articles.create_index("aliases")
+    db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
+    db.articles.create_index([("last_changed", DESCENDING)])
+    db.articles.create_index("story_id")
+    db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
+    db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
+    db.versions.create_index([("fetched_at", DESCENDING)])
+    db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
+    db.stories.create_index("sites")
+    db.stories.create_index("content_hash")
+    db.fingerprints.create_index("bands")
+    db.fingerprints.create_index("body_hash")
+    db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
+    db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
+    db.fetches.create_index("run_id")
+    db.feeds.create_index("site")
+    db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
+    db.crawl_runs.create_index([("started_at", DESCENDING)])
+
+
+def compress_raw(body: bytes) -> Binary:
+    return Binary(zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL).compress(body))
+
+
+def decompress_raw(blob: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(blob)
+
+
+@dataclass
+class Page:
+    """One fetched and extracted article page, ready to be stored."""
+
+    article_id: str
+    url: str
+    site: str
+    fetched_at: datetime
+    snapshot: Snapshot
+    aliases: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    modified: str | None = None
+    language: str | None = None
+    raw_html: bytes = b""
+    http: dict[str, Any] = field(default_factory=dict)
+    extractor: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+
+
+@dataclass
+class SaveResult:
+    outcome: str
+    article_id: str
+    version: int | None
+    decision: Decision
+
+
+class ArticleStore:
+    """Reads and writes `articles` and `versions`; see the module docstring for the guarantees."""
+
+    def __init__(self, db: Database[Doc]):
+        self.db = db
+        self.articles: Collection[Doc] = db.articles
+        self.versions: Collection[Doc] = db.versions
+
+    def find_by_url_key(self, key: str) -> Doc | None:
+        return self.articles.find_one({"aliases": key})
+
+    def save_snapshot(self, page: Page) -> SaveResult:
+        """Record an unchanged fetch, or append version n+1 and move the article to it."""
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            article = self.articles.find_one({"_id": page.article_id})
+            current = _current_snapshot(article)
+            known: dict[str, int] = self._known_hashes(page.article_id) if current else {}
+            if known and max(known.values()) > _count(article):
+                self._repair(page.article_id, _count(article))  # a writer died mid-way
+                continue
+            decision = decide(current, page.snapshot, frozenset(known))
+            if decision.outcome == REVERTED:
+                return self._revert(page, article or {}, decision)
+            if not decision.makes_version:
+                self._touch(page, decision.outcome, article)
+                return SaveResult(decision.outcome, page.article_id, _count(article), decision)
+            number = _count(article) + 1
+            try:
+                self.versions.insert_one(self._version_doc(page, number, decision))
+            except DuplicateKeyError:
+                self._repair(page.article_id, _count(article))
+                continue
+            self._advance(page, number, decision)
+            outcome = NEW if number == 1 else CHANGED
+            return SaveResult(outcome, page.article_id, number, decision)
+        raise RuntimeError(f"could not store {page.url}: {MAX_WRITE_ATTEMPTS} write conflicts in a row")
+
+    def _known_hashes(self, article_id: str) -> dict[str, int]:
+        """Content hash -> version number of every stored version of the article."""
+        projection = {"content_hash": 1, "version": 1, "_id": 0}
+        cursor = self.versions.find({"article_id": article_id}, projection)
+        return {doc["content_hash"]: doc["version"] for doc in cursor}
+
+    def _version_doc(self, page: Page, number: int, decision: Decision) -> Doc:
+        snap = page.snapshot
+        change: Doc = {"kinds": decision.change_kinds or ["first"], "summary": decision.reason}
+        if number > 1:
+            change.update(previous_version=number - 1, diff=decision.diff, stats=decision.stats)
+        return {
+            "_id": f"{page.article_id}:{number}",
+            "article_id": page.article_id,
+            "version": number,
+            "url": page.url,
+            "site": page.site,
+            "fetched_at": page.fetched_at,
+            "title": snap.title,
+            "text": snap.text,
+            "authors": page.authors,
+            "published": page.published,
+            "modified": page.modified,
+            "language": page.language,
+            "content_hash": snap.content_hash,
+            "loose_hash": snap.loose_hash,
+            "word_count": snap.word_count,
+            "change": change,
+            "raw": {"zstd": compress_raw(page.raw_html), "size": len(page.raw_html)},
+            "http": page.http,
+            "extractor": page.extractor,
+            "run_id": page.run_id,
+        }
+
+    def _current_fields(self, page: Page, number: int) -> Doc:
+        snap = page.snapshot
+        return {
+            "url": page.url,
+            "site": page.site,
+            "title": snap.title,
+            "text": snap.text,
+            "content_hash": snap.content_hash,
+            "loose_hash": snap.loose_hash,
+            "authors": page.authors,
+            "published": page.published,
+            "modified": page.modified,
+            "language": page.language,
+            "version_count": number,
+            "current_version": number,
+            "last_changed": page.fetched_at,
+        }
+
+    def _advance(self, page: Page, number: int, decision: Decision) -> None:
+        fields = self._current_fields(page, number)
+        fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
+        fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
+        guard = {
+            "_id": page.article_id,
+            "$or": [{"version_count": {"$lt": number}}, {"version_count": {"$exists": False}}],
+        }
+        update = {
+            "$set": fields,
+            "$setOnInsert": {"first_seen": page.fetched_at},
+            "$addToSet": {"aliases": {"$each": page.aliases}},
+        }
+        try:
+            self.articles.update_one(guard, update, upsert=True)
+        except DuplicateKeyError:
+            pass  # a newer version already moved the article on; ours stays in history
+
+    def _touch(self, page: Page, outcome: str, article: Doc | None) -> None:
+        if article is None:
+            return  # nothing stored yet (e.g. a degraded first fetch): the fetch log has it
+        fields = self._seen_fields(page, outcome)
+        fields["next_check_at"] = revisit.next_check(
+            page.fetched_at, article.get("last_changed") or page.fetched_at, changed=False
+        )
+        self.articles.update_one(
+            {"_id": page.article_id},
+            {"$set": fields, "$addToSet": {"aliases": {"$each": page.aliases}}},
+        )
+
+    def _seen_fields(self, page: Page, outcome: str) -> Doc:
+        return {"last_seen": page.fetched_at, "last_fetched": page.fetched_at, "last_outcome": outcome}
+
+    def _revert(self, page: Page, article: Doc, decision: Decision) -> SaveResult:
+        """Point the article back at the earlier version with this content; add nothing."""
+        earlier = self.versions.find_one(
+            {"article_id": page.article_id, "content_hash": page.snapshot.content_hash},
+            {"raw": 0},
+        )
+        assert earlier is not None
+        fields = {
+            "title": earlier["title"],
+            "text": earlier["text"],
+            "content_hash": earlier["content_hash"],
+            "loose_hash": earlier["loose_hash"],
+            "current_version": earlier["version"],
+            **self._seen_fields(page, REVERTED),
+        }
+        self.articles.update_one(
+            {"_id": page.article_id, "version_count": article.get("version_count")}, {"$set": fields}
+        )
+        return SaveResult(REVERTED, page.article_id, earlier["version"], decision)
+
+    def _repair(self, article_id: str, believed_count: int) -> None:
+        """After a collision: if a version exists that the article does not reflect, catch up."""
+        top = self.versions.find_one({"article_id": article_id}, sort=[("version", DESCENDING)])
+        if top is None or top["version"] <= believed_count:
+            return
+        fields = {
+            "url": top["url"],
+            "site": top["site"],
+            "title": top["title"],
+            "text": top["text"],
+            "content_hash": top["content_hash"],
+            "loose_hash": top["loose_hash"],
+            "authors": top.get("authors", []),
+            "published": top.get("published"),
+            "modified": top.get("modified"),
+            "language": top.get("language"),
+            "version_count": top["version"],
+            "current_version": top["version"],
+            "last_changed": top["fetched_at"],
+        }
+        guard = {
+            "_id": article_id,
+            "$or": [{"version_count": {"$lt": top["version"]}}, {"version_count": {"$exists": False}}],
+        }
+        try:
+            self.articles.update_one(
+                guard,
+                {"$set": fields, "$setOnInsert": {"first_seen": top["fetched_at"], "aliases": []}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def history(self, article_id: str) -> list[Doc]:
+        return list(
+            self.versions.find({"article_id": article_id}, {"raw": 0}).sort("version", ASCENDING)
+        )
+
+    def version(self, article_id: str, number: int | None = None) -> Doc | None:
+        if number is None:
+            return self.versions.find_one({"article_id": article_id}, sort=[("version", DESCENDING)])
+        return self.versions.find_one({"article_id": article_id, "version": number})
+
+    def due_for_revisit(self, site: str, now: datetime, limit: int, everything: bool = False) -> list[Doc]:
+        query: Doc = {"site": site, "status": {"$ne": "gone"}}
+        if not everything:
+            query["next_check_at"] = {"$lte": now}
+        cursor = self.articles.find(query, {"url": 1, "aliases": 1}).sort("next_check_at", 1)
+        return list(cursor.limit(limit))
+
+    def mark_gone(self, article_id: str, status: int, now: datetime) -> None:
+        self.articles.update_one(
+            {"_id": article_id}, {"$set": {"status": "gone", "gone_status": status, "last_seen": now}}
+        )
+
+
+def _count(article: Doc | None) -> int:
+    return int(article.get("version_count", 0)) if article else 0
+
+
+def _current_snapshot(article: Doc | None) -> Snapshot | None:
+    if not article or not article.get("content_hash"):
+        return None
+    return Snapshot(
+        title=article.get("title", ""),
+        paragraphs=tuple(article.get("text", "").split("\n")),
+        content_hash=article["content_hash"],
+        loose_hash=article.get("loose_hash", ""),
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,63 @@
+"""Shared fixtures: one real MongoDB-wire server per test session, one database per test.
+
+The server is secantusdb started as a child process (crawler.embedded), unless
+MONGODB_URI points the suite at a real mongod.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo.database import Database
+
+from crawler.embedded import EmbeddedServer
+from crawler.store import connect, ensure_indexes
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer | None]:
+    """The running test server (None when MONGODB_URI points elsewhere)."""
+    if os.environ.get("MONGODB_URI"):
+        yield None
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("mongo"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(mongo_server: EmbeddedServer | None) -> str:
+    return os.environ.get("MONGODB_URI") or (mongo_server.uri if mongo_server else "")
+
+
+@pytest.fixture
+def db_name(request: pytest.FixtureRequest) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:30]
+    return f"t_{slug}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def db(mongo_uri: str, db_name: str) -> Iterator[Database]:
+    database = connect(mongo_uri, db_name)
+    ensure_indexes(database)
+    yield database
+    database.client.drop_database(db_name)
+    database.client.close()
+
+
+@pytest.fixture
+def crawl_env(mongo_uri: str, db_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for commands run against the test database."""
+    monkeypatch.setenv("MONGODB_URI", mongo_uri)
+    monkeypatch.setenv("CRAWLER_DB", db_name)
+    env = dict(os.environ)
+    return env

@@ -1,0 +1,132 @@
+"""The store's promises: one version per real change, no duplicates or gaps under races,
+idempotent retries, zstd-compressed raw pages."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime, timedelta, timezone
+
+from crawler.store import ArticleStore, Page, connect, decompress_raw
+from crawler.versioning import Snapshot
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def body(n: int, extra: str = "") -> list[str]:
+    return [
+        f"Paragraph {i} of the council report says the budget grows by {i * 3} per cent{extra}."
+        " Residents spoke for an hour about roads, water and the new library."
+        for i in range(n)
+    ]
+
+
+def page(article_id: str, paragraphs: list[str], title: str = "Council passes budget", at=T0, raw=b"<html>x</html>") -> Page:
+    return Page(
+        article_id=article_id,
+        url=f"https://example.test/{article_id}",
+        site="example",
+        fetched_at=at,
+        snapshot=Snapshot.of(title, paragraphs),
+        aliases=[f"example.test/{article_id}"],
+        raw_html=raw,
+    )
+
+
+def test_first_fetch_creates_version_one_and_compressed_raw(db):
+    store = ArticleStore(db)
+    raw = b"<html><body>" + b"<p>hello world</p>" * 500 + b"</body></html>"
+    result = store.save_snapshot(page("a1", body(4), raw=raw))
+    assert (result.outcome, result.version) == ("new", 1)
+    version = db.versions.find_one({"article_id": "a1"})
+    assert version["raw"]["size"] == len(raw)
+    assert len(version["raw"]["zstd"]) < len(raw) / 10
+    assert decompress_raw(version["raw"]["zstd"]) == raw
+    article = db.articles.find_one({"_id": "a1"})
+    assert article["version_count"] == 1 and article["title"] == "Council passes budget"
+
+
+def test_unchanged_and_cosmetic_fetches_make_no_version(db):
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4)))
+    assert store.save_snapshot(page("a1", body(4), at=T0 + timedelta(hours=1))).outcome == "unchanged"
+    cosmetic = [p.replace("per cent", "per  cent").replace(".", " .") for p in body(4)]
+    assert store.save_snapshot(page("a1", cosmetic, at=T0 + timedelta(hours=2))).outcome == "cosmetic"
+    assert db.versions.count_documents({"article_id": "a1"}) == 1
+    assert db.articles.find_one({"_id": "a1"})["last_seen"] == T0 + timedelta(hours=2)
+
+
+def test_real_change_appends_version_with_diff(db):
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4)))
+    edited = body(4) + ["A late amendment added two million dollars for snow clearing on rural roads."]
+    result = store.save_snapshot(page("a1", edited, at=T0 + timedelta(hours=1)))
+    assert (result.outcome, result.version) == ("changed", 2)
+    v2 = db.versions.find_one({"article_id": "a1", "version": 2})
+    assert "body_added" in v2["change"]["kinds"]
+    assert "+A late amendment added two million dollars" in v2["change"]["diff"]
+
+
+def test_flip_flop_does_not_pile_up_versions(db):
+    store = ArticleStore(db)
+    a, b = body(4), body(4, extra=" this year")
+    outcomes = [store.save_snapshot(page("a1", text, at=T0 + timedelta(hours=i))).outcome
+                for i, text in enumerate([a, b, a, b, a])]
+    assert outcomes == ["new", "changed", "reverted", "reverted", "reverted"]
+    assert db.versions.count_documents({"article_id": "a1"}) == 2
+    assert db.articles.find_one({"_id": "a1"})["current_version"] == 1
+
+
+def test_retried_write_is_idempotent(db):
+    store = ArticleStore(db)
+    p = page("a1", body(4))
+    store.save_snapshot(p)
+    store.save_snapshot(p)
+    assert db.versions.count_documents({}) == 1
+
+
+def test_crash_between_version_and_article_write_is_repaired(db):
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4)))
+    edited = page("a1", body(5), at=T0 + timedelta(hours=1))
+    # Simulate a writer that inserted version 2 and died before updating the article.
+    from crawler.versioning import decide
+    decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
+    db.versions.insert_one(store._version_doc(edited, 2, decision))
+    result = store.save_snapshot(page("a1", body(5), at=T0 + timedelta(hours=2)))
+    assert result.outcome == "unchanged"
+    article = db.articles.find_one({"_id": "a1"})
+    assert article["version_count"] == 2 and article["content_hash"] == edited.snapshot.content_hash
+
+
+def _race_writer(uri: str, db_name: str, worker: int, rounds: int, queue) -> None:
+    db = connect(uri, db_name)
+    store = ArticleStore(db)
+    outcomes = []
+    for r in range(rounds):
+        for art in range(3):
+            # All workers write the same sequence of contents, so they collide constantly.
+            text = body(3, extra=f" (revision {r})")
+            res = store.save_snapshot(page(f"race{art}", text, at=T0 + timedelta(minutes=r)))
+            outcomes.append(res.outcome)
+    queue.put(outcomes)
+
+
+def test_concurrent_writers_never_duplicate_or_skip_versions(db, mongo_uri):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_race_writer, args=(mongo_uri, db.name, w, 6, queue)) for w in range(4)]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    for art in range(3):
+        numbers = sorted(v["version"] for v in db.versions.find({"article_id": f"race{art}"}))
+        assert numbers == list(range(1, len(numbers) + 1)), numbers
+        hashes = [v["content_hash"] for v in db.versions.find({"article_id": f"race{art}"})]
+        assert len(hashes) == len(set(hashes)) == 6
+        article = db.articles.find_one({"_id": f"race{art}"})
+        assert article["version_count"] == 6
+    made = sum(o in ("new", "changed") for outcomes in results for o in outcomes)
+    assert made == 18  # exactly one writer created each of the 6 versions of the 3 articles
