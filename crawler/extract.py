@@ -97,6 +97,8 @@ def extract(body: bytes | str, url: str) -> Extracted:
 
     title = _first(ld.get("headline"), meta.get("og:title"), (doc or {}).get("title"))
     result.title = normalize.clean_title(title or "")
+    if result.paragraphs and normalize.loose_form(result.paragraphs[0]) == normalize.loose_form(result.title):
+        result.paragraphs = result.paragraphs[1:]  # trafilatura keeps the <h1>; the title has it
     result.authors = _authors(ld, meta, (doc or {}).get("author"))
     result.published = _iso_date(
         _first(ld.get("datePublished"), meta.get("article:published_time"), (doc or {}).get("date"))

@@ -327,3 +327,19 @@ def _current_snapshot(article: Doc | None) -> Snapshot | None:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def database_name() -> str:
+    import os
+
+    return os.environ.get("CRAWLER_DB") or "news"
+
+
+def open_database(uri: str | None = None) -> Database[Doc]:
+    """The database named by CRAWLER_DB on the server named by MONGODB_URI."""
+    import os
+
+    target = uri or os.environ.get("MONGODB_URI")
+    if not target:
+        raise RuntimeError("MONGODB_URI is not set (the newscrawl command starts an embedded server for you)")
+    return connect(target, database_name())

@@ -1,0 +1,181 @@
+"""The `newscrawl` command (also `python -m crawler`).
+
+Exit status: 0 success, 2 usage or config error, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from crawler.config import ConfigError, config_path, load_config
+
+log = logging.getLogger("newscrawl")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+@contextlib.contextmanager
+def store_session(quiet: bool = False) -> Iterator[str]:
+    """MONGODB_URI if set; otherwise the embedded server under $CRAWLER_DATA (default data/)."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    from crawler.embedded import EmbeddedServer
+
+    data_dir = Path(os.environ.get("CRAWLER_DATA", "data")) / "mongo"
+    server = EmbeddedServer(data_dir)
+    uri = server.start()
+    os.environ["MONGODB_URI"] = uri
+    if not quiet:
+        how = "started" if server.owned else "joined running"
+        print(f"embedded MongoDB {how} at {uri} (data in {data_dir}); open it with: mongosh \"{uri}\"", file=sys.stderr)
+    try:
+        yield uri
+    finally:
+        os.environ.pop("MONGODB_URI", None)
+        server.stop()
+
+
+def _print_progress(site: str, summary: dict[str, int]) -> None:
+    parts = " ".join(f"{k}={v}" for k, v in summary.items() if v)
+    print(f"[{site}] {parts or 'starting'}", file=sys.stderr, flush=True)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.runner import crawl_sites
+
+    path = config_path(args.config)
+    config = load_config(path)
+    sites = config.names if args.all else args.sites
+    if not sites:
+        raise UsageError("name one or more sites, or --all")
+    for name in sites:
+        config.site(name)
+    with store_session():
+        results = crawl_sites(config, str(path), sites, trigger=args.trigger, recheck=args.recheck,
+                              progress=_print_progress, log_level=args.log_level)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
+    else:
+        from crawler.inspect import print_crawl_summary
+
+        print_crawl_summary(results)
+    return EXIT_OK if all(r.outcome.startswith("ok") for r in results) else EXIT_FAILURE
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from crawler.extract import ExtractionError, extract
+
+    source = args.source
+    if source.startswith(("http://", "https://")):
+        import urllib.request
+
+        request = urllib.request.Request(source, headers={"User-Agent": "newscrawl/0.1 (extract)"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the user's URL
+            body = response.read(10 * 1024 * 1024)
+        url = args.url or source
+    else:
+        try:
+            body = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{source}: {exc.strerror}") from exc
+        url = args.url or Path(source).resolve().as_uri()
+    try:
+        result = extract(body, url)
+    except ExtractionError as exc:
+        print(f"{source}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+    else:
+        from crawler.inspect import print_extracted
+
+        print_extracted(result)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler.localnet import LocalNetwork
+    from crawler.runner import crawl_sites
+
+    started = time.monotonic()
+    with LocalNetwork(seed=args.seed) as net, tempfile.TemporaryDirectory() as tmp:
+        path = net.write_config(Path(tmp) / "sites.yaml")
+        config = load_config(path)
+        print(f"local news network: {len(config.sites)} sites on 127.0.0.1 ({', '.join(config.names)})")
+        with store_session() as uri:
+            results = crawl_sites(config, str(path), config.names, trigger="manual", progress=_print_progress)
+            from crawler.inspect import print_crawl_summary, print_demo_tour
+
+            print_crawl_summary(results)
+            print_demo_tour(uri, time.monotonic() - started)
+    return EXIT_OK
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newscrawl", description="Regional news crawler with versioned snapshots in MongoDB.")
+    parser.add_argument("--log-level", default="WARNING", help="Scrapy/pipeline log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    crawl = sub.add_parser("crawl", help="one-off crawl of sites from the config")
+    crawl.add_argument("sites", nargs="*")
+    crawl.add_argument("--all", action="store_true", help="every site in the config")
+    crawl.add_argument("--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)")
+    crawl.add_argument("--recheck", action="store_true", help="re-fetch every known article now")
+    crawl.add_argument("--trigger", default="manual", choices=["manual", "schedule"], help=argparse.SUPPRESS)
+    crawl.add_argument("--json", action="store_true")
+    crawl.set_defaults(func=cmd_crawl)
+
+    extract = sub.add_parser("extract", help="show the extraction of one page (file or URL)")
+    extract.add_argument("source")
+    extract.add_argument("--url", help="the page's URL, for a saved file")
+    extract.add_argument("--json", action="store_true")
+    extract.set_defaults(func=cmd_extract)
+
+    demo = sub.add_parser("demo", help="crawl a local news network into the embedded store (offline)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    from crawler import inspect as inspect_commands
+
+    inspect_commands.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and EXIT_USAGE
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as exc:
+        log.debug("failure", exc_info=True)
+        print(f"newscrawl: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

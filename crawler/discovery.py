@@ -1,0 +1,234 @@
+"""Discovery: article URLs (with their dates) from feeds, sitemaps and listing pages.
+
+Plain functions over bytes, so every corpus file can be pushed through them
+without Scrapy. feedparser parses feeds; sitemaps are parsed with lxml here
+because Scrapy's sitemap helper flattens the Google News extension
+(news:publication_date, news:title), which we need to skip old entries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+
+MAX_DECOMPRESSED = 50 * 1024 * 1024
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+class DiscoveryError(ValueError):
+    """A feed, sitemap or listing that yields nothing usable; the message says why."""
+
+
+@dataclass
+class Entry:
+    url: str
+    published: datetime | None = None
+    updated: datetime | None = None
+    title: str | None = None
+
+    @property
+    def newest(self) -> datetime | None:
+        dates = [d for d in (self.published, self.updated) if d]
+        return max(dates) if dates else None
+
+
+@dataclass
+class Discovered:
+    entries: list[Entry] = field(default_factory=list)
+    sitemaps: list[Entry] = field(default_factory=list)  # child sitemaps of an index
+    warning: str | None = None
+
+
+def refuse_entity_declarations(body: bytes, url: str) -> None:
+    """Feeds and sitemaps never need DTD entities; refusing them stops entity bombs cold."""
+    if _ENTITY_DECL.search(body[:65536]):
+        raise DiscoveryError(f"{url}: XML entity declarations are refused (possible entity bomb)")
+
+
+def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
+    """RSS 0.9x/1.0/2.0, Atom or JSON Feed entries via feedparser."""
+    import feedparser
+
+    refuse_entity_declarations(body, url)
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    entries = []
+    for item in parsed.entries:
+        link = _entry_link(item)
+        if not link:
+            continue
+        entries.append(
+            Entry(
+                url=urljoin(url, link),
+                published=_struct_time(item.get("published_parsed")),
+                updated=_struct_time(item.get("updated_parsed")),
+                title=item.get("title"),
+            )
+        )
+    warning = None
+    if parsed.get("bozo"):
+        warning = f"malformed feed: {parsed.get('bozo_exception')!s}"[:300]
+        if not entries:
+            raise DiscoveryError(f"{url}: {warning}; no entries could be read")
+    elif not entries and not parsed.get("version"):
+        raise DiscoveryError(f"{url}: not a feed (no RSS/Atom/JSON feed found)")
+    return Discovered(entries=entries, warning=warning)
+
+
+def _entry_link(item: Any) -> str | None:
+    link = item.get("link")
+    if link:
+        return str(link)
+    for candidate in item.get("links") or []:
+        if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
+            return str(candidate["href"])
+    guid = item.get("id") or ""
+    return guid if guid.startswith(("http://", "https://")) else None
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def maybe_gunzip(body: bytes, url: str) -> bytes:
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    from scrapy.utils.gz import gunzip
+
+    try:
+        return gunzip(body, max_size=MAX_DECOMPRESSED)
+    except Exception as exc:  # gzip/zlib/size errors all mean "unusable sitemap"
+        raise DiscoveryError(f"{url}: cannot decompress gzip sitemap: {exc}") from exc
+
+
+def parse_sitemap(body: bytes, url: str) -> Discovered:
+    """A sitemap index, a urlset (with Google News fields), a text sitemap, or a feed used as one."""
+    body = maybe_gunzip(body, url)
+    refuse_entity_declarations(body, url)
+    head = body[:2048].lstrip().lower()
+    if not head.startswith(b"<"):
+        return _text_sitemap(body, url)
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
+    )
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"{url}: not XML: {exc}") from exc
+    if root is None:
+        raise DiscoveryError(f"{url}: empty or unreadable sitemap")
+    kind = etree.QName(root).localname.lower()
+    if kind in ("rss", "feed", "rdf"):
+        return parse_feed(body, url)
+    if kind not in ("urlset", "sitemapindex"):
+        raise DiscoveryError(f"{url}: unexpected root element <{kind}> for a sitemap")
+    result = Discovered()
+    for node in root:
+        if not isinstance(node.tag, str):
+            continue
+        fields = _children(node)
+        loc = fields.get("loc")
+        if not loc:
+            continue
+        entry = Entry(
+            url=urljoin(url, loc.strip()),
+            updated=parse_date(fields.get("lastmod")),
+            published=parse_date(fields.get("publication_date")),
+            title=fields.get("title"),
+        )
+        (result.sitemaps if kind == "sitemapindex" else result.entries).append(entry)
+    return result
+
+
+def _children(node: Any) -> dict[str, str]:
+    """Local names of descendants -> text, so news:news/news:publication_date is found."""
+    found: dict[str, str] = {}
+    for child in node.iter():
+        if child is node or not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname.lower()
+        if child.text and child.text.strip() and name not in found:
+            found[name] = child.text.strip()
+    return found
+
+
+def _text_sitemap(body: bytes, url: str) -> Discovered:
+    text = body.decode("utf-8", errors="replace")
+    urls = [line.strip() for line in text.splitlines() if line.strip().startswith(("http://", "https://"))]
+    if not urls:
+        raise DiscoveryError(f"{url}: neither XML nor a text sitemap")
+    return Discovered(entries=[Entry(u) for u in urls])
+
+
+def parse_robots_sitemaps(body: bytes, url: str) -> list[str]:
+    """Sitemap: lines of a robots.txt, so a site can list robots.txt as its sitemap source."""
+    from protego import Protego
+
+    robots = Protego.parse(body.decode("utf-8", errors="replace"))
+    return [urljoin(url, s) for s in robots.sitemaps]
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """W3C datetime, a bare date, or an RFC 822 date, as an aware UTC datetime."""
+    if not text:
+        return None
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+_NOT_ARTICLE = re.compile(
+    r"/(tag|tags|category|categories|author|authors|topic|topics|search|page|login|subscribe|"
+    r"account|newsletter|contact|about|privacy|terms|video|videos|gallery|photos|podcasts?)(/|$)",
+    re.IGNORECASE,
+)
+
+
+def listing_links(hrefs: list[str], base_url: str, pattern: str | None = None) -> list[str]:
+    """Article-looking links of a listing page, in page order, without repeats.
+
+    With `pattern` (a site's article_pattern) a link must match it; without,
+    a link must look like an article: a path of two or more segments whose last
+    part is a slug with dashes or a numeric id, and not a section, tag or author page.
+    """
+    regex = re.compile(pattern) if pattern else None
+    seen: dict[str, None] = {}
+    for href in hrefs:
+        if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
+            continue
+        url = urljoin(base_url, href.strip())
+        if not url.startswith(("http://", "https://")):
+            continue
+        if regex is not None:
+            if regex.search(url):
+                seen.setdefault(url, None)
+            continue
+        path = urlsplit(url).path
+        segments = [s for s in path.split("/") if s]
+        if len(segments) < 2 or _NOT_ARTICLE.search(path):
+            continue
+        last = segments[-1] if segments[-1] not in ("amp", "index.html") else segments[-2]
+        if last.count("-") >= 2 or re.search(r"\d{4,}", last):
+            seen.setdefault(url, None)
+    return list(seen)

@@ -1,0 +1,90 @@
+"""One crawl per site at a time, across the service and manual runs: a lease in MongoDB.
+
+The lease document `leases/{_id: site}` names its holder and expires unless
+renewed, so a holder that dies (killed, machine lost) frees the site after
+LEASE_TTL without anyone cleaning up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from crawler.store import utcnow
+
+LEASE_TTL = timedelta(seconds=90)
+RENEW_EVERY_S = 20.0
+
+Doc = dict[str, Any]
+
+
+class LeaseHeld(Exception):
+    """Another crawl of this site is running; the message says where."""
+
+
+class SiteLease:
+    def __init__(self, db: Database[Doc], site: str, run_id: str, ttl: timedelta = LEASE_TTL):
+        self.leases = db.leases
+        self.site = site
+        self.run_id = run_id
+        self.ttl = ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        fields = {"holder": self.holder, "run_id": self.run_id, "acquired_at": now,
+                  "expires_at": now + self.ttl, "pid": os.getpid(), "host": socket.gethostname()}
+        try:
+            self.leases.find_one_and_update(
+                {"_id": self.site, "$or": [{"expires_at": {"$lte": now}}, {"holder": self.holder}]},
+                {"$set": fields},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            current = self.leases.find_one({"_id": self.site}) or {}
+            raise LeaseHeld(
+                f"site {self.site!r} is already being crawled (run {current.get('run_id')}, "
+                f"pid {current.get('pid')} on {current.get('host')}, lease until {current.get('expires_at')})"
+            ) from None
+        self._thread = threading.Thread(target=self._renew_loop, name=f"lease-{self.site}", daemon=True)
+        self._thread.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(RENEW_EVERY_S):
+            try:
+                self.leases.update_one(
+                    {"_id": self.site, "holder": self.holder},
+                    {"$set": {"expires_at": utcnow() + self.ttl}},
+                )
+            except PyMongoError:
+                pass  # the lease simply runs out if MongoDB stays away
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        try:
+            self.leases.delete_one({"_id": self.site, "holder": self.holder})
+        except PyMongoError:
+            pass  # expires on its own
+
+    def __enter__(self) -> SiteLease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def running_crawls(db: Database[Doc], now: datetime | None = None) -> dict[str, Doc]:
+    now = now or utcnow()
+    return {doc["_id"]: doc for doc in db.leases.find({"expires_at": {"$gt": now}})}

@@ -1,0 +1,212 @@
+"""The crawl ledger: why each URL was fetched or skipped, per-source state, and crawl runs.
+
+Like Scrapy's stats, every branch a crawl takes is counted under a name
+(`fetch/new`, `skip/robots`, `source/not-modified`, …); the counters and the
+fetch log are written to MongoDB in batches, and the run document is the
+summary users read with `newscrawl runs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import InsertOne, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+FETCH_BATCH = 200
+UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)
+
+# Counters shown in the crawl summary, in this order.
+SUMMARY_KEYS = ["pages", "new", "changed", "unchanged", "cosmetic", "reverted", "degraded", "skipped", "errors"]
+
+
+def new_run_id(site: str, now: datetime) -> str:
+    return f"{site}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+class RunLedger:
+    """Counters and fetch records of one crawl of one site."""
+
+    def __init__(self, db: Database[Doc], site: str, run_id: str, trigger: str, now: datetime):
+        self.db = db
+        self.site = site
+        self.run_id = run_id
+        self.trigger = trigger
+        self.started_at = now
+        self.counters: Counter[str] = Counter()
+        self._pending: list[Doc] = []
+
+    def start(self) -> None:
+        self.db.crawl_runs.insert_one(
+            {
+                "_id": self.run_id,
+                "site": self.site,
+                "trigger": self.trigger,
+                "started_at": self.started_at,
+                "finished_at": None,
+                "outcome": "running",
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "counters": {},
+            }
+        )
+
+    def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:
+        """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
+        reverted/error/skipped/not-modified; `reason` says why it was fetched or skipped."""
+        self.counters[_summary_key(outcome)] += 1
+        self.counters[f"{'skip' if outcome == 'skipped' else 'fetch'}/{reason if outcome == 'skipped' else outcome}"] += 1
+        if outcome not in ("skipped",):
+            self.counters["pages"] += 1
+        doc = {"url": url, "site": self.site, "run_id": self.run_id, "at": at, "reason": reason, "outcome": outcome}
+        doc.update({k: v for k, v in details.items() if v is not None})
+        self._pending.append(doc)
+        if len(self._pending) >= FETCH_BATCH:
+            self.flush()
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] += n
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            self.db.fetches.bulk_write([InsertOne(d) for d in batch], ordered=False)
+        except PyMongoError as exc:
+            # The fetch log is diagnostics; article data goes through the journal instead.
+            log.warning("could not write %d fetch log records: %s", len(batch), exc)
+
+    def summary(self) -> dict[str, int]:
+        return {key: int(self.counters.get(key, 0)) for key in SUMMARY_KEYS}
+
+    def finish(self, outcome: str, now: datetime, error: str | None = None) -> Doc:
+        self.flush()
+        fields = {
+            "finished_at": now,
+            "outcome": outcome,
+            "summary": self.summary(),
+            "counters": dict(sorted(self.counters.items())),
+            "duration_s": round((now - self.started_at).total_seconds(), 3),
+        }
+        if error:
+            fields["error"] = error
+        self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
+        return fields
+
+
+def _summary_key(outcome: str) -> str:
+    return {"skipped": "skipped", "error": "errors", "not-modified": "unchanged"}.get(outcome, outcome)
+
+
+@dataclass
+class SourceState:
+    """What we remember of a feed, sitemap or listing between crawls."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    validators_trusted: bool = True
+    last_unconditional: datetime | None = None
+    last_fetched: datetime | None = None
+
+    def conditional_headers(self, now: datetime, force: bool = False) -> dict[str, str]:
+        """Validators to send, or none when they cannot be trusted or a full check is due."""
+        if force or not self.validators_trusted:
+            return {}
+        if self.last_unconditional is None or now - self.last_unconditional >= UNCONDITIONAL_CHECK_EVERY:
+            return {}
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+class SourceStates:
+    """The `feeds` collection: one document per feed, sitemap or listing URL."""
+
+    def __init__(self, db: Database[Doc]):
+        self.feeds = db.feeds
+
+    def load(self, url: str) -> SourceState:
+        doc = self.feeds.find_one({"_id": url}) or {}
+        return SourceState(
+            url=url,
+            etag=doc.get("etag"),
+            last_modified=doc.get("last_modified"),
+            content_hash=doc.get("content_hash"),
+            validators_trusted=doc.get("validators_trusted", True),
+            last_unconditional=doc.get("last_unconditional"),
+            last_fetched=doc.get("last_fetched"),
+        )
+
+    def not_modified(self, url: str, now: datetime) -> None:
+        self.feeds.update_one(
+            {"_id": url}, {"$set": {"last_checked": now, "last_status": 304, "failures": 0}}
+        )
+
+    def fetched(
+        self,
+        url: str,
+        site: str,
+        kind: str,
+        now: datetime,
+        previous: SourceState,
+        etag: str | None,
+        last_modified: str | None,
+        content_hash: str,
+        conditional: bool,
+    ) -> bool:
+        """Store a 200 response's validators; return False when they proved untrustworthy:
+        same validators as last time, different content."""
+        same_validators = (etag or last_modified) and (etag, last_modified) == (previous.etag, previous.last_modified)
+        lied = bool(same_validators and previous.content_hash and previous.content_hash != content_hash)
+        fields: Doc = {
+            "site": site,
+            "kind": kind,
+            "etag": etag,
+            "last_modified": last_modified,
+            "content_hash": content_hash,
+            "last_checked": now,
+            "last_fetched": now,
+            "last_status": 200,
+            "failures": 0,
+            "last_error": None,
+        }
+        if not conditional:
+            fields["last_unconditional"] = now
+        if lied:
+            fields["validators_trusted"] = False
+            fields["untrusted_since"] = now
+            log.warning("%s: validators unchanged but content changed; conditional GET disabled", url)
+        self.feeds.update_one({"_id": url}, {"$set": fields, "$setOnInsert": {"first_seen": now}}, upsert=True)
+        return not lied
+
+    def entries_seen(self, url: str, new_entries: int, total: int) -> None:
+        self.feeds.update_one({"_id": url}, {"$set": {"last_new_entries": new_entries, "last_entries": total}})
+
+    def failed(self, url: str, site: str, kind: str, now: datetime, error: str) -> None:
+        self.feeds.find_one_and_update(
+            {"_id": url},
+            {
+                "$set": {"site": site, "kind": kind, "last_checked": now, "last_error": error},
+                "$inc": {"failures": 1},
+                "$setOnInsert": {"first_seen": now},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )

@@ -1,0 +1,103 @@
+"""URL identity: one key per article however it is linked.
+
+Tracking parameters, AMP and mobile variants, fragments, http/https and a
+leading www. all map to the same key, so history survives the ways a story is
+shared. w3lib does the RFC work (percent-encoding, query sorting); the news-
+specific rules are ours because no library knows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import socket
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
+    r"_ga|_gl|ref|ref_src|ref_url|cmpid|ito|itm_\w+|ns_\w+|share|smid|sh|icid|ocid|"
+    r"outputtype|amp|amp_js_v|usqp|_amp|mobile|m|src|source|at_medium|at_campaign|tpcc)$",
+    re.IGNORECASE,
+)
+_AMP_PATH = re.compile(r"(/amp/?$|\.amp(?=\.html?$|$)|/amp(?=/))", re.IGNORECASE)
+_MOBILE_HOST = re.compile(r"^(m|mobile|amp|www)\.", re.IGNORECASE)
+
+
+def canonical_url(url: str) -> str:
+    """The preferred https URL: tracking parameters, fragment and AMP/mobile markers removed."""
+    parts = urlsplit(url.strip())
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    host = (parts.hostname or "").lower()
+    host = _MOBILE_HOST.sub("", host) if host.count(".") >= 2 else host
+    if parts.port and not _default_port(parts.scheme, parts.port):
+        host = f"{host}:{parts.port}"
+    path = _AMP_PATH.sub("", parts.path) or "/"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    )
+    return canonicalize_url(urlunsplit((scheme, host, path, query, "")))
+
+
+def url_key(url: str) -> str:
+    """Scheme-less identity of a URL: canonical host + path + query."""
+    parts = urlsplit(canonical_url(url))
+    path = parts.path.rstrip("/") or "/"
+    return parts.netloc + path + (f"?{parts.query}" if parts.query else "")
+
+
+def article_id(url: str) -> str:
+    return hashlib.sha1(url_key(url).encode("utf-8")).hexdigest()
+
+
+def _default_port(scheme: str, port: int) -> bool:
+    return (scheme, port) in (("http", 80), ("https", 443))
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def in_allowed_domains(url: str, domains: list[str]) -> bool:
+    """Whether the URL's host is one of `domains` or a subdomain; an entry with a port
+    (as for local test sites) must match host and port exactly."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for domain in domains:
+        domain = domain.lower().strip()
+        if ":" in domain:
+            if f"{host}:{parts.port}" == domain:
+                return True
+        elif host == domain or host.endswith("." + domain):
+            return True
+    return False
+
+
+@lru_cache(maxsize=1024)
+def resolves_to_private(host: str) -> bool:
+    """True when any address of `host` is private, loopback, link-local or reserved.
+
+    Refusing these stops a hostile feed from pointing the crawler at the
+    machine's own services or the local network (SSRF).
+    """
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return False  # unresolvable: the download itself will fail and be recorded
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        ):
+            return True
+    return False

@@ -1,0 +1,275 @@
+"""The one generic spider: a site's feeds, sitemaps and listings → article pages.
+
+    scrapy crawl news -a site=valley-gazette [-a config=PATH] [-a recheck=1]
+
+Scrapy glue only: which URL to fetch and why is decided by crawler.frontier,
+parsing by crawler.discovery, and what a page means by crawler.processing (via
+the item pipeline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler import discovery, frontier, urls
+from crawler.config import Site, load_config, parse_duration
+from crawler.ledger import RunLedger, SourceStates, new_run_id
+from crawler.processing import FetchedPage
+from crawler.store import ArticleStore, open_database, utcnow
+
+log = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("feed", "sitemap", "listing")
+MONGO_BACKOFF = timedelta(seconds=20)
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(
+        self,
+        site: str,
+        config: str | None = None,
+        recheck: Any = False,
+        trigger: str = "manual",
+        run_id: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.site: Site = load_config(config).site(site)
+        self.recheck = str(recheck).lower() in ("1", "true", "yes")
+        self.trigger = trigger
+        self.now = utcnow()
+        self.run_id = run_id or new_run_id(self.site.name, self.now)
+        self.db = open_database()
+        self.articles = ArticleStore(self.db)
+        self.sources = SourceStates(self.db)
+        self.ledger = RunLedger(self.db, self.site.name, self.run_id, trigger, self.now)
+        self.plan = frontier.CrawlPlan(
+            max_age=parse_duration(self.site.max_age),
+            max_articles=self.site.max_articles,
+            recheck=self.recheck,
+        )
+        self.mongo_down_until: datetime | None = None
+        self.allowed_domains = self.site.domains
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        polite = spider.site.politeness
+        settings = crawler.settings
+        if not settings.frozen:  # per-site politeness (Scrapy >= 2.11 applies settings after this)
+            settings.set("DOWNLOAD_DELAY", polite.delay, priority="spider")
+            settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrency, priority="spider")
+            settings.set("AUTOTHROTTLE_ENABLED", polite.autothrottle, priority="spider")
+            settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
+        return spider
+
+    def mark_mongo_down(self) -> None:
+        self.mongo_down_until = utcnow() + MONGO_BACKOFF
+
+    # -- start -------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.start_requests_list():
+            yield request
+
+    def start_requests_list(self) -> list[scrapy.Request]:
+        self.ledger.start()
+        requests = []
+        for kind, sources in (("feed", self.site.feeds), ("sitemap", self.site.sitemaps), ("listing", self.site.listings)):
+            requests += [self._source_request(url, kind) for url in sources]
+        limit = self.site.max_articles
+        for article in self.articles.due_for_revisit(self.site.name, self.now, limit, everything=self.recheck):
+            reason = "recheck" if self.recheck else "due"
+            request = self._article_request(article["url"], reason)
+            if request is not None:
+                requests.append(request)
+        return requests
+
+    def _source_request(self, url: str, kind: str) -> scrapy.Request:
+        state = self.sources.load(url)
+        headers = state.conditional_headers(self.now, force=self.recheck)
+        if url.endswith("/robots.txt"):
+            kind = "robots"
+        return scrapy.Request(
+            url,
+            callback=self.parse_source,
+            errback=self.source_failed,
+            headers=headers,
+            meta={"kind": kind, "state": state, "conditional": bool(headers), "handle_httpstatus_list": [304]},
+            dont_filter=True,
+            priority=10,
+        )
+
+    def _article_request(self, url: str, reason: str) -> scrapy.Request | None:
+        if not self.plan.claim(url):
+            return None
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            meta={"reason": reason},
+        )
+
+    # -- sources -----------------------------------------------------------------------
+
+    def parse_source(self, response: Response) -> Iterator[Any]:
+        kind, state = response.meta["kind"], response.meta["state"]
+        now = utcnow()
+        if response.status == 304:
+            self.sources.not_modified(response.url, now)
+            self.ledger.record(response.url, now, kind, "not-modified", status=304)
+            return
+        content_hash = hashlib.sha256(response.body).hexdigest()
+        trusted = self.sources.fetched(
+            state.url, self.site.name, kind, now, state,
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+            content_hash=content_hash,
+            conditional=response.meta["conditional"],
+        )
+        if not trusted:
+            self.ledger.count("source/validators-untrusted")
+        if content_hash == state.content_hash and not self.recheck:
+            self.ledger.record(response.url, now, kind, "unchanged", detail="same content hash", status=200)
+            return
+        try:
+            found = self._discover(response, kind)
+        except discovery.DiscoveryError as exc:
+            self.sources.failed(state.url, self.site.name, kind, now, str(exc))
+            self.ledger.record(response.url, now, kind, "error", detail=str(exc), status=response.status)
+            log.warning("%s", exc)
+            return
+        if found.warning:
+            self.ledger.count(f"source/{kind}-warning")
+            log.warning("%s: %s", response.url, found.warning)
+        self.ledger.record(response.url, now, kind, "fetched", entries=len(found.entries), detail=found.warning, status=200)
+        yield from self._child_sitemaps(found.sitemaps)
+        yield from self._entries(found.entries, state.url, source_kind=kind)
+
+    def _discover(self, response: Response, kind: str) -> discovery.Discovered:
+        if kind == "feed":
+            return discovery.parse_feed(response.body, response.url, _header(response, "Content-Type") or "")
+        if kind == "sitemap":
+            return discovery.parse_sitemap(response.body, response.url)
+        if kind == "robots":
+            sitemaps = discovery.parse_robots_sitemaps(response.body, response.url)
+            return discovery.Discovered(sitemaps=[discovery.Entry(u) for u in sitemaps])
+        hrefs = response.css("a::attr(href)").getall() if hasattr(response, "css") else []
+        links = discovery.listing_links(hrefs, response.url, self.site.article_pattern)
+        return discovery.Discovered(entries=[discovery.Entry(u) for u in links])
+
+    def _child_sitemaps(self, children: list[discovery.Entry]) -> Iterator[scrapy.Request]:
+        for child in children:
+            if not urls.in_allowed_domains(child.url, self.site.domains):
+                self.ledger.record(child.url, utcnow(), "sitemap", "skipped", reason_detail="offsite")
+                continue
+            state = self.sources.load(child.url)
+            if not self.recheck and child.updated and state.last_fetched and child.updated <= state.last_fetched:
+                self.ledger.record(child.url, utcnow(), "sitemap-lastmod", "skipped", detail="child sitemap unchanged since last fetch")
+                continue
+            yield self._source_request(child.url, "sitemap")
+
+    def _entries(self, entries: list[discovery.Entry], source: str, source_kind: str) -> Iterator[scrapy.Request]:
+        keys = [urls.url_key(e.url) for e in entries]
+        known = {
+            alias: doc
+            for doc in self.db.articles.find({"aliases": {"$in": keys}}, {"aliases": 1, "last_fetched": 1, "next_check_at": 1})
+            for alias in doc.get("aliases", [])
+        }
+        new_entries = 0
+        now = utcnow()
+        for entry, key in zip(entries, keys):
+            article = known.get(key)
+            choice = self.plan.choose(entry, article, now, self.site.domains)
+            if not choice.fetch:
+                if choice.reason != "too-old":  # archives hold thousands: counted, not logged one by one
+                    self.ledger.record(entry.url, now, choice.reason, "skipped", source=source)
+                else:
+                    self.ledger.count("skip/too-old")
+                continue
+            new_entries += article is None
+            request = self._article_request(entry.url, choice.reason)
+            if request is not None:
+                request.meta["source"] = source
+                yield request
+        if source_kind == "feed":
+            self.sources.entries_seen(source, new_entries, len(entries))
+
+    def source_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        kind, status, detail = request.meta.get("kind", "source"), *_describe_failure(failure)
+        self.sources.failed(request.url, self.site.name, kind, utcnow(), detail)
+        self.ledger.record(request.url, utcnow(), kind, "error", status=status, detail=detail)
+        log.warning("source failed: %s", detail)
+
+    # -- articles ----------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
+        headers = {k.decode().lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v}
+        yield {
+            "page": FetchedPage(
+                site=self.site.name,
+                url=response.request.url if response.request else response.url,
+                final_url=response.url,
+                body=response.body,
+                fetched_at=utcnow(),
+                status=response.status,
+                headers=headers,
+                reason=response.meta.get("reason", "new"),
+                run_id=self.run_id,
+                allowed_domains=self.site.domains,
+            )
+        }
+
+    def article_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        status, detail = _describe_failure(failure)
+        reason = request.meta.get("reason", "new")
+        skipped = failure.check(IgnoreRequest) and not failure.check(HttpError)
+        outcome = "skipped" if skipped else "error"
+        if skipped:
+            reason = getattr(failure.value, "reason", None) or _ignore_reason(detail)
+        self.ledger.record(request.url, utcnow(), reason, outcome, status=status, detail=detail)
+        if status in (404, 410):
+            article = self.articles.find_by_url_key(urls.url_key(request.url))
+            if article:
+                self.articles.mark_gone(article["_id"], status, utcnow())
+        log.info("article %s: %s", outcome, detail)
+
+    def closed(self, reason: str) -> None:
+        self.ledger.flush()
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _describe_failure(failure: Failure) -> tuple[int | None, str]:
+    request = getattr(failure, "request", None)
+    url = request.url if request is not None else "?"
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return status, f"{url}: HTTP {status}"
+    return None, f"{url}: {failure.type.__name__}: {failure.getErrorMessage()}"[:500]
+
+
+def _ignore_reason(detail: str) -> str:
+    lowered = detail.lower()
+    if "robots.txt" in lowered:
+        return "robots"
+    if "redirect" in lowered:
+        return "redirect-loop"
+    return "ignored"
