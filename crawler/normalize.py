@@ -47,7 +47,6 @@ _QUOTES = str.maketrans(
     }
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-NEAR_REPEAT_JACCARD = 0.9
 
 
 def clean_paragraphs(text: str) -> list[str]:
@@ -67,24 +66,33 @@ def clean_title(title: str | None) -> str:
 
 
 def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
-    """Keep the first copy of each paragraph; a later exact or near copy is a repeat."""
+    """Keep the first copy of each paragraph; a later copy is a repeat.
+
+    A repeat is the same words (ignoring case and punctuation), or a paragraph
+    contained in a kept one or containing it (a lede printed again with or without
+    its dateline). Paragraphs that merely look alike (differing in a number) stay.
+    """
     kept: list[str] = []
-    seen_keys: set[str] = set()
-    kept_grams: list[set[str]] = []
+    kept_keys: list[str] = []
     for paragraph in paragraphs:
         key = loose_form(paragraph)
-        if not key:
+        if not key or key in kept_keys:
             continue
-        if key in seen_keys:
-            continue
-        grams = _char_grams(key) if len(key) > 40 else None
-        if grams and any(_jaccard(grams, other) >= NEAR_REPEAT_JACCARD for other in kept_grams):
-            continue
-        seen_keys.add(key)
-        if grams:
-            kept_grams.append(grams)
+        if len(key) > 40 and any(key in other or other in key for other in kept_keys if len(other) > 40):
+            if _is_lede_echo(key, kept_keys):
+                continue
+        kept_keys.append(key)
         kept.append(paragraph)
     return kept
+
+
+def _is_lede_echo(key: str, kept_keys: list[str]) -> bool:
+    """Contained either way, and the shorter one is most of the longer: the same paragraph."""
+    for other in kept_keys:
+        short, long_ = (key, other) if len(key) <= len(other) else (other, key)
+        if short in long_ and len(short) >= 0.6 * len(long_):
+            return True
+    return False
 
 
 def unify_marks(text: str) -> str:
@@ -118,10 +126,3 @@ def body_hash(paragraphs: Iterable[str]) -> str:
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def _char_grams(text: str, size: int = 5) -> set[str]:
-    return {text[i : i + size] for i in range(max(1, len(text) - size + 1))}
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0

@@ -120,6 +120,7 @@ class NewsSpider(scrapy.Spider):
             callback=self.parse_article,
             errback=self.article_failed,
             meta={"reason": reason},
+            dont_filter=True,  # claim() dedups; Scrapy's filter would hide redirect loops
         )
 
     # -- sources -----------------------------------------------------------------------
@@ -237,10 +238,10 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         status, detail = _describe_failure(failure)
         reason = request.meta.get("reason", "new")
-        skipped = failure.check(IgnoreRequest) and not failure.check(HttpError)
-        outcome = "skipped" if skipped else "error"
-        if skipped:
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = getattr(failure.value, "reason", None) or _ignore_reason(detail)
+        # refusals by policy are skips; everything else that went wrong is an error
+        outcome = "skipped" if reason in ("robots", "offsite", "private-address") else "error"
         self.ledger.record(request.url, utcnow(), reason, outcome, status=status, detail=detail)
         if status in (404, 410):
             article = self.articles.find_by_url_key(urls.url_key(request.url))

@@ -345,9 +345,10 @@ class HostileServer(SiteServer):
             png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
             return 200, html_type, png
         if name == "fine-story":
-            paras = "".join(f"<p>This is paragraph {i} of the only well-behaved story on this site, which "
-                            "explains how the hostile herald keeps serving broken pages to crawlers.</p>"
-                            for i in range(6))
+            words = ["broken", "pages", "crawlers", "servers", "timeouts", "loops", "feeds", "entities"]
+            paras = "".join(f"<p>Paragraph {i} of the only well-behaved story here explains how {words[i]} and "
+                            f"{words[-i - 1]} keep the hostile herald busy, and why its editors count {i * 17} "
+                            "complaints a week from readers who only wanted the news.</p>" for i in range(6))
             return 200, html_type, f"<html><head><title>Fine story</title></head><body><article><h1>The one fine story</h1>{paras}</article></body></html>".encode()
         return 404, html_type, b"<html><body>Not found</body></html>"
 

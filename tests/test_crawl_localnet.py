@@ -1,0 +1,142 @@
+"""End to end: crawl the local news network into the test MongoDB and check what was stored."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from crawler.localnet import LocalNetwork
+from tests.helpers import newscrawl
+
+REGULAR = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]
+
+
+@pytest.fixture
+def network(tmp_path, crawl_env):
+    with LocalNetwork(seed=7) as net:
+        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        yield net, net.write_config(tmp_path / "sites.yaml")
+
+
+def test_first_crawl_stores_every_live_article_once(network, db, crawl_env):
+    net, config = network
+    result = newscrawl("crawl", "--all", "--config", str(config), env=crawl_env)
+    assert "crawl summary" in result.stdout
+    for site in REGULAR:
+        live = [p for p in net.world.sites[site].live_posts(net.clock.now()) if not p.old]
+        assert db.articles.count_documents({"site": site}) == len(live), site
+        # AMP links, tracking parameters and fragments all resolve to the canonical article
+        for article in db.articles.find({"site": site}):
+            assert "utm_" not in article["url"] and not article["url"].endswith("/amp/")
+    assert db.versions.count_documents({}) == db.articles.count_documents({})
+    runs = {r["site"]: r for r in db.crawl_runs.find()}
+    assert set(runs) == set(REGULAR) | {"hostile-herald"}
+    assert runs["valley-gazette"]["summary"]["new"] == db.articles.count_documents({"site": "valley-gazette"})
+    assert all(r["finished_at"] is not None for r in runs.values())
+    # old archive entries are skipped by date, never fetched
+    old_paths = [p.path for p in net.world.sites["prairie-post"].posts if p.old]
+    assert not any(path in a["url"] for a in db.articles.find() for path in old_paths)
+    assert runs["prairie-post"]["counters"].get("skip/too-old", 0) >= 1
+
+
+def test_hostile_site_ends_in_recorded_errors_and_skips(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", "hostile-herald", "--config", str(config), env=crawl_env)
+    by_url = {}
+    for fetch in db.fetches.find({"site": "hostile-herald"}):
+        by_url.setdefault(fetch["url"].rsplit("/", 1)[-1], []).append(fetch)
+
+    def outcome(name):
+        return {(f["outcome"], f.get("status")) for f in by_url[name]}
+
+    assert ("error", 404) in outcome("missing")
+    assert ("error", 410) in outcome("gone")
+    assert ("error", 500) in outcome("error")
+    assert any(o == "error" and "took longer" in f.get("detail", "") for f in by_url["slow"] for o in [f["outcome"]])
+    assert any("redirect" in f.get("detail", "").lower() for f in by_url["loop"])
+    assert any("max" in f.get("detail", "").lower() or "size" in f.get("detail", "").lower() for f in by_url["huge.html"])
+    assert any("binary" in f.get("detail", "") for f in by_url["binary.html"])
+    assert {f["reason"] for f in by_url["secret-story"]} == {"robots"}
+    assert {f["reason"] for f in by_url["offsite-story"]} == {"offsite"}
+    assert any("entity" in f.get("detail", "") for f in by_url["bomb.xml"])
+    # the malformed feed still yields its readable items (recorded with a warning)
+    assert any(f["outcome"] == "fetched" and f.get("detail") for f in by_url["feed.xml"])
+    assert db.articles.count_documents({"site": "hostile-herald"}) == 1  # the one fine story
+    run = db.crawl_runs.find_one({"site": "hostile-herald"})
+    assert run["outcome"] == "ok-with-errors" and run["summary"]["errors"] >= 6
+
+
+def test_recrawl_with_only_chrome_changes_makes_no_version(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", "valley-gazette", "--config", str(config), env=crawl_env)
+    before = db.versions.count_documents({})
+    # every request renders a new clock, temperature, ad and most-read box
+    newscrawl("crawl", "valley-gazette", "--recheck", "--config", str(config), env=crawl_env)
+    assert db.versions.count_documents({}) == before
+    last_run = db.crawl_runs.find_one({"site": "valley-gazette"}, sort=[("started_at", -1)])
+    assert last_run["summary"]["unchanged"] >= before
+    outcomes = Counter(f["outcome"] for f in db.fetches.find({"run_id": last_run["_id"], "reason": "recheck"}))
+    assert outcomes == {"unchanged": before}
+
+
+def test_one_edited_sentence_makes_exactly_one_version_with_that_sentence(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", "harbour-times", "--config", str(config), env=crawl_env)
+    net.clock.advance(minutes=1)
+    sentence = "The mayor later said the figure would be reviewed by an outside auditor."
+    post = net.world.edit_sentence("harbour-times", 1, sentence)
+    newscrawl("crawl", "harbour-times", "--config", str(config), env=crawl_env)
+    changed = list(db.versions.find({"version": 2}))
+    assert len(changed) == 1
+    assert post.path in changed[0]["url"]
+    assert sentence in changed[0]["change"]["diff"]
+    assert "+" + sentence in changed[0]["change"]["diff"]
+    assert db.versions.count_documents({"version": {"$gt": 2}}) == 0
+
+
+def test_scheduled_edits_are_picked_up_from_feed_updates(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", "prairie-post", "--config", str(config), env=crawl_env)
+    net.clock.advance(hours=1, minutes=5)  # the first edit (a paragraph added) is now live
+    newscrawl("crawl", "prairie-post", "--config", str(config), env=crawl_env)
+    edited = db.versions.find_one({"site": "prairie-post", "version": 2})
+    assert edited is not None and "body_added" in edited["change"]["kinds"]
+    run = db.crawl_runs.find_one({"site": "prairie-post"}, sort=[("started_at", -1)])
+    reasons = Counter(f["reason"] for f in db.fetches.find({"run_id": run["_id"], "outcome": {"$ne": "skipped"}}))
+    assert reasons["updated"] >= 1
+    net.clock.advance(hours=2)  # number corrected, then headline changed
+    newscrawl("crawl", "prairie-post", "--config", str(config), env=crawl_env)
+    kinds = [set(v["change"]["kinds"]) for v in db.versions.find({"site": "prairie-post", "version": {"$gte": 3}})]
+    assert any("headline" in k for k in kinds)
+
+
+def test_syndicated_wire_copies_form_one_story_and_independent_reports_do_not(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", *REGULAR, "--config", str(config), env=crawl_env)
+    label_to_stories: dict[str, set[str]] = {}
+    for article in db.articles.find({"site": {"$in": REGULAR}}):
+        label = net.label_of(article["site"], article["url"])
+        label_to_stories.setdefault(label, set()).add(article["story_id"])
+    for label, stories in label_to_stories.items():
+        assert len(stories) == 1, f"{label} split into {stories}"
+    story_to_labels: dict[str, set[str]] = {}
+    for label, stories in label_to_stories.items():
+        story_to_labels.setdefault(next(iter(stories)), set()).add(label)
+    assert all(len(labels) == 1 for labels in story_to_labels.values()), story_to_labels
+    wire = db.stories.find_one({"size": 4})
+    assert wire is not None and wire["origin"]["site"] == "valley-gazette"
+    changes = {m["site"]: m["changes"] for m in wire["members"]}
+    assert changes["harbour-times"]["new_headline"] and not changes["valley-gazette"]["new_headline"]
+    assert changes["prairie-post"]["added_intro"] and changes["prairie-post"]["removed_paragraphs"] >= 2
+
+
+def test_recrawl_of_unchanged_network_is_cheap(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", *REGULAR, "--config", str(config), env=crawl_env)
+    first_requests, first_bytes = net.traffic.totals()
+    net.traffic.reset()
+    newscrawl("crawl", *REGULAR, "--config", str(config), env=crawl_env)
+    again_requests, again_bytes = net.traffic.totals()
+    assert again_bytes < first_bytes * 0.05
+    assert db.versions.count_documents({"version": 2}) == 0
