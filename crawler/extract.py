@@ -80,6 +80,7 @@ def parse_html(body: bytes | str) -> etree._Element:
 def extract(body: bytes | str, url: str) -> Extracted:
     """Extract one article page. Raises ExtractionError for pages that are not HTML."""
     tree = parse_html(body)
+    _unglue_zero_width(tree, body)
     ld = _json_ld_article(tree)
     meta = _meta(tree)
     canonical = _canonical(tree, url)
@@ -97,7 +98,8 @@ def extract(body: bytes | str, url: str) -> Extracted:
 
     title = _first(ld.get("headline"), meta.get("og:title"), (doc or {}).get("title"))
     result.title = normalize.clean_title(title or "")
-    if result.paragraphs and normalize.loose_form(result.paragraphs[0]) == normalize.loose_form(result.title):
+    headings = {normalize.loose_form(t) for t in (title, (doc or {}).get("title"), *tree.xpath("//h1//text()")) if t}
+    if result.paragraphs and normalize.loose_form(result.paragraphs[0]) in headings:
         result.paragraphs = result.paragraphs[1:]  # trafilatura keeps the <h1>; the title has it
     result.authors = _authors(ld, meta, (doc or {}).get("author"))
     result.published = _iso_date(
@@ -109,6 +111,21 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.language = _language(tree, meta, doc)
     result.site_name = _first(meta.get("og:site_name"), (doc or {}).get("sitename"))
     return result
+
+
+_ZERO_WIDTH_MARKERS = ("\u200b", "&#8203;", "&#x200b;", "&ZeroWidthSpace;")
+
+
+def _unglue_zero_width(tree: etree._Element, body: bytes | str) -> None:
+    """A zero-width space is a word break; extractors drop it and glue the words."""
+    text = body.decode("utf-8", "ignore") if isinstance(body, bytes) else body
+    if not any(marker in text or marker.lower() in text.lower() for marker in _ZERO_WIDTH_MARKERS):
+        return
+    for node in tree.iter():
+        if isinstance(node.text, str) and "\u200b" in node.text:
+            node.text = node.text.replace("\u200b", " ")
+        if isinstance(node.tail, str) and "\u200b" in node.tail:
+            node.tail = node.tail.replace("\u200b", " ")
 
 
 def _trafilatura(tree: etree._Element, url: str) -> dict[str, Any] | None:

@@ -1,0 +1,79 @@
+"""Config validation: clear errors naming file, line, site and field; exit status 2."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from crawler.config import ConfigError, load_config, parse_config
+from tests.helpers import REPO, newscrawl
+
+GOOD = """
+sites:
+  - name: valley-gazette
+    url: https://valley.example/
+    feeds: [https://valley.example/feed]
+    schedule: {every: 15m}
+"""
+
+
+def test_starter_config_is_valid_and_real():
+    config = load_config(REPO / "config" / "sites.yaml")
+    assert len(config.sites) >= 10
+    regions = {site.region.rsplit(",", 1)[-1].strip() for site in config.sites}
+    assert len(regions) >= 4
+    assert all(site.feeds or site.sitemaps for site in config.sites)
+    assert not any(site.allow_private_addresses for site in config.sites)
+
+
+def test_good_config_loads_with_defaults():
+    site = parse_config(GOOD).site("valley-gazette")
+    assert site.schedule.interval.total_seconds() == 900
+    assert site.politeness.autothrottle is True
+    assert site.domains == ["valley.example"]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (("every: 15m", "every: soon"), ["line 6", "valley-gazette", "schedule", "not a duration"]),
+        (("feeds:", "feedz:"), ["line 5", "valley-gazette", "feedz", "unknown key"]),
+        (("name: valley-gazette", "name: Valley Gazette"), ["line 3", "name", "lowercase"]),
+        (("https://valley.example/feed", "ftp://valley.example/feed"), ["valley-gazette", "feeds", "not an http"]),
+        (("{every: 15m}", "{every: 15m, cron: '* * * * *'}"), ["schedule", "exactly one"]),
+    ],
+)
+def test_bad_values_name_file_line_site_and_field(change, expected):
+    text = GOOD.replace(*change)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "sites.yaml")
+    message = str(info.value).replace("sites.yaml:", "line ")
+    for part in expected:
+        assert part in message, message
+
+
+def test_credentials_in_config_are_refused():
+    with pytest.raises(ConfigError, match="MONGODB_URI"):
+        parse_config(GOOD + "mongodb_uri: mongodb://user:pw@host/\n")
+
+
+def test_duplicate_site_names_are_refused():
+    text = GOOD + textwrap.indent(GOOD.split("sites:\n", 1)[1], "")
+    with pytest.raises(ConfigError, match="used twice"):
+        parse_config(text)
+
+
+def test_cli_exits_2_with_the_message(tmp_path, crawl_env):
+    path = tmp_path / "sites.yaml"
+    path.write_text(GOOD.replace("every: 15m", "every: -5m"))
+    result = newscrawl("crawl", "--all", "--config", str(path), env=crawl_env, check=False)
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "valley-gazette" in result.stderr and "schedule" in result.stderr
+
+
+def test_unknown_site_is_a_usage_error(tmp_path, crawl_env):
+    path = tmp_path / "sites.yaml"
+    path.write_text(GOOD)
+    result = newscrawl("crawl", "no-such-site", "--config", str(path), env=crawl_env, check=False)
+    assert result.returncode == 2 and "no site named 'no-such-site'" in result.stderr

@@ -1,0 +1,116 @@
+"""Extraction, normalisation and versioning decisions, called directly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crawler import normalize
+from crawler.extract import ExtractionError, extract
+from crawler.versioning import Snapshot, classify, decide
+from tests.helpers import newscrawl
+
+FILL = "".join(
+    f"<p>Paragraph {i} describes how the regional council weighed {i * 11} proposals for roads, "
+    f"water mains and the new library branch before the vote on Tuesday night.</p>"
+    for i in range(5)
+)
+
+
+def page(inner: str, head: str = "") -> str:
+    return f"<html lang='en-CA'><head><title>Council vote | Gazette</title>{head}</head><body><nav>Home News Sports</nav><article><h1>Council vote</h1>{FILL}<p>{inner}</p></article><footer>© Gazette</footer></body></html>"
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        'Fighters from the ISIS\n<a href="/t">militants</a> group crossed the river.',
+        "Fighters from the <span>ISIS</span> <span>militants</span> group crossed the river.",
+        "Fighters from the ISIS\u200bmilitants group crossed the river.",
+        "Fighters from the <em>ISIS</em>\n<b>militants</b> group crossed the river.",
+    ],
+)
+def test_inline_markup_never_glues_words(inner):
+    text = extract(page(inner), "https://gazette.example/news/vote").text
+    assert "ISIS militants" in text and "ISISmilitants" not in text
+
+
+def test_metadata_from_json_ld_and_meta():
+    ld = {"@type": "NewsArticle", "headline": "Council approves budget", "datePublished": "2026-11-20T10:00:00-05:00",
+          "dateModified": "2026-11-21T08:30:00Z", "author": [{"@type": "Person", "name": "Ruth Abernathy"}]}
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script><link rel="canonical" href="https://gazette.example/news/vote">'
+    result = extract(page("Last words.", head), "https://gazette.example/news/vote?utm_source=x")
+    assert result.title == "Council approves budget"
+    assert result.authors == ["Ruth Abernathy"]
+    assert result.published == "2026-11-20T15:00:00Z" and result.modified == "2026-11-21T08:30:00Z"
+    assert result.canonical_url == "https://gazette.example/news/vote"
+    assert result.language == "en"
+    assert result.paragraphs[0].startswith("Paragraph 0")  # the <h1> is the title, not body
+
+
+def test_binary_and_empty_pages_are_refused():
+    with pytest.raises(ExtractionError, match="binary"):
+        extract(b"\x89PNG\r\n\x1a\n" + bytes(200), "https://x.example/a.html")
+    with pytest.raises(ExtractionError, match="empty"):
+        extract(b"   ", "https://x.example/a.html")
+
+
+def test_extract_command_json(tmp_path, crawl_env):
+    path = tmp_path / "page.html"
+    path.write_text(page("Closing paragraph of the story about the vote."))
+    result = newscrawl("extract", str(path), "--url", "https://gazette.example/news/vote", "--json", env=crawl_env)
+    data = json.loads(result.stdout)
+    assert set(data) >= {"url", "title", "text", "authors", "published", "modified", "language"}
+    assert "Closing paragraph" in data["text"] and data["url"] == "https://gazette.example/news/vote"
+
+
+def test_repeated_lede_is_collapsed_but_similar_paragraphs_stay():
+    lede = "HALIFAX (CP) — The province will spend 40 million dollars on ferries, the minister said Monday."
+    paragraphs = normalize.clean_paragraphs("\n".join([
+        lede, lede.split("— ", 1)[1], "Second paragraph about ferries and docks.",
+        "Crews counted 12 boats.", "Crews counted 14 boats.", lede,
+    ]))
+    assert paragraphs == [lede, "Second paragraph about ferries and docks.", "Crews counted 12 boats.", "Crews counted 14 boats."]
+
+
+def test_fingerprints_ignore_spacing_quotes_and_dashes():
+    a = ["He said \u201cno\u201d \u2014 twice.", "Second  line."]
+    b = ['He said "no" - twice.', "Second line."]
+    assert normalize.content_hash("T", a) == normalize.content_hash("T", b)
+    c = ["He said no, twice!", "Second line"]
+    assert normalize.content_hash("T", a) != normalize.content_hash("T", c)
+    assert normalize.loose_hash("T", a) == normalize.loose_hash("T", c)
+
+
+BODY = [f"Paragraph {i}: the council weighed {i * 11} proposals for roads, water mains and a library branch." for i in range(6)]
+
+
+def snap(title="Council vote", paras=BODY):
+    return Snapshot.of(title, list(paras))
+
+
+def test_decisions():
+    base = snap()
+    assert decide(None, base).outcome == "new"
+    assert decide(base, snap()).outcome == "unchanged"
+    assert decide(base, snap(paras=[p.replace(",", ";") for p in BODY])).outcome == "cosmetic"
+    assert decide(base, snap(paras=BODY[:1])).outcome == "degraded"
+    assert decide(base, snap(paras=BODY[:2])).outcome == "degraded"
+    assert decide(base, snap(paras=[])).outcome == "degraded"
+    changed = decide(base, snap(paras=BODY + ["A new closing paragraph adds the mayor's reaction to the vote."]))
+    assert changed.outcome == "changed" and changed.change_kinds == ["body_added"]
+    reverted = decide(snap(paras=BODY[:-1] + ["Other ending of the story with new words."]), base, frozenset({base.content_hash}))
+    assert reverted.outcome == "reverted"
+
+
+def test_change_classification():
+    def kinds(**kw):
+        return classify(snap(), snap(**kw))[0]
+
+    assert "headline" in kinds(title="Council vote delayed")
+    assert "lede" in kinds(paras=["A new first paragraph entirely rewritten by the desk tonight."] + BODY[1:])
+    assert "body_removed" in kinds(paras=BODY[:4])
+    corrected = [p.replace("33 proposals", "35 proposals") for p in BODY]
+    assert kinds(paras=corrected) == ["correction"]
+    assert classify(snap(), snap(paras=corrected))[1]["corrected"] == ["33 -> 35"]
