@@ -43,7 +43,9 @@ def load(corpus: Path) -> list[tuple[str, str, bytes]]:
     for page_id, item in sorted(truth.items()):
         path = corpus / "html" / f"{page_id}.html.gz"
         if path.exists():
-            pages.append((item.get("url") or "", item["articleBody"], gzip.decompress(path.read_bytes())))
+            pages.append(
+                (item.get("url") or "", item["articleBody"], gzip.decompress(path.read_bytes()))
+            )
     return pages
 
 
@@ -59,10 +61,16 @@ def score(name: str, pages, fn) -> dict[str, float]:
             totals[i] += value
     elapsed = time.perf_counter() - start
     n = len(pages)
-    result = {"precision": totals[0] / n, "recall": totals[1] / n, "f1": totals[2] / n,
-              "pages_per_s": n / elapsed}
-    print(f"{name:28s} P={result['precision']:.3f} R={result['recall']:.3f} "
-          f"F1={result['f1']:.3f}  {result['pages_per_s']:.0f} pages/s")
+    result = {
+        "precision": totals[0] / n,
+        "recall": totals[1] / n,
+        "f1": totals[2] / n,
+        "pages_per_s": n / elapsed,
+    }
+    print(
+        f"{name:28s} P={result['precision']:.3f} R={result['recall']:.3f} "
+        f"F1={result['f1']:.3f}  {result['pages_per_s']:.0f} pages/s"
+    )
     return result
 
 
@@ -79,7 +87,9 @@ def main() -> int:
 
     pages = load(args.corpus)
     print(f"{len(pages)} pages from {args.corpus}")
-    baseline = score("trafilatura.extract (plain)", pages, lambda h, u: trafilatura.extract(h, url=u))
+    baseline = score(
+        "trafilatura.extract (plain)", pages, lambda h, u: trafilatura.extract(h, url=u)
+    )
     ours = score("newscrawl extract", pages, lambda h, u: extract(h, u).text)
     print(f"F1 difference vs trafilatura: {ours['f1'] - baseline['f1']:+.3f}")
     return 0

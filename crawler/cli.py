@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from crawler.config import ConfigError, config_path, load_config
 
@@ -39,7 +38,10 @@ def store_session(quiet: bool = False) -> Iterator[str]:
     os.environ["MONGODB_URI"] = uri
     if not quiet:
         how = "started" if server.owned else "joined running"
-        print(f"embedded MongoDB {how} at {uri} (data in {data_dir}); open it with: mongosh \"{uri}\"", file=sys.stderr)
+        print(
+            f'embedded MongoDB {how} at {uri} (data in {data_dir}); open it with: mongosh "{uri}"',
+            file=sys.stderr,
+        )
     try:
         yield uri
     finally:
@@ -63,8 +65,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     for name in sites:
         config.site(name)
     with store_session():
-        results = crawl_sites(config, str(path), sites, trigger=args.trigger, recheck=args.recheck,
-                              progress=_print_progress, log_level=args.log_level)
+        results = crawl_sites(
+            config,
+            str(path),
+            sites,
+            trigger=args.trigger,
+            recheck=args.recheck,
+            progress=_print_progress,
+            log_level=args.log_level,
+        )
     if args.json:
         print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
     else:
@@ -113,9 +122,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with LocalNetwork(seed=args.seed) as net, tempfile.TemporaryDirectory() as tmp:
         path = net.write_config(Path(tmp) / "sites.yaml")
         config = load_config(path)
-        print(f"local news network: {len(config.sites)} sites on 127.0.0.1 ({', '.join(config.names)})")
+        print(
+            f"local news network: {len(config.sites)} sites on 127.0.0.1 ({', '.join(config.names)})"
+        )
         with store_session() as uri:
-            results = crawl_sites(config, str(path), config.names, trigger="manual", progress=_print_progress)
+            results = crawl_sites(
+                config, str(path), config.names, trigger="manual", progress=_print_progress
+            )
             from crawler.inspect import print_crawl_summary, print_demo_tour
 
             print_crawl_summary(results)
@@ -128,16 +141,24 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newscrawl", description="Regional news crawler with versioned snapshots in MongoDB.")
-    parser.add_argument("--log-level", default="WARNING", help="Scrapy/pipeline log level (default WARNING)")
+    parser = argparse.ArgumentParser(
+        prog="newscrawl", description="Regional news crawler with versioned snapshots in MongoDB."
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="Scrapy/pipeline log level (default WARNING)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     crawl = sub.add_parser("crawl", help="one-off crawl of sites from the config")
     crawl.add_argument("sites", nargs="*")
     crawl.add_argument("--all", action="store_true", help="every site in the config")
-    crawl.add_argument("--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)")
+    crawl.add_argument(
+        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+    )
     crawl.add_argument("--recheck", action="store_true", help="re-fetch every known article now")
-    crawl.add_argument("--trigger", default="manual", choices=["manual", "schedule"], help=argparse.SUPPRESS)
+    crawl.add_argument(
+        "--trigger", default="manual", choices=["manual", "schedule"], help=argparse.SUPPRESS
+    )
     crawl.add_argument("--json", action="store_true")
     crawl.set_defaults(func=cmd_crawl)
 
@@ -147,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--json", action="store_true")
     extract.set_defaults(func=cmd_extract)
 
-    demo = sub.add_parser("demo", help="crawl a local news network into the embedded store (offline)")
+    demo = sub.add_parser(
+        "demo", help="crawl a local news network into the embedded store (offline)"
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 
@@ -163,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -41,8 +41,12 @@ MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
-WIRE_MARK = re.compile(r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M)
-WIRE_AGENCIES = re.compile(r"associated press|canadian press|reuters|agence france|\bap\b|\bafp\b", re.I)
+WIRE_MARK = re.compile(
+    r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
+)
+WIRE_AGENCIES = re.compile(
+    r"associated press|canadian press|reuters|agence france|\bap\b|\bafp\b", re.I
+)
 
 Doc = dict[str, Any]
 
@@ -157,7 +161,12 @@ class StoryIndex:
             return []
         need = MIN_SHARED_ANCHORS if len(anchors) >= 2 * MIN_SHARED_ANCHORS else 1
         pipeline: list[Doc] = [
-            {"$match": {"$or": [{"anchors": {"$in": anchors}}, {"body_hash": body}], "_id": {"$ne": article_id}}},
+            {
+                "$match": {
+                    "$or": [{"anchors": {"$in": anchors}}, {"body_hash": body}],
+                    "_id": {"$ne": article_id},
+                }
+            },
             {
                 "$project": {
                     "story_id": 1,
@@ -244,7 +253,10 @@ class StoryIndex:
         texts = self._texts([m["article_id"] for m in members], newcomer)
         origin_text = texts.get(origin["article_id"])
         update: Doc = {
-            "origin": {k: origin.get(k) for k in ("article_id", "site", "url", "title", "published", "label")},
+            "origin": {
+                k: origin.get(k)
+                for k in ("article_id", "site", "url", "title", "published", "label")
+            },
             "title": origin.get("title"),
             "first_published": min((m.get("published") or m["joined_at"]) for m in members),
         }
@@ -276,11 +288,17 @@ def local_changes(origin: tuple[str, list[str]], copy: tuple[str, list[str]]) ->
         if key in origin_set or _near_any(key, origin_keys):
             break
         leading_added += 1
-    added = [p for p, k in zip(paras, copy_keys) if k not in origin_set and not _near_any(k, origin_keys)]
+    added = [
+        p
+        for p, k in zip(paras, copy_keys, strict=False)
+        if k not in origin_set and not _near_any(k, origin_keys)
+    ]
     removed = [k for k in origin_keys if k not in copy_set and not _near_any(k, copy_keys)]
     return {
         "new_headline": normalize.loose_form(title) != normalize.loose_form(origin_title),
-        "headline": title if normalize.loose_form(title) != normalize.loose_form(origin_title) else None,
+        "headline": title
+        if normalize.loose_form(title) != normalize.loose_form(origin_title)
+        else None,
         "added_intro": leading_added > 0,
         "intro": paras[:leading_added] if leading_added else [],
         "added_paragraphs": len(added),

@@ -78,10 +78,10 @@ class Schedule(_Strict):
 
 
 class Politeness(_Strict):
-    delay: float = Field(1.0, ge=0)
-    concurrency: int = Field(2, ge=1, le=64)
+    delay: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=2, ge=1, le=64)
     autothrottle: bool = True
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
 
 
 class Site(_Strict):
@@ -97,7 +97,7 @@ class Site(_Strict):
     politeness: Politeness = Politeness()
     allow_private_addresses: bool = False
     max_age: str = "3d"
-    max_articles: int = Field(500, ge=1)
+    max_articles: int = Field(default=500, ge=1)
     crawl_timeout: str = "20m"
     language: str | None = None
 
@@ -251,4 +251,3 @@ def _line_of(node: Any, loc: Sequence[Any]) -> int | None:
         else:
             break
     return best
-

@@ -59,7 +59,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
     entries = []
     for item in parsed.entries:
         link = _entry_link(item)
@@ -98,7 +100,8 @@ def _struct_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=timezone.utc)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
     except (TypeError, ValueError):
         return None
 
@@ -167,7 +170,11 @@ def _children(node: Any) -> dict[str, str]:
 
 def _text_sitemap(body: bytes, url: str) -> Discovered:
     text = body.decode("utf-8", errors="replace")
-    urls = [line.strip() for line in text.splitlines() if line.strip().startswith(("http://", "https://"))]
+    urls = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip().startswith(("http://", "https://"))
+    ]
     if not urls:
         raise DiscoveryError(f"{url}: neither XML nor a text sitemap")
     return Discovered(entries=[Entry(u) for u in urls])

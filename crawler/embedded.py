@@ -57,7 +57,9 @@ def _server_command() -> list[str]:
 class EmbeddedServer:
     """A secantusdb child process on 127.0.0.1 with its data in `data_dir`."""
 
-    def __init__(self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, port: int | None = None):
+    def __init__(
+        self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, port: int | None = None
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
@@ -89,7 +91,10 @@ class EmbeddedServer:
             "WARNING",
         ]
         self.process = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.owned = True

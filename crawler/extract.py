@@ -98,7 +98,11 @@ def extract(body: bytes | str, url: str) -> Extracted:
 
     title = _first(ld.get("headline"), meta.get("og:title"), (doc or {}).get("title"))
     result.title = normalize.clean_title(title or "")
-    headings = {normalize.loose_form(t) for t in (title, (doc or {}).get("title"), *tree.xpath("//h1//text()")) if t}
+    headings = {
+        normalize.loose_form(t)
+        for t in (title, (doc or {}).get("title"), *tree.xpath("//h1//text()"))
+        if t
+    }
     if result.paragraphs and normalize.loose_form(result.paragraphs[0]) in headings:
         result.paragraphs = result.paragraphs[1:]  # trafilatura keeps the <h1>; the title has it
     result.authors = _authors(ld, meta, (doc or {}).get("author"))

@@ -37,7 +37,9 @@ class CrawlPlan:
         self._claimed.add(key)
         return True
 
-    def choose(self, entry: Entry, article: dict[str, Any] | None, now: datetime, domains: list[str]) -> Choice:
+    def choose(
+        self, entry: Entry, article: dict[str, Any] | None, now: datetime, domains: list[str]
+    ) -> Choice:
         if not urls.in_allowed_domains(entry.url, domains):
             return Choice(False, "offsite")
         if urls.url_key(entry.url) in self._claimed:

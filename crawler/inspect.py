@@ -51,25 +51,57 @@ def _when(value: Any) -> str:
 
 def print_crawl_summary(results: list[Any]) -> None:
     table = Table(title="crawl summary")
-    for column in ("site", "outcome", "pages", "new", "changed", "unchanged", "cosmetic", "degraded", "skipped", "errors"):
+    for column in (
+        "site",
+        "outcome",
+        "pages",
+        "new",
+        "changed",
+        "unchanged",
+        "cosmetic",
+        "degraded",
+        "skipped",
+        "errors",
+    ):
         table.add_column(column, justify="left" if column in ("site", "outcome") else "right")
     for result in results:
         s = result.summary
         table.add_row(
-            result.site, result.outcome, *(str(s.get(k, 0)) for k in ("pages", "new", "changed", "unchanged", "cosmetic", "degraded", "skipped", "errors"))
+            result.site,
+            result.outcome,
+            *(
+                str(s.get(k, 0))
+                for k in (
+                    "pages",
+                    "new",
+                    "changed",
+                    "unchanged",
+                    "cosmetic",
+                    "degraded",
+                    "skipped",
+                    "errors",
+                )
+            ),
         )
         if result.error:
             console.print(f"[red]{result.site}: {result.error}[/red]")
     console.print(table)
-    console.print("new = new articles, changed = new versions; details per URL are in the 'fetches' collection.")
+    console.print(
+        "new = new articles, changed = new versions; details per URL are in the 'fetches' collection."
+    )
 
 
 def print_extracted(result: Any) -> None:
     console.print(f"[bold]{result.title}[/bold]")
     for label, value in (
-        ("url", result.url), ("canonical", result.canonical_url), ("authors", ", ".join(result.authors)),
-        ("published", result.published), ("modified", result.modified), ("language", result.language),
-        ("body from", result.body_source), ("words", len(result.text.split())),
+        ("url", result.url),
+        ("canonical", result.canonical_url),
+        ("authors", ", ".join(result.authors)),
+        ("published", result.published),
+        ("modified", result.modified),
+        ("language", result.language),
+        ("body from", result.body_source),
+        ("words", len(result.text.split())),
     ):
         console.print(f"  {label:10s} {value or '-'}")
     console.print()
@@ -79,14 +111,24 @@ def print_extracted(result: Any) -> None:
 
 
 def print_demo_tour(uri: str, seconds: float) -> None:
-    console.print(f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo).")
+    console.print(
+        f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
+    )
     console.print("Look at it:")
-    console.print("  newscrawl stories                  # stories with their sites and originating copy")
+    console.print(
+        "  newscrawl stories                  # stories with their sites and originating copy"
+    )
     console.print("  newscrawl runs                     # the crawl runs and their counters")
-    console.print("  newscrawl history URL              # versions of one article (any URL variant works)")
-    console.print("While a newscrawl command runs (or with `newscrawl serve-db`), open it in mongosh or Compass:")
+    console.print(
+        "  newscrawl history URL              # versions of one article (any URL variant works)"
+    )
+    console.print(
+        "While a newscrawl command runs (or with `newscrawl serve-db`), open it in mongosh or Compass:"
+    )
     console.print(f'  npx mongosh "{uri}news"')
-    console.print('  > db.stories.find({}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)')
+    console.print(
+        "  > db.stories.find({}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
+    )
 
 
 # -- lookups ------------------------------------------------------------------------------
@@ -102,7 +144,9 @@ def find_article(db: Any, url: str) -> Doc:
 def history_rows(db: Any, url: str) -> list[Doc]:
     article = find_article(db, url)
     rows = []
-    for version in db.versions.find({"article_id": article["_id"]}, {"raw": 0, "text": 0}).sort("version", 1):
+    for version in db.versions.find({"article_id": article["_id"]}, {"raw": 0, "text": 0}).sort(
+        "version", 1
+    ):
         change = version.get("change", {})
         rows.append(
             {
@@ -133,7 +177,9 @@ def get_version(db: Any, url: str, number: int | None) -> Doc:
     return version
 
 
-def story_rows(db: Any, site: str | None = None, since: datetime | None = None, limit: int = 20) -> list[Doc]:
+def story_rows(
+    db: Any, site: str | None = None, since: datetime | None = None, limit: int = 20
+) -> list[Doc]:
     query: Doc = {}
     if site:
         query["sites"] = site
@@ -152,7 +198,18 @@ def story_rows(db: Any, site: str | None = None, since: datetime | None = None, 
                 "first_published": story.get("first_published"),
                 "last_joined": story.get("last_joined"),
                 "members": [
-                    {k: m.get(k) for k in ("article_id", "site", "url", "title", "similarity", "joined_at", "changes")}
+                    {
+                        k: m.get(k)
+                        for k in (
+                            "article_id",
+                            "site",
+                            "url",
+                            "title",
+                            "similarity",
+                            "joined_at",
+                            "changes",
+                        )
+                    }
                     for m in story.get("members", [])
                 ],
             }
@@ -198,7 +255,13 @@ def cmd_history(args: argparse.Namespace, db: Any) -> int:
         table.add_column(column)
     for row in rows:
         marker = " (current)" if row["current"] else ""
-        table.add_row(f"{row['version']}{marker}", _when(row["fetched_at"]), ", ".join(row["kinds"]), str(row["word_count"]), row["title"])
+        table.add_row(
+            f"{row['version']}{marker}",
+            _when(row["fetched_at"]),
+            ", ".join(row["kinds"]),
+            str(row["word_count"]),
+            row["title"],
+        )
     console.print(table)
     return 0
 
@@ -209,8 +272,12 @@ def cmd_show(args: argparse.Namespace, db: Any) -> int:
         _json(version)
         return 0
     console.print(f"[bold]{version['title']}[/bold]")
-    console.print(f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}")
-    console.print(f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}")
+    console.print(
+        f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}"
+    )
+    console.print(
+        f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}"
+    )
     console.print(f"change: {', '.join(version.get('change', {}).get('kinds', []))}\n")
     for paragraph in version["text"].split("\n"):
         console.print(paragraph + "\n")
@@ -259,7 +326,13 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
         table.add_column(column)
     for row in rows:
         origin = row.get("origin") or {}
-        table.add_row(str(row["size"]), ", ".join(row["sites"]), origin.get("site") or "-", row.get("title") or "-", _when(row.get("last_joined")))
+        table.add_row(
+            str(row["size"]),
+            ", ".join(row["sites"]),
+            origin.get("site") or "-",
+            row.get("title") or "-",
+            _when(row.get("last_joined")),
+        )
     console.print(table)
     return 0
 
@@ -281,13 +354,32 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
         _json(rows)
         return 0
     table = Table(title="crawl runs (newest first)")
-    for column in ("run", "trigger", "started (UTC)", "duration", "outcome", "pages", "new", "changed", "unchanged", "skipped", "errors"):
+    for column in (
+        "run",
+        "trigger",
+        "started (UTC)",
+        "duration",
+        "outcome",
+        "pages",
+        "new",
+        "changed",
+        "unchanged",
+        "skipped",
+        "errors",
+    ):
         table.add_column(column)
     for run in rows:
         s = run.get("summary") or {}
         table.add_row(
-            run["_id"], run.get("trigger", "-"), _when(run.get("started_at")), f"{run.get('duration_s', '-')}s",
-            run.get("outcome", "-"), *(str(s.get(k, 0)) for k in ("pages", "new", "changed", "unchanged", "skipped", "errors")),
+            run["_id"],
+            run.get("trigger", "-"),
+            _when(run.get("started_at")),
+            f"{run.get('duration_s', '-')}s",
+            run.get("outcome", "-"),
+            *(
+                str(s.get(k, 0))
+                for k in ("pages", "new", "changed", "unchanged", "skipped", "errors")
+            ),
         )
     console.print(table)
     return 0

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import zstandard
-from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from crawler.processing import FetchedPage
 
@@ -44,7 +49,13 @@ def with_retry(action: Callable[[], T], attempts: int = 4, first_delay: float = 
         except TRANSIENT as exc:
             if attempt == attempts:
                 raise
-            log.warning("MongoDB unavailable (%s); retry %d/%d in %.1fs", exc.__class__.__name__, attempt, attempts - 1, delay)
+            log.warning(
+                "MongoDB unavailable (%s); retry %d/%d in %.1fs",
+                exc.__class__.__name__,
+                attempt,
+                attempts - 1,
+                delay,
+            )
             time.sleep(delay)
             delay *= 2
         except OperationFailure as exc:
@@ -66,7 +77,9 @@ class Journal:
     def append(self, page: FetchedPage, error: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         record = page.to_dict()
-        record["body"] = base64.b64encode(zstandard.ZstdCompressor(level=3).compress(page.body)).decode()
+        record["body"] = base64.b64encode(
+            zstandard.ZstdCompressor(level=3).compress(page.body)
+        ).decode()
         record["fetched_at"] = page.fetched_at.isoformat()
         record["journal_error"] = error
         with open(self.path, "a", encoding="utf-8") as handle:
@@ -75,7 +88,10 @@ class Journal:
             os.fsync(handle.fileno())
         self.count += 1
         if self.count == 1:
-            log.error("MongoDB unreachable: spooling pages to %s; they are replayed on the next start", self.path)
+            log.error(
+                "MongoDB unreachable: spooling pages to %s; they are replayed on the next start",
+                self.path,
+            )
 
 
 def _decode(line: str) -> FetchedPage:
@@ -86,7 +102,9 @@ def _decode(line: str) -> FetchedPage:
     return FetchedPage(**record)
 
 
-def replay(handle_page: Callable[[FetchedPage], Any], directory: str | os.PathLike[str] | None = None) -> int:
+def replay(
+    handle_page: Callable[[FetchedPage], Any], directory: str | os.PathLike[str] | None = None
+) -> int:
     """Feed every journalled page to `handle_page`; delete a file once all its pages went in."""
     folder = Path(directory) if directory else journal_dir()
     if not folder.is_dir():

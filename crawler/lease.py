@@ -41,8 +41,14 @@ class SiteLease:
 
     def acquire(self, now: datetime | None = None) -> None:
         now = now or utcnow()
-        fields = {"holder": self.holder, "run_id": self.run_id, "acquired_at": now,
-                  "expires_at": now + self.ttl, "pid": os.getpid(), "host": socket.gethostname()}
+        fields = {
+            "holder": self.holder,
+            "run_id": self.run_id,
+            "acquired_at": now,
+            "expires_at": now + self.ttl,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         try:
             self.leases.find_one_and_update(
                 {"_id": self.site, "$or": [{"expires_at": {"$lte": now}}, {"holder": self.holder}]},
@@ -55,7 +61,9 @@ class SiteLease:
                 f"site {self.site!r} is already being crawled (run {current.get('run_id')}, "
                 f"pid {current.get('pid')} on {current.get('host')}, lease until {current.get('expires_at')})"
             ) from None
-        self._thread = threading.Thread(target=self._renew_loop, name=f"lease-{self.site}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._renew_loop, name=f"lease-{self.site}", daemon=True
+        )
         self._thread.start()
 
     def _renew_loop(self) -> None:

@@ -28,7 +28,17 @@ FETCH_BATCH = 200
 UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)
 
 # Counters shown in the crawl summary, in this order.
-SUMMARY_KEYS = ["pages", "new", "changed", "unchanged", "cosmetic", "reverted", "degraded", "skipped", "errors"]
+SUMMARY_KEYS = [
+    "pages",
+    "new",
+    "changed",
+    "unchanged",
+    "cosmetic",
+    "reverted",
+    "degraded",
+    "skipped",
+    "errors",
+]
 
 
 def new_run_id(site: str, now: datetime) -> str:
@@ -66,10 +76,19 @@ class RunLedger:
         """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
         reverted/error/skipped/not-modified; `reason` says why it was fetched or skipped."""
         self.counters[_summary_key(outcome)] += 1
-        self.counters[f"{'skip' if outcome == 'skipped' else 'fetch'}/{reason if outcome == 'skipped' else outcome}"] += 1
+        self.counters[
+            f"{'skip' if outcome == 'skipped' else 'fetch'}/{reason if outcome == 'skipped' else outcome}"
+        ] += 1
         if outcome not in ("skipped",):
             self.counters["pages"] += 1
-        doc = {"url": url, "site": self.site, "run_id": self.run_id, "at": at, "reason": reason, "outcome": outcome}
+        doc = {
+            "url": url,
+            "site": self.site,
+            "run_id": self.run_id,
+            "at": at,
+            "reason": reason,
+            "outcome": outcome,
+        }
         doc.update({k: v for k, v in details.items() if v is not None})
         self._pending.append(doc)
         if len(self._pending) >= FETCH_BATCH:
@@ -107,7 +126,9 @@ class RunLedger:
 
 
 def _summary_key(outcome: str) -> str:
-    return {"skipped": "skipped", "error": "errors", "not-modified": "unchanged"}.get(outcome, outcome)
+    return {"skipped": "skipped", "error": "errors", "not-modified": "unchanged"}.get(
+        outcome, outcome
+    )
 
 
 @dataclass
@@ -126,7 +147,10 @@ class SourceState:
         """Validators to send, or none when they cannot be trusted or a full check is due."""
         if force or not self.validators_trusted:
             return {}
-        if self.last_unconditional is None or now - self.last_unconditional >= UNCONDITIONAL_CHECK_EVERY:
+        if (
+            self.last_unconditional is None
+            or now - self.last_unconditional >= UNCONDITIONAL_CHECK_EVERY
+        ):
             return {}
         headers = {}
         if self.etag:
@@ -173,8 +197,13 @@ class SourceStates:
     ) -> bool:
         """Store a 200 response's validators; return False when they proved untrustworthy:
         same validators as last time, different content."""
-        same_validators = (etag or last_modified) and (etag, last_modified) == (previous.etag, previous.last_modified)
-        lied = bool(same_validators and previous.content_hash and previous.content_hash != content_hash)
+        same_validators = (etag or last_modified) and (etag, last_modified) == (
+            previous.etag,
+            previous.last_modified,
+        )
+        lied = bool(
+            same_validators and previous.content_hash and previous.content_hash != content_hash
+        )
         fields: Doc = {
             "site": site,
             "kind": kind,
@@ -192,12 +221,18 @@ class SourceStates:
         if lied:
             fields["validators_trusted"] = False
             fields["untrusted_since"] = now
-            log.warning("%s: validators unchanged but content changed; conditional GET disabled", url)
-        self.feeds.update_one({"_id": url}, {"$set": fields, "$setOnInsert": {"first_seen": now}}, upsert=True)
+            log.warning(
+                "%s: validators unchanged but content changed; conditional GET disabled", url
+            )
+        self.feeds.update_one(
+            {"_id": url}, {"$set": fields, "$setOnInsert": {"first_seen": now}}, upsert=True
+        )
         return not lied
 
     def entries_seen(self, url: str, new_entries: int, total: int) -> None:
-        self.feeds.update_one({"_id": url}, {"$set": {"last_new_entries": new_entries, "last_entries": total}})
+        self.feeds.update_one(
+            {"_id": url}, {"$set": {"last_new_entries": new_entries, "last_entries": total}}
+        )
 
     def failed(self, url: str, site: str, kind: str, now: datetime, error: str) -> None:
         self.feeds.find_one_and_update(

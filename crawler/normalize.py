@@ -78,9 +78,12 @@ def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
         key = loose_form(paragraph)
         if not key or key in kept_keys:
             continue
-        if len(key) > 40 and any(key in other or other in key for other in kept_keys if len(other) > 40):
-            if _is_lede_echo(key, kept_keys):
-                continue
+        if (
+            len(key) > 40
+            and any(key in other or other in key for other in kept_keys if len(other) > 40)
+            and _is_lede_echo(key, kept_keys)
+        ):
+            continue
         kept_keys.append(key)
         kept.append(paragraph)
     return kept
@@ -125,4 +128,3 @@ def body_hash(paragraphs: Iterable[str]) -> str:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-

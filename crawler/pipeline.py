@@ -40,7 +40,14 @@ def handle_page(spider: Any, fetched: FetchedPage, journal: Journal) -> processi
     ledger = spider.ledger
     prepared = processing.prepare(fetched)
     if prepared.page is None:
-        ledger.record(fetched.url, fetched.fetched_at, fetched.reason, "error", detail=prepared.error, status=fetched.status)
+        ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            "error",
+            detail=prepared.error,
+            status=fetched.status,
+        )
         log.warning("extraction failed: %s", prepared.error)
         return None
     page = prepared.page

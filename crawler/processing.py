@@ -59,7 +59,9 @@ class Outcome:
 
 def identity_url(fetched: FetchedPage, canonical: str | None) -> str:
     """The page's own canonical URL when it stays on the site, else where we landed."""
-    if canonical and urls.in_allowed_domains(canonical, fetched.allowed_domains or [urls.host_port(fetched.final_url)]):
+    if canonical and urls.in_allowed_domains(
+        canonical, fetched.allowed_domains or [urls.host_port(fetched.final_url)]
+    ):
         return canonical
     return fetched.final_url
 
@@ -87,9 +89,17 @@ def prepare(fetched: FetchedPage) -> Prepared:
         http={
             "status": fetched.status,
             "final_url": fetched.final_url,
-            **{k: v for k, v in fetched.headers.items() if k in ("etag", "last-modified", "content-type")},
+            **{
+                k: v
+                for k, v in fetched.headers.items()
+                if k in ("etag", "last-modified", "content-type")
+            },
         },
-        extractor={"name": "trafilatura+jsonld", "version": EXTRACTOR_VERSION, "body_source": extracted.body_source},
+        extractor={
+            "name": "trafilatura+jsonld",
+            "version": EXTRACTOR_VERSION,
+            "body_source": extracted.body_source,
+        },
         run_id=fetched.run_id,
     )
     return Prepared(page, title=extracted.title)

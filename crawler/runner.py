@@ -89,12 +89,19 @@ def crawl_sites(
             continue
         crawler = process.create_crawler(NewsSpider)
         crawler.settings.set(
-            "CLOSESPIDER_TIMEOUT", parse_duration(site.crawl_timeout).total_seconds(), priority="cmdline"
+            "CLOSESPIDER_TIMEOUT",
+            parse_duration(site.crawl_timeout).total_seconds(),
+            priority="cmdline",
         )
         deferred = process.crawl(
             crawler, site=name, config=config_path, recheck=recheck, trigger=trigger, run_id=run_id
         )
-        holder: dict[str, Any] = {"crawler": crawler, "lease": lease, "name": name, "run_id": run_id}
+        holder: dict[str, Any] = {
+            "crawler": crawler,
+            "lease": lease,
+            "name": name,
+            "run_id": run_id,
+        }
         deferred.addBoth(_finish, holder, results)
         running.append((crawler, lease, None))  # type: ignore[arg-type]
 
@@ -107,14 +114,21 @@ def crawl_sites(
 
 def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> None:
     """Record the run's end and free the site, whatever happened to the crawl."""
-    crawler, lease, name, run_id = holder["crawler"], holder["lease"], holder["name"], holder["run_id"]
+    crawler, lease, name, run_id = (
+        holder["crawler"],
+        holder["lease"],
+        holder["name"],
+        holder["run_id"],
+    )
     spider = getattr(crawler, "spider", None)
     error = None
     if hasattr(outcome, "getErrorMessage"):
         error = f"{outcome.type.__name__}: {outcome.getErrorMessage()}"
         log.error("crawl of %s failed: %s", name, error)
     reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-    result_outcome = "failed" if error else FINISH_OUTCOMES.get(str(reason), str(reason or "failed"))
+    result_outcome = (
+        "failed" if error else FINISH_OUTCOMES.get(str(reason), str(reason or "failed"))
+    )
     summary: dict[str, int] = {}
     try:
         if spider is not None:
@@ -122,7 +136,9 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
             if result_outcome == "ok" and summary.get("errors"):
                 result_outcome = "ok-with-errors"
             spider.ledger.finish(result_outcome, utcnow(), error)
-    except Exception as exc:  # the run record is best effort; the data is already stored or journalled
+    except (
+        Exception
+    ) as exc:  # the run record is best effort; the data is already stored or journalled
         log.warning("could not record the end of run %s: %s", run_id, exc)
     finally:
         lease.release()
@@ -148,6 +164,12 @@ def mark_abandoned_runs(db: Any, now: datetime | None = None) -> int:
     live = {doc.get("run_id") for doc in db.leases.find({"expires_at": {"$gt": now}})}
     result = db.crawl_runs.update_many(
         {"outcome": "running", "_id": {"$nin": list(live)}, "started_at": {"$lt": now}},
-        {"$set": {"outcome": "interrupted", "finished_at": now, "error": "process ended before the run was recorded"}},
+        {
+            "$set": {
+                "outcome": "interrupted",
+                "finished_at": now,
+                "error": "process ended before the run was recorded",
+            }
+        },
     )
     return int(result.modified_count)

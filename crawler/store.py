@@ -15,6 +15,7 @@ not by locks:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -145,7 +146,9 @@ class ArticleStore:
             self._advance(page, number, decision)
             outcome = NEW if number == 1 else CHANGED
             return SaveResult(outcome, page.article_id, number, decision)
-        raise RuntimeError(f"could not store {page.url}: {MAX_WRITE_ATTEMPTS} write conflicts in a row")
+        raise RuntimeError(
+            f"could not store {page.url}: {MAX_WRITE_ATTEMPTS} write conflicts in a row"
+        )
 
     def _known_hashes(self, article_id: str) -> dict[str, int]:
         """Content hash -> version number of every stored version of the article."""
@@ -230,7 +233,11 @@ class ArticleStore:
         )
 
     def _seen_fields(self, page: Page, outcome: str) -> Doc:
-        return {"last_seen": page.fetched_at, "last_fetched": page.fetched_at, "last_outcome": outcome}
+        return {
+            "last_seen": page.fetched_at,
+            "last_fetched": page.fetched_at,
+            "last_outcome": outcome,
+        }
 
     def _revert(self, page: Page, article: Doc, decision: Decision) -> SaveResult:
         """Point the article back at the earlier version with this content; add nothing."""
@@ -248,7 +255,8 @@ class ArticleStore:
             **self._seen_fields(page, REVERTED),
         }
         self.articles.update_one(
-            {"_id": page.article_id, "version_count": article.get("version_count")}, {"$set": fields}
+            {"_id": page.article_id, "version_count": article.get("version_count")},
+            {"$set": fields},
         )
         return SaveResult(REVERTED, page.article_id, earlier["version"], decision)
 
@@ -274,16 +282,17 @@ class ArticleStore:
         }
         guard = {
             "_id": article_id,
-            "$or": [{"version_count": {"$lt": top["version"]}}, {"version_count": {"$exists": False}}],
+            "$or": [
+                {"version_count": {"$lt": top["version"]}},
+                {"version_count": {"$exists": False}},
+            ],
         }
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             self.articles.update_one(
                 guard,
                 {"$set": fields, "$setOnInsert": {"first_seen": top["fetched_at"], "aliases": []}},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            pass
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -294,10 +303,14 @@ class ArticleStore:
 
     def version(self, article_id: str, number: int | None = None) -> Doc | None:
         if number is None:
-            return self.versions.find_one({"article_id": article_id}, sort=[("version", DESCENDING)])
+            return self.versions.find_one(
+                {"article_id": article_id}, sort=[("version", DESCENDING)]
+            )
         return self.versions.find_one({"article_id": article_id, "version": number})
 
-    def due_for_revisit(self, site: str, now: datetime, limit: int, everything: bool = False) -> list[Doc]:
+    def due_for_revisit(
+        self, site: str, now: datetime, limit: int, everything: bool = False
+    ) -> list[Doc]:
         query: Doc = {"site": site, "status": {"$ne": "gone"}}
         if not everything:
             query["next_check_at"] = {"$lte": now}
@@ -306,7 +319,8 @@ class ArticleStore:
 
     def mark_gone(self, article_id: str, status: int, now: datetime) -> None:
         self.articles.update_one(
-            {"_id": article_id}, {"$set": {"status": "gone", "gone_status": status, "last_seen": now}}
+            {"_id": article_id},
+            {"$set": {"status": "gone", "gone_status": status, "last_seen": now}},
         )
 
 
@@ -341,5 +355,7 @@ def open_database(uri: str | None = None) -> Database[Doc]:
 
     target = uri or os.environ.get("MONGODB_URI")
     if not target:
-        raise RuntimeError("MONGODB_URI is not set (the newscrawl command starts an embedded server for you)")
+        raise RuntimeError(
+            "MONGODB_URI is not set (the newscrawl command starts an embedded server for you)"
+        )
     return connect(target, database_name())

@@ -37,7 +37,11 @@ def canonical_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     path = _AMP_PATH.sub("", parts.path) or "/"
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not TRACKING_PARAMS.match(k)
+        ]
     )
     return canonicalize_url(urlunsplit((scheme, host, path, query, "")))
 

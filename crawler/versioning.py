@@ -76,13 +76,17 @@ class Decision:
         return self.outcome in (NEW, CHANGED)
 
 
-def decide(current: Snapshot | None, new: Snapshot, known_hashes: frozenset[str] = frozenset()) -> Decision:
+def decide(
+    current: Snapshot | None, new: Snapshot, known_hashes: frozenset[str] = frozenset()
+) -> Decision:
     """Compare a new snapshot with the article's current state.
 
     `known_hashes` are the content hashes of the article's earlier versions: a
     return to one of them is a revert, not a new version.
     """
-    if new.word_count < MIN_ARTICLE_WORDS and (current is None or current.word_count >= MIN_ARTICLE_WORDS):
+    if new.word_count < MIN_ARTICLE_WORDS and (
+        current is None or current.word_count >= MIN_ARTICLE_WORDS
+    ):
         return Decision(DEGRADED, f"extraction gave {new.word_count} words")
     if current is None:
         return Decision(NEW, "first snapshot")

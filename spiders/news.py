@@ -87,10 +87,16 @@ class NewsSpider(scrapy.Spider):
     def start_requests_list(self) -> list[scrapy.Request]:
         self.ledger.start()
         requests = []
-        for kind, sources in (("feed", self.site.feeds), ("sitemap", self.site.sitemaps), ("listing", self.site.listings)):
+        for kind, sources in (
+            ("feed", self.site.feeds),
+            ("sitemap", self.site.sitemaps),
+            ("listing", self.site.listings),
+        ):
             requests += [self._source_request(url, kind) for url in sources]
         limit = self.site.max_articles
-        for article in self.articles.due_for_revisit(self.site.name, self.now, limit, everything=self.recheck):
+        for article in self.articles.due_for_revisit(
+            self.site.name, self.now, limit, everything=self.recheck
+        ):
             reason = "recheck" if self.recheck else "due"
             request = self._article_request(article["url"], reason)
             if request is not None:
@@ -107,7 +113,12 @@ class NewsSpider(scrapy.Spider):
             callback=self.parse_source,
             errback=self.source_failed,
             headers=headers,
-            meta={"kind": kind, "state": state, "conditional": bool(headers), "handle_httpstatus_list": [304]},
+            meta={
+                "kind": kind,
+                "state": state,
+                "conditional": bool(headers),
+                "handle_httpstatus_list": [304],
+            },
             dont_filter=True,
             priority=10,
         )
@@ -134,7 +145,11 @@ class NewsSpider(scrapy.Spider):
             return
         content_hash = hashlib.sha256(response.body).hexdigest()
         trusted = self.sources.fetched(
-            state.url, self.site.name, kind, now, state,
+            state.url,
+            self.site.name,
+            kind,
+            now,
+            state,
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
             content_hash=content_hash,
@@ -143,25 +158,39 @@ class NewsSpider(scrapy.Spider):
         if not trusted:
             self.ledger.count("source/validators-untrusted")
         if content_hash == state.content_hash and not self.recheck:
-            self.ledger.record(response.url, now, kind, "unchanged", detail="same content hash", status=200)
+            self.ledger.record(
+                response.url, now, kind, "unchanged", detail="same content hash", status=200
+            )
             return
         try:
             found = self._discover(response, kind)
         except discovery.DiscoveryError as exc:
             self.sources.failed(state.url, self.site.name, kind, now, str(exc))
-            self.ledger.record(response.url, now, kind, "error", detail=str(exc), status=response.status)
+            self.ledger.record(
+                response.url, now, kind, "error", detail=str(exc), status=response.status
+            )
             log.warning("%s", exc)
             return
         if found.warning:
             self.ledger.count(f"source/{kind}-warning")
             log.warning("%s: %s", response.url, found.warning)
-        self.ledger.record(response.url, now, kind, "fetched", entries=len(found.entries), detail=found.warning, status=200)
+        self.ledger.record(
+            response.url,
+            now,
+            kind,
+            "fetched",
+            entries=len(found.entries),
+            detail=found.warning,
+            status=200,
+        )
         yield from self._child_sitemaps(found.sitemaps)
         yield from self._entries(found.entries, state.url, source_kind=kind)
 
     def _discover(self, response: Response, kind: str) -> discovery.Discovered:
         if kind == "feed":
-            return discovery.parse_feed(response.body, response.url, _header(response, "Content-Type") or "")
+            return discovery.parse_feed(
+                response.body, response.url, _header(response, "Content-Type") or ""
+            )
         if kind == "sitemap":
             return discovery.parse_sitemap(response.body, response.url)
         if kind == "robots":
@@ -174,28 +203,47 @@ class NewsSpider(scrapy.Spider):
     def _child_sitemaps(self, children: list[discovery.Entry]) -> Iterator[scrapy.Request]:
         for child in children:
             if not urls.in_allowed_domains(child.url, self.site.domains):
-                self.ledger.record(child.url, utcnow(), "sitemap", "skipped", reason_detail="offsite")
+                self.ledger.record(
+                    child.url, utcnow(), "sitemap", "skipped", reason_detail="offsite"
+                )
                 continue
             state = self.sources.load(child.url)
-            if not self.recheck and child.updated and state.last_fetched and child.updated <= state.last_fetched:
-                self.ledger.record(child.url, utcnow(), "sitemap-lastmod", "skipped", detail="child sitemap unchanged since last fetch")
+            if (
+                not self.recheck
+                and child.updated
+                and state.last_fetched
+                and child.updated <= state.last_fetched
+            ):
+                self.ledger.record(
+                    child.url,
+                    utcnow(),
+                    "sitemap-lastmod",
+                    "skipped",
+                    detail="child sitemap unchanged since last fetch",
+                )
                 continue
             yield self._source_request(child.url, "sitemap")
 
-    def _entries(self, entries: list[discovery.Entry], source: str, source_kind: str) -> Iterator[scrapy.Request]:
+    def _entries(
+        self, entries: list[discovery.Entry], source: str, source_kind: str
+    ) -> Iterator[scrapy.Request]:
         keys = [urls.url_key(e.url) for e in entries]
         known = {
             alias: doc
-            for doc in self.db.articles.find({"aliases": {"$in": keys}}, {"aliases": 1, "last_fetched": 1, "next_check_at": 1})
+            for doc in self.db.articles.find(
+                {"aliases": {"$in": keys}}, {"aliases": 1, "last_fetched": 1, "next_check_at": 1}
+            )
             for alias in doc.get("aliases", [])
         }
         new_entries = 0
         now = utcnow()
-        for entry, key in zip(entries, keys):
+        for entry, key in zip(entries, keys, strict=False):
             article = known.get(key)
             choice = self.plan.choose(entry, article, now, self.site.domains)
             if not choice.fetch:
-                if choice.reason != "too-old":  # archives hold thousands: counted, not logged one by one
+                if (
+                    choice.reason != "too-old"
+                ):  # archives hold thousands: counted, not logged one by one
                     self.ledger.record(entry.url, now, choice.reason, "skipped", source=source)
                 else:
                     self.ledger.count("skip/too-old")
@@ -218,7 +266,9 @@ class NewsSpider(scrapy.Spider):
     # -- articles ----------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
-        headers = {k.decode().lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v}
+        headers = {
+            k.decode().lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v
+        }
         yield {
             "page": FetchedPage(
                 site=self.site.name,
@@ -262,9 +312,10 @@ def _describe_failure(failure: Failure) -> tuple[int | None, str]:
     request = getattr(failure, "request", None)
     url = request.url if request is not None else "?"
     if failure.check(HttpError):
-        status = failure.value.response.status
+        status = int(failure.value.response.status)  # type: ignore[union-attr]
         return status, f"{url}: HTTP {status}"
-    return None, f"{url}: {failure.type.__name__}: {failure.getErrorMessage()}"[:500]
+    kind = failure.type.__name__ if failure.type else "Error"
+    return None, f"{url}: {kind}: {failure.getErrorMessage()}"[:500]
 
 
 def _ignore_reason(detail: str) -> str:

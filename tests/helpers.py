@@ -9,7 +9,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def newscrawl(*args: str, env: dict[str, str], timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess[str]:
+def newscrawl(
+    *args: str, env: dict[str, str], timeout: float = 240, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m crawler ARGS` from the repository root, as a user would."""
     result = subprocess.run(
         [sys.executable, "-m", "crawler", *args],
@@ -20,5 +22,7 @@ def newscrawl(*args: str, env: dict[str, str], timeout: float = 240, check: bool
         timeout=timeout,
     )
     if check and result.returncode not in (0, 1):
-        raise AssertionError(f"newscrawl {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"newscrawl {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+        )
     return result

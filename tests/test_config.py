@@ -40,7 +40,10 @@ def test_good_config_loads_with_defaults():
         (("every: 15m", "every: soon"), ["line 6", "valley-gazette", "schedule", "not a duration"]),
         (("feeds:", "feedz:"), ["line 5", "valley-gazette", "feedz", "unknown key"]),
         (("name: valley-gazette", "name: Valley Gazette"), ["line 3", "name", "lowercase"]),
-        (("https://valley.example/feed", "ftp://valley.example/feed"), ["valley-gazette", "feeds", "not an http"]),
+        (
+            ("https://valley.example/feed", "ftp://valley.example/feed"),
+            ["valley-gazette", "feeds", "not an http"],
+        ),
         (("{every: 15m}", "{every: 15m, cron: '* * * * *'}"), ["schedule", "exactly one"]),
     ],
 )
@@ -69,7 +72,11 @@ def test_cli_exits_2_with_the_message(tmp_path, crawl_env):
     path.write_text(GOOD.replace("every: 15m", "every: -5m"))
     result = newscrawl("crawl", "--all", "--config", str(path), env=crawl_env, check=False)
     assert result.returncode == 2
-    assert str(path) in result.stderr and "valley-gazette" in result.stderr and "schedule" in result.stderr
+    assert (
+        str(path) in result.stderr
+        and "valley-gazette" in result.stderr
+        and "schedule" in result.stderr
+    )
 
 
 def test_unknown_site_is_a_usage_error(tmp_path, crawl_env):

@@ -32,7 +32,9 @@ def test_first_crawl_stores_every_live_article_once(network, db, crawl_env):
     assert db.versions.count_documents({}) == db.articles.count_documents({})
     runs = {r["site"]: r for r in db.crawl_runs.find()}
     assert set(runs) == set(REGULAR) | {"hostile-herald"}
-    assert runs["valley-gazette"]["summary"]["new"] == db.articles.count_documents({"site": "valley-gazette"})
+    assert runs["valley-gazette"]["summary"]["new"] == db.articles.count_documents(
+        {"site": "valley-gazette"}
+    )
     assert all(r["finished_at"] is not None for r in runs.values())
     # old archive entries are skipped by date, never fetched
     old_paths = [p.path for p in net.world.sites["prairie-post"].posts if p.old]
@@ -53,9 +55,16 @@ def test_hostile_site_ends_in_recorded_errors_and_skips(network, db, crawl_env):
     assert ("error", 404) in outcome("missing")
     assert ("error", 410) in outcome("gone")
     assert ("error", 500) in outcome("error")
-    assert any(o == "error" and "took longer" in f.get("detail", "") for f in by_url["slow"] for o in [f["outcome"]])
+    assert any(
+        o == "error" and "took longer" in f.get("detail", "")
+        for f in by_url["slow"]
+        for o in [f["outcome"]]
+    )
     assert any("redirect" in f.get("detail", "").lower() for f in by_url["loop"])
-    assert any("max" in f.get("detail", "").lower() or "size" in f.get("detail", "").lower() for f in by_url["huge.html"])
+    assert any(
+        "max" in f.get("detail", "").lower() or "size" in f.get("detail", "").lower()
+        for f in by_url["huge.html"]
+    )
     assert any("binary" in f.get("detail", "") for f in by_url["binary.html"])
     assert {f["reason"] for f in by_url["secret-story"]} == {"robots"}
     assert {f["reason"] for f in by_url["offsite-story"]} == {"offsite"}
@@ -76,7 +85,9 @@ def test_recrawl_with_only_chrome_changes_makes_no_version(network, db, crawl_en
     assert db.versions.count_documents({}) == before
     last_run = db.crawl_runs.find_one({"site": "valley-gazette"}, sort=[("started_at", -1)])
     assert last_run["summary"]["unchanged"] >= before
-    outcomes = Counter(f["outcome"] for f in db.fetches.find({"run_id": last_run["_id"], "reason": "recheck"}))
+    outcomes = Counter(
+        f["outcome"] for f in db.fetches.find({"run_id": last_run["_id"], "reason": "recheck"})
+    )
     assert outcomes == {"unchanged": before}
 
 
@@ -103,15 +114,22 @@ def test_scheduled_edits_are_picked_up_from_feed_updates(network, db, crawl_env)
     edited = db.versions.find_one({"site": "prairie-post", "version": 2})
     assert edited is not None and "body_added" in edited["change"]["kinds"]
     run = db.crawl_runs.find_one({"site": "prairie-post"}, sort=[("started_at", -1)])
-    reasons = Counter(f["reason"] for f in db.fetches.find({"run_id": run["_id"], "outcome": {"$ne": "skipped"}}))
+    reasons = Counter(
+        f["reason"] for f in db.fetches.find({"run_id": run["_id"], "outcome": {"$ne": "skipped"}})
+    )
     assert reasons["updated"] >= 1
     net.clock.advance(hours=2)  # number corrected, then headline changed
     newscrawl("crawl", "prairie-post", "--config", str(config), env=crawl_env)
-    kinds = [set(v["change"]["kinds"]) for v in db.versions.find({"site": "prairie-post", "version": {"$gte": 3}})]
+    kinds = [
+        set(v["change"]["kinds"])
+        for v in db.versions.find({"site": "prairie-post", "version": {"$gte": 3}})
+    ]
     assert any("headline" in k for k in kinds)
 
 
-def test_syndicated_wire_copies_form_one_story_and_independent_reports_do_not(network, db, crawl_env):
+def test_syndicated_wire_copies_form_one_story_and_independent_reports_do_not(
+    network, db, crawl_env
+):
     net, config = network
     newscrawl("crawl", *REGULAR, "--config", str(config), env=crawl_env)
     label_to_stories: dict[str, set[str]] = {}
@@ -127,8 +145,13 @@ def test_syndicated_wire_copies_form_one_story_and_independent_reports_do_not(ne
     wire = db.stories.find_one({"size": 4})
     assert wire is not None and wire["origin"]["site"] == "valley-gazette"
     changes = {m["site"]: m["changes"] for m in wire["members"]}
-    assert changes["harbour-times"]["new_headline"] and not changes["valley-gazette"]["new_headline"]
-    assert changes["prairie-post"]["added_intro"] and changes["prairie-post"]["removed_paragraphs"] >= 2
+    assert (
+        changes["harbour-times"]["new_headline"] and not changes["valley-gazette"]["new_headline"]
+    )
+    assert (
+        changes["prairie-post"]["added_intro"]
+        and changes["prairie-post"]["removed_paragraphs"] >= 2
+    )
 
 
 def test_recrawl_of_unchanged_network_is_cheap(network, db, crawl_env):

@@ -37,8 +37,13 @@ def test_inline_markup_never_glues_words(inner):
 
 
 def test_metadata_from_json_ld_and_meta():
-    ld = {"@type": "NewsArticle", "headline": "Council approves budget", "datePublished": "2026-11-20T10:00:00-05:00",
-          "dateModified": "2026-11-21T08:30:00Z", "author": [{"@type": "Person", "name": "Ruth Abernathy"}]}
+    ld = {
+        "@type": "NewsArticle",
+        "headline": "Council approves budget",
+        "datePublished": "2026-11-20T10:00:00-05:00",
+        "dateModified": "2026-11-21T08:30:00Z",
+        "author": [{"@type": "Person", "name": "Ruth Abernathy"}],
+    }
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script><link rel="canonical" href="https://gazette.example/news/vote">'
     result = extract(page("Last words.", head), "https://gazette.example/news/vote?utm_source=x")
     assert result.title == "Council approves budget"
@@ -59,19 +64,36 @@ def test_binary_and_empty_pages_are_refused():
 def test_extract_command_json(tmp_path, crawl_env):
     path = tmp_path / "page.html"
     path.write_text(page("Closing paragraph of the story about the vote."))
-    result = newscrawl("extract", str(path), "--url", "https://gazette.example/news/vote", "--json", env=crawl_env)
+    result = newscrawl(
+        "extract", str(path), "--url", "https://gazette.example/news/vote", "--json", env=crawl_env
+    )
     data = json.loads(result.stdout)
     assert set(data) >= {"url", "title", "text", "authors", "published", "modified", "language"}
-    assert "Closing paragraph" in data["text"] and data["url"] == "https://gazette.example/news/vote"
+    assert (
+        "Closing paragraph" in data["text"] and data["url"] == "https://gazette.example/news/vote"
+    )
 
 
 def test_repeated_lede_is_collapsed_but_similar_paragraphs_stay():
     lede = "HALIFAX (CP) — The province will spend 40 million dollars on ferries, the minister said Monday."
-    paragraphs = normalize.clean_paragraphs("\n".join([
-        lede, lede.split("— ", 1)[1], "Second paragraph about ferries and docks.",
-        "Crews counted 12 boats.", "Crews counted 14 boats.", lede,
-    ]))
-    assert paragraphs == [lede, "Second paragraph about ferries and docks.", "Crews counted 12 boats.", "Crews counted 14 boats."]
+    paragraphs = normalize.clean_paragraphs(
+        "\n".join(
+            [
+                lede,
+                lede.split("— ", 1)[1],
+                "Second paragraph about ferries and docks.",
+                "Crews counted 12 boats.",
+                "Crews counted 14 boats.",
+                lede,
+            ]
+        )
+    )
+    assert paragraphs == [
+        lede,
+        "Second paragraph about ferries and docks.",
+        "Crews counted 12 boats.",
+        "Crews counted 14 boats.",
+    ]
 
 
 def test_fingerprints_ignore_spacing_quotes_and_dashes():
@@ -83,7 +105,10 @@ def test_fingerprints_ignore_spacing_quotes_and_dashes():
     assert normalize.loose_hash("T", a) == normalize.loose_hash("T", c)
 
 
-BODY = [f"Paragraph {i}: the council weighed {i * 11} proposals for roads, water mains and a library branch." for i in range(6)]
+BODY = [
+    f"Paragraph {i}: the council weighed {i * 11} proposals for roads, water mains and a library branch."
+    for i in range(6)
+]
 
 
 def snap(title="Council vote", paras=BODY):
@@ -98,9 +123,15 @@ def test_decisions():
     assert decide(base, snap(paras=BODY[:1])).outcome == "degraded"
     assert decide(base, snap(paras=BODY[:2])).outcome == "degraded"
     assert decide(base, snap(paras=[])).outcome == "degraded"
-    changed = decide(base, snap(paras=BODY + ["A new closing paragraph adds the mayor's reaction to the vote."]))
+    changed = decide(
+        base, snap(paras=BODY + ["A new closing paragraph adds the mayor's reaction to the vote."])
+    )
     assert changed.outcome == "changed" and changed.change_kinds == ["body_added"]
-    reverted = decide(snap(paras=BODY[:-1] + ["Other ending of the story with new words."]), base, frozenset({base.content_hash}))
+    reverted = decide(
+        snap(paras=BODY[:-1] + ["Other ending of the story with new words."]),
+        base,
+        frozenset({base.content_hash}),
+    )
     assert reverted.outcome == "reverted"
 
 
@@ -109,7 +140,9 @@ def test_change_classification():
         return classify(snap(), snap(**kw))[0]
 
     assert "headline" in kinds(title="Council vote delayed")
-    assert "lede" in kinds(paras=["A new first paragraph entirely rewritten by the desk tonight."] + BODY[1:])
+    assert "lede" in kinds(
+        paras=["A new first paragraph entirely rewritten by the desk tonight."] + BODY[1:]
+    )
     assert "body_removed" in kinds(paras=BODY[:4])
     corrected = [p.replace("33 proposals", "35 proposals") for p in BODY]
     assert kinds(paras=corrected) == ["correction"]

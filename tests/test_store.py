@@ -20,7 +20,13 @@ def body(n: int, extra: str = "") -> list[str]:
     ]
 
 
-def page(article_id: str, paragraphs: list[str], title: str = "Council passes budget", at=T0, raw=b"<html>x</html>") -> Page:
+def page(
+    article_id: str,
+    paragraphs: list[str],
+    title: str = "Council passes budget",
+    at=T0,
+    raw=b"<html>x</html>",
+) -> Page:
     return Page(
         article_id=article_id,
         url=f"https://example.test/{article_id}",
@@ -48,9 +54,13 @@ def test_first_fetch_creates_version_one_and_compressed_raw(db):
 def test_unchanged_and_cosmetic_fetches_make_no_version(db):
     store = ArticleStore(db)
     store.save_snapshot(page("a1", body(4)))
-    assert store.save_snapshot(page("a1", body(4), at=T0 + timedelta(hours=1))).outcome == "unchanged"
+    assert (
+        store.save_snapshot(page("a1", body(4), at=T0 + timedelta(hours=1))).outcome == "unchanged"
+    )
     cosmetic = [p.replace("per cent", "per  cent").replace(".", " .") for p in body(4)]
-    assert store.save_snapshot(page("a1", cosmetic, at=T0 + timedelta(hours=2))).outcome == "cosmetic"
+    assert (
+        store.save_snapshot(page("a1", cosmetic, at=T0 + timedelta(hours=2))).outcome == "cosmetic"
+    )
     assert db.versions.count_documents({"article_id": "a1"}) == 1
     assert db.articles.find_one({"_id": "a1"})["last_seen"] == T0 + timedelta(hours=2)
 
@@ -58,7 +68,9 @@ def test_unchanged_and_cosmetic_fetches_make_no_version(db):
 def test_real_change_appends_version_with_diff(db):
     store = ArticleStore(db)
     store.save_snapshot(page("a1", body(4)))
-    edited = body(4) + ["A late amendment added two million dollars for snow clearing on rural roads."]
+    edited = body(4) + [
+        "A late amendment added two million dollars for snow clearing on rural roads."
+    ]
     result = store.save_snapshot(page("a1", edited, at=T0 + timedelta(hours=1)))
     assert (result.outcome, result.version) == ("changed", 2)
     v2 = db.versions.find_one({"article_id": "a1", "version": 2})
@@ -69,8 +81,10 @@ def test_real_change_appends_version_with_diff(db):
 def test_flip_flop_does_not_pile_up_versions(db):
     store = ArticleStore(db)
     a, b = body(4), body(4, extra=" this year")
-    outcomes = [store.save_snapshot(page("a1", text, at=T0 + timedelta(hours=i))).outcome
-                for i, text in enumerate([a, b, a, b, a])]
+    outcomes = [
+        store.save_snapshot(page("a1", text, at=T0 + timedelta(hours=i))).outcome
+        for i, text in enumerate([a, b, a, b, a])
+    ]
     assert outcomes == ["new", "changed", "reverted", "reverted", "reverted"]
     assert db.versions.count_documents({"article_id": "a1"}) == 2
     assert db.articles.find_one({"_id": "a1"})["current_version"] == 1
@@ -90,6 +104,7 @@ def test_crash_between_version_and_article_write_is_repaired(db):
     edited = page("a1", body(5), at=T0 + timedelta(hours=1))
     # Simulate a writer that inserted version 2 and died before updating the article.
     from crawler.versioning import decide
+
     decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
     db.versions.insert_one(store._version_doc(edited, 2, decision))
     result = store.save_snapshot(page("a1", body(5), at=T0 + timedelta(hours=2)))
@@ -114,7 +129,9 @@ def _race_writer(uri: str, db_name: str, worker: int, rounds: int, queue) -> Non
 def test_concurrent_writers_never_duplicate_or_skip_versions(db, mongo_uri):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    workers = [ctx.Process(target=_race_writer, args=(mongo_uri, db.name, w, 6, queue)) for w in range(4)]
+    workers = [
+        ctx.Process(target=_race_writer, args=(mongo_uri, db.name, w, 6, queue)) for w in range(4)
+    ]
     for w in workers:
         w.start()
     results = [queue.get(timeout=120) for _ in workers]

@@ -91,14 +91,24 @@ class SiteServer:
         if route == "/robots.txt":
             body = f"User-agent: *\nDisallow: /search\nSitemap: {self.base}/sitemap.xml\n"
             return 200, {"Content-Type": "text/plain"}, body.encode()
-        if route in ("/feed.xml", "/atom.xml", "/sitemap.xml", "/sitemap-news.xml", "/sitemap-archive.xml.gz"):
+        if route in (
+            "/feed.xml",
+            "/atom.xml",
+            "/sitemap.xml",
+            "/sitemap-news.xml",
+            "/sitemap-archive.xml.gz",
+        ):
             return self._document(route, headers, now)
         if route in ("/news/", "/local/", "/"):
             return self._listing(route, headers, now)
         amp = route.endswith("/amp/")
         post = self.world.post(self.content.name, route[: -len("amp/")] if amp else route)
         if post is None or post.published > now:
-            return 404, {"Content-Type": "text/html"}, b"<html><body><h1>Not found</h1></body></html>"
+            return (
+                404,
+                {"Content-Type": "text/html"},
+                b"<html><body><h1>Not found</h1></body></html>",
+            )
         return self._article(post, headers, now)
 
     def _document(self, route: str, headers: dict[str, str], now: datetime) -> Response:
@@ -132,7 +142,7 @@ class SiteServer:
             link = self._link(post, feed=True)
             items.append(
                 f"<item><title>{_x(title)}</title><link>{_x(link)}</link>"
-                f"<guid isPermaLink=\"false\">{self.content.name}-{post.slug}</guid>"
+                f'<guid isPermaLink="false">{self.content.name}-{post.slug}</guid>'
                 f"<pubDate>{format_datetime(post.published, usegmt=True)}</pubDate>"
                 f"<atom:updated>{modified.isoformat()}</atom:updated>"
                 f"<description>{_x(paras[0][:200])}</description>"
@@ -152,7 +162,7 @@ class SiteServer:
         for post in posts[:30]:
             title, paras, modified = post.state(now)
             entries.append(
-                f"<entry><title>{_x(title)}</title><link href=\"{_x(self._link(post))}\"/>"
+                f'<entry><title>{_x(title)}</title><link href="{_x(self._link(post))}"/>'
                 f"<id>tag:{self.content.name},2026:{post.slug}</id>"
                 f"<published>{post.published.isoformat()}</published>"
                 f"<updated>{modified.isoformat()}</updated>"
@@ -189,7 +199,9 @@ class SiteServer:
             )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + "".join(urls) + "</urlset>"
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            + "".join(urls)
+            + "</urlset>"
         ).encode()
 
     def _archive_sitemap(self, now: datetime) -> bytes:
@@ -215,7 +227,7 @@ class SiteServer:
             f'<li class="teaser"><a href="{_x(self._link(p, listing=True))}">{_x(p.state(now)[0])}</a></li>'
             for p in posts
         )
-        body = self._chrome(f"<h1>{section.title()}</h1><ul class=\"river\">{links}</ul>", now)
+        body = self._chrome(f'<h1>{section.title()}</h1><ul class="river">{links}</ul>', now)
         return 200, {"Content-Type": "text/html; charset=utf-8", **last_modified}, body
 
     def _article(self, post: Post, headers: dict[str, str], now: datetime) -> Response:
@@ -225,7 +237,11 @@ class SiteServer:
             return 304, last_modified, b""
         glue_a, glue_b = _glue_markup(post)
         body_html = "".join(
-            "<p>" + _x(p).replace(f"{glue_a} {glue_b}", f'<a href="/topic/{glue_a.lower()}">{glue_a}</a>\n{glue_b}') + "</p>"
+            "<p>"
+            + _x(p).replace(
+                f"{glue_a} {glue_b}", f'<a href="/topic/{glue_a.lower()}">{glue_a}</a>\n{glue_b}'
+            )
+            + "</p>"
             + ('<div class="ad-inline">Advertisement</div>' if i == 2 else "")
             for i, p in enumerate(paras)
         )
@@ -252,14 +268,22 @@ class SiteServer:
             f'<time datetime="{post.published.isoformat()}">{post.published:%B %d, %Y %H:%M}</time></div>'
             f'<div class="story-body">{body_html}</div></article>'
         )
-        return 200, {"Content-Type": "text/html; charset=utf-8", **last_modified}, self._chrome(article, now, head, title)
+        return (
+            200,
+            {"Content-Type": "text/html; charset=utf-8", **last_modified},
+            self._chrome(article, now, head, title),
+        )
 
     def _chrome(self, main: str, now: datetime, head: str = "", title: str = "") -> bytes:
         with self._lock:
             self.requests += 1
             n = self.requests
         others = [p.state(now)[0] for p in self.content.live_posts(now)[:12]]
-        most_read = "".join(f"<li>{_x(t)}</li>" for t in (others[n % len(others):] + others)[:5]) if others else ""
+        most_read = (
+            "".join(f"<li>{_x(t)}</li>" for t in (others[n % len(others) :] + others)[:5])
+            if others
+            else ""
+        )
         temperature = (n * 7) % 31 - 10
         page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{_x(title or self.content.title)} | {_x(self.content.title)}</title>{head}</head><body>
@@ -289,8 +313,14 @@ class SiteServer:
 def _glue_markup(post: Post) -> tuple[str, str]:
     """Wire originals link the glue-pair acronym inline, with the space as a newline."""
     text = " ".join(post.article.paragraphs)
-    for a, b in (("ISIS", "militants"), ("RCMP", "officers"), ("NATO", "allies"), ("OPEC", "ministers"),
-                 ("FEMA", "teams"), ("UNESCO", "inspectors")):
+    for a, b in (
+        ("ISIS", "militants"),
+        ("RCMP", "officers"),
+        ("NATO", "allies"),
+        ("OPEC", "ministers"),
+        ("FEMA", "teams"),
+        ("UNESCO", "inspectors"),
+    ):
         if f"{a} {b}" in text:
             return a, b
     return "\x00", "\x00"
@@ -308,25 +338,40 @@ class HostileServer(SiteServer):
         if route == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"
         if route == "/feed.xml":  # malformed: unclosed tags, an undefined entity, garbage
-            items = "".join(f"<item><title>Item {p}</title><link>{self.base}/news/{p}</link></item>" for p in self.PATHS)
+            items = "".join(
+                f"<item><title>Item {p}</title><link>{self.base}/news/{p}</link></item>"
+                for p in self.PATHS
+            )
             body = f"<?xml version='1.0'?><rss version='2.0'><channel><title>Broken &nbsp; feed<item>{items}<item><title>cut"
             return 200, {"Content-Type": "application/rss+xml"}, body.encode()
         if route == "/bomb.xml":
             lol = '<!ENTITY lol "lol">' + "".join(
-                f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+                f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+                for i in range(1, 10)
             )
             body = f'<?xml version="1.0"?><!DOCTYPE rss [{lol}]><rss version="2.0"><channel><title>&lol9;</title></channel></rss>'
             return 200, {"Content-Type": "application/rss+xml"}, body.encode()
         if route == "/sitemap.xml":
-            urls = "".join(f"<url><loc>{self.base}/news/{p}</loc><lastmod>{now.isoformat()}</lastmod></url>" for p in self.PATHS)
+            urls = "".join(
+                f"<url><loc>{self.base}/news/{p}</loc><lastmod>{now.isoformat()}</lastmod></url>"
+                for p in self.PATHS
+            )
             urls += f"<url><loc>{self.base}/private/secret-story</loc></url>"
             urls += "<url><loc>https://elsewhere.invalid/offsite-story</loc></url>"
-            return 200, {"Content-Type": "application/xml"}, (
-                f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-            ).encode()
+            return (
+                200,
+                {"Content-Type": "application/xml"},
+                (
+                    f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+                ).encode(),
+            )
         name = route.rsplit("/", 1)[-1]
         if route.startswith("/private/"):
-            return 200, html_type, b"<html><body><p>private page: robots.txt forbids this</p></body></html>"
+            return (
+                200,
+                html_type,
+                b"<html><body><p>private page: robots.txt forbids this</p></body></html>",
+            )
         if name == "missing":
             return 404, html_type, b"<html><body>Not found</body></html>"
         if name == "gone":
@@ -345,11 +390,27 @@ class HostileServer(SiteServer):
             png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
             return 200, html_type, png
         if name == "fine-story":
-            words = ["broken", "pages", "crawlers", "servers", "timeouts", "loops", "feeds", "entities"]
-            paras = "".join(f"<p>Paragraph {i} of the only well-behaved story here explains how {words[i]} and "
-                            f"{words[-i - 1]} keep the hostile herald busy, and why its editors count {i * 17} "
-                            "complaints a week from readers who only wanted the news.</p>" for i in range(6))
-            return 200, html_type, f"<html><head><title>Fine story</title></head><body><article><h1>The one fine story</h1>{paras}</article></body></html>".encode()
+            words = [
+                "broken",
+                "pages",
+                "crawlers",
+                "servers",
+                "timeouts",
+                "loops",
+                "feeds",
+                "entities",
+            ]
+            paras = "".join(
+                f"<p>Paragraph {i} of the only well-behaved story here explains how {words[i]} and "
+                f"{words[-i - 1]} keep the hostile herald busy, and why its editors count {i * 17} "
+                "complaints a week from readers who only wanted the news.</p>"
+                for i in range(6)
+            )
+            return (
+                200,
+                html_type,
+                f"<html><head><title>Fine story</title></head><body><article><h1>The one fine story</h1>{paras}</article></body></html>".encode(),
+            )
         return 404, html_type, b"<html><body>Not found</body></html>"
 
 
@@ -407,7 +468,9 @@ def _make_handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
 class LocalNetwork:
     """Start the world's sites on 127.0.0.1; `config()` gives a sites.yaml for them."""
 
-    def __init__(self, seed: int = 7, start: datetime | None = None, hostile: bool = True, **world_args: Any):
+    def __init__(
+        self, seed: int = 7, start: datetime | None = None, hostile: bool = True, **world_args: Any
+    ):
         self.world = World(seed, start, **world_args)
         self.traffic = Traffic()
         self.hostile = hostile
@@ -419,14 +482,18 @@ class LocalNetwork:
         return self.world.clock
 
     def start(self) -> LocalNetwork:
-        sites: list[SiteServer] = [SiteServer(self.world, c, self.traffic) for c in self.world.sites.values()]
+        sites: list[SiteServer] = [
+            SiteServer(self.world, c, self.traffic) for c in self.world.sites.values()
+        ]
         if self.hostile:
             name, title, region = HOSTILE_SITE
             sites.append(HostileServer(self.world, SiteContent(name, title, region), self.traffic))
         for site in sites:
             server = _Server(("127.0.0.1", 0), _make_handler(site))
             site.base = f"http://127.0.0.1:{server.server_address[1]}"
-            thread = threading.Thread(target=server.serve_forever, name=f"localnet-{site.content.name}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"localnet-{site.content.name}", daemon=True
+            )
             thread.start()
             self.servers[site.content.name] = (server, site)
             self._threads.append(thread)
@@ -458,12 +525,19 @@ class LocalNetwork:
                 "url": base + "/",
                 "allowed_domains": [host],
                 "schedule": {"every": "15m", "jitter": "0s"},
-                "politeness": {"delay": delay, "concurrency": 4, "autothrottle": False, "timeout": 2.0},
+                "politeness": {
+                    "delay": delay,
+                    "concurrency": 4,
+                    "autothrottle": False,
+                    "timeout": 2.0,
+                },
                 "allow_private_addresses": True,
                 "crawl_timeout": "2m",
             }
             if isinstance(site, HostileServer):
-                entry.update(feeds=[base + "/feed.xml", base + "/bomb.xml"], sitemaps=[base + "/sitemap.xml"])
+                entry.update(
+                    feeds=[base + "/feed.xml", base + "/bomb.xml"], sitemaps=[base + "/sitemap.xml"]
+                )
             else:
                 entry.update(
                     feeds=[base + "/feed.xml", base + "/atom.xml"],

@@ -11,17 +11,84 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-FIRST = (
-    "Amara Ellis Jonah Petrov Lucia Navarro Tomas Reyes Ingrid Halvorsen Samuel Okafor Priya Raman "
-    "Declan Murphy Hana Sato Marcus Webb Elena Rossi Kwame Mensah Olivia Tran Rafael Duarte Nadia "
-    "Kowalski Felix Brandt Grace Liang Omar Haddad Ruth Abernathy Victor Lindqvist Maya Thornton Isaac "
-    "Feldman Leah Morrow Daniel Osei Clara Jimenez Henry Blackwood Zoe Castellanos"
-).split()
-PLACES = (
-    "Marlow Creek|Ashford Valley|Port Kessel|Bramble Hill|Eastwick Junction|Silver Lake|Corran Bay|"
-    "Halden Falls|Pine Ridge|Westmere|Okotoks Flats|Tamsin Harbour|Greyford|Lowell Crossing|Redmoor|"
-    "Sable Point|Kinross Heights|Willow Bend|Fenwick|Northgate"
-).split("|")
+FIRST = [
+    "Amara",
+    "Ellis",
+    "Jonah",
+    "Petrov",
+    "Lucia",
+    "Navarro",
+    "Tomas",
+    "Reyes",
+    "Ingrid",
+    "Halvorsen",
+    "Samuel",
+    "Okafor",
+    "Priya",
+    "Raman",
+    "Declan",
+    "Murphy",
+    "Hana",
+    "Sato",
+    "Marcus",
+    "Webb",
+    "Elena",
+    "Rossi",
+    "Kwame",
+    "Mensah",
+    "Olivia",
+    "Tran",
+    "Rafael",
+    "Duarte",
+    "Nadia",
+    "Kowalski",
+    "Felix",
+    "Brandt",
+    "Grace",
+    "Liang",
+    "Omar",
+    "Haddad",
+    "Ruth",
+    "Abernathy",
+    "Victor",
+    "Lindqvist",
+    "Maya",
+    "Thornton",
+    "Isaac",
+    "Feldman",
+    "Leah",
+    "Morrow",
+    "Daniel",
+    "Osei",
+    "Clara",
+    "Jimenez",
+    "Henry",
+    "Blackwood",
+    "Zoe",
+    "Castellanos",
+]
+PLACES = [
+    "Marlow Creek",
+    "Ashford Valley",
+    "Port Kessel",
+    "Bramble Hill",
+    "Eastwick Junction",
+    "Silver Lake",
+    "Corran Bay",
+    "Halden Falls",
+    "Pine Ridge",
+    "Westmere",
+    "Okotoks Flats",
+    "Tamsin Harbour",
+    "Greyford",
+    "Lowell Crossing",
+    "Redmoor",
+    "Sable Point",
+    "Kinross Heights",
+    "Willow Bend",
+    "Fenwick",
+    "Northgate",
+]
 TOPICS = [
     ("flood", "flooding", "river", "evacuation order", "sandbags"),
     ("fire", "wildfire", "blaze", "fire crews", "containment lines"),
@@ -36,38 +103,158 @@ TOPICS = [
     ("drought", "drought", "water restrictions", "reservoir levels", "irrigation"),
     ("festival", "harvest festival", "vendors", "attendance", "parade route"),
 ]
-GLUE_PAIRS = [("ISIS", "militants"), ("RCMP", "officers"), ("NATO", "allies"), ("OPEC", "ministers"),
-              ("FEMA", "teams"), ("UNESCO", "inspectors")]
-AGENCIES = [("The Associated Press", "(AP) —"), ("The Canadian Press", "(CP) —"), ("Reuters", "(Reuters) -")]
-
-VERBS = (
-    "approved rejected delayed expanded reviewed funded questioned defended announced cancelled "
-    "extended inspected promised doubled trimmed monitored reopened challenged confirmed postponed "
-    "endorsed proposed tightened relaxed audited"
-).split()
-ADJ = (
-    "provincial municipal regional emergency temporary revised preliminary independent federal "
-    "long-awaited controversial unexpected modest sweeping local rural downtown northern southern "
-    "coastal seasonal urgent formal detailed partial costly"
-).split()
-NOUNS = (
-    "plan report motion contract study survey permit grant agreement proposal review program "
-    "assessment timeline estimate inquiry request strategy framework mandate forecast schedule "
-    "petition licence bylaw policy"
-).split()
-GROUPS = (
-    "residents officials engineers volunteers farmers merchants parents commuters inspectors "
-    "councillors paramedics landlords students retirees contractors"
-).split()
-PREPS = "across near around beyond outside throughout along inside toward within".split()
-TIMES = [
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend", "next month",
-    "the spring", "the fall", "year's end", "mid-December", "early January",
+GLUE_PAIRS = [
+    ("ISIS", "militants"),
+    ("RCMP", "officers"),
+    ("NATO", "allies"),
+    ("OPEC", "ministers"),
+    ("FEMA", "teams"),
+    ("UNESCO", "inspectors"),
 ]
-CONNECT = (
-    "Meanwhile, However, Still, Separately, Earlier, Later, By contrast, In a statement, "
-    "According to officials, At a briefing,"
-).split(", ")
+AGENCIES = [
+    ("The Associated Press", "(AP) —"),
+    ("The Canadian Press", "(CP) —"),
+    ("Reuters", "(Reuters) -"),
+]
+
+VERBS = [
+    "approved",
+    "rejected",
+    "delayed",
+    "expanded",
+    "reviewed",
+    "funded",
+    "questioned",
+    "defended",
+    "announced",
+    "cancelled",
+    "extended",
+    "inspected",
+    "promised",
+    "doubled",
+    "trimmed",
+    "monitored",
+    "reopened",
+    "challenged",
+    "confirmed",
+    "postponed",
+    "endorsed",
+    "proposed",
+    "tightened",
+    "relaxed",
+    "audited",
+]
+ADJ = [
+    "provincial",
+    "municipal",
+    "regional",
+    "emergency",
+    "temporary",
+    "revised",
+    "preliminary",
+    "independent",
+    "federal",
+    "long-awaited",
+    "controversial",
+    "unexpected",
+    "modest",
+    "sweeping",
+    "local",
+    "rural",
+    "downtown",
+    "northern",
+    "southern",
+    "coastal",
+    "seasonal",
+    "urgent",
+    "formal",
+    "detailed",
+    "partial",
+    "costly",
+]
+NOUNS = [
+    "plan",
+    "report",
+    "motion",
+    "contract",
+    "study",
+    "survey",
+    "permit",
+    "grant",
+    "agreement",
+    "proposal",
+    "review",
+    "program",
+    "assessment",
+    "timeline",
+    "estimate",
+    "inquiry",
+    "request",
+    "strategy",
+    "framework",
+    "mandate",
+    "forecast",
+    "schedule",
+    "petition",
+    "licence",
+    "bylaw",
+    "policy",
+]
+GROUPS = [
+    "residents",
+    "officials",
+    "engineers",
+    "volunteers",
+    "farmers",
+    "merchants",
+    "parents",
+    "commuters",
+    "inspectors",
+    "councillors",
+    "paramedics",
+    "landlords",
+    "students",
+    "retirees",
+    "contractors",
+]
+PREPS = [
+    "across",
+    "near",
+    "around",
+    "beyond",
+    "outside",
+    "throughout",
+    "along",
+    "inside",
+    "toward",
+    "within",
+]
+TIMES = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "the weekend",
+    "next month",
+    "the spring",
+    "the fall",
+    "year's end",
+    "mid-December",
+    "early January",
+]
+CONNECT = [
+    "Meanwhile",
+    "However",
+    "Still",
+    "Separately",
+    "Earlier",
+    "Later",
+    "By contrast",
+    "In a statement",
+    "According to officials",
+    "At a briefing,",
+]
 
 
 @dataclass
@@ -113,20 +300,30 @@ class Writer:
         r, e = self.rng, self.event
         t = e.topic
         forms = [
-            lambda: f"{self._person()} said the {r.choice(ADJ)} {r.choice(NOUNS)} on the {t[1]} "
-            f"was {r.choice(VERBS)} {r.choice(PREPS)} {e.place} after {self._num()} {r.choice(GROUPS)} "
-            f"raised concerns about the {t[2]}.",
-            lambda: f"{r.choice(CONNECT)} {r.choice(GROUPS)} {r.choice(PREPS)} {e.place} "
-            f"{r.choice(VERBS)} a {r.choice(ADJ)} {r.choice(NOUNS)} tied to the {t[3]}, "
-            f"with {self._num()} people affected by {r.choice(TIMES)}.",
-            lambda: f"The {r.choice(ADJ)} {r.choice(NOUNS)} {r.choice(VERBS)} by {self._person()} "
-            f"covers {self._num()} {r.choice(GROUPS)} and the {t[4]} {r.choice(PREPS)} the "
-            f"{r.choice(ADJ)} district.",
-            lambda: f'"We {r.choice(VERBS)} the {r.choice(NOUNS)} because the {t[2]} '
-            f'{r.choice(["cannot wait", "keeps growing", "is not over", "changed everything"])}," '
-            f"{self._person()} told {r.choice(GROUPS)} on {r.choice(TIMES)}.",
-            lambda: f"Officials in {e.place} {r.choice(VERBS)} the {t[3]} and "
-            f"{r.choice(VERBS)} a {r.choice(ADJ)} {r.choice(NOUNS)} worth {self._num()} dollars.",
+            lambda: (
+                f"{self._person()} said the {r.choice(ADJ)} {r.choice(NOUNS)} on the {t[1]} "
+                f"was {r.choice(VERBS)} {r.choice(PREPS)} {e.place} after {self._num()} {r.choice(GROUPS)} "
+                f"raised concerns about the {t[2]}."
+            ),
+            lambda: (
+                f"{r.choice(CONNECT)} {r.choice(GROUPS)} {r.choice(PREPS)} {e.place} "
+                f"{r.choice(VERBS)} a {r.choice(ADJ)} {r.choice(NOUNS)} tied to the {t[3]}, "
+                f"with {self._num()} people affected by {r.choice(TIMES)}."
+            ),
+            lambda: (
+                f"The {r.choice(ADJ)} {r.choice(NOUNS)} {r.choice(VERBS)} by {self._person()} "
+                f"covers {self._num()} {r.choice(GROUPS)} and the {t[4]} {r.choice(PREPS)} the "
+                f"{r.choice(ADJ)} district."
+            ),
+            lambda: (
+                f'"We {r.choice(VERBS)} the {r.choice(NOUNS)} because the {t[2]} '
+                f'{r.choice(["cannot wait", "keeps growing", "is not over", "changed everything"])}," '
+                f"{self._person()} told {r.choice(GROUPS)} on {r.choice(TIMES)}."
+            ),
+            lambda: (
+                f"Officials in {e.place} {r.choice(VERBS)} the {t[3]} and "
+                f"{r.choice(VERBS)} a {r.choice(ADJ)} {r.choice(NOUNS)} worth {self._num()} dollars."
+            ),
         ]
         return r.choice(forms)()
 
@@ -163,15 +360,24 @@ def wire_story(rng: random.Random, event: Event, label: str, paragraphs: int = 1
     city = event.place.upper()
     paras[0] = f"{city} {dateline} {paras[0]}"
     return Article(
-        id=label, title=writer.title(), paragraphs=paras, author=agency, story_label=label,
-        event_id=event.id, kind="wire", dateline=dateline, agency=agency,
+        id=label,
+        title=writer.title(),
+        paragraphs=paras,
+        author=agency,
+        story_label=label,
+        event_id=event.id,
+        kind="wire",
+        dateline=dateline,
+        agency=agency,
     )
 
 
 REWRITE_EDITS = ("headline", "intro", "glue", "lede_twice", "trim", "reorder", "no_dateline")
 
 
-def rewrite(rng: random.Random, wire: Article, event: Event, site_name: str, edits: tuple[str, ...]) -> Article:
+def rewrite(
+    rng: random.Random, wire: Article, event: Event, site_name: str, edits: tuple[str, ...]
+) -> Article:
     """A regional republication of a wire story with the given syndication edits."""
     paras = list(wire.paragraphs)
     title = wire.title
@@ -194,8 +400,14 @@ def rewrite(rng: random.Random, wire: Article, event: Event, site_name: str, edi
     if "headline" in edits:
         title = writer.title()
     return Article(
-        id=f"{wire.id}-{site_name}", title=title, paragraphs=paras, author=wire.agency,
-        story_label=wire.story_label, event_id=event.id, kind="rewrite", dateline=wire.dateline,
+        id=f"{wire.id}-{site_name}",
+        title=title,
+        paragraphs=paras,
+        author=wire.agency,
+        story_label=wire.story_label,
+        event_id=event.id,
+        kind="rewrite",
+        dateline=wire.dateline,
         agency=wire.agency,
     )
 
@@ -205,8 +417,13 @@ def independent_story(rng: random.Random, event: Event, label: str, author: str)
     writer = Writer(rng, event)
     paras = [writer.paragraph() for _ in range(rng.randint(7, 10))]
     return Article(
-        id=label, title=writer.title(), paragraphs=paras, author=author, story_label=label,
-        event_id=event.id, kind="independent",
+        id=label,
+        title=writer.title(),
+        paragraphs=paras,
+        author=author,
+        story_label=label,
+        event_id=event.id,
+        kind="independent",
     )
 
 
@@ -221,8 +438,9 @@ class LabelledDoc:
     kind: str
 
 
-def labelled_corpus(seed: int, events: int, copies: int = 4, independents: int = 2,
-                    chrome: bool = True) -> list[LabelledDoc]:
+def labelled_corpus(
+    seed: int, events: int, copies: int = 4, independents: int = 2, chrome: bool = True
+) -> list[LabelledDoc]:
     """A labelled set for clustering benchmarks: per event, a wire story with `copies`
     regional rewrites and `independents` independently written articles."""
     rng = random.Random(seed)
@@ -233,9 +451,13 @@ def labelled_corpus(seed: int, events: int, copies: int = 4, independents: int =
         docs.append(_doc(wire, "wire", rng, chrome))
         for copy_no in range(copies):
             edits = tuple(e for e in REWRITE_EDITS if rng.random() < 0.45) or ("headline",)
-            docs.append(_doc(rewrite(rng, wire, event, f"s{copy_no}", edits), f"s{copy_no}", rng, chrome))
+            docs.append(
+                _doc(rewrite(rng, wire, event, f"s{copy_no}", edits), f"s{copy_no}", rng, chrome)
+            )
         for ind in range(independents):
-            art = independent_story(rng, event, f"i{index}-{ind}", f"{rng.choice(FIRST)} {rng.choice(FIRST)}")
+            art = independent_story(
+                rng, event, f"i{index}-{ind}", f"{rng.choice(FIRST)} {rng.choice(FIRST)}"
+            )
             docs.append(_doc(art, f"s{ind}", rng, chrome))
     return docs
 
@@ -243,8 +465,18 @@ def labelled_corpus(seed: int, events: int, copies: int = 4, independents: int =
 def _doc(article: Article, site: str, rng: random.Random, chrome: bool) -> LabelledDoc:
     paras = list(article.paragraphs)
     if chrome:
-        paras = [f"{site.upper()} NEWS | Home | Local | Sports | Weather 4°C", *paras,
-                 f"Photo: {rng.choice(FIRST)} {rng.choice(FIRST)} / {site} staff",
-                 "Sign up for our newsletter. © Regional Media Group"]
-    return LabelledDoc(article.id, site, article.title, "\n".join(paras), article.story_label,
-                       article.event_id, article.kind)
+        paras = [
+            f"{site.upper()} NEWS | Home | Local | Sports | Weather 4°C",
+            *paras,
+            f"Photo: {rng.choice(FIRST)} {rng.choice(FIRST)} / {site} staff",
+            "Sign up for our newsletter. © Regional Media Group",
+        ]
+    return LabelledDoc(
+        article.id,
+        site,
+        article.title,
+        "\n".join(paras),
+        article.story_label,
+        article.event_id,
+        article.kind,
+    )

@@ -99,18 +99,24 @@ class SiteContent:
     posts: list[Post] = field(default_factory=list)
 
     def live_posts(self, now: datetime) -> list[Post]:
-        return sorted((p for p in self.posts if p.published <= now), key=lambda p: p.published, reverse=True)
+        return sorted(
+            (p for p in self.posts if p.published <= now), key=lambda p: p.published, reverse=True
+        )
 
 
 class World:
     """All sites' posts, generated deterministically from `seed`."""
 
-    def __init__(self, seed: int = 7, start: datetime | None = None, wires: int = 5, locals_per_site: int = 4):
+    def __init__(
+        self, seed: int = 7, start: datetime | None = None, wires: int = 5, locals_per_site: int = 4
+    ):
         self.seed = seed
         base = start or datetime.now(timezone.utc).replace(microsecond=0)
         self.clock = Clock(base)
         self.rng = random.Random(seed)
-        self.sites = {name: SiteContent(name, title, region) for name, title, region in REGULAR_SITES}
+        self.sites = {
+            name: SiteContent(name, title, region) for name, title, region in REGULAR_SITES
+        }
         self.labels: dict[str, str] = {}  # "site:slug" -> story label (ground truth)
         self._build(wires, locals_per_site)
 
@@ -124,7 +130,11 @@ class World:
             published = t0 - timedelta(hours=20 - w * 3)
             carriers = names if w % 2 == 0 else names[:3]
             for k, site in enumerate(carriers):
-                article = wire if site == "valley-gazette" else rewrite(rng, wire, event, site, SITE_EDITS[site])
+                article = (
+                    wire
+                    if site == "valley-gazette"
+                    else rewrite(rng, wire, event, site, SITE_EDITS[site])
+                )
                 self._add(site, "news", article, published + timedelta(minutes=25 * k))
         for i, site in enumerate(names[:2]):  # independent reports on the events of wire0 and wire1
             event = events[i]
@@ -145,14 +155,22 @@ class World:
         """An edited article: a paragraph added, a number corrected, the headline changed."""
         writer = Writer(random.Random(f"{self.seed}-{post.slug}"), event)
         t0 = self.clock.start
-        number = next((f"{n:,}" for n in event.numbers if f"{n:,}" in " ".join(post.article.paragraphs)), "")
+        number = next(
+            (f"{n:,}" for n in event.numbers if f"{n:,}" in " ".join(post.article.paragraphs)), ""
+        )
         post.edits = [
             (t0 + timedelta(hours=1), "add_paragraph", "Update: " + writer.paragraph(2)),
-            (t0 + timedelta(hours=2), "correct_number", f"{number}->{number}1" if number else "a->a"),
+            (
+                t0 + timedelta(hours=2),
+                "correct_number",
+                f"{number}->{number}1" if number else "a->a",
+            ),
             (t0 + timedelta(hours=3), "headline", "UPDATED: " + post.article.title),
         ]
 
-    def _add(self, site: str, section: str, article: Article, published: datetime, old_post: bool = False) -> Post:
+    def _add(
+        self, site: str, section: str, article: Article, published: datetime, old_post: bool = False
+    ) -> Post:
         slug = _slug(article.title) + "-" + str(len(self.sites[site].posts) + 1)
         post = Post(site, slug, section, article, published, old=old_post)
         self.sites[site].posts.append(post)

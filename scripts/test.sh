@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the project and its test tools into .venv, then lint, type-check and test.
+# The tests start their own MongoDB-wire server (secantusdb) and websites on 127.0.0.1;
+# set MONGODB_URI to run them against a real mongod instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+if [ ! -x node_modules/.bin/mongosh ] && command -v npm >/dev/null 2>&1; then
+  npm install --no-audit --no-fund --silent --prefix . mongosh@2 >/dev/null
+fi
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy crawler
+exec .venv/bin/python -m pytest "$@"
