@@ -385,7 +385,77 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
     return 0
 
 
+def status_rows(db: Any, config: Any) -> list[Doc]:
+    from crawler.lease import running_crawls
+
+    schedules = {doc["_id"]: doc for doc in db.schedules.find()}
+    leases = running_crawls(db)
+    rows = []
+    for site in config.sites:
+        last = db.crawl_runs.find_one(
+            {"site": site.name, "outcome": {"$ne": "running"}}, sort=[("started_at", -1)]
+        )
+        lease = leases.get(site.name)
+        rows.append(
+            {
+                "site": site.name,
+                "schedule": site.schedule.describe(),
+                "running": lease is not None,
+                "running_run_id": lease.get("run_id") if lease else None,
+                "next_run_at": (schedules.get(site.name) or {}).get("next_run_at"),
+                "last_run": {
+                    k: last.get(k)
+                    for k in ("_id", "trigger", "started_at", "finished_at", "outcome", "summary")
+                }
+                if last
+                else None,
+            }
+        )
+    return rows
+
+
+def cmd_status(args: argparse.Namespace, db: Any) -> int:
+    from crawler.config import load_config
+
+    rows = status_rows(db, load_config(args.config))
+    if args.json:
+        _json(rows)
+        return 0
+    table = Table(title="sites")
+    for column in (
+        "site",
+        "schedule",
+        "running",
+        "next run (UTC)",
+        "last run",
+        "outcome",
+        "new",
+        "changed",
+        "errors",
+    ):
+        table.add_column(column)
+    for row in rows:
+        last = row["last_run"] or {}
+        s = last.get("summary") or {}
+        table.add_row(
+            row["site"],
+            row["schedule"],
+            "yes" if row["running"] else "no",
+            _when(row["next_run_at"]),
+            _when(last.get("started_at")),
+            last.get("outcome", "-"),
+            *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
+        )
+    console.print(table)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    status = sub.add_parser("status", help="per site: schedule, last and next run, running or not")
+    status.add_argument("--config")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_with_store(cmd_status))
+
     history = sub.add_parser("history", help="all versions of an article")
     history.add_argument("url")
     history.add_argument("--json", action="store_true")

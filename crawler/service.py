@@ -1,0 +1,310 @@
+"""The background service: one APScheduler 3 job per site, each crawl in its own child process.
+
+Why child processes: a crawl that crashes, hangs or leaks cannot take the
+service down or grow its memory — the child exits and the OS takes it all back
+(engineering notes §1.2, option b, which is what Scrapyd does). The child is
+`python -m crawler crawl SITE --trigger schedule`, the same code path as a
+manual crawl, and takes the site's lease in MongoDB, so a manual crawl and a
+scheduled one never overlap either.
+
+Schedules survive restarts: each site's next run time is kept in the
+`schedules` collection and restored at start-up, so a restart neither
+re-crawls everything at once nor skips a crawl that fell due while it was down
+(a due crawl runs once, coalesced).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.config import Config, ConfigError, Site, load_config, parse_duration
+from crawler.store import ensure_indexes, open_database, utcnow
+
+log = logging.getLogger("newscrawl.service")
+
+STOP_GRACE_S = 30.0
+CONFIG_POLL_S = 5.0
+KILL_GRACE_S = 10.0
+
+
+def trigger_for(site: Site) -> IntervalTrigger | CronTrigger:
+    schedule = site.schedule
+    jitter = schedule.jitter_seconds or None
+    if schedule.interval is not None:
+        return IntervalTrigger(
+            seconds=schedule.interval.total_seconds(), jitter=jitter, timezone=timezone.utc
+        )
+    assert schedule.cron is not None
+    return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
+
+
+def first_run_time(site: Site, stored: dict[str, Any] | None, now: datetime) -> datetime:
+    """When the site's first crawl after a (re)start is due.
+
+    A site never crawled runs now; one crawled before keeps its rhythm from the
+    last start, and one whose crawl fell due while the service was down runs now.
+    """
+    if not stored or not stored.get("next_run_at"):
+        return now
+    due = stored["next_run_at"]
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=timezone.utc)
+    return max(due, now)
+
+
+class Service:
+    def __init__(self, config_path: str, python: str = sys.executable):
+        self.config_path = str(config_path)
+        self.python = python
+        self.config: Config = load_config(self.config_path)
+        self._snapshot_dir = tempfile.TemporaryDirectory(prefix="newscrawl-service-")
+        self.snapshot_path = str(Path(self._snapshot_dir.name) / "sites.yaml")
+        self._write_snapshot()
+        self.db = open_database()
+        ensure_indexes(self.db)
+        self.scheduler = BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(max_workers=max(2, min(8, len(self.config.sites))))
+            },
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=timezone.utc,
+        )
+        self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._config_mtime = _mtime(self.config_path)
+        self._reload_requested = threading.Event()
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def schedule_all(self) -> None:
+        now = utcnow()
+        stored = {doc["_id"]: doc for doc in self.db.schedules.find()}
+        wanted = set(self.config.names)
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+                log.info("site %s removed from the schedule", job.id)
+        for site in self.config.sites:
+            self._schedule(site, stored.get(site.name), now)
+
+    def _schedule(self, site: Site, stored: dict[str, Any] | None, now: datetime) -> None:
+        trigger = trigger_for(site)
+        grace = int((site.schedule.interval or timedelta(minutes=30)).total_seconds())
+        existing = self.scheduler.get_job(site.name)
+        if existing is not None:
+            existing.reschedule(trigger)
+            existing.modify(misfire_grace_time=grace, args=[site.name])
+            return
+        self.scheduler.add_job(
+            self.run_site,
+            trigger=trigger,
+            args=[site.name],
+            id=site.name,
+            name=f"crawl {site.name}",
+            next_run_time=first_run_time(site, stored, now),
+            misfire_grace_time=grace,
+            replace_existing=True,
+        )
+        self._save_next(site.name)
+
+    def _save_next(self, name: str, **fields: Any) -> None:
+        job = self.scheduler.get_job(name)
+        site = self._site(name)
+        update = {
+            "next_run_at": job.next_run_time if job else None,
+            "schedule": site.schedule.describe() if site else None,
+            "service_pid": os.getpid(),
+            "updated_at": utcnow(),
+            **fields,
+        }
+        try:
+            self.db.schedules.update_one({"_id": name}, {"$set": update}, upsert=True)
+        except Exception as exc:  # MongoDB away: the schedule still runs from memory
+            log.warning("could not save the schedule of %s: %s", name, exc)
+
+    def _write_snapshot(self) -> None:
+        """Children read the config in force, not the file, which may be mid-edit or invalid."""
+        data = self.config.model_dump(mode="json", exclude_unset=True)
+        Path(self.snapshot_path).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def _site(self, name: str) -> Site | None:
+        return next((s for s in self.config.sites if s.name == name), None)
+
+    def run_site(self, name: str) -> int:
+        """One scheduled crawl: a child process, bounded by the site's crawl_timeout."""
+        site = self._site(name)
+        if site is None or self.stopping.is_set():
+            return -1
+        self._save_next(name, last_started=utcnow(), running=True)
+        limit = parse_duration(site.crawl_timeout).total_seconds() + 60
+        cmd = [
+            self.python,
+            "-m",
+            "crawler",
+            "crawl",
+            name,
+            "--trigger",
+            "schedule",
+            "--config",
+            self.snapshot_path,
+        ]
+        log.info("crawl %s: starting", name)
+        child = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        with self._children_lock:
+            self.children[name] = child
+        try:
+            _out, err = child.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            log.error("crawl %s: exceeded %.0fs, stopping it", name, limit)
+            _terminate(child)
+            err = b""
+        finally:
+            with self._children_lock:
+                self.children.pop(name, None)
+        code = child.returncode
+        if code != 0:
+            tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
+            log.warning("crawl %s: exit status %s %s", name, code, " | ".join(tail))
+        log.info("crawl %s: done (exit %s)", name, code)
+        self._save_next(name, last_finished=utcnow(), last_exit=code, running=False)
+        return code
+
+    def _job_done(self, event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            log.error("job %s raised %r; the service carries on", event.job_id, event.exception)
+        if not self.stopping.is_set():
+            self._save_next(event.job_id)
+
+    # -- reload and stop --------------------------------------------------------------
+
+    def request_reload(self, *_: Any) -> None:
+        self._reload_requested.set()
+
+    def reload(self) -> bool:
+        """Load the config again; an invalid one is rejected and the old one stays in force."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config reload rejected, keeping the previous config:\n%s", exc)
+            return False
+        self.config = config
+        self._write_snapshot()
+        self.schedule_all()
+        log.info("config reloaded: %d sites (%s)", len(config.sites), ", ".join(config.names))
+        return True
+
+    def _watch_config(self) -> None:
+        mtime = _mtime(self.config_path)
+        if mtime != self._config_mtime:
+            self._config_mtime = mtime
+            self._reload_requested.set()
+
+    def stop(self, *_: Any) -> None:
+        self.stopping.set()
+
+    def run_forever(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGHUP, self.request_reload)
+        self.schedule_all()
+        self.scheduler.start()
+        log.info("service started: %d sites from %s", len(self.config.sites), self.config_path)
+        print(
+            f"newscrawl service running: {len(self.config.sites)} sites; Ctrl-C or SIGTERM stops it",
+            flush=True,
+        )
+        while not self.stopping.wait(CONFIG_POLL_S / 5):
+            self._watch_config()
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+        self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        """Stop scheduling, ask running crawls to stop (Scrapy closes them as 'shutdown'), wait, then kill."""
+        log.info("stopping: %d crawls running", len(self.children))
+        self.scheduler.pause()
+        with self._children_lock:
+            children = list(self.children.items())
+        for _name, child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for name, child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("crawl %s did not stop in time; killing it", name)
+                child.kill()
+        self.scheduler.shutdown(wait=True)
+        for name in self.config.names:
+            self._save_next(name, running=False)
+        print("newscrawl service stopped", flush=True)
+
+
+def _terminate(child: subprocess.Popen[bytes]) -> None:
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from crawler.cli import store_session
+    from crawler.config import config_path
+
+    parser = argparse.ArgumentParser(
+        prog="scheduler.py", description="Run the newscrawl background service."
+    )
+    parser.add_argument(
+        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+    )
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        format='{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": %(message)r}',
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("pymongo").setLevel(logging.WARNING)
+    path = config_path(args.config)
+    try:
+        with store_session():
+            service = Service(str(path))
+            return service.run_forever()
+    except ConfigError as exc:
+        print(f"scheduler.py: {exc}", file=sys.stderr)
+        return 2

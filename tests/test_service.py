@@ -1,0 +1,129 @@
+"""The background service on the local news network, with short intervals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+from crawler.lease import LeaseHeld, SiteLease
+from crawler.localnet import LocalNetwork
+from tests.helpers import REPO, newscrawl
+
+SITES = ["valley-gazette", "harbour-times"]
+
+
+def _config(net, path, every="3s", sites=SITES):
+    data = net.config()
+    data["sites"] = [s for s in data["sites"] if s["name"] in sites]
+    for site in data["sites"]:
+        site["schedule"] = {"every": every, "jitter": "0s"}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _wait(predicate, timeout=90, step=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def _start(config, env):
+    return subprocess.Popen(
+        [sys.executable, "scheduler.py", "--config", str(config)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
+    tmp_path, db, crawl_env
+):
+    with LocalNetwork(seed=3, hostile=False) as net:
+        config = _config(net, tmp_path / "sites.yaml")
+        service = _start(config, crawl_env)
+        try:
+            assert _wait(
+                lambda: all(
+                    db.crawl_runs.count_documents({"site": s, "outcome": {"$ne": "running"}}) >= 2
+                    for s in SITES
+                )
+            ), service.stderr
+            # a manual crawl while the site is busy is refused by the lease, not run twice
+            for site in SITES:
+                runs = sorted(
+                    db.crawl_runs.find({"site": site, "finished_at": {"$ne": None}}),
+                    key=lambda r: r["started_at"],
+                )
+                for earlier, later in zip(runs, runs[1:]):
+                    assert earlier["finished_at"] <= later["started_at"], (
+                        "two crawls of one site overlapped"
+                    )
+                assert {r["trigger"] for r in runs} == {"schedule"}
+            status = json.loads(
+                newscrawl("status", "--config", str(config), "--json", env=crawl_env).stdout
+            )
+            assert {row["site"] for row in status} == set(SITES)
+            assert all(
+                row["last_run"]["outcome"].startswith("ok") and row["next_run_at"] for row in status
+            )
+            # reload: a site removed from the file disappears from the schedule without a restart
+            _config(net, config, sites=SITES[:1])
+            time.sleep(7)
+            before = db.crawl_runs.count_documents({"site": SITES[1]})
+            time.sleep(7)
+            assert db.crawl_runs.count_documents({"site": SITES[1]}) == before
+            # an invalid config is rejected and the old one stays in force
+            config.write_text("sites: [{name: Bad Name}]")
+            runs_before = db.crawl_runs.count_documents({"site": SITES[0]})
+            assert _wait(
+                lambda: db.crawl_runs.count_documents({"site": SITES[0]}) > runs_before + 1,
+                timeout=60,
+            )
+        finally:
+            service.send_signal(signal.SIGTERM)
+            out, err = service.communicate(timeout=60)
+        assert service.returncode == 0, err[-2000:]
+        assert "config reload rejected" in err
+        assert db.crawl_runs.count_documents({"outcome": "running"}) == 0
+
+
+def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
+    with LocalNetwork(seed=3, hostile=False) as net:
+        config = _config(net, tmp_path / "sites.yaml")
+        lease = SiteLease(db, "valley-gazette", "someone-else")
+        lease.acquire()
+        try:
+            result = newscrawl(
+                "crawl",
+                "valley-gazette",
+                "--config",
+                str(config),
+                "--json",
+                env=crawl_env,
+                check=False,
+            )
+            assert result.returncode == 1
+            assert json.loads(result.stdout)[0]["outcome"] == "skipped-busy"
+            other = SiteLease(db, "valley-gazette", "third")
+            try:
+                other.acquire()
+                raise AssertionError("lease acquired twice")
+            except LeaseHeld as exc:
+                assert "already being crawled" in str(exc)
+        finally:
+            lease.release()
+        assert (
+            newscrawl("crawl", "valley-gazette", "--config", str(config), env=crawl_env).returncode
+            == 0
+        )
