@@ -136,6 +136,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from crawler.cluster_cli import InputError, run
+
+    with store_session(quiet=True) as uri:
+        try:
+            return run(args.file, uri)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(f"{args.file}: {exc.strerror}") from None
+
+
 class UsageError(Exception):
     pass
 
@@ -167,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--url", help="the page's URL, for a saved file")
     extract.add_argument("--json", action="store_true")
     extract.set_defaults(func=cmd_extract)
+
+    cluster = sub.add_parser("cluster", help='group {"id","text"} JSON lines into stories')
+    cluster.add_argument("file", help="JSON lines file, or - for standard input")
+    cluster.set_defaults(func=cmd_cluster)
 
     demo = sub.add_parser(
         "demo", help="crawl a local news network into the embedded store (offline)"

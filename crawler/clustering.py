@@ -41,6 +41,7 @@ MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
+MAX_POSTINGS = 2000  # documents read per lookup; a very common phrase cannot flood it
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
 )
@@ -160,30 +161,27 @@ class StoryIndex:
         if not hashes:
             return []
         need = MIN_SHARED_ANCHORS if len(anchors) >= 2 * MIN_SHARED_ANCHORS else 1
-        pipeline: list[Doc] = [
-            {
-                "$match": {
-                    "$or": [{"anchors": {"$in": anchors}}, {"body_hash": body}],
-                    "_id": {"$ne": article_id},
-                }
-            },
-            {
-                "$project": {
-                    "story_id": 1,
-                    "shingles": 1,
-                    "body_hash": 1,
-                    "shared": {"$size": {"$setIntersection": ["$anchors", anchors]}},
-                }
-            },
-            {"$match": {"$or": [{"shared": {"$gte": need}}, {"body_hash": body}]}},
-            {"$sort": {"shared": -1}},
-            {"$limit": MAX_CANDIDATES},
-        ]
+        mine = set(anchors)
+        projection = {"story_id": 1, "shingles": 1, "anchors": 1, "body_hash": 1}
+        # Two plain indexed queries: some MongoDB-compatible servers fall back to a
+        # collection scan for $or or aggregation $match over a multikey index.
+        found = {doc["_id"]: doc for doc in self.fingerprints.find({"body_hash": body}, projection)}
+        cursor = self.fingerprints.find({"anchors": {"$in": anchors}}, projection).limit(MAX_POSTINGS)
+        for doc in cursor:
+            found.setdefault(doc["_id"], doc)
+        found.pop(article_id, None)
+        ranked = sorted(
+            found.values(),
+            key=lambda doc: (doc.get("body_hash") == body, len(mine.intersection(doc.get("anchors", [])))),
+            reverse=True,
+        )
         matches = []
-        for candidate in self.fingerprints.aggregate(pipeline):
+        for candidate in ranked[:MAX_CANDIDATES]:
             if candidate.get("body_hash") == body:
                 matches.append((1.0, candidate))
                 continue
+            if len(mine.intersection(candidate.get("anchors", []))) < need:
+                break
             score = containment(hashes, unpack(candidate["shingles"]))
             if score >= SAME_STORY_CONTAINMENT:
                 matches.append((score, candidate))

@@ -65,7 +65,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
                     db.crawl_runs.find({"site": site, "finished_at": {"$ne": None}}),
                     key=lambda r: r["started_at"],
                 )
-                for earlier, later in zip(runs, runs[1:]):
+                for earlier, later in zip(runs, runs[1:], strict=False):
                     assert earlier["finished_at"] <= later["started_at"], (
                         "two crawls of one site overlapped"
                     )

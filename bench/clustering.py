@@ -1,0 +1,128 @@
+"""Story clustering: quality on a labelled set, and per-document cost as the corpus grows.
+
+Quality: pairwise precision and recall of "same story" on documents from the
+local news network's generator (wire stories, regional rewrites with the edits
+syndication makes, independent reports of the same events, page chrome around
+the text), in three groups of pairs: rewrites of the same copy (should be
+same), independent articles on the same event (should differ), other events
+(should differ).
+
+Cost: documents are assigned one by one through the MongoDB-backed index
+(`StoryIndex`, the pipeline's own code) and, in the same run, inserted into and
+queried from datasketch's in-memory MinHashLSH; per-document time is reported
+per window as the corpus grows.
+
+    python bench/clustering.py [--events 150] [--sizes 2000,10000] [--uri URI]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from collections import defaultdict
+
+from crawler import normalize
+from crawler.cluster_cli import cluster_documents
+from crawler.clustering import Member, StoryIndex, shingle_hashes
+from crawler.localnet.text import labelled_corpus
+
+
+def quality(events: int, uri: str) -> None:
+    docs = labelled_corpus(seed=11, events=events)
+    rows = cluster_documents([{"id": i, "text": d.text, "title": d.title} for i, d in enumerate(docs)], uri)
+    predicted = {row["id"]: row["story"] for row in rows}
+    groups = {"rewrites of the same copy": [0, 0], "independent, same event": [0, 0], "other events": [0, 0]}
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(range(len(docs)), 2):
+        same_truth = docs[a].story == docs[b].story
+        same_pred = predicted[a] == predicted[b]
+        if same_truth:
+            group = "rewrites of the same copy"
+        elif docs[a].event == docs[b].event:
+            group = "independent, same event"
+        else:
+            group = "other events"
+        groups[group][0] += 1
+        groups[group][1] += same_pred
+        tp += same_truth and same_pred
+        fp += same_pred and not same_truth
+        fn += same_truth and not same_pred
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    print(f"quality on {len(docs)} documents ({events} events; wire + 4 rewrites + 2 independent each)")
+    for name, (pairs, same) in groups.items():
+        print(f"  {name:28s} {pairs:9d} pairs, predicted same: {same / pairs:.4f}")
+    print(f"  pairwise precision {precision:.4f}  recall {recall:.4f}  (targets: >= 0.98, >= 0.95)")
+
+
+def cost(sizes: list[int], uri: str) -> None:
+    from datasketch import MinHash, MinHashLSH
+
+    from crawler.store import connect, ensure_indexes, utcnow
+
+    total = max(sizes)
+    docs = labelled_corpus(seed=23, events=total // 7 + 1)[:total]
+    db = connect(uri, f"bench_cluster_{os.getpid()}")
+    db.client.drop_database(db.name)
+    ensure_indexes(db)
+    index = StoryIndex(db)
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    now = utcnow()
+    ours = mem = 0.0
+    window_ours = window_mem = 0.0
+    window_start = 0
+    print(f"cost per document (ms), windows up to {total} documents")
+    print(f"  {'documents':>12s} {'newscrawl (MongoDB index)':>26s} {'datasketch MinHashLSH (memory)':>32s}")
+    for i, doc in enumerate(docs):
+        paragraphs = normalize.clean_paragraphs(doc.text)
+        t0 = time.perf_counter()
+        index.assign(Member(f"d{i}", doc.site, "", doc.title, paragraphs, None, now), now)
+        t1 = time.perf_counter()
+        minhash = MinHash(num_perm=128)
+        minhash.update_batch([h.to_bytes(4, "little") for h in shingle_hashes(paragraphs)])
+        lsh.query(minhash)
+        lsh.insert(f"d{i}", minhash)
+        t2 = time.perf_counter()
+        window_ours += t1 - t0
+        window_mem += t2 - t1
+        if i + 1 in sizes:
+            n = i + 1 - window_start
+            print(f"  {window_start + 1:>5d}-{i + 1:<6d} {1000 * window_ours / n:26.2f} {1000 * window_mem / n:32.2f}")
+            ours += window_ours
+            mem += window_mem
+            window_ours = window_mem = 0.0
+            window_start = i + 1
+    db.client.drop_database(db.name)
+    first, last = sizes[0], sizes[-1]
+    print(f"  (flatness target: the last window within 1.5x of the first; corpus {first} -> {last})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=150)
+    parser.add_argument("--sizes", default="1000,2000,5000,10000")
+    parser.add_argument("--uri", default=os.environ.get("MONGODB_URI"))
+    parser.add_argument("--skip-cost", action="store_true")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.uri:
+        quality(args.events, args.uri)
+        if not args.skip_cost:
+            cost(sizes, args.uri)
+        return 0
+    from crawler.embedded import EmbeddedServer
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(tmp) as server:
+        quality(args.events, server.uri)
+        if not args.skip_cost:
+            cost(sizes, server.uri)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""`newscrawl cluster FILE.jsonl`: deduplicate an export with the pipeline's own clustering.
+
+Input lines: {"id", "text"} with optional "title", "url", "site", "published".
+Output lines: {"id", "story"} in input order, where "story" is the id of the
+first document of that story. Runs in a scratch database that is dropped
+afterwards, so it never touches the crawl data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+
+from crawler import normalize
+from crawler.clustering import Member, StoryIndex
+from crawler.discovery import parse_date
+from crawler.store import connect, ensure_indexes, utcnow
+
+
+class InputError(ValueError):
+    pass
+
+
+def read_documents(handle: IO[str], source: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}:{number}: not JSON: {exc.msg}") from None
+        if not isinstance(doc, dict) or "id" not in doc or not isinstance(doc.get("text"), str):
+            raise InputError(f'{source}:{number}: each line needs "id" and a "text" string')
+        yield doc
+
+
+def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, Any]]:
+    """Cluster documents in a scratch database; return [{"id", "story"}] in input order."""
+    db = connect(uri, f"newscrawl_cluster_{uuid.uuid4().hex[:12]}")
+    try:
+        ensure_indexes(db)
+        index = StoryIndex(db)
+        now = utcnow()
+        story_label: dict[str, Any] = {}
+        out = []
+        for position, doc in enumerate(docs):
+            article_id = hashlib.sha1(f"{position}:{doc['id']}".encode()).hexdigest()
+            paragraphs = normalize.clean_paragraphs(doc["text"])
+            member = Member(
+                article_id=article_id,
+                site=str(doc.get("site") or ""),
+                url=str(doc.get("url") or ""),
+                title=normalize.clean_title(doc.get("title") or ""),
+                paragraphs=paragraphs,
+                published=parse_date(doc.get("published")) if isinstance(doc.get("published"), str) else None,
+                seen_at=now,
+                label=str(doc["id"]),
+            )
+            story_id = index.assign(member, now).story_id
+            story_label.setdefault(story_id, doc["id"])
+            out.append({"id": doc["id"], "story": story_label[story_id]})
+        return out
+    finally:
+        db.client.drop_database(db.name)
+        db.client.close()
+
+
+def run(path: str, uri: str) -> int:
+    if path == "-":
+        docs = list(read_documents(sys.stdin, "<stdin>"))
+    else:
+        with open(path, encoding="utf-8") as handle:
+            docs = list(read_documents(handle, path))
+    for row in cluster_documents(docs, uri):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
