@@ -22,7 +22,6 @@ import itertools
 import os
 import sys
 import time
-from collections import defaultdict
 
 from crawler import normalize
 from crawler.cluster_cli import cluster_documents
@@ -32,9 +31,15 @@ from crawler.localnet.text import labelled_corpus
 
 def quality(events: int, uri: str) -> None:
     docs = labelled_corpus(seed=11, events=events)
-    rows = cluster_documents([{"id": i, "text": d.text, "title": d.title} for i, d in enumerate(docs)], uri)
+    rows = cluster_documents(
+        [{"id": i, "text": d.text, "title": d.title} for i, d in enumerate(docs)], uri
+    )
     predicted = {row["id"]: row["story"] for row in rows}
-    groups = {"rewrites of the same copy": [0, 0], "independent, same event": [0, 0], "other events": [0, 0]}
+    groups = {
+        "rewrites of the same copy": [0, 0],
+        "independent, same event": [0, 0],
+        "other events": [0, 0],
+    }
     tp = fp = fn = 0
     for a, b in itertools.combinations(range(len(docs)), 2):
         same_truth = docs[a].story == docs[b].story
@@ -52,7 +57,9 @@ def quality(events: int, uri: str) -> None:
         fn += same_truth and not same_pred
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"quality on {len(docs)} documents ({events} events; wire + 4 rewrites + 2 independent each)")
+    print(
+        f"quality on {len(docs)} documents ({events} events; wire + 4 rewrites + 2 independent each)"
+    )
     for name, (pairs, same) in groups.items():
         print(f"  {name:28s} {pairs:9d} pairs, predicted same: {same / pairs:.4f}")
     print(f"  pairwise precision {precision:.4f}  recall {recall:.4f}  (targets: >= 0.98, >= 0.95)")
@@ -75,7 +82,9 @@ def cost(sizes: list[int], uri: str) -> None:
     window_ours = window_mem = 0.0
     window_start = 0
     print(f"cost per document (ms), windows up to {total} documents")
-    print(f"  {'documents':>12s} {'newscrawl (MongoDB index)':>26s} {'datasketch MinHashLSH (memory)':>32s}")
+    print(
+        f"  {'documents':>12s} {'newscrawl (MongoDB index)':>26s} {'datasketch MinHashLSH (memory)':>32s}"
+    )
     for i, doc in enumerate(docs):
         paragraphs = normalize.clean_paragraphs(doc.text)
         t0 = time.perf_counter()
@@ -90,14 +99,18 @@ def cost(sizes: list[int], uri: str) -> None:
         window_mem += t2 - t1
         if i + 1 in sizes:
             n = i + 1 - window_start
-            print(f"  {window_start + 1:>5d}-{i + 1:<6d} {1000 * window_ours / n:26.2f} {1000 * window_mem / n:32.2f}")
+            print(
+                f"  {window_start + 1:>5d}-{i + 1:<6d} {1000 * window_ours / n:26.2f} {1000 * window_mem / n:32.2f}"
+            )
             ours += window_ours
             mem += window_mem
             window_ours = window_mem = 0.0
             window_start = i + 1
     db.client.drop_database(db.name)
     first, last = sizes[0], sizes[-1]
-    print(f"  (flatness target: the last window within 1.5x of the first; corpus {first} -> {last})")
+    print(
+        f"  (flatness target: the last window within 1.5x of the first; corpus {first} -> {last})"
+    )
 
 
 def main() -> int:
@@ -113,9 +126,9 @@ def main() -> int:
         if not args.skip_cost:
             cost(sizes, args.uri)
         return 0
-    from crawler.embedded import EmbeddedServer
-
     import tempfile
+
+    from crawler.embedded import EmbeddedServer
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(tmp) as server:
         quality(args.events, server.uri)

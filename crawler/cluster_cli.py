@@ -56,7 +56,9 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                 url=str(doc.get("url") or ""),
                 title=normalize.clean_title(doc.get("title") or ""),
                 paragraphs=paragraphs,
-                published=parse_date(doc.get("published")) if isinstance(doc.get("published"), str) else None,
+                published=parse_date(doc.get("published"))
+                if isinstance(doc.get("published"), str)
+                else None,
                 seen_at=now,
                 label=str(doc["id"]),
             )

@@ -166,13 +166,18 @@ class StoryIndex:
         # Two plain indexed queries: some MongoDB-compatible servers fall back to a
         # collection scan for $or or aggregation $match over a multikey index.
         found = {doc["_id"]: doc for doc in self.fingerprints.find({"body_hash": body}, projection)}
-        cursor = self.fingerprints.find({"anchors": {"$in": anchors}}, projection).limit(MAX_POSTINGS)
+        cursor = self.fingerprints.find({"anchors": {"$in": anchors}}, projection).limit(
+            MAX_POSTINGS
+        )
         for doc in cursor:
             found.setdefault(doc["_id"], doc)
         found.pop(article_id, None)
         ranked = sorted(
             found.values(),
-            key=lambda doc: (doc.get("body_hash") == body, len(mine.intersection(doc.get("anchors", [])))),
+            key=lambda doc: (
+                doc.get("body_hash") == body,
+                len(mine.intersection(doc.get("anchors", []))),
+            ),
             reverse=True,
         )
         matches = []

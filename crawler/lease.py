@@ -41,6 +41,21 @@ class SiteLease:
 
     def acquire(self, now: datetime | None = None) -> None:
         now = now or utcnow()
+        try:
+            self._take(now)
+        except LeaseHeld:
+            current = self.leases.find_one({"_id": self.site}) or {}
+            if not holder_is_dead(current):
+                raise
+            # its holder died on this machine without releasing: no need to wait for expiry
+            self.leases.delete_one({"_id": self.site, "holder": current.get("holder")})
+            self._take(now)
+        self._thread = threading.Thread(
+            target=self._renew_loop, name=f"lease-{self.site}", daemon=True
+        )
+        self._thread.start()
+
+    def _take(self, now: datetime) -> None:
         fields = {
             "holder": self.holder,
             "run_id": self.run_id,
@@ -93,6 +108,22 @@ class SiteLease:
         self.release()
 
 
+def holder_is_dead(lease: Doc) -> bool:
+    """A lease held by a process of this machine that no longer exists."""
+    pid = lease.get("pid")
+    if lease.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def running_crawls(db: Database[Doc], now: datetime | None = None) -> dict[str, Doc]:
+    """Sites with a live lease: unexpired and not held by a dead process of this machine."""
     now = now or utcnow()
-    return {doc["_id"]: doc for doc in db.leases.find({"expires_at": {"$gt": now}})}
+    leases = db.leases.find({"expires_at": {"$gt": now}})
+    return {doc["_id"]: doc for doc in leases if not holder_is_dead(doc)}

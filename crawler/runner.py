@@ -161,7 +161,9 @@ def _start_progress(process: Any, crawlers: list[Any], progress: Any) -> None:
 def mark_abandoned_runs(db: Any, now: datetime | None = None) -> int:
     """Runs left 'running' by a process that no longer holds its site's lease were interrupted."""
     now = now or utcnow()
-    live = {doc.get("run_id") for doc in db.leases.find({"expires_at": {"$gt": now}})}
+    from crawler.lease import running_crawls
+
+    live = {doc.get("run_id") for doc in running_crawls(db, now).values()}
     result = db.crawl_runs.update_many(
         {"outcome": "running", "_id": {"$nin": list(live)}, "started_at": {"$lt": now}},
         {

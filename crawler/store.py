@@ -358,4 +358,5 @@ def open_database(uri: str | None = None) -> Database[Doc]:
         raise RuntimeError(
             "MONGODB_URI is not set (the newscrawl command starts an embedded server for you)"
         )
-    return connect(target, database_name())
+    timeout_ms = int(os.environ.get("CRAWLER_MONGO_TIMEOUT_MS", "5000"))
+    return connect(target, database_name(), timeout_ms=timeout_ms)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import scrapy
+from pymongo.errors import PyMongoError
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -23,7 +24,7 @@ from twisted.python.failure import Failure
 
 from crawler import discovery, frontier, urls
 from crawler.config import Site, load_config, parse_duration
-from crawler.ledger import RunLedger, SourceStates, new_run_id
+from crawler.ledger import RunLedger, SourceState, SourceStates, new_run_id
 from crawler.processing import FetchedPage
 from crawler.store import ArticleStore, open_database, utcnow
 
@@ -140,11 +141,12 @@ class NewsSpider(scrapy.Spider):
         kind, state = response.meta["kind"], response.meta["state"]
         now = utcnow()
         if response.status == 304:
-            self.sources.not_modified(response.url, now)
+            _best_effort(self.sources.not_modified, response.url, now)
             self.ledger.record(response.url, now, kind, "not-modified", status=304)
             return
         content_hash = hashlib.sha256(response.body).hexdigest()
-        trusted = self.sources.fetched(
+        trusted = _best_effort(
+            self.sources.fetched,
             state.url,
             self.site.name,
             kind,
@@ -155,7 +157,7 @@ class NewsSpider(scrapy.Spider):
             content_hash=content_hash,
             conditional=response.meta["conditional"],
         )
-        if not trusted:
+        if trusted is False:
             self.ledger.count("source/validators-untrusted")
         if content_hash == state.content_hash and not self.recheck:
             self.ledger.record(
@@ -165,7 +167,7 @@ class NewsSpider(scrapy.Spider):
         try:
             found = self._discover(response, kind)
         except discovery.DiscoveryError as exc:
-            self.sources.failed(state.url, self.site.name, kind, now, str(exc))
+            _best_effort(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
             self.ledger.record(
                 response.url, now, kind, "error", detail=str(exc), status=response.status
             )
@@ -207,7 +209,7 @@ class NewsSpider(scrapy.Spider):
                     child.url, utcnow(), "sitemap", "skipped", reason_detail="offsite"
                 )
                 continue
-            state = self.sources.load(child.url)
+            state = _best_effort(self.sources.load, child.url) or SourceState(child.url)
             if (
                 not self.recheck
                 and child.updated
@@ -228,13 +230,7 @@ class NewsSpider(scrapy.Spider):
         self, entries: list[discovery.Entry], source: str, source_kind: str
     ) -> Iterator[scrapy.Request]:
         keys = [urls.url_key(e.url) for e in entries]
-        known = {
-            alias: doc
-            for doc in self.db.articles.find(
-                {"aliases": {"$in": keys}}, {"aliases": 1, "last_fetched": 1, "next_check_at": 1}
-            )
-            for alias in doc.get("aliases", [])
-        }
+        known = _best_effort(self._known_articles, keys) or {}
         new_entries = 0
         now = utcnow()
         for entry, key in zip(entries, keys, strict=False):
@@ -254,12 +250,20 @@ class NewsSpider(scrapy.Spider):
                 request.meta["source"] = source
                 yield request
         if source_kind == "feed":
-            self.sources.entries_seen(source, new_entries, len(entries))
+            _best_effort(self.sources.entries_seen, source, new_entries, len(entries))
+
+    def _known_articles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        projection = {"aliases": 1, "last_fetched": 1, "next_check_at": 1}
+        return {
+            alias: doc
+            for doc in self.db.articles.find({"aliases": {"$in": keys}}, projection)
+            for alias in doc.get("aliases", [])
+        }
 
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         kind, status, detail = request.meta.get("kind", "source"), *_describe_failure(failure)
-        self.sources.failed(request.url, self.site.name, kind, utcnow(), detail)
+        _best_effort(self.sources.failed, request.url, self.site.name, kind, utcnow(), detail)
         self.ledger.record(request.url, utcnow(), kind, "error", status=status, detail=detail)
         log.warning("source failed: %s", detail)
 
@@ -294,13 +298,27 @@ class NewsSpider(scrapy.Spider):
         outcome = "skipped" if reason in ("robots", "offsite", "private-address") else "error"
         self.ledger.record(request.url, utcnow(), reason, outcome, status=status, detail=detail)
         if status in (404, 410):
-            article = self.articles.find_by_url_key(urls.url_key(request.url))
+            article = _best_effort(self.articles.find_by_url_key, urls.url_key(request.url))
             if article:
-                self.articles.mark_gone(article["_id"], status, utcnow())
+                _best_effort(self.articles.mark_gone, article["_id"], status, utcnow())
         log.info("article %s: %s", outcome, detail)
 
     def closed(self, reason: str) -> None:
         self.ledger.flush()
+
+
+def _best_effort(action: Any, *args: Any, **kwargs: Any) -> Any:
+    """Crawl bookkeeping that must not stop discovery when MongoDB is away: article data
+    itself goes through the pipeline's retry and journal instead."""
+    try:
+        return action(*args, **kwargs)
+    except PyMongoError as exc:
+        log.warning(
+            "MongoDB unavailable for %s: %s",
+            getattr(action, "__name__", action),
+            exc.__class__.__name__,
+        )
+        return None
 
 
 def _header(response: Response, name: str) -> str | None:

@@ -1,0 +1,51 @@
+"""docker-compose.yml is validated (no Docker engine here): three services, health check,
+volume, auth from the env file, the scheduler waiting for a healthy mongo."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.helpers import REPO
+
+
+def test_compose_file_has_the_three_services():
+    data = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = data["services"]
+    assert set(services) == {"mongo", "scheduler", "mongo-express"}
+    mongo = services["mongo"]
+    assert mongo["image"].startswith("mongo:") and "--replSet" in mongo["command"]
+    assert "healthcheck" in mongo and any(
+        "rs.initiate" in part for part in mongo["healthcheck"]["test"]
+    )
+    assert any(v.startswith("mongo-data:") for v in mongo["volumes"])
+    assert "MONGO_INITDB_ROOT_PASSWORD" in mongo["environment"]
+    scheduler = services["scheduler"]
+    assert scheduler["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert "scheduler.py" in scheduler["command"]
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_config_accepts_the_file(tmp_path):
+    env = (REPO / ".env.example").read_text()
+    (tmp_path / ".env").write_text(env)
+    result = subprocess.run(
+        [
+            "docker-compose",
+            "--project-directory",
+            str(REPO),
+            "--env-file",
+            str(tmp_path / ".env"),
+            "-f",
+            str(REPO / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "mongo-express" in result.stdout

@@ -1,0 +1,83 @@
+"""Nothing is lost when MongoDB goes away mid-crawl: pages are journalled and replayed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from crawler.embedded import EmbeddedServer
+from crawler.localnet import LocalNetwork
+from crawler.store import connect
+from tests.helpers import REPO, newscrawl
+
+
+def test_server_stopped_mid_crawl_loses_nothing(tmp_path, crawl_env):
+    server = EmbeddedServer(tmp_path / "mongo")
+    uri = server.start()
+    env = dict(
+        crawl_env,
+        MONGODB_URI=uri,
+        CRAWLER_DB="journaltest",
+        CRAWLER_JOURNAL=str(tmp_path / "journal"),
+        CRAWLER_MONGO_TIMEOUT_MS="1500",
+    )
+    try:
+        with LocalNetwork(seed=5, hostile=False) as net:
+            data = net.config(delay=0.4)
+            data["sites"] = [s for s in data["sites"] if s["name"] == "valley-gazette"]
+            import yaml
+
+            config = tmp_path / "sites.yaml"
+            config.write_text(yaml.safe_dump(data))
+            expected = len(
+                [
+                    p
+                    for p in net.world.sites["valley-gazette"].live_posts(net.clock.now())
+                    if not p.old
+                ]
+            )
+            crawl = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "crawler",
+                    "crawl",
+                    "valley-gazette",
+                    "--config",
+                    str(config),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(3.0)  # sources fetched, articles being stored
+            server.stop()  # MongoDB goes away mid-crawl
+            _out, err = crawl.communicate(timeout=240)
+            journal_files = list((tmp_path / "journal").glob("journal-*.jsonl"))
+            assert journal_files, err[-3000:]
+            assert "spooling pages" in err
+            server = EmbeddedServer(tmp_path / "mongo", port=int(uri.rsplit(":", 1)[1].strip("/")))
+            server.start()
+            db = connect(uri, "journaltest")
+            stored_before = db.articles.count_documents({})
+            assert stored_before < expected
+            again = newscrawl(
+                "--log-level",
+                "WARNING",
+                "crawl",
+                "valley-gazette",
+                "--config",
+                str(config),
+                env=env,
+            )
+            assert "replayed" in again.stderr
+            assert db.articles.count_documents({}) == expected
+            assert db.versions.count_documents({}) == expected
+            assert not list((tmp_path / "journal").glob("journal-*"))
+            runs = list(db.crawl_runs.find({}, {"outcome": 1}))
+            assert "running" not in {r["outcome"] for r in runs}
+    finally:
+        server.stop()
