@@ -8,9 +8,6 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
-if [ ! -x node_modules/.bin/mongosh ] && command -v npm >/dev/null 2>&1; then
-  npm install --no-audit --no-fund --silent --prefix . mongosh@2 >/dev/null
-fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy crawler
