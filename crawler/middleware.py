@@ -7,6 +7,7 @@ before a connection is made — unless the site sets allow_private_addresses.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
@@ -24,7 +25,15 @@ class PrivateAddressRefused(IgnoreRequest):
 
 
 class SiteGuardMiddleware:
+    def __init__(self, crawler: Any = None):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SiteGuardMiddleware:
+        return cls(crawler)
+
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        spider = spider or getattr(self.crawler, "spider", None)
         site = getattr(spider, "site", None)
         if site is None or request.meta.get("guard_exempt"):
             return None

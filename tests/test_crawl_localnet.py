@@ -163,3 +163,40 @@ def test_recrawl_of_unchanged_network_is_cheap(network, db, crawl_env):
     again_requests, again_bytes = net.traffic.totals()
     assert again_bytes < first_bytes * 0.05
     assert db.versions.count_documents({"version": 2}) == 0
+
+
+def test_feed_whose_validators_lie_is_detected_and_fetched_in_full(network, db, crawl_env):
+    net, config = network
+    newscrawl("crawl", "lakeside-herald", "--config", str(config), env=crawl_env)
+    feed = net.base("lakeside-herald") + "/feed.xml"
+    assert db.feeds.find_one({"_id": feed}).get("validators_trusted", True) is True
+    net.clock.advance(hours=1, minutes=5)  # an edit changes the feed; its ETag stays the same
+    newscrawl("crawl", "lakeside-herald", "--recheck", "--config", str(config), env=crawl_env)
+    state = db.feeds.find_one({"_id": feed})
+    assert state["validators_trusted"] is False and state["untrusted_since"]
+    net.traffic.reset()
+    newscrawl("crawl", "lakeside-herald", "--config", str(config), env=crawl_env)
+    feed_hits = [status for site, path, status in net.traffic.paths if path == "/feed.xml"]
+    assert feed_hits == [200]  # no conditional request any more, so no false 304
+    atom = db.feeds.find_one({"_id": net.base("lakeside-herald") + "/atom.xml"})
+    assert atom.get("validators_trusted", True) is True
+
+
+def test_private_addresses_are_refused_unless_the_site_allows_them(
+    network, db, crawl_env, tmp_path
+):
+    import yaml
+
+    net, config = network
+    data = yaml.safe_load(config.read_text())
+    for site in data["sites"]:
+        site["allow_private_addresses"] = False
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(data))
+    net.traffic.reset()
+    newscrawl("crawl", "valley-gazette", "--config", str(strict), env=crawl_env)
+    assert net.traffic.totals()[0] == 0  # not one request reached the loopback server
+    reasons = {f["reason"] for f in db.fetches.find({"site": "valley-gazette"})}
+    assert reasons == {"feed", "sitemap", "listing"}
+    details = [f.get("detail", "") for f in db.fetches.find({"site": "valley-gazette"})]
+    assert all("private" in d for d in details)
