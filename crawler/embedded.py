@@ -118,7 +118,7 @@ class EmbeddedServer:
         except (OSError, ValueError):
             return None
         uri, pid = state.get("uri"), state.get("pid")
-        if not uri or not _pid_alive(pid):
+        if not uri or not pid_alive(pid):
             return None
         return str(uri) if ping(uri) else None
 
@@ -145,7 +145,7 @@ class EmbeddedServer:
         self.stop()
 
 
-def _pid_alive(pid: object) -> bool:
+def pid_alive(pid: object) -> bool:
     if not isinstance(pid, int):
         return False
     try:

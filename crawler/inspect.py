@@ -49,39 +49,27 @@ def _when(value: Any) -> str:
 # -- crawl output -------------------------------------------------------------------------
 
 
+SUMMARY_COLUMNS = (
+    "pages",
+    "new",
+    "changed",
+    "unchanged",
+    "cosmetic",
+    "degraded",
+    "skipped",
+    "errors",
+)
+
+
 def print_crawl_summary(results: list[Any]) -> None:
     table = Table(title="crawl summary")
-    for column in (
-        "site",
-        "outcome",
-        "pages",
-        "new",
-        "changed",
-        "unchanged",
-        "cosmetic",
-        "degraded",
-        "skipped",
-        "errors",
-    ):
-        table.add_column(column, justify="left" if column in ("site", "outcome") else "right")
+    table.add_column("site")
+    table.add_column("outcome")
+    for column in SUMMARY_COLUMNS:
+        table.add_column(column, justify="right")
     for result in results:
-        s = result.summary
         table.add_row(
-            result.site,
-            result.outcome,
-            *(
-                str(s.get(k, 0))
-                for k in (
-                    "pages",
-                    "new",
-                    "changed",
-                    "unchanged",
-                    "cosmetic",
-                    "degraded",
-                    "skipped",
-                    "errors",
-                )
-            ),
+            result.site, result.outcome, *(str(result.summary.get(k, 0)) for k in SUMMARY_COLUMNS)
         )
         if result.error:
             console.print(f"[red]{result.site}: {result.error}[/red]")

@@ -113,13 +113,9 @@ def holder_is_dead(lease: Doc) -> bool:
     pid = lease.get("pid")
     if lease.get("host") != socket.gethostname() or not isinstance(pid, int):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    from crawler.embedded import pid_alive
+
+    return not pid_alive(pid)
 
 
 def running_crawls(db: Database[Doc], now: datetime | None = None) -> dict[str, Doc]:

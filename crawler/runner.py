@@ -17,7 +17,7 @@ from typing import Any
 from crawler import journal, processing
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import RunLedger, new_run_id
+from crawler.ledger import new_run_id
 from crawler.store import ensure_indexes, open_database, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def crawl_sites(
     logging.getLogger("pymongo").setLevel(logging.WARNING)
     process = CrawlerProcess(settings, install_root_handler=True)
     results: list[RunResult] = []
-    running: list[tuple[Any, SiteLease, RunLedger]] = []
+    started: list[Any] = []  # the crawlers of this process
 
     for name in sites:
         site = config.site(name)
@@ -103,11 +103,11 @@ def crawl_sites(
             "run_id": run_id,
         }
         deferred.addBoth(_finish, holder, results)
-        running.append((crawler, lease, None))  # type: ignore[arg-type]
+        started.append(crawler)
 
-    if running:
+    if started:
         if progress:
-            _start_progress(process, [c for c, _, _ in running], progress)
+            _start_progress(process, started, progress)
         process.start()
     return results
 

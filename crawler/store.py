@@ -138,12 +138,13 @@ class ArticleStore:
                 self._touch(page, decision.outcome, article)
                 return SaveResult(decision.outcome, page.article_id, _count(article), decision)
             number = _count(article) + 1
+            version = self._version_doc(page, number, decision)
             try:
-                self.versions.insert_one(self._version_doc(page, number, decision))
+                self.versions.insert_one(version)
             except DuplicateKeyError:
                 self._repair(page.article_id, _count(article))
                 continue
-            self._advance(page, number, decision)
+            self._advance(page, version, decision)
             outcome = NEW if number == 1 else CHANGED
             return SaveResult(outcome, page.article_id, number, decision)
         raise RuntimeError(
@@ -184,26 +185,9 @@ class ArticleStore:
             "run_id": page.run_id,
         }
 
-    def _current_fields(self, page: Page, number: int) -> Doc:
-        snap = page.snapshot
-        return {
-            "url": page.url,
-            "site": page.site,
-            "title": snap.title,
-            "text": snap.text,
-            "content_hash": snap.content_hash,
-            "loose_hash": snap.loose_hash,
-            "authors": page.authors,
-            "published": page.published,
-            "modified": page.modified,
-            "language": page.language,
-            "version_count": number,
-            "current_version": number,
-            "last_changed": page.fetched_at,
-        }
-
-    def _advance(self, page: Page, number: int, decision: Decision) -> None:
-        fields = self._current_fields(page, number)
+    def _advance(self, page: Page, version: Doc, decision: Decision) -> None:
+        number = version["version"]
+        fields = _state_from_version(version)
         fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
         fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
         guard = {
@@ -265,21 +249,7 @@ class ArticleStore:
         top = self.versions.find_one({"article_id": article_id}, sort=[("version", DESCENDING)])
         if top is None or top["version"] <= believed_count:
             return
-        fields = {
-            "url": top["url"],
-            "site": top["site"],
-            "title": top["title"],
-            "text": top["text"],
-            "content_hash": top["content_hash"],
-            "loose_hash": top["loose_hash"],
-            "authors": top.get("authors", []),
-            "published": top.get("published"),
-            "modified": top.get("modified"),
-            "language": top.get("language"),
-            "version_count": top["version"],
-            "current_version": top["version"],
-            "last_changed": top["fetched_at"],
-        }
+        fields = _state_from_version(top)
         guard = {
             "_id": article_id,
             "$or": [
@@ -322,6 +292,31 @@ class ArticleStore:
             {"_id": article_id},
             {"$set": {"status": "gone", "gone_status": status, "last_seen": now}},
         )
+
+
+def _state_from_version(version: Doc) -> Doc:
+    """The article fields that mirror its newest version (articles is derived from versions)."""
+    fields = {key: version.get(key) for key in _MIRRORED_FIELDS}
+    fields.update(
+        version_count=version["version"],
+        current_version=version["version"],
+        last_changed=version["fetched_at"],
+    )
+    return fields
+
+
+_MIRRORED_FIELDS = (
+    "url",
+    "site",
+    "title",
+    "text",
+    "content_hash",
+    "loose_hash",
+    "authors",
+    "published",
+    "modified",
+    "language",
+)
 
 
 def _count(article: Doc | None) -> int:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler.localnet.text import GLUE_PAIRS
 from crawler.localnet.world import HOSTILE_SITE, Post, SiteContent, World
 
 Response = tuple[int, dict[str, str], bytes]
@@ -313,14 +314,7 @@ class SiteServer:
 def _glue_markup(post: Post) -> tuple[str, str]:
     """Wire originals link the glue-pair acronym inline, with the space as a newline."""
     text = " ".join(post.article.paragraphs)
-    for a, b in (
-        ("ISIS", "militants"),
-        ("RCMP", "officers"),
-        ("NATO", "allies"),
-        ("OPEC", "ministers"),
-        ("FEMA", "teams"),
-        ("UNESCO", "inspectors"),
-    ):
+    for a, b in GLUE_PAIRS:
         if f"{a} {b}" in text:
             return a, b
     return "\x00", "\x00"
