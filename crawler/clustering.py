@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import Binary
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -41,7 +42,8 @@ MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
-MAX_POSTINGS = 2000  # documents read per lookup; a very common phrase cannot flood it
+MAX_POSTINGS = 2000  # documents read per lookup, whatever happens
+COMMON_ANCHOR_DOCS = 50  # an anchor in more documents than this is boilerplate ("sign up for…")
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
 )
@@ -149,6 +151,8 @@ class StoryIndex:
         )
         if previous and previous.get("story_id"):
             return Assignment(previous["story_id"], 1.0, True)  # an edit never moves an article
+        if previous is None:
+            self._count_anchors(anchors)
         matches = self._verified_matches(member.article_id, hashes, anchors, body)
         story_id, similarity = self._choose_story(member.article_id, matches)
         self.fingerprints.update_one({"_id": member.article_id}, {"$set": {"story_id": story_id}})
@@ -162,35 +166,58 @@ class StoryIndex:
             return []
         need = MIN_SHARED_ANCHORS if len(anchors) >= 2 * MIN_SHARED_ANCHORS else 1
         mine = set(anchors)
-        projection = {"story_id": 1, "shingles": 1, "anchors": 1, "body_hash": 1}
-        # Two plain indexed queries: some MongoDB-compatible servers fall back to a
-        # collection scan for $or or aggregation $match over a multikey index.
+        rare = self._rare(anchors)
+        projection = {"story_id": 1, "anchors": 1, "body_hash": 1}
+        # Plain indexed queries: some MongoDB-compatible servers fall back to a
+        # collection scan for $or or an aggregation $match over a multikey index.
         found = {doc["_id"]: doc for doc in self.fingerprints.find({"body_hash": body}, projection)}
-        cursor = self.fingerprints.find({"anchors": {"$in": anchors}}, projection).limit(
-            MAX_POSTINGS
-        )
-        for doc in cursor:
-            found.setdefault(doc["_id"], doc)
+        if rare:
+            cursor = self.fingerprints.find({"anchors": {"$in": rare}}, projection).limit(
+                MAX_POSTINGS
+            )
+            for doc in cursor:
+                found.setdefault(doc["_id"], doc)
         found.pop(article_id, None)
-        ranked = sorted(
-            found.values(),
-            key=lambda doc: (
-                doc.get("body_hash") == body,
-                len(mine.intersection(doc.get("anchors", []))),
+        exact = [doc for doc in found.values() if doc.get("body_hash") == body]
+        shared = sorted(
+            (
+                (len(mine.intersection(doc.get("anchors", []))), doc)
+                for doc in found.values()
+                if doc not in exact
             ),
+            key=lambda pair: pair[0],
             reverse=True,
         )
-        matches = []
-        for candidate in ranked[:MAX_CANDIDATES]:
-            if candidate.get("body_hash") == body:
-                matches.append((1.0, candidate))
-                continue
-            if len(mine.intersection(candidate.get("anchors", []))) < need:
-                break
-            score = containment(hashes, unpack(candidate["shingles"]))
-            if score >= SAME_STORY_CONTAINMENT:
-                matches.append((score, candidate))
+        to_verify = [doc for count, doc in shared[:MAX_CANDIDATES] if count >= need]
+        matches: list[tuple[float, Doc]] = [(1.0, doc) for doc in exact]
+        if to_verify:
+            ids = [doc["_id"] for doc in to_verify]
+            stories = {doc["_id"]: doc.get("story_id") for doc in to_verify}
+            for doc in self.fingerprints.find({"_id": {"$in": ids}}, {"shingles": 1}):
+                score = containment(hashes, unpack(doc["shingles"]))
+                if score >= SAME_STORY_CONTAINMENT:
+                    matches.append(
+                        (score, {"_id": doc["_id"], "story_id": stories.get(doc["_id"])})
+                    )
         return matches
+
+    def _count_anchors(self, anchors: list[int]) -> None:
+        """Document frequency of each anchor (`anchor_counts`), to tell boilerplate from story text."""
+        if anchors:
+            self.db.anchor_counts.bulk_write(
+                [UpdateOne({"_id": a}, {"$inc": {"n": 1}}, upsert=True) for a in anchors],
+                ordered=False,
+            )
+
+    def _rare(self, anchors: list[int]) -> list[int]:
+        """The anchors worth looking up: a phrase printed under every article finds every article."""
+        common = {
+            doc["_id"]
+            for doc in self.db.anchor_counts.find(
+                {"_id": {"$in": anchors}, "n": {"$gt": COMMON_ANCHOR_DOCS}}, {"_id": 1}
+            )
+        }
+        return [a for a in anchors if a not in common]
 
     def _choose_story(self, article_id: str, matches: list[tuple[float, Doc]]) -> tuple[str, float]:
         """Deterministic under races: the smallest existing story id, else the smallest article id.

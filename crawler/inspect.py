@@ -98,20 +98,23 @@ def print_extracted(result: Any) -> None:
         console.print()
 
 
-def print_demo_tour(uri: str, seconds: float) -> None:
+def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
     console.print(
         f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
     )
     console.print("Look at it:")
     console.print(
-        "  newscrawl stories                  # stories with their sites and originating copy"
+        "  newscrawl stories                  # wire copies grouped across sites, with the originating copy"
     )
     console.print("  newscrawl runs                     # the crawl runs and their counters")
+    for url in edited:
+        console.print(f"  newscrawl history {url}")
+        console.print(f"  newscrawl diff {url} 1 2")
     console.print(
-        "  newscrawl history URL              # versions of one article (any URL variant works)"
+        "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
     )
     console.print(
-        "While a newscrawl command runs (or with `newscrawl serve-db`), open it in mongosh or Compass:"
+        "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
     )
     console.print(f'  npx mongosh "{uri}news"')
     console.print(

@@ -71,8 +71,11 @@ def crawl_sites(
 
     settings = get_project_settings()
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    settings.set(
+        "LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline"
+    )  # the command set up logging
     logging.getLogger("pymongo").setLevel(logging.WARNING)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     results: list[RunResult] = []
     started: list[Any] = []  # the crawlers of this process
 

@@ -65,7 +65,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
     db.stories.create_index("content_hash")
-    db.fingerprints.create_index("bands")
+    db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
     db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
