@@ -43,7 +43,7 @@ MIN_SHARED_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
 MAX_POSTINGS = 2000  # documents read per lookup, whatever happens
-COMMON_ANCHOR_DOCS = 50  # an anchor in more documents than this is boilerplate ("sign up for…")
+COMMON_ANCHOR_STORIES = 20  # an anchor in more stories than this is boilerplate or stock phrasing
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
 )
@@ -151,11 +151,11 @@ class StoryIndex:
         )
         if previous and previous.get("story_id"):
             return Assignment(previous["story_id"], 1.0, True)  # an edit never moves an article
-        if previous is None:
-            self._count_anchors(anchors)
         matches = self._verified_matches(member.article_id, hashes, anchors, body)
         story_id, similarity = self._choose_story(member.article_id, matches)
         self.fingerprints.update_one({"_id": member.article_id}, {"$set": {"story_id": story_id}})
+        if previous is None:
+            self._count_anchors(anchors, story_id)
         joined = self._join(story_id, member, similarity, now)
         return Assignment(story_id, similarity, joined)
 
@@ -201,11 +201,26 @@ class StoryIndex:
                     )
         return matches
 
-    def _count_anchors(self, anchors: list[int]) -> None:
-        """Document frequency of each anchor (`anchor_counts`), to tell boilerplate from story text."""
-        if anchors:
+    def _count_anchors(self, anchors: list[int], story_id: str) -> None:
+        """In how many stories each anchor occurs (`anchor_counts.n`).
+
+        Counted per story, not per document: the anchors of a wire story carried by
+        forty sites stay rare (one story), while stock phrases and page furniture
+        found across many stories become common and are no longer looked up.
+        """
+        if not anchors:
+            return
+        pairs = self.db.anchor_stories.bulk_write(
+            [
+                UpdateOne({"_id": f"{a}:{story_id}"}, {"$setOnInsert": {"a": a}}, upsert=True)
+                for a in anchors
+            ],
+            ordered=False,
+        )
+        fresh = [anchors[i] for i in pairs.upserted_ids]
+        if fresh:
             self.db.anchor_counts.bulk_write(
-                [UpdateOne({"_id": a}, {"$inc": {"n": 1}}, upsert=True) for a in anchors],
+                [UpdateOne({"_id": a}, {"$inc": {"n": 1}}, upsert=True) for a in fresh],
                 ordered=False,
             )
 
@@ -214,7 +229,7 @@ class StoryIndex:
         common = {
             doc["_id"]
             for doc in self.db.anchor_counts.find(
-                {"_id": {"$in": anchors}, "n": {"$gt": COMMON_ANCHOR_DOCS}}, {"_id": 1}
+                {"_id": {"$in": anchors}, "n": {"$gt": COMMON_ANCHOR_STORIES}}, {"_id": 1}
             )
         }
         return [a for a in anchors if a not in common]

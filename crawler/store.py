@@ -67,6 +67,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.stories.create_index("content_hash")
     db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
+    db.anchor_counts.create_index("n")
     db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
