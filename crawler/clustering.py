@@ -217,7 +217,7 @@ class StoryIndex:
             ],
             ordered=False,
         )
-        fresh = [anchors[i] for i in pairs.upserted_ids]
+        fresh = [anchors[i] for i in pairs.upserted_ids or {}]
         if fresh:
             self.db.anchor_counts.bulk_write(
                 [UpdateOne({"_id": a}, {"$inc": {"n": 1}}, upsert=True) for a in fresh],

@@ -58,18 +58,22 @@ class RunLedger:
         self._pending: list[Doc] = []
 
     def start(self) -> None:
-        self.db.crawl_runs.insert_one(
+        """Create the run record (idempotent: the runner and the spider may both call it)."""
+        self.db.crawl_runs.update_one(
+            {"_id": self.run_id},
             {
-                "_id": self.run_id,
-                "site": self.site,
-                "trigger": self.trigger,
-                "started_at": self.started_at,
-                "finished_at": None,
-                "outcome": "running",
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "counters": {},
-            }
+                "$setOnInsert": {
+                    "site": self.site,
+                    "trigger": self.trigger,
+                    "started_at": self.started_at,
+                    "finished_at": None,
+                    "outcome": "running",
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "counters": {},
+                }
+            },
+            upsert=True,
         )
 
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:

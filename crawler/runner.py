@@ -17,7 +17,7 @@ from typing import Any
 from crawler import journal, processing
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import new_run_id
+from crawler.ledger import RunLedger, new_run_id
 from crawler.store import ensure_indexes, open_database, utcnow
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def crawl_sites(
             results.append(RunResult(name, run_id, "skipped-busy", error=str(exc)))
             print(f"[{name}] {exc}", file=sys.stderr)
             continue
+        RunLedger(db, name, run_id, trigger, now).start()  # recorded before anything can fail
         crawler = process.create_crawler(NewsSpider)
         crawler.settings.set(
             "CLOSESPIDER_TIMEOUT",

@@ -15,6 +15,7 @@ re-crawls everything at once nor skips a crawl that fell due while it was down
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -33,8 +34,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from pymongo.errors import PyMongoError
 
 from crawler.config import Config, ConfigError, Site, load_config, parse_duration
+from crawler.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database, utcnow
 
 log = logging.getLogger("newscrawl.service")
@@ -186,7 +189,16 @@ class Service:
         if code != 0:
             tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
             log.warning("crawl %s: exit status %s %s", name, code, " | ".join(tail))
-        log.info("crawl %s: done (exit %s)", name, code)
+        try:
+            last = self.db.crawl_runs.find_one({"site": name}, sort=[("started_at", -1)])
+        except PyMongoError:
+            last = None  # MongoDB away: the child journalled its pages; the log line stays short
+        fields = {"event": "crawl_finished", "site": name, "exit": code}
+        if last:
+            fields.update(
+                run_id=last["_id"], outcome=last.get("outcome"), summary=last.get("summary")
+            )
+        log.info("crawl %s: done (exit %s)", name, code, extra={"fields": fields})
         self._save_next(name, last_finished=utcnow(), last_exit=code, running=False)
         return code
 
@@ -259,6 +271,10 @@ class Service:
                 log.warning("crawl %s did not stop in time; killing it", name)
                 child.kill()
         self.scheduler.shutdown(wait=True)
+        try:  # a child stopped before Scrapy took over its signals left its run open
+            mark_abandoned_runs(self.db)
+        except PyMongoError as exc:
+            log.warning("could not close abandoned runs: %s", exc)
         for name in self.config.names:
             self._save_next(name, running=False)
         print("newscrawl service stopped", flush=True)
@@ -280,6 +296,22 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log shippers; run events carry their fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -293,10 +325,18 @@ def main(argv: list[str] | None = None) -> int:
         "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
     )
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="json: one object per line"
+    )
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if args.log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     logging.basicConfig(
-        level=getattr(logging, args.log_level.upper(), logging.INFO),
-        format='{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": %(message)r}',
+        level=getattr(logging, args.log_level.upper(), logging.INFO), handlers=[handler]
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("pymongo").setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -127,3 +128,73 @@ def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
             newscrawl("crawl", "valley-gazette", "--config", str(config), env=crawl_env).returncode
             == 0
         )
+
+
+def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_env):
+    from crawler.embedded import EmbeddedServer
+    from crawler.store import connect
+
+    server = EmbeddedServer(tmp_path / "mongo")
+    uri = server.start()
+    port = int(uri.rsplit(":", 1)[1].strip("/"))
+    env = dict(
+        crawl_env,
+        MONGODB_URI=uri,
+        CRAWLER_DB="svc",
+        CRAWLER_JOURNAL=str(tmp_path / "journal"),
+        CRAWLER_MONGO_TIMEOUT_MS="1500",
+    )
+    db = connect(uri, "svc")
+    try:
+        with LocalNetwork(seed=4, hostile=False) as net:
+            data = net.config(delay=0.5)  # a crawl takes several seconds: time to kill it
+            data["sites"] = [s for s in data["sites"] if s["name"] == "valley-gazette"]
+            data["sites"][0]["schedule"] = {"every": "2s", "jitter": "0s"}
+            config = tmp_path / "sites.yaml"
+            config.write_text(yaml.safe_dump(data))
+            service = _start(config, env)
+            try:
+                # 1. kill -9 a running crawl: the service carries on, the run is recorded as interrupted
+                assert _wait(
+                    lambda: db.leases.find_one({"_id": "valley-gazette"}) is not None, timeout=60
+                )
+                victim = db.leases.find_one({"_id": "valley-gazette"})
+                os.kill(victim["pid"], signal.SIGKILL)
+                assert _wait(
+                    lambda: db.crawl_runs.count_documents({"outcome": {"$regex": "^ok"}}) >= 1,
+                    timeout=120,
+                )
+                killed = db.crawl_runs.find_one({"_id": victim["run_id"]})
+                assert killed["outcome"] == "interrupted"
+                assert service.poll() is None
+                # 2. MongoDB goes away and comes back: crawls resume without a restart of the service
+                server.stop()
+                time.sleep(6)
+                assert service.poll() is None
+                server = EmbeddedServer(tmp_path / "mongo", port=port)
+                server.start()
+                restarted_at = time.time()
+                assert _wait(
+                    lambda: (
+                        db.crawl_runs.count_documents(
+                            {
+                                "outcome": {"$regex": "^ok"},
+                                "started_at": {"$gt": _utc(restarted_at)},
+                            }
+                        )
+                        >= 1
+                    ),
+                    timeout=120,
+                )
+            finally:
+                service.send_signal(signal.SIGTERM)
+                _out, err = service.communicate(timeout=90)
+            assert service.returncode == 0, err[-2000:]
+    finally:
+        server.stop()
+
+
+def _utc(epoch: float):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc)
