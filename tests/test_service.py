@@ -198,3 +198,25 @@ def _utc(epoch: float):
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def test_restart_keeps_each_sites_rhythm():
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.config import parse_config
+    from crawler.service import first_run_time, trigger_for
+
+    site = parse_config(
+        "sites: [{name: a, url: 'https://a.example/', feeds: ['https://a.example/feed'], schedule: {every: 15m, jitter: 30s}}]"
+    ).sites[0]
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    upcoming = now + timedelta(minutes=9)
+    assert (
+        first_run_time(site, {"next_run_at": upcoming}, now) == upcoming
+    )  # not re-crawled at once
+    assert (
+        first_run_time(site, {"next_run_at": now - timedelta(hours=2)}, now) == now
+    )  # due: runs once now
+    assert first_run_time(site, None, now) == now  # never crawled
+    trigger = trigger_for(site)
+    assert trigger.interval == timedelta(minutes=15) and trigger.jitter == 30
