@@ -200,3 +200,20 @@ def test_private_addresses_are_refused_unless_the_site_allows_them(
     assert reasons == {"feed", "sitemap", "listing"}
     details = [f.get("detail", "") for f in db.fetches.find({"site": "valley-gazette"})]
     assert all("private" in d for d in details)
+
+
+def test_a_crawl_past_its_time_limit_is_stopped_and_recorded(network, db, crawl_env, tmp_path):
+    import yaml
+
+    net, config = network
+    data = yaml.safe_load(config.read_text())
+    data["sites"] = [s for s in data["sites"] if s["name"] == "hostile-herald"]
+    data["sites"][0]["crawl_timeout"] = "2s"  # the slow page alone takes 4 s per try
+    data["sites"][0]["politeness"]["timeout"] = 30
+    limited = tmp_path / "limited.yaml"
+    limited.write_text(yaml.safe_dump(data))
+    result = newscrawl("crawl", "hostile-herald", "--config", str(limited), env=crawl_env)
+    assert result.returncode == 1
+    run = db.crawl_runs.find_one({"site": "hostile-herald"})
+    assert run["outcome"] == "timeout" and run["duration_s"] < 15
+    assert db.leases.count_documents({}) == 0
