@@ -130,15 +130,18 @@ class Service:
         self._save_next(site.name)
 
     def _save_next(self, name: str, **fields: Any) -> None:
-        job = self.scheduler.get_job(name)
         site = self._site(name)
         update = {
-            "next_run_at": job.next_run_time if job else None,
             "schedule": site.schedule.describe() if site else None,
             "service_pid": os.getpid(),
             "updated_at": utcnow(),
             **fields,
         }
+        # While stopping, APScheduler's shutdown holds its job-store lock and waits for
+        # job threads: asking it for the job from one of them would deadlock.
+        if not self.stopping.is_set():
+            job = self.scheduler.get_job(name)
+            update["next_run_at"] = job.next_run_time if job else None
         try:
             self.db.schedules.update_one({"_id": name}, {"$set": update}, upsert=True)
         except Exception as exc:  # MongoDB away: the schedule still runs from memory
@@ -171,10 +174,12 @@ class Service:
             self.snapshot_path,
         ]
         log.info("crawl %s: starting", name)
-        child = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        with self._children_lock:
+        with self._children_lock:  # atomic with _shutdown's snapshot: no child starts after it
+            if self.stopping.is_set():
+                return -1
+            child = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             self.children[name] = child
         try:
             _out, err = child.communicate(timeout=limit)

@@ -47,6 +47,21 @@ def _start(config, env):
     )
 
 
+def _stop(service, timeout=75):
+    """SIGTERM, then the service must exit 0 within `timeout`; returns its stderr."""
+    service.send_signal(signal.SIGTERM)
+    try:
+        _out, err = service.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        service.kill()
+        _out, err = service.communicate()
+        raise AssertionError(
+            f"service did not stop within {timeout}s after SIGTERM:\n{err[-4000:]}"
+        ) from None
+    assert service.returncode == 0, err[-3000:]
+    return err
+
+
 def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
     tmp_path, db, crawl_env
 ):
@@ -92,9 +107,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
                 timeout=60,
             )
         finally:
-            service.send_signal(signal.SIGTERM)
-            out, err = service.communicate(timeout=60)
-        assert service.returncode == 0, err[-2000:]
+            err = _stop(service)
         assert "config reload rejected" in err
         assert db.crawl_runs.count_documents({"outcome": "running"}) == 0
 
@@ -187,9 +200,7 @@ def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_e
                     timeout=120,
                 )
             finally:
-                service.send_signal(signal.SIGTERM)
-                _out, err = service.communicate(timeout=90)
-            assert service.returncode == 0, err[-2000:]
+                _stop(service)
     finally:
         server.stop()
 
