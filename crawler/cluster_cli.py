@@ -38,6 +38,9 @@ def read_documents(handle: IO[str], source: str) -> Iterator[dict[str, Any]]:
         yield doc
 
 
+BATCH = 64  # documents placed per index pass (one lookup, one bulk write)
+
+
 def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, Any]]:
     """Cluster documents in a scratch database; return [{"id", "story"}] in input order."""
     db = connect(uri, f"newscrawl_cluster_{uuid.uuid4().hex[:12]}")
@@ -45,8 +48,7 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
         ensure_indexes(db)
         index = StoryIndex(db)
         now = utcnow()
-        story_label: dict[str, Any] = {}
-        out = []
+        members = []
         for position, doc in enumerate(docs):
             article_id = hashlib.sha1(f"{position}:{doc['id']}".encode()).hexdigest()
             paragraphs = normalize.clean_paragraphs(doc["text"])
@@ -62,7 +64,22 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                 seen_at=now,
                 label=str(doc["id"]),
             )
-            story_id = index.assign(member, now).story_id
+            members.append(member)
+        # the story index reads an originating copy's text from `articles`, as in a crawl
+        if members:
+            db.articles.insert_many(
+                [
+                    {"_id": m.article_id, "title": m.title, "text": "\n".join(m.paragraphs)}
+                    for m in members
+                ]
+            )
+        story_ids = []
+        for start in range(0, len(members), BATCH):
+            batch = members[start : start + BATCH]
+            story_ids += [a.story_id for a in index.assign_many(batch, now)]
+        story_label: dict[str, Any] = {}
+        out = []
+        for doc, story_id in zip(docs, story_ids, strict=True):
             story_label.setdefault(story_id, doc["id"])
             out.append({"id": doc["id"], "story": story_label[story_id]})
         return out

@@ -22,6 +22,7 @@ twice counts once).
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
@@ -32,18 +33,20 @@ from typing import Any
 from bson import Binary
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from crawler import normalize
 
 SHINGLE_WORDS = 5
-ANCHOR_MODULUS = 8
+ANCHOR_MODULUS = 16
 MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
-MAX_POSTINGS = 2000  # documents read per lookup, whatever happens
-COMMON_ANCHOR_STORIES = 20  # an anchor in more stories than this is boilerplate or stock phrasing
+MAX_POSTINGS = 100  # documents read per lookup, whatever happens
+COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
+DUPLICATE_KEY = 11000
+REDUNDANT_CONTAINMENT = 0.9  # a copy this close to an indexed one is not indexed itself
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
 )
@@ -111,6 +114,7 @@ class Member:
     seen_at: datetime
     authors: list[str] = field(default_factory=list)
     label: str | None = None  # a caller's own id (the cluster command's input ids)
+    hashes: set[int] | None = None  # shingle_hashes(paragraphs), when already computed
 
 
 @dataclass
@@ -120,205 +124,437 @@ class Assignment:
     joined: bool  # True: an existing story; False: a new one
 
 
+@dataclass
+class _Candidate:
+    article_id: str
+    story_id: str | None
+    hashes: set[int]
+    indexed: bool = True
+    anchors: list[int] = field(default_factory=list)
+
+
+class CommonAnchors:
+    """Anchors seen in more than COMMON_ANCHOR_STORIES stories: page furniture and stock phrases.
+
+    They are learned from lookups (an anchor that returned copies of that many
+    stories) and kept in MongoDB (`common_anchors`), so every process shares
+    them; each process keeps a copy, re-read every REFRESH_S seconds. Only the
+    lookup uses them: verification always compares the full shingle sets.
+    """
+
+    REFRESH_S = 60.0
+    _cache: dict[tuple[Any, str], tuple[float, set[int]]] = {}
+
+    def __init__(self, db: Database[Doc]):
+        self.collection = db.common_anchors
+        self.key = (db.client.address if db.client else None, db.name)
+
+    def known(self) -> set[int]:
+        loaded_at, anchors = self._cache.get(self.key, (0.0, set()))
+        if time.monotonic() - loaded_at > self.REFRESH_S:
+            anchors = {int(doc["_id"]) for doc in self.collection.find({}, {"_id": 1})}
+            self._cache[self.key] = (time.monotonic(), anchors)
+        return anchors
+
+    def learn(self, counts: dict[int, int], now: datetime) -> None:
+        common = {a: n for a, n in counts.items() if n > COMMON_ANCHOR_STORIES}
+        if not common:
+            return
+        self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": a},
+                    {"$max": {"stories": n}, "$setOnInsert": {"since": now}},
+                    upsert=True,
+                )
+                for a, n in common.items()
+            ],
+            ordered=False,
+        )
+        self.known().update(common)
+
+
 class StoryIndex:
-    """The shared near-duplicate index and the `stories` collection."""
+    """The shared near-duplicate index (`fingerprints`) and the `stories` collection."""
 
     def __init__(self, db: Database[Doc]):
         self.db = db
         self.fingerprints = db.fingerprints
         self.stories = db.stories
+        self.common = CommonAnchors(db)
 
     def assign(self, member: Member, now: datetime) -> Assignment:
-        """Index the article and put it in the story of its verified near-duplicates, or a new one."""
-        hashes = shingle_hashes(member.paragraphs)
-        body = normalize.body_hash(member.paragraphs)
-        previous = self.fingerprints.find_one({"_id": member.article_id}, {"story_id": 1})
-        anchors = anchors_of(hashes)
-        self.fingerprints.update_one(
-            {"_id": member.article_id},
-            {
-                "$set": {
-                    "site": member.site,
-                    "anchors": anchors,
-                    "shingles": pack(hashes),
-                    "size": len(hashes),
-                    "body_hash": body,
-                    "updated_at": now,
-                },
-                "$setOnInsert": {"created_at": now},
-            },
-            upsert=True,
-        )
-        if previous and previous.get("story_id"):
-            return Assignment(previous["story_id"], 1.0, True)  # an edit never moves an article
-        matches = self._verified_matches(member.article_id, hashes, anchors, body)
-        story_id, similarity = self._choose_story(member.article_id, matches)
-        self.fingerprints.update_one({"_id": member.article_id}, {"$set": {"story_id": story_id}})
-        if previous is None:
-            self._count_anchors(anchors, story_id)
-        joined = self._join(story_id, member, similarity, now)
-        return Assignment(story_id, similarity, joined)
+        return self.assign_many([member], now)[0]
 
-    def _verified_matches(
-        self, article_id: str, hashes: set[int], anchors: list[int], body: str
-    ) -> list[tuple[float, Doc]]:
-        if not hashes:
-            return []
-        need = MIN_SHARED_ANCHORS if len(anchors) >= 2 * MIN_SHARED_ANCHORS else 1
-        mine = set(anchors)
-        rare = self._rare(anchors)
-        projection = {"story_id": 1, "anchors": 1, "body_hash": 1}
-        # Plain indexed queries: some MongoDB-compatible servers fall back to a
-        # collection scan for $or or an aggregation $match over a multikey index.
-        found = {doc["_id"]: doc for doc in self.fingerprints.find({"body_hash": body}, projection)}
-        if rare:
-            cursor = self.fingerprints.find({"anchors": {"$in": rare}}, projection).limit(
-                MAX_POSTINGS
-            )
-            for doc in cursor:
-                found.setdefault(doc["_id"], doc)
-        found.pop(article_id, None)
-        exact = [doc for doc in found.values() if doc.get("body_hash") == body]
-        shared = sorted(
-            (
-                (len(mine.intersection(doc.get("anchors", []))), doc)
-                for doc in found.values()
-                if doc not in exact
-            ),
-            key=lambda pair: pair[0],
-            reverse=True,
-        )
-        to_verify = [doc for count, doc in shared[:MAX_CANDIDATES] if count >= need]
-        matches: list[tuple[float, Doc]] = [(1.0, doc) for doc in exact]
-        if to_verify:
-            ids = [doc["_id"] for doc in to_verify]
-            stories = {doc["_id"]: doc.get("story_id") for doc in to_verify}
-            for doc in self.fingerprints.find({"_id": {"$in": ids}}, {"shingles": 1}):
-                score = containment(hashes, unpack(doc["shingles"]))
-                if score >= SAME_STORY_CONTAINMENT:
-                    matches.append(
-                        (score, {"_id": doc["_id"], "story_id": stories.get(doc["_id"])})
-                    )
-        return matches
+    def assign_many(
+        self, members: list[Member], now: datetime, record_articles: bool = True
+    ) -> list[Assignment]:
+        """Index the articles and put each in the story of its verified near-duplicates, or a new one.
 
-    def _count_anchors(self, anchors: list[int], story_id: str) -> None:
-        """In how many stories each anchor occurs (`anchor_counts.n`).
-
-        Counted per story, not per document: the anchors of a wire story carried by
-        forty sites stay rare (one story), while stock phrases and page furniture
-        found across many stories become common and are no longer looked up.
+        Members of one batch are placed in order, each seeing the ones before it,
+        as if they had come one by one. An article already in a story stays there
+        (an edit never moves it). Each new fingerprint is written once, after the
+        decision, with its story: on a store that re-indexes a document's whole
+        anchor array on any update, a second write costs more than the first.
+        With record_articles=False the caller writes `articles.story_id` itself
+        (the pipeline puts it in the article's own update).
         """
-        if not anchors:
-            return
-        pairs = self.db.anchor_stories.bulk_write(
-            [
-                UpdateOne({"_id": f"{a}:{story_id}"}, {"$setOnInsert": {"a": a}}, upsert=True)
-                for a in anchors
-            ],
-            ordered=False,
-        )
-        fresh = [anchors[i] for i in pairs.upserted_ids or {}]
-        if fresh:
-            self.db.anchor_counts.bulk_write(
-                [UpdateOne({"_id": a}, {"$inc": {"n": 1}}, upsert=True) for a in fresh],
+        for member in members:
+            if member.hashes is None:
+                member.hashes = shingle_hashes(member.paragraphs)
+        ids = [m.article_id for m in members]
+        previous = {
+            doc["_id"]: doc.get("story_id")
+            for doc in self.fingerprints.find({"_id": {"$in": ids}}, {"story_id": 1})
+        }
+        assignments: dict[str, Assignment] = {}
+        placed: dict[str, _Candidate] = {}  # this batch's newcomers, visible to the later ones
+        newcomers: list[Member] = []
+        for member in members:
+            if previous.get(member.article_id):
+                story = str(previous[member.article_id])
+                assignments[member.article_id] = Assignment(story, 1.0, True)
+                continue
+            anchors = anchors_of(member.hashes or set())
+            candidates = self._lookup(anchors, now)
+            candidates.update(placed)
+            matches = _verified_matches(member, anchors, candidates)
+            story_id, similarity = _choose_story(member.article_id, matches)
+            indexed = not _adds_nothing(member, matches)
+            placed[member.article_id] = _Candidate(
+                member.article_id, story_id, member.hashes or set(), indexed, anchors
+            )
+            assignments[member.article_id] = Assignment(story_id, similarity, False)
+            newcomers.append(member)
+        self._write_fingerprints(members, previous, placed, now)
+        if record_articles and newcomers:
+            self.db.articles.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": m.article_id},
+                        {"$set": {"story_id": assignments[m.article_id].story_id}},
+                    )
+                    for m in newcomers
+                ],
                 ordered=False,
             )
+        self._record_stories(newcomers, assignments, now)
+        return [assignments[m.article_id] for m in members]
 
-    def _rare(self, anchors: list[int]) -> list[int]:
-        """The anchors worth looking up: a phrase printed under every article finds every article."""
-        common = {
-            doc["_id"]
-            for doc in self.db.anchor_counts.find(
-                {"_id": {"$in": anchors}, "n": {"$gt": COMMON_ANCHOR_STORIES}}, {"_id": 1}
+    def _write_fingerprints(
+        self,
+        members: list[Member],
+        previous: dict[str, str | None],
+        placed: dict[str, _Candidate],
+        now: datetime,
+    ) -> None:
+        fresh: list[Doc] = []
+        edits: list[UpdateOne] = []
+        for member in members:
+            hashes = member.hashes or set()
+            fields: Doc = {"site": member.site, "shingles": pack(hashes), "size": len(hashes)}
+            placement = placed.get(member.article_id)
+            if placement is None:  # an edit of an article already in a story
+                edits.append(
+                    UpdateOne({"_id": member.article_id}, {"$set": {**fields, "updated_at": now}})
+                )
+                continue
+            fresh.append(
+                {
+                    "_id": member.article_id,
+                    **fields,
+                    "story_id": placement.story_id,
+                    # a copy within a few per cent of an indexed one finds nothing that one
+                    # does not: a story carried by forty sites is looked up through its few
+                    # distinct texts, not its forty copies
+                    "anchors": placement.anchors if placement.indexed else [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-        }
-        return [a for a in anchors if a not in common]
+        if edits:
+            self.fingerprints.bulk_write(edits, ordered=False)
+        if fresh:
+            try:
+                self.fingerprints.insert_many(fresh, ordered=False)
+            except BulkWriteError as exc:  # a retried batch: those are already indexed
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
 
-    def _choose_story(self, article_id: str, matches: list[tuple[float, Doc]]) -> tuple[str, float]:
-        """Deterministic under races: the smallest existing story id, else the smallest article id.
+    def _lookup(self, anchors: list[int], now: datetime) -> dict[str, _Candidate]:
+        """Every indexed document sharing a rare anchor with this one.
 
-        Two copies indexed at the same moment both see each other without a story
-        and both pick min(their ids), so they still end up together.
+        One query per document, not one for a whole batch: a server checks each
+        document it returns against the whole `$in` list, so the cost grows with
+        documents returned x anchors per document x values asked for (secantusdb
+        took 3 s to return 200 documents for 200 values).
         """
-        if not matches:
-            return article_id, 1.0
-        best = max(score for score, _ in matches)
-        with_story = [c["story_id"] for _, c in matches if c.get("story_id")]
-        if with_story:
-            return min(with_story), best
-        return min([article_id] + [c["_id"] for _, c in matches]), best
-
-    def _join(self, story_id: str, member: Member, similarity: float, now: datetime) -> bool:
-        wire = is_wire_copy(member.paragraphs, member.authors)
-        entry = {
-            "article_id": member.article_id,
-            "site": member.site,
-            "url": member.url,
-            "title": member.title,
-            "similarity": round(similarity, 3),
-            "joined_at": now,
-            "published": member.published,
-            "wire_dateline": wire,
+        common = self.common.known()
+        wanted = [a for a in anchors if a not in common]
+        if not wanted:
+            return {}
+        cursor = self.fingerprints.find(
+            {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1}
+        ).limit(MAX_POSTINGS)
+        found = {
+            doc["_id"]: _Candidate(doc["_id"], doc.get("story_id"), unpack(doc["shingles"]))
+            for doc in cursor
         }
-        if member.label is not None:
-            entry["label"] = member.label
-        try:
-            self.stories.update_one(
-                {"_id": story_id},
-                {"$setOnInsert": {"created_at": now, "members": [], "sites": [], "size": 0}},
-                upsert=True,
+        self.common.learn(_stories_per_anchor(set(wanted), found.values()), now)
+        return found
+
+    def _record_stories(
+        self, newcomers: list[Member], assignments: dict[str, Assignment], now: datetime
+    ) -> None:
+        """Write the batch's joins: one read of the stories, one insert of the new ones,
+        one update per story that grew, one read of the origin texts they need."""
+        if not newcomers:
+            return
+        joins: dict[str, list[tuple[Member, float]]] = {}
+        for member in newcomers:
+            assignment = assignments[member.article_id]
+            joins.setdefault(assignment.story_id, []).append((member, assignment.similarity))
+        texts = {m.article_id: (m.title, m.paragraphs) for m in newcomers}
+        existing = {doc["_id"]: doc for doc in self.stories.find({"_id": {"$in": list(joins)}})}
+        joined = self._create_many(
+            {sid: joiners for sid, joiners in joins.items() if sid not in existing}, texts, now
+        )
+        existing.update(
+            {doc["_id"]: doc for doc in self.stories.find({"_id": {"$in": joined.pop("", [])}})}
+        )
+        growing = {sid: joins[sid] for sid in existing}
+        origins = {
+            sid: _new_origin(existing[sid], joiners, now) for sid, joiners in growing.items()
+        }
+        self._texts([o["article_id"] for o in origins.values() if o], texts)
+        for story_id, joiners in growing.items():
+            joined[story_id] = self._join(
+                story_id, existing[story_id], joiners, origins[story_id], texts, now
             )
-        except DuplicateKeyError:
-            pass  # created by a concurrent writer between our check and insert
+        for story_id, joiners in joins.items():
+            for member, _ in joiners:
+                assignments[member.article_id].joined = (
+                    member.article_id in joined.get(story_id, []) and story_id != member.article_id
+                )
+
+    def _create_many(
+        self,
+        joins: dict[str, list[tuple[Member, float]]],
+        texts: dict[str, tuple[str, list[str]]],
+        now: datetime,
+    ) -> dict[str, list[str]]:
+        """Insert the new stories; the article ids joined per story, and under "" the
+        stories a concurrent writer created first (they are joined like existing ones)."""
+        stories = []
+        for story_id, joiners in joins.items():
+            entries = [_entry(m, sim, now) for m, sim in joiners]
+            origin = min(entries, key=_origin_rank)
+            for entry in entries:
+                entry["changes"] = local_changes(
+                    texts[origin["article_id"]], texts[entry["article_id"]]
+                )
+            stories.append(
+                {
+                    "_id": story_id,
+                    "created_at": now,
+                    "last_joined": now,
+                    "members": entries,
+                    "sites": sorted({e["site"] for e in entries}),
+                    "size": len(entries),
+                    **_origin_fields(origin, entries),
+                }
+            )
+        raced: list[str] = []
+        if stories:
+            try:
+                self.stories.insert_many(stories, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                raced = [stories[e["index"]]["_id"] for e in errors]
+        joined = {
+            story["_id"]: [e["article_id"] for e in story["members"]]
+            for story in stories
+            if story["_id"] not in raced
+        }
+        joined[""] = raced
+        return joined
+
+    def _join(
+        self,
+        story_id: str,
+        story: Doc,
+        joiners: list[tuple[Member, float]],
+        origin: Doc | None,
+        texts: dict[str, tuple[str, list[str]]],
+        now: datetime,
+    ) -> list[str]:
+        """Add the joiners to an existing story; the article ids actually added."""
+        present = {m["article_id"] for m in story.get("members", [])}
+        entries = [_entry(m, sim, now) for m, sim in joiners if m.article_id not in present]
+        if not entries or origin is None:
+            return []
+        members = story.get("members", []) + entries
+        if origin["article_id"] != (story.get("origin") or {}).get("article_id"):
+            self._refresh_all_changes(story_id, story.get("members", []), origin, texts)
+        origin_text = texts.get(origin["article_id"])
+        if origin_text is not None:
+            for entry in entries:
+                entry["changes"] = local_changes(origin_text, texts[entry["article_id"]])
+        new_ids = [e["article_id"] for e in entries]
         result = self.stories.update_one(
-            {"_id": story_id, "members.article_id": {"$ne": member.article_id}},
+            {"_id": story_id, "members.article_id": {"$nin": new_ids}},
+            {
+                "$push": {"members": {"$each": entries}},
+                "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
+                "$inc": {"size": len(entries)},
+                "$set": {"last_joined": now, **_origin_fields(origin, members)},
+            },
+        )
+        if result.modified_count == 0:  # a concurrent writer added one of them: go one by one
+            return [e["article_id"] for e in entries if self._push_one(story_id, e, now)]
+        return new_ids
+
+    def _push_one(self, story_id: str, entry: Doc, now: datetime) -> bool:
+        result = self.stories.update_one(
+            {"_id": story_id, "members.article_id": {"$ne": entry["article_id"]}},
             {
                 "$push": {"members": entry},
-                "$addToSet": {"sites": member.site},
+                "$addToSet": {"sites": entry["site"]},
                 "$inc": {"size": 1},
                 "$set": {"last_joined": now},
             },
         )
-        self.db.articles.update_one({"_id": member.article_id}, {"$set": {"story_id": story_id}})
-        self._refresh_origin(story_id, member)
-        return result.modified_count == 1 and story_id != member.article_id
+        return result.modified_count == 1
 
-    def _refresh_origin(self, story_id: str, newcomer: Member) -> None:
-        """The originating copy: a wire-datelined copy first, then the earliest published."""
-        story = self.stories.find_one({"_id": story_id})
-        if not story or not story.get("members"):
-            return
-        members = story["members"]
-
-        def rank(m: Doc) -> tuple[int, Any, Any]:
-            published = m.get("published") or m.get("joined_at")
-            return (0 if m.get("wire_dateline") else 1, published, m["joined_at"])
-
-        origin = min(members, key=rank)
-        texts = self._texts([m["article_id"] for m in members], newcomer)
+    def _refresh_all_changes(
+        self,
+        story_id: str,
+        earlier: list[Doc],
+        origin: Doc,
+        known: dict[str, tuple[str, list[str]]],
+    ) -> None:
+        """A new originating copy: what every earlier member changed is measured against it."""
+        texts = self._texts([m["article_id"] for m in earlier] + [origin["article_id"]], known)
         origin_text = texts.get(origin["article_id"])
-        update: Doc = {
-            "origin": {
-                k: origin.get(k)
-                for k in ("article_id", "site", "url", "title", "published", "label")
-            },
-            "title": origin.get("title"),
-            "first_published": min((m.get("published") or m["joined_at"]) for m in members),
+        if origin_text is None:
+            return
+        update = {
+            f"members.{i}.changes": local_changes(origin_text, texts[m["article_id"]])
+            for i, m in enumerate(earlier)
+            if m["article_id"] in texts
         }
-        if origin_text is not None:
-            for index, member in enumerate(members):
-                text = texts.get(member["article_id"])
-                if text is not None:
-                    update[f"members.{index}.changes"] = local_changes(origin_text, text)
-        self.stories.update_one({"_id": story_id}, {"$set": update})
+        if update:
+            self.stories.update_one({"_id": story_id}, {"$set": update})
 
-    def _texts(self, article_ids: list[str], newcomer: Member) -> dict[str, tuple[str, list[str]]]:
-        texts = {newcomer.article_id: (newcomer.title, newcomer.paragraphs)}
-        others = [a for a in article_ids if a != newcomer.article_id]
-        if others:
-            for doc in self.db.articles.find({"_id": {"$in": others}}, {"title": 1, "text": 1}):
-                texts[doc["_id"]] = (doc.get("title", ""), doc.get("text", "").split("\n"))
-        return texts
+    def _texts(
+        self, article_ids: list[str], known: dict[str, tuple[str, list[str]]]
+    ) -> dict[str, tuple[str, list[str]]]:
+        """Title and paragraphs of the articles, read from `articles` where not known; adds to known."""
+        missing = sorted({a for a in article_ids if a not in known})
+        if missing:
+            for doc in self.db.articles.find({"_id": {"$in": missing}}, {"title": 1, "text": 1}):
+                known[doc["_id"]] = (doc.get("title", ""), doc.get("text", "").split("\n"))
+        return known
+
+
+def _verified_matches(
+    member: Member, anchors: list[int], candidates: dict[str, _Candidate]
+) -> list[tuple[float, _Candidate]]:
+    """Candidates sharing enough anchors, verified by containment over the full shingle sets."""
+    hashes = member.hashes or set()
+    if not hashes:
+        return []
+    need = MIN_SHARED_ANCHORS if len(anchors) >= 2 * MIN_SHARED_ANCHORS else 1
+    mine = set(anchors)
+    shared = sorted(
+        (
+            (len(mine & c.hashes), c)
+            for c in candidates.values()
+            if c.article_id != member.article_id
+        ),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    matches = []
+    for count, candidate in shared[:MAX_CANDIDATES]:
+        if count < need:
+            break
+        score = containment(hashes, candidate.hashes)
+        if score >= SAME_STORY_CONTAINMENT:
+            matches.append((score, candidate))
+    return matches
+
+
+def _adds_nothing(member: Member, matches: list[tuple[float, _Candidate]]) -> bool:
+    """Nearly all of this copy is in an indexed copy at least as long: no need to index it too."""
+    hashes = member.hashes or set()
+    return any(
+        c.indexed and score >= REDUNDANT_CONTAINMENT and len(hashes) <= len(c.hashes)
+        for score, c in matches
+    )
+
+
+def _choose_story(article_id: str, matches: list[tuple[float, _Candidate]]) -> tuple[str, float]:
+    """Deterministic: the smallest story id among the verified matches, else the smallest article id.
+
+    Known gap: two copies of a new story placed at the same moment by two
+    processes (each before the other's fingerprint is written) found two
+    stories. Within one process a batch sees its own earlier members.
+    """
+    if not matches:
+        return article_id, 1.0
+    best = max(score for score, _ in matches)
+    with_story = [c.story_id for _, c in matches if c.story_id]
+    if with_story:
+        return min(with_story), best
+    return min([article_id] + [c.article_id for _, c in matches]), best
+
+
+def _stories_per_anchor(wanted: set[int], found: Iterable[_Candidate]) -> dict[int, int]:
+    stories: dict[int, set[str]] = {}
+    for candidate in found:
+        for anchor in wanted.intersection(candidate.hashes):
+            stories.setdefault(anchor, set()).add(candidate.story_id or candidate.article_id)
+    return {anchor: len(ids) for anchor, ids in stories.items()}
+
+
+def _entry(member: Member, similarity: float, now: datetime) -> Doc:
+    entry: Doc = {
+        "article_id": member.article_id,
+        "site": member.site,
+        "url": member.url,
+        "title": member.title,
+        "similarity": round(similarity, 3),
+        "joined_at": now,
+        "published": member.published,
+        "wire_dateline": is_wire_copy(member.paragraphs, member.authors),
+    }
+    if member.label is not None:
+        entry["label"] = member.label
+    return entry
+
+
+def _new_origin(story: Doc, joiners: list[tuple[Member, float]], now: datetime) -> Doc | None:
+    members = story.get("members", []) + [_entry(m, sim, now) for m, sim in joiners]
+    return min(members, key=_origin_rank) if members else None
+
+
+def _origin_rank(member: Doc) -> tuple[int, Any, Any]:
+    """The originating copy: a wire-datelined copy first, then the earliest published."""
+    published = member.get("published") or member.get("joined_at")
+    return (0 if member.get("wire_dateline") else 1, published, member["joined_at"])
+
+
+def _origin_fields(origin: Doc, members: list[Doc]) -> Doc:
+    return {
+        "origin": {
+            k: origin.get(k) for k in ("article_id", "site", "url", "title", "published", "label")
+        },
+        "title": origin.get("title"),
+        "first_published": min((m.get("published") or m["joined_at"]) for m in members),
+    }
 
 
 def local_changes(origin: tuple[str, list[str]], copy: tuple[str, list[str]]) -> Doc:

@@ -114,7 +114,13 @@ class RunLedger:
     def summary(self) -> dict[str, int]:
         return {key: int(self.counters.get(key, 0)) for key in SUMMARY_KEYS}
 
-    def finish(self, outcome: str, now: datetime, error: str | None = None) -> Doc:
+    def finish(
+        self,
+        outcome: str,
+        now: datetime,
+        error: str | None = None,
+        stages: dict[str, float] | None = None,
+    ) -> Doc:
         self.flush()
         fields = {
             "finished_at": now,
@@ -125,6 +131,8 @@ class RunLedger:
         }
         if error:
             fields["error"] = error
+        if stages:
+            fields["stages"] = stages
         self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
         return fields
 

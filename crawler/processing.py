@@ -1,11 +1,17 @@
 """One fetched article page through the pipeline: extract → normalise → version → cluster → store.
 
-`prepare` is pure CPU (it can run in a worker process); `persist` does the
-database work. The Scrapy item pipeline only hands pages to these.
+`prepare` is pure CPU and runs in the extraction worker processes: everything
+that costs CPU per page (parsing, extraction, hashing, shingling, compressing
+the raw bytes) happens there, so the crawling process only fetches and writes.
+`persist_batch` does the database work for a batch of prepared pages: one read
+of the current state, one insert of the new versions, one bulk update of the
+articles, one story-index pass. The Scrapy item pipeline only hands pages to
+these.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,9 +19,10 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler import urls
-from crawler.clustering import Member, StoryIndex
+from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
-from crawler.store import ArticleStore, Page, SaveResult
+from crawler.stages import StageClock
+from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.versioning import CHANGED, NEW, Snapshot
 
 Doc = dict[str, Any]
@@ -35,6 +42,7 @@ class FetchedPage:
     reason: str = "new"
     run_id: str | None = None
     allowed_domains: list[str] = field(default_factory=list)
+    download_s: float = 0.0  # Scrapy's download latency: the fetch stage's share
 
     def to_dict(self) -> Doc:
         return dict(self.__dict__)
@@ -45,6 +53,7 @@ class Prepared:
     page: Page | None
     error: str | None = None
     title: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, in the worker
 
 
 @dataclass
@@ -67,11 +76,13 @@ def identity_url(fetched: FetchedPage, canonical: str | None) -> str:
 
 
 def prepare(fetched: FetchedPage) -> Prepared:
-    """Extraction and normalisation: CPU only, no I/O."""
+    """Extraction and normalisation: CPU only, no I/O (runs in a worker process)."""
+    started = time.perf_counter()
     try:
         extracted = extract(fetched.body, fetched.final_url)
     except ExtractionError as exc:
         return Prepared(None, f"{fetched.final_url}: {exc}")
+    extracted_at = time.perf_counter()
     url = identity_url(fetched, extracted.canonical_url)
     aliases = sorted({urls.url_key(u) for u in (fetched.url, fetched.final_url, url)})
     page = Page(
@@ -86,6 +97,8 @@ def prepare(fetched: FetchedPage) -> Prepared:
         modified=extracted.modified,
         language=extracted.language,
         raw_html=fetched.body,
+        raw_zstd=compress_raw(fetched.body),
+        shingles=shingle_hashes(extracted.paragraphs),
         http={
             "status": fetched.status,
             "final_url": fetched.final_url,
@@ -102,32 +115,69 @@ def prepare(fetched: FetchedPage) -> Prepared:
         },
         run_id=fetched.run_id,
     )
-    return Prepared(page, title=extracted.title)
+    timings = {"extract": extracted_at - started, "normalise": time.perf_counter() - extracted_at}
+    return Prepared(page, title=extracted.title, timings=timings)
 
 
 def persist(db: Database[Doc], page: Page, now: datetime) -> Outcome:
-    """Version the page and, when its text is new, place it in a story."""
-    result: SaveResult = ArticleStore(db).save_snapshot(page)
-    outcome = Outcome(
-        outcome=result.outcome,
-        article_id=result.article_id,
-        version=result.version,
-        detail=result.decision.reason,
-        change_kinds=result.decision.change_kinds,
-    )
-    if result.outcome in (NEW, CHANGED):
-        member = Member(
-            article_id=page.article_id,
-            site=page.site,
-            url=page.url,
-            title=page.snapshot.title,
-            paragraphs=list(page.snapshot.paragraphs),
-            published=_parse_iso(page.published),
-            seen_at=page.fetched_at,
-            authors=page.authors,
+    """Version one page and, when its text is new, place it in a story."""
+    return persist_batch(db, [page], now)[0]
+
+
+def persist_batch(
+    db: Database[Doc], pages: list[Page], now: datetime, clock: StageClock | None = None
+) -> list[Outcome]:
+    """Version a batch of pages and place the new texts in stories; one outcome per page, in order.
+
+    Idempotent like the single-page path (a retried batch stores nothing twice):
+    the store's unique indexes decide, not the batching.
+    """
+    clock = clock or StageClock()
+    index = StoryIndex(db)
+    placed: dict[int, str] = {}
+
+    def place(indexes: list[int]) -> dict[str, str]:
+        with clock.timing("cluster"):
+            members = [_member(pages[i]) for i in indexes]
+            assignments = index.assign_many(members, now, record_articles=False)
+        placed.update((i, a.story_id) for i, a in zip(indexes, assignments, strict=True))
+        return {pages[i].article_id: placed[i] for i in indexes}
+
+    results: list[SaveResult] = ArticleStore(db).save_snapshots(pages, clock, place)
+    rest = [
+        i
+        for i, result in enumerate(results)
+        if result.outcome in (NEW, CHANGED) and i not in placed
+    ]
+    if rest:  # stored one by one after a conflict: placed, and their articles updated, here
+        with clock.timing("cluster"):
+            assignments = index.assign_many([_member(pages[i]) for i in rest], now)
+        placed.update((i, a.story_id) for i, a in zip(rest, assignments, strict=True))
+    return [
+        Outcome(
+            outcome=result.outcome,
+            article_id=result.article_id,
+            version=result.version,
+            detail=result.decision.reason,
+            change_kinds=result.decision.change_kinds,
+            story_id=placed.get(i),
         )
-        outcome.story_id = StoryIndex(db).assign(member, now).story_id
-    return outcome
+        for i, result in enumerate(results)
+    ]
+
+
+def _member(page: Page) -> Member:
+    return Member(
+        article_id=page.article_id,
+        site=page.site,
+        url=page.url,
+        title=page.snapshot.title,
+        paragraphs=list(page.snapshot.paragraphs),
+        published=_parse_iso(page.published),
+        seen_at=page.fetched_at,
+        authors=page.authors,
+        hashes=page.shingles,
+    )
 
 
 def _parse_iso(value: str | None) -> datetime | None:

@@ -41,7 +41,8 @@ def replay_journal(db: Any) -> int:
     def handle(page: processing.FetchedPage) -> None:
         prepared = processing.prepare(page)
         if prepared.page is not None:
-            journal.with_retry(lambda: processing.persist(db, prepared.page, utcnow()))  # type: ignore[arg-type]
+            stored = prepared.page
+            journal.with_retry(lambda: processing.persist(db, stored, utcnow()))
 
     count = journal.replay(handle)
     if count:
@@ -139,7 +140,10 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
             summary = spider.ledger.summary()
             if result_outcome == "ok" and summary.get("errors"):
                 result_outcome = "ok-with-errors"
-            spider.ledger.finish(result_outcome, utcnow(), error)
+            clock = getattr(spider, "stage_clock", None)
+            spider.ledger.finish(
+                result_outcome, utcnow(), error, stages=clock.totals() if clock else None
+            )
     except (
         Exception
     ) as exc:  # the run record is best effort; the data is already stored or journalled

@@ -285,6 +285,7 @@ class NewsSpider(scrapy.Spider):
                 reason=response.meta.get("reason", "new"),
                 run_id=self.run_id,
                 allowed_domains=self.site.domains,
+                download_s=float(response.meta.get("download_latency") or 0.0),
             )
         }
 

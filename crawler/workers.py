@@ -1,0 +1,132 @@
+"""Extraction off the crawling process: a pool of worker processes, and group-committed writes.
+
+Why processes: extraction is CPU-bound Python (lxml trees, trafilatura's
+heuristics), so threads would share one core under the GIL, and the fetching
+loop needs CPU too. Workers are started by `forkserver`, never forked from
+the crawling process, whose threads (Twisted's, pymongo's monitors) must not be
+copied mid-flight.
+
+Why group commit: on a store where every round trip costs about a
+millisecond, writing pages one at a time spends more than extraction does.
+Pages that come back from the workers while a batch is being written wait and
+go together in the next one; nobody waits for a batch to fill, so a quiet crawl
+writes each page at once and a busy one writes in batches as large as the
+backlog (up to BatchWriter.max_batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_users = 0
+_pool_workers = 0
+
+
+def default_workers() -> int:
+    """One worker per core: the crawling process mostly waits on the network and the store."""
+    configured = os.environ.get("NEWSCRAWL_EXTRACT_WORKERS")
+    if configured is not None:
+        return max(0, int(configured))
+    return os.cpu_count() or 1
+
+
+def _warm_up() -> None:
+    import crawler.processing  # noqa: F401  (trafilatura and lxml loaded once per worker)
+
+
+def acquire_pool(workers: int) -> ProcessPoolExecutor | None:
+    """The process's shared extraction pool (one for all the crawls it runs); None: in-process."""
+    global _pool, _pool_users, _pool_workers
+    if workers <= 0:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool, _pool_workers = _new_pool(workers), workers
+        _pool_users += 1
+        return _pool
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+
+
+def release_pool() -> None:
+    global _pool, _pool_users
+    with _pool_lock:
+        _pool_users = max(0, _pool_users - 1)
+        if _pool_users == 0 and _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+def replace_broken_pool(broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+    """A worker died (killed, out of memory): later pages get a fresh pool."""
+    global _pool
+    with _pool_lock:
+        if _pool is broken or _pool is None:
+            _pool = _new_pool(_pool_workers or default_workers() or 1)
+        return _pool
+
+
+async def run_in_pool(pool: ProcessPoolExecutor | None, fn: Callable[[T], R], arg: T) -> R:
+    if pool is None:
+        return fn(arg)
+    future: Future[R] = pool.submit(fn, arg)
+    return await asyncio.wrap_future(future)
+
+
+class BatchWriter(Generic[T, R]):
+    """Group commit: submit() one item, get its result once the batch holding it is written.
+
+    `write_batch` runs in a thread (it blocks on the database) and returns one
+    result per item, in order; if it raises, every item of that batch gets the
+    exception. One batch is written at a time.
+    """
+
+    def __init__(self, write_batch: Callable[[list[T]], list[R]], max_batch: int = 64):
+        self.write_batch = write_batch
+        self.max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._writing = False
+        self.batches = 0
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                items = [item for item, _ in batch]
+                try:
+                    results: list[Any] = await asyncio.to_thread(self.write_batch, items)
+                except Exception as exc:  # each page decides what a failure means for it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                finally:
+                    self.batches += 1
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._writing = False

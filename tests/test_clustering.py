@@ -1,0 +1,202 @@
+"""Story clustering as users rely on it: rewrites of one wire copy form one story,
+independent reports do not, the index lives in MongoDB and stays lean, and the
+`newscrawl cluster` command deduplicates an export."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+from crawler import normalize
+from crawler.clustering import COMMON_ANCHOR_STORIES, Member, StoryIndex
+from crawler.localnet.text import (
+    Writer,
+    labelled_corpus,
+    make_event,
+    rewrite,
+    wire_story,
+)
+from tests.helpers import newscrawl
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def member(
+    article_id: str, paragraphs: list[str], site: str = "s", title: str = "T", **kw
+) -> Member:
+    return Member(
+        article_id=article_id,
+        site=site,
+        url=f"https://{site}.test/{article_id}",
+        title=title,
+        paragraphs=normalize.clean_paragraphs("\n".join(paragraphs)),
+        published=kw.pop("published", None),
+        seen_at=T0,
+        **kw,
+    )
+
+
+class Index(StoryIndex):
+    """The story index with each member's article stored first, as the pipeline does."""
+
+    def assign(self, m: Member, now: datetime):  # type: ignore[override]
+        self.db.articles.replace_one(
+            {"_id": m.article_id},
+            {"title": m.title, "text": "\n".join(m.paragraphs)},
+            upsert=True,
+        )
+        return super().assign(m, now)
+
+
+def story_world(seed: int = 5):
+    rng = random.Random(seed)
+    event = make_event(rng, 0)
+    wire = wire_story(rng, event, "w0")
+    return rng, event, wire
+
+
+def test_cluster_command_groups_rewrites_and_separates_independent_reports(tmp_path, crawl_env):
+    docs = labelled_corpus(seed=3, events=6)
+    export = tmp_path / "export.jsonl"
+    export.write_text(
+        "".join(
+            json.dumps({"id": d.id, "text": d.text, "title": d.title, "site": d.site}) + "\n"
+            for d in docs
+        )
+    )
+    result = newscrawl("cluster", str(export), env=crawl_env)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [d.id for d in docs]  # input order
+    story = {r["id"]: r["story"] for r in rows}
+    for a in docs:
+        for b in docs:
+            if a.story == b.story:
+                assert story[a.id] == story[b.id], (a.id, b.id)
+            else:
+                assert story[a.id] != story[b.id], (a.id, b.id)
+
+
+def test_cluster_command_removes_its_scratch_database(tmp_path, crawl_env, mongo_uri):
+    from pymongo import MongoClient
+
+    export = tmp_path / "one.jsonl"
+    export.write_text(json.dumps({"id": 1, "text": "a short note"}) + "\n")
+    client: MongoClient = MongoClient(mongo_uri)
+    before = set(client.list_database_names())
+    newscrawl("cluster", str(export), env=crawl_env)
+    after = set(client.list_database_names())
+    assert not {n for n in after - before if n.startswith("newscrawl_cluster_")}
+
+
+def test_cluster_command_names_the_bad_line(tmp_path, crawl_env):
+    export = tmp_path / "bad.jsonl"
+    export.write_text(json.dumps({"id": 1, "text": "fine"}) + "\n{not json\n")
+    result = newscrawl("cluster", str(export), env=crawl_env, check=False)
+    assert result.returncode == 2
+    assert f"{export}:2" in result.stderr
+
+
+def test_batch_placement_matches_one_by_one(db):
+    """The pipeline places a batch at once; every copy must land as if it came alone."""
+    docs = labelled_corpus(seed=8, events=5)
+    members = [member(d.id, d.text.split("\n"), site=d.site) for d in docs]
+    index = StoryIndex(db)
+    batched = [a.story_id for a in index.assign_many(members, T0)]
+    truth = [d.story for d in docs]
+    for i in range(len(docs)):
+        for j in range(len(docs)):
+            assert (batched[i] == batched[j]) == (truth[i] == truth[j])
+
+
+def test_repeated_lede_and_glued_words_do_not_split_a_story(db):
+    rng, event, wire = story_world()
+    twice = rewrite(rng, wire, event, "s1", ("lede_twice", "glue", "headline"))
+    index = Index(db)
+    first = index.assign(member("wire", wire.paragraphs, site="wire", title=wire.title), T0)
+    copy = index.assign(member("copy", twice.paragraphs, site="s1", title=twice.title), T0)
+    assert copy.story_id == first.story_id and copy.joined
+    story = db.stories.find_one({"_id": first.story_id})
+    changes = {m["article_id"]: m.get("changes") for m in story["members"]}
+    assert changes["copy"]["new_headline"] is True
+    assert story["size"] == 2 and sorted(story["sites"]) == ["s1", "wire"]
+
+
+def test_trimmed_copy_with_local_intro_joins_and_reports_what_changed(db):
+    rng, event, wire = story_world(9)
+    local = rewrite(rng, wire, event, "s2", ("trim", "intro"))
+    index = Index(db)
+    index.assign(member("wire", wire.paragraphs, site="wire", title=wire.title), T0)
+    placed = index.assign(member("local", local.paragraphs, site="s2", title=wire.title), T0)
+    story = db.stories.find_one({"_id": placed.story_id})
+    entry = next(m for m in story["members"] if m["article_id"] == "local")
+    assert entry["changes"]["added_intro"] is True
+    assert entry["changes"]["removed_paragraphs"] >= 1
+    assert 0.5 <= entry["similarity"] <= 1.0
+
+
+def test_wire_dateline_copy_is_the_origin_even_when_it_arrives_later(db):
+    rng, event, wire = story_world(4)
+    undated = rewrite(rng, wire, event, "s3", ("no_dateline", "headline"))
+    index = Index(db)
+    early = T0 - timedelta(hours=2)
+    index.assign(
+        member("regional", undated.paragraphs, site="s3", title=undated.title, published=early),
+        T0,
+    )
+    index.assign(member("wire", wire.paragraphs, site="wire", title=wire.title, published=T0), T0)
+    story = db.stories.find_one({"members.article_id": "wire"})
+    assert story["origin"]["article_id"] == "wire"
+    regional = next(m for m in story["members"] if m["article_id"] == "regional")
+    assert regional["changes"]["new_headline"] is True  # re-measured against the new origin
+
+
+def test_near_identical_copies_are_not_indexed_again_but_still_found(db):
+    """A story carried by many sites is looked up through its distinct texts only."""
+    rng, event, wire = story_world(6)
+    index = StoryIndex(db)
+    index.assign(member("wire", wire.paragraphs, site="wire"), T0)
+    for n in range(5):
+        index.assign(member(f"copy{n}", wire.paragraphs, site=f"s{n}"), T0)
+    indexed = db.fingerprints.count_documents({"anchors.0": {"$exists": True}})
+    assert indexed == 1
+    trimmed = rewrite(rng, wire, event, "s9", ("trim", "reorder"))
+    late = index.assign(member("late", trimmed.paragraphs, site="s9"), T0)
+    assert late.story_id == "wire"
+    assert db.stories.find_one({"_id": "wire"})["size"] == 7
+
+
+def test_an_edit_never_moves_an_article_to_another_story(db):
+    rng, event, wire = story_world(2)
+    other_rng, other_event, other = story_world(12)
+    index = StoryIndex(db)
+    first = index.assign(member("a", wire.paragraphs), T0)
+    index.assign(member("b", other.paragraphs), T0)
+    again = index.assign(member("a", other.paragraphs), T0 + timedelta(hours=1))
+    assert again.story_id == first.story_id
+
+
+def test_independent_reports_of_one_event_stay_apart(db):
+    docs = [d for d in labelled_corpus(seed=21, events=1) if d.kind != "rewrite"]
+    index = StoryIndex(db)
+    stories = {index.assign(member(d.id, d.text.split("\n")), T0).story_id for d in docs}
+    assert len(stories) == len(docs)
+
+
+def test_boilerplate_shared_by_many_stories_is_learned_and_left_out_of_lookups(db):
+    """A paragraph printed under every article must not make all articles candidates."""
+    rng = random.Random(30)
+    footer = (
+        "Sign up for our morning newsletter to get the top regional stories delivered "
+        "to your inbox every weekday before seven, free of charge, from our newsroom"
+    )
+    index = StoryIndex(db)
+    placed = []
+    for n in range(COMMON_ANCHOR_STORIES + 8):
+        event = make_event(rng, n)
+        writer = Writer(rng, event)
+        paragraphs = [writer.paragraph() for _ in range(8)] + [footer]
+        placed.append(index.assign(member(f"a{n}", paragraphs), T0).story_id)
+    assert len(set(placed)) == len(placed)  # distinct stories despite the shared footer
+    assert db.common_anchors.count_documents({}) >= 1
