@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
 import time
@@ -125,11 +126,14 @@ def cost(sizes: list[int], uri: str) -> None:
         f"  last window / first window: {last / first:.2f} (target <= 1.5); "
         f"total {ours:.0f} s newscrawl, {mem:.0f} s datasketch"
     )
-    slope = (windows[-1][1] - windows[0][1]) / max(1, windows[-1][0] - windows[0][0])
-    estimate = windows[-1][1] + slope * (1_000_000 - windows[-1][0])
+    # index lookups grow with the logarithm of the corpus when they grow at all:
+    # a straight line in log(n) through the last two windows
+    (n1, c1), (n2, c2) = windows[-2] if len(windows) > 1 else windows[-1], windows[-1]
+    slope = (c2 - c1) / (math.log10(n2) - math.log10(n1)) if n2 != n1 else 0.0
+    estimate = c2 + slope * (6 - math.log10(n2))
     print(
-        f"  estimate at 1M documents (straight line through the first and last window): "
-        f"{1000 * estimate:.2f} ms/document"
+        f"  estimate at 1M documents (straight line in log(n) through the last two windows): "
+        f"{1000 * estimate:.2f} ms/document, {estimate * 1e6 / 3600:.1f} hours for the whole corpus"
     )
 
 

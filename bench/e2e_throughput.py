@@ -195,12 +195,14 @@ def write_config(base: str, path: Path) -> Path:
 class CpuMeter:
     """CPU seconds used by process trees while a crawl runs (polled: workers come and go)."""
 
-    def __init__(self, roots: dict[str, int]):
+    def __init__(self, roots: dict[str, int], split: tuple[str, ...] = ()):
         import psutil
 
         self.psutil = psutil
         self.roots = roots
-        self.seen: dict[str, dict[int, float]] = {name: {} for name in roots}
+        self.split = split  # these roots are reported as "<name>" and "<name>: child processes"
+        names = [*roots, *(f"{name}: child processes" for name in split)]
+        self.seen: dict[str, dict[int, float]] = {name: {} for name in names}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -211,7 +213,10 @@ class CpuMeter:
                     root = self.psutil.Process(pid)
                     for proc in [root, *root.children(recursive=True)]:
                         times = proc.cpu_times()
-                        self.seen[name][proc.pid] = times.user + times.system
+                        key = name
+                        if name in self.split and proc.pid != pid:
+                            key = f"{name}: child processes"
+                        self.seen[key][proc.pid] = times.user + times.system
                 except self.psutil.Error:
                     continue
 
@@ -242,7 +247,7 @@ def run_pipeline(
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    with CpuMeter({"crawler + extraction workers": crawl.pid, **cpu_roots}) as meter:
+    with CpuMeter({"crawler": crawl.pid, **cpu_roots}, split=("crawler",)) as meter:
         if crawl.wait() != 0:
             raise RuntimeError(f"the crawl exited {crawl.returncode}")
     db = connect(uri, db_name)

@@ -131,6 +131,7 @@ class _Candidate:
     hashes: set[int]
     indexed: bool = True
     anchors: list[int] = field(default_factory=list)
+    body_hash: str = ""
 
 
 class CommonAnchors:
@@ -210,10 +211,21 @@ class StoryIndex:
         assignments: dict[str, Assignment] = {}
         placed: dict[str, _Candidate] = {}  # this batch's newcomers, visible to the later ones
         newcomers: list[Member] = []
+        bodies = {m.article_id: normalize.body_hash(m.paragraphs) for m in members}
+        exact = self._exact_copies([bodies[m.article_id] for m in members if m.hashes])
         for member in members:
             if previous.get(member.article_id):
                 story = str(previous[member.article_id])
                 assignments[member.article_id] = Assignment(story, 1.0, True)
+                continue
+            body = bodies[member.article_id]
+            if member.hashes and body in exact:  # an exact copy: its story, no lookup, no anchors
+                story = exact[body]
+                placed[member.article_id] = _Candidate(
+                    member.article_id, story, member.hashes, False, [], body
+                )
+                assignments[member.article_id] = Assignment(story, 1.0, False)
+                newcomers.append(member)
                 continue
             anchors = anchors_of(member.hashes or set())
             candidates = self._lookup(anchors, now)
@@ -222,8 +234,10 @@ class StoryIndex:
             story_id, similarity = _choose_story(member.article_id, matches)
             indexed = not _adds_nothing(member, matches)
             placed[member.article_id] = _Candidate(
-                member.article_id, story_id, member.hashes or set(), indexed, anchors
+                member.article_id, story_id, member.hashes or set(), indexed, anchors, body
             )
+            if member.hashes:
+                exact.setdefault(body, story_id)
             assignments[member.article_id] = Assignment(story_id, similarity, False)
             newcomers.append(member)
         self._write_fingerprints(members, previous, placed, now)
@@ -264,6 +278,7 @@ class StoryIndex:
                     "_id": member.article_id,
                     **fields,
                     "story_id": placement.story_id,
+                    "body_hash": placement.body_hash,
                     # a copy within a few per cent of an indexed one finds nothing that one
                     # does not: a story carried by forty sites is looked up through its few
                     # distinct texts, not its forty copies
@@ -280,6 +295,26 @@ class StoryIndex:
             except BulkWriteError as exc:  # a retried batch: those are already indexed
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
+
+    def _exact_copies(self, body_hashes: list[str]) -> dict[str, str]:
+        """Story of each body hash already indexed: exact copies need no anchor lookup.
+
+        One query for the whole batch on a plain (not multikey) index: cheap even
+        where an anchor lookup is not.
+        """
+        if not body_hashes:
+            return {}
+        stories: dict[str, str] = {}
+        cursor = self.fingerprints.find(
+            {"body_hash": {"$in": sorted(set(body_hashes))}}, {"body_hash": 1, "story_id": 1}
+        )
+        for doc in cursor:
+            if doc.get("story_id"):
+                known = stories.get(doc["body_hash"])
+                stories[doc["body_hash"]] = (
+                    min(known, doc["story_id"]) if known else doc["story_id"]
+                )
+        return stories
 
     def _lookup(self, anchors: list[int], now: datetime) -> dict[str, _Candidate]:
         """Every indexed document sharing a rare anchor with this one.

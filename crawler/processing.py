@@ -96,8 +96,8 @@ def prepare(fetched: FetchedPage) -> Prepared:
         published=extracted.published,
         modified=extracted.modified,
         language=extracted.language,
-        raw_html=fetched.body,
-        raw_zstd=compress_raw(fetched.body),
+        raw_zstd=compress_raw(fetched.body),  # the raw bytes go back to the crawler compressed
+        raw_size=len(fetched.body),
         shingles=shingle_hashes(extracted.paragraphs),
         http={
             "status": fetched.status,

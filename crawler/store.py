@@ -68,8 +68,8 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.versions.create_index([("fetched_at", DESCENDING)])
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
-    db.stories.create_index("content_hash")
     db.fingerprints.create_index("anchors")
+    db.fingerprints.create_index("body_hash")
     db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
@@ -102,6 +102,7 @@ class Page:
     language: str | None = None
     raw_html: bytes = b""
     raw_zstd: bytes | None = None  # compressed by the extraction worker; else at write time
+    raw_size: int | None = None  # len(raw_html) when the worker kept only the compressed bytes
     shingles: set[int] | None = None  # the story index's shingles, computed by the worker
     http: dict[str, Any] = field(default_factory=dict)
     extractor: dict[str, Any] = field(default_factory=dict)
@@ -277,7 +278,7 @@ class ArticleStore:
                 "zstd": Binary(page.raw_zstd)
                 if page.raw_zstd is not None
                 else compress_raw(page.raw_html),
-                "size": len(page.raw_html),
+                "size": page.raw_size if page.raw_size is not None else len(page.raw_html),
             },
             "http": page.http,
             "extractor": page.extractor,

@@ -147,3 +147,85 @@ def test_concurrent_writers_never_duplicate_or_skip_versions(db, mongo_uri):
         assert article["version_count"] == 6
     made = sum(o in ("new", "changed") for outcomes in results for o in outcomes)
     assert made == 18  # exactly one writer created each of the 6 versions of the 3 articles
+
+
+# -- batched writes: the same promises ------------------------------------------------------
+
+
+def test_a_batch_stores_like_one_page_at_a_time(db):
+    store = ArticleStore(db)
+    later = T0 + timedelta(hours=1)
+    batch = [
+        page("a1", body(4)),
+        page("b1", body(3)),
+        page("a1", body(5), at=later),  # the same article again, changed, in the same batch
+        page("b1", body(3), at=later),  # and an unchanged repeat
+    ]
+    results = store.save_snapshots(batch)
+    assert [(r.outcome, r.version) for r in results] == [
+        ("new", 1),
+        ("new", 1),
+        ("changed", 2),
+        ("unchanged", 1),
+    ]
+    assert sorted(v["version"] for v in db.versions.find({"article_id": "a1"})) == [1, 2]
+    article = db.articles.find_one({"_id": "a1"})
+    assert article["version_count"] == 2 and article["text"].count("Paragraph") == 5
+
+
+def test_a_retried_batch_adds_nothing(db):
+    store = ArticleStore(db)
+    batch = [page(f"a{i}", body(3 + i)) for i in range(5)]
+    store.save_snapshots(batch)
+    again = store.save_snapshots(batch)
+    assert {r.outcome for r in again} == {"unchanged"}
+    assert db.versions.count_documents({}) == 5
+
+
+def test_a_batch_repairs_an_article_left_behind_by_a_crashed_writer(db):
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4)))
+    edited = page("a1", body(5), at=T0 + timedelta(hours=1))
+    from crawler.versioning import decide
+
+    decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
+    db.versions.insert_one(store._version_doc(edited, 2, decision))  # died before the article
+    results = store.save_snapshots(
+        [page("a1", body(5), at=T0 + timedelta(hours=2)), page("b", body(2))]
+    )
+    assert [r.outcome for r in results] == ["unchanged", "new"]
+    assert db.articles.find_one({"_id": "a1"})["version_count"] == 2
+
+
+def _batch_race_writer(uri: str, db_name: str, rounds: int, queue) -> None:
+    db = connect(uri, db_name)
+    store = ArticleStore(db)
+    outcomes = []
+    for r in range(rounds):
+        batch = [
+            page(f"race{art}", body(3, extra=f" (revision {r})"), at=T0 + timedelta(minutes=r))
+            for art in range(3)
+        ]
+        outcomes += [res.outcome for res in store.save_snapshots(batch)]
+    queue.put(outcomes)
+
+
+def test_concurrent_batch_writers_never_duplicate_or_skip_versions(db, mongo_uri):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [
+        ctx.Process(target=_batch_race_writer, args=(mongo_uri, db.name, 5, queue))
+        for _ in range(3)
+    ]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    for art in range(3):
+        numbers = sorted(v["version"] for v in db.versions.find({"article_id": f"race{art}"}))
+        assert numbers == [1, 2, 3, 4, 5]
+        assert db.articles.find_one({"_id": f"race{art}"})["version_count"] == 5
+    made = sum(o in ("new", "changed") for outcomes in results for o in outcomes)
+    assert made == 15  # each of the 5 versions of the 3 articles made by exactly one writer
