@@ -33,9 +33,9 @@ from typing import Any
 from bson import Binary
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from crawler import normalize
+from crawler.store import insert_new
 
 SHINGLE_WORDS = 5
 ANCHOR_MODULUS = 16
@@ -45,7 +45,6 @@ SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
-DUPLICATE_KEY = 11000
 REDUNDANT_CONTAINMENT = 0.9  # a copy this close to an indexed one is not indexed itself
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
@@ -289,12 +288,7 @@ class StoryIndex:
             )
         if edits:
             self.fingerprints.bulk_write(edits, ordered=False)
-        if fresh:
-            try:
-                self.fingerprints.insert_many(fresh, ordered=False)
-            except BulkWriteError as exc:  # a retried batch: those are already indexed
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
+        insert_new(self.fingerprints, fresh)  # refused: a retried batch, already indexed
 
     def _exact_copies(self, body_hashes: list[str]) -> dict[str, str]:
         """Story of each body hash already indexed: exact copies need no anchor lookup.
@@ -399,15 +393,7 @@ class StoryIndex:
                     **_origin_fields(origin, entries),
                 }
             )
-        raced: list[str] = []
-        if stories:
-            try:
-                self.stories.insert_many(stories, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                raced = [stories[e["index"]]["_id"] for e in errors]
+        raced = [stories[i]["_id"] for i in insert_new(self.stories, stories)]
         joined = {
             story["_id"]: [e["article_id"] for e in story["members"]]
             for story in stories
@@ -596,6 +582,17 @@ def local_changes(origin: tuple[str, list[str]], copy: tuple[str, list[str]]) ->
     """What a site changed compared with the originating copy, paragraph by paragraph."""
     origin_title, origin_paras = origin
     title, paras = copy
+    if list(paras) == list(origin_paras):  # an exact copy (the usual case): only the headline
+        new_headline = normalize.loose_form(title) != normalize.loose_form(origin_title)
+        return {
+            "new_headline": new_headline,
+            "headline": title if new_headline else None,
+            "added_intro": False,
+            "intro": [],
+            "added_paragraphs": 0,
+            "removed_paragraphs": 0,
+            "reordered": False,
+        }
     origin_keys = [_para_key(p) for p in origin_paras]
     copy_keys = [_para_key(p) for p in paras]
     origin_set, copy_set = set(origin_keys), set(copy_keys)

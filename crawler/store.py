@@ -227,16 +227,7 @@ class ArticleStore:
 
     def _insert_versions(self, versions: list[Doc]) -> set[str]:
         """Insert the new versions; the ids another writer got to first (a unique index said no)."""
-        if not versions:
-            return set()
-        try:
-            self.versions.insert_many(versions, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {versions[error["index"]]["_id"] for error in errors}
-        return set()
+        return {versions[i]["_id"] for i in insert_new(self.versions, versions)}
 
     def _known_hashes_many(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
         known: dict[str, dict[str, int]] = {}
@@ -397,6 +388,23 @@ class ArticleStore:
             {"_id": article_id},
             {"$set": {"status": "gone", "gone_status": status, "last_seen": now}},
         )
+
+
+def insert_new(collection: Collection[Doc], docs: list[Doc]) -> list[int]:
+    """Insert what is new; the positions a unique index refused (already there, or a race lost).
+
+    Any other write error is raised: only a duplicate key means "someone else did it".
+    """
+    if not docs:
+        return []
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return [error["index"] for error in errors]
+    return []
 
 
 def _first_of_each_article(pages: list[Page]) -> tuple[list[int], list[int]]:

@@ -98,19 +98,39 @@ def test_retried_write_is_idempotent(db):
     assert db.versions.count_documents({}) == 1
 
 
-def test_crash_between_version_and_article_write_is_repaired(db):
+def crash_after_inserting_version_two(db) -> ArticleStore:
+    """A writer that inserted version 2 of a1 and died before updating the article."""
+    from crawler.versioning import decide
+
     store = ArticleStore(db)
     store.save_snapshot(page("a1", body(4)))
     edited = page("a1", body(5), at=T0 + timedelta(hours=1))
-    # Simulate a writer that inserted version 2 and died before updating the article.
-    from crawler.versioning import decide
-
     decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
     db.versions.insert_one(store._version_doc(edited, 2, decision))
+    return store
+
+
+def test_crash_between_version_and_article_write_is_repaired(db):
+    store = crash_after_inserting_version_two(db)
+    edited = page("a1", body(5), at=T0 + timedelta(hours=1))
     result = store.save_snapshot(page("a1", body(5), at=T0 + timedelta(hours=2)))
     assert result.outcome == "unchanged"
     article = db.articles.find_one({"_id": "a1"})
     assert article["version_count"] == 2 and article["content_hash"] == edited.snapshot.content_hash
+
+
+def run_racers(target, arg_lists: list[tuple]) -> list[list[str]]:
+    """Run writers in separate processes at once; each puts its list of outcomes on a queue."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=target, args=(*args, queue)) for args in arg_lists]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    return results
 
 
 def _race_writer(uri: str, db_name: str, worker: int, rounds: int, queue) -> None:
@@ -127,17 +147,7 @@ def _race_writer(uri: str, db_name: str, worker: int, rounds: int, queue) -> Non
 
 
 def test_concurrent_writers_never_duplicate_or_skip_versions(db, mongo_uri):
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    workers = [
-        ctx.Process(target=_race_writer, args=(mongo_uri, db.name, w, 6, queue)) for w in range(4)
-    ]
-    for w in workers:
-        w.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for w in workers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
+    results = run_racers(_race_writer, [(mongo_uri, db.name, w, 6) for w in range(4)])
     for art in range(3):
         numbers = sorted(v["version"] for v in db.versions.find({"article_id": f"race{art}"}))
         assert numbers == list(range(1, len(numbers) + 1)), numbers
@@ -183,13 +193,7 @@ def test_a_retried_batch_adds_nothing(db):
 
 
 def test_a_batch_repairs_an_article_left_behind_by_a_crashed_writer(db):
-    store = ArticleStore(db)
-    store.save_snapshot(page("a1", body(4)))
-    edited = page("a1", body(5), at=T0 + timedelta(hours=1))
-    from crawler.versioning import decide
-
-    decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
-    db.versions.insert_one(store._version_doc(edited, 2, decision))  # died before the article
+    store = crash_after_inserting_version_two(db)
     results = store.save_snapshots(
         [page("a1", body(5), at=T0 + timedelta(hours=2)), page("b", body(2))]
     )
@@ -211,18 +215,7 @@ def _batch_race_writer(uri: str, db_name: str, rounds: int, queue) -> None:
 
 
 def test_concurrent_batch_writers_never_duplicate_or_skip_versions(db, mongo_uri):
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    workers = [
-        ctx.Process(target=_batch_race_writer, args=(mongo_uri, db.name, 5, queue))
-        for _ in range(3)
-    ]
-    for w in workers:
-        w.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for w in workers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
+    results = run_racers(_batch_race_writer, [(mongo_uri, db.name, 5)] * 3)
     for art in range(3):
         numbers = sorted(v["version"] for v in db.versions.find({"article_id": f"race{art}"}))
         assert numbers == [1, 2, 3, 4, 5]
