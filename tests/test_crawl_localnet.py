@@ -36,6 +36,12 @@ def test_first_crawl_stores_every_live_article_once(network, db, crawl_env):
         {"site": "valley-gazette"}
     )
     assert all(r["finished_at"] is not None for r in runs.values())
+    # each run says where its time went, stage by stage, across the extraction workers
+    stages = runs["valley-gazette"]["stages"]
+    assert set(stages) == {"fetch", "extract", "normalise", "version", "cluster", "store"}
+    assert stages["extract"] > 0 and stages["store"] > 0 and stages["cluster"] > 0
+    # every article is in a story, recorded on the article itself
+    assert db.articles.count_documents({"story_id": None}) == 0
     # old archive entries are skipped by date, never fetched
     old_paths = [p.path for p in net.world.sites["prairie-post"].posts if p.old]
     assert not any(path in a["url"] for a in db.articles.find() for path in old_paths)
