@@ -27,7 +27,7 @@ import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import Binary
@@ -138,22 +138,28 @@ class CommonAnchors:
 
     They are learned from lookups (an anchor that returned copies of that many
     stories) and kept in MongoDB (`common_anchors`), so every process shares
-    them; each process keeps a copy, re-read every REFRESH_S seconds. Only the
-    lookup uses them: verification always compares the full shingle sets.
+    them; each process keeps a copy and every REFRESH_S seconds reads the ones
+    learned since (with a margin for clocks that disagree). Only the lookup uses
+    them: verification always compares the full shingle sets.
     """
 
     REFRESH_S = 60.0
-    _cache: dict[tuple[Any, str], tuple[float, set[int]]] = {}
+    CLOCK_MARGIN = timedelta(minutes=10)
+    _cache: dict[tuple[Any, str], tuple[float, datetime | None, set[int]]] = {}
 
     def __init__(self, db: Database[Doc]):
         self.collection = db.common_anchors
         self.key = (db.client.address if db.client else None, db.name)
 
     def known(self) -> set[int]:
-        loaded_at, anchors = self._cache.get(self.key, (0.0, set()))
+        loaded_at, newest, anchors = self._cache.get(self.key, (0.0, None, set()))
         if time.monotonic() - loaded_at > self.REFRESH_S:
-            anchors = {int(doc["_id"]) for doc in self.collection.find({}, {"_id": 1})}
-            self._cache[self.key] = (time.monotonic(), anchors)
+            query = {"since": {"$gte": newest - self.CLOCK_MARGIN}} if newest else {}
+            for doc in self.collection.find(query, {"since": 1}):
+                anchors.add(int(doc["_id"]))
+                if newest is None or doc["since"] > newest:
+                    newest = doc["since"]
+            self._cache[self.key] = (time.monotonic(), newest, anchors)
         return anchors
 
     def learn(self, counts: dict[int, int], now: datetime) -> None:

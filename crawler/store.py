@@ -70,6 +70,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.stories.create_index("sites")
     db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
+    db.common_anchors.create_index("since")
     db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
