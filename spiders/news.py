@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("feed", "sitemap", "listing")
 MONGO_BACKOFF = timedelta(seconds=20)
+KNOWN_LOOKUP_CHUNK = 100
 
 
 class NewsSpider(scrapy.Spider):
@@ -253,12 +254,18 @@ class NewsSpider(scrapy.Spider):
             _best_effort(self.sources.entries_seen, source, new_entries, len(entries))
 
     def _known_articles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored articles among a source's entries, by every alias.
+
+        Asked in chunks: a server checks each document it returns against the
+        whole `$in` list, so one query for a 2,000-entry sitemap costs entries^2.
+        """
         projection = {"aliases": 1, "last_fetched": 1, "next_check_at": 1}
-        return {
-            alias: doc
-            for doc in self.db.articles.find({"aliases": {"$in": keys}}, projection)
-            for alias in doc.get("aliases", [])
-        }
+        known: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), KNOWN_LOOKUP_CHUNK):
+            chunk = keys[start : start + KNOWN_LOOKUP_CHUNK]
+            for doc in self.db.articles.find({"aliases": {"$in": chunk}}, projection):
+                known.update((alias, doc) for alias in doc.get("aliases", []))
+        return known
 
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
