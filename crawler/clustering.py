@@ -35,6 +35,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from crawler import normalize
+from crawler.lease import NamedLock
 from crawler.store import insert_new
 
 SHINGLE_WORDS = 5
@@ -45,6 +46,7 @@ SAME_STORY_CONTAINMENT = 0.5
 MAX_CANDIDATES = 50
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
+PLACEMENT_LOCK = "story-index"
 REDUNDANT_CONTAINMENT = 0.9  # a copy this close to an indexed one is not indexed itself
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
@@ -195,10 +197,21 @@ class StoryIndex:
     def assign_many(
         self, members: list[Member], now: datetime, record_articles: bool = True
     ) -> list[Assignment]:
+        """Place a batch, holding the story index's lock (see _assign_many)."""
+        with NamedLock(self.db, PLACEMENT_LOCK):
+            return self._assign_many(members, now, record_articles)
+
+    def _assign_many(
+        self, members: list[Member], now: datetime, record_articles: bool
+    ) -> list[Assignment]:
         """Index the articles and put each in the story of its verified near-duplicates, or a new one.
 
         Members of one batch are placed in order, each seeing the ones before it,
-        as if they had come one by one. An article already in a story stays there
+        as if they had come one by one. Batches are placed one at a time across
+        all processes (a lock in MongoDB, held for about a millisecond a page):
+        the lookup happens before the fingerprint is written, so two copies
+        placed at once would otherwise each found a story — which crawls of
+        several sites running side by side did, at once, in the tests. An article already in a story stays there
         (an edit never moves it). Each new fingerprint is written once, after the
         decision, with its story: on a store that re-indexes a document's whole
         anchor array on any update, a second write costs more than the first.
@@ -524,12 +537,7 @@ def _adds_nothing(member: Member, matches: list[tuple[float, _Candidate]]) -> bo
 
 
 def _choose_story(article_id: str, matches: list[tuple[float, _Candidate]]) -> tuple[str, float]:
-    """Deterministic: the smallest story id among the verified matches, else the smallest article id.
-
-    Known gap: two copies of a new story placed at the same moment by two
-    processes (each before the other's fingerprint is written) found two
-    stories. Within one process a batch sees its own earlier members.
-    """
+    """Deterministic: the smallest story id among the verified matches, else the smallest article id."""
     if not matches:
         return article_id, 1.0
     best = max(score for score, _ in matches)

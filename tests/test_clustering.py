@@ -200,3 +200,45 @@ def test_boilerplate_shared_by_many_stories_is_learned_and_left_out_of_lookups(d
         placed.append(index.assign(member(f"a{n}", paragraphs), T0).story_id)
     assert len(set(placed)) == len(placed)  # distinct stories despite the shared footer
     assert db.common_anchors.count_documents({}) >= 1
+
+
+def _place_copies(uri: str, db_name: str, site: str, seeds: list[int], start, queue) -> None:
+    from crawler.store import connect
+
+    db = connect(uri, db_name)
+    index = StoryIndex(db)
+    batch = []
+    for seed in seeds:
+        rng, event, wire = story_world(seed)
+        copy = rewrite(random.Random(f"{site}{seed}"), wire, event, site, ("headline", "intro"))
+        batch.append(member(f"{site}-{seed}", copy.paragraphs, site=site))
+    start.wait(timeout=60)
+    queue.put(
+        {m.article_id: a.story_id for m, a in zip(batch, index.assign_many(batch, T0), strict=True)}
+    )
+
+
+def test_copies_placed_at_the_same_moment_by_several_crawls_form_one_story(db, mongo_uri):
+    """Crawls of several sites run side by side and meet the same wire story at once."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start, queue = ctx.Event(), ctx.Queue()
+    seeds = [40, 41, 42, 43]
+    sites = [f"site{n}" for n in range(4)]
+    crawls = [
+        ctx.Process(target=_place_copies, args=(mongo_uri, db.name, s, seeds, start, queue))
+        for s in sites
+    ]
+    for crawl in crawls:
+        crawl.start()
+    start.set()
+    placed: dict[str, str] = {}
+    for _ in crawls:
+        placed.update(queue.get(timeout=120))
+    for crawl in crawls:
+        crawl.join(timeout=60)
+        assert crawl.exitcode == 0
+    for seed in seeds:
+        assert len({placed[f"{site}-{seed}"] for site in sites}) == 1, seed
+    assert len(set(placed.values())) == len(seeds)
