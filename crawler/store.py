@@ -350,6 +350,10 @@ class ArticleStore:
         if top is None or top["version"] <= believed_count:
             return
         fields = _state_from_version(top)
+        # the dead writer may have placed the article in a story before it died
+        placed = self.db.fingerprints.find_one({"_id": article_id}, {"story_id": 1})
+        if placed and placed.get("story_id"):
+            fields["story_id"] = placed["story_id"]
         guard = {
             "_id": article_id,
             "version_count": {"$not": {"$gte": top["version"]}},

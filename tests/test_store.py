@@ -194,11 +194,13 @@ def test_a_retried_batch_adds_nothing(db):
 
 def test_a_batch_repairs_an_article_left_behind_by_a_crashed_writer(db):
     store = crash_after_inserting_version_two(db)
+    db.fingerprints.insert_one({"_id": "a1", "story_id": "s1"})  # it was placed, then died
     results = store.save_snapshots(
         [page("a1", body(5), at=T0 + timedelta(hours=2)), page("b", body(2))]
     )
     assert [r.outcome for r in results] == ["unchanged", "new"]
-    assert db.articles.find_one({"_id": "a1"})["version_count"] == 2
+    repaired = db.articles.find_one({"_id": "a1"})
+    assert repaired["version_count"] == 2 and repaired["story_id"] == "s1"
 
 
 def _batch_race_writer(uri: str, db_name: str, rounds: int, queue) -> None:
