@@ -177,8 +177,12 @@ class Service:
         with self._children_lock:  # atomic with _shutdown's snapshot: no child starts after it
             if self.stopping.is_set():
                 return -1
-            child = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            child = subprocess.Popen(  # its own process group: a kill takes its workers too
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
             self.children[name] = child
         try:
@@ -274,7 +278,7 @@ class Service:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("crawl %s did not stop in time; killing it", name)
-                child.kill()
+                _kill_group(child)
         self.scheduler.shutdown(wait=True)
         try:  # a child stopped before Scrapy took over its signals left its run open
             mark_abandoned_runs(self.db)
@@ -290,8 +294,16 @@ def _terminate(child: subprocess.Popen[bytes]) -> None:
     try:
         child.wait(KILL_GRACE_S)
     except subprocess.TimeoutExpired:
+        _kill_group(child)
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    """Kill a crawl and its extraction workers (the group start_new_session made)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         child.kill()
-        child.wait()
+    child.wait()
 
 
 def _mtime(path: str) -> float:

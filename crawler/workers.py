@@ -2,9 +2,10 @@
 
 Why processes: extraction is CPU-bound Python (lxml trees, trafilatura's
 heuristics), so threads would share one core under the GIL, and the fetching
-loop needs CPU too. Workers are started by `forkserver`, never forked from
-the crawling process, whose threads (Twisted's, pymongo's monitors) must not be
-copied mid-flight.
+loop needs CPU too. Workers are spawned, never forked from the crawling
+process, whose threads (Twisted's, pymongo's monitors) must not be copied
+mid-flight; and each watches its parent, so a crawl that is killed (the
+service's time limit, an OOM kill) leaves no worker behind.
 
 Why group commit: on a store where every round trip costs about a
 millisecond, writing pages one at a time spends more than extraction does.
@@ -20,6 +21,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -31,6 +33,7 @@ _pool_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _pool_users = 0
 _pool_workers = 0
+PARENT_CHECK_S = 2.0
 
 
 def default_workers() -> int:
@@ -41,8 +44,16 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _warm_up() -> None:
+def _start_worker(parent: int) -> None:
     import crawler.processing  # noqa: F401  (trafilatura and lxml loaded once per worker)
+
+    def watch_parent() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_S)
+            if os.getppid() != parent:  # the crawl died and we were handed to init
+                os._exit(0)
+
+    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
 
 
 def acquire_pool(workers: int) -> ProcessPoolExecutor | None:
@@ -58,8 +69,12 @@ def acquire_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
 
 
 def release_pool() -> None:

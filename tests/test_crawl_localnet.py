@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from crawler.localnet import LocalNetwork
-from tests.helpers import newscrawl
+from tests.helpers import REPO, newscrawl
 
 REGULAR = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]
 
@@ -223,3 +227,46 @@ def test_a_crawl_past_its_time_limit_is_stopped_and_recorded(network, db, crawl_
     run = db.crawl_runs.find_one({"site": "hostile-herald"})
     assert run["outcome"] == "timeout" and run["duration_s"] < 15
     assert db.leases.count_documents({}) == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_crawl_leaves_no_extraction_worker_behind(network, crawl_env):
+    """The service kills a crawl past its time limit; its workers must not live on for months."""
+    net, config = network
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", "--all", "--config", str(config)],
+        cwd=REPO,
+        env=crawl_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(workers := _children(crawl.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers, "the crawl started no extraction workers"
+    crawl.kill()
+    crawl.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(w) for w in workers)
