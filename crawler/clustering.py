@@ -358,44 +358,42 @@ class StoryIndex:
         one update per story that grew, one read of the origin texts they need."""
         if not newcomers:
             return
-        joins: dict[str, list[tuple[Member, float]]] = {}
+        joins: dict[str, list[Doc]] = {}
         for member in newcomers:
             assignment = assignments[member.article_id]
-            joins.setdefault(assignment.story_id, []).append((member, assignment.similarity))
+            entry = _entry(member, assignment.similarity, now)
+            joins.setdefault(assignment.story_id, []).append(entry)
         texts = {m.article_id: (m.title, m.paragraphs) for m in newcomers}
         existing = {doc["_id"]: doc for doc in self.stories.find({"_id": {"$in": list(joins)}})}
-        joined = self._create_many(
-            {sid: joiners for sid, joiners in joins.items() if sid not in existing}, texts, now
+        joined, raced = self._create_many(
+            {sid: entries for sid, entries in joins.items() if sid not in existing}, texts, now
         )
-        existing.update(
-            {doc["_id"]: doc for doc in self.stories.find({"_id": {"$in": joined.pop("", [])}})}
-        )
-        growing = {sid: joins[sid] for sid in existing}
-        origins = {
-            sid: _new_origin(existing[sid], joiners, now) for sid, joiners in growing.items()
-        }
-        self._texts([o["article_id"] for o in origins.values() if o], texts)
-        for story_id, joiners in growing.items():
-            joined[story_id] = self._join(
-                story_id, existing[story_id], joiners, origins[story_id], texts, now
-            )
-        for story_id, joiners in joins.items():
-            for member, _ in joiners:
-                assignments[member.article_id].joined = (
-                    member.article_id in joined.get(story_id, []) and story_id != member.article_id
+        if raced:  # created by a concurrent writer first: joined like existing ones
+            existing.update({doc["_id"]: doc for doc in self.stories.find({"_id": {"$in": raced}})})
+        growing: dict[str, tuple[list[Doc], Doc]] = {}
+        for story_id, story in existing.items():
+            present = {m["article_id"] for m in story.get("members", [])}
+            entries = [e for e in joins[story_id] if e["article_id"] not in present]
+            if entries:
+                origin = min(story.get("members", []) + entries, key=_origin_rank)
+                growing[story_id] = (entries, origin)
+        self._texts([origin["article_id"] for _, origin in growing.values()], texts)
+        for story_id, (entries, origin) in growing.items():
+            joined[story_id] = self._join(story_id, existing[story_id], entries, origin, texts, now)
+        for story_id, entries in joins.items():
+            for entry in entries:
+                assignments[entry["article_id"]].joined = (
+                    entry["article_id"] in joined.get(story_id, [])
+                    and story_id != entry["article_id"]
                 )
 
     def _create_many(
-        self,
-        joins: dict[str, list[tuple[Member, float]]],
-        texts: dict[str, tuple[str, list[str]]],
-        now: datetime,
-    ) -> dict[str, list[str]]:
-        """Insert the new stories; the article ids joined per story, and under "" the
-        stories a concurrent writer created first (they are joined like existing ones)."""
+        self, joins: dict[str, list[Doc]], texts: dict[str, tuple[str, list[str]]], now: datetime
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """Insert the new stories: the article ids joined per story, and the stories a
+        concurrent writer created first."""
         stories = []
-        for story_id, joiners in joins.items():
-            entries = [_entry(m, sim, now) for m, sim in joiners]
+        for story_id, entries in joins.items():
             origin = min(entries, key=_origin_rank)
             for entry in entries:
                 entry["changes"] = local_changes(
@@ -418,23 +416,18 @@ class StoryIndex:
             for story in stories
             if story["_id"] not in raced
         }
-        joined[""] = raced
-        return joined
+        return joined, raced
 
     def _join(
         self,
         story_id: str,
         story: Doc,
-        joiners: list[tuple[Member, float]],
-        origin: Doc | None,
+        entries: list[Doc],
+        origin: Doc,
         texts: dict[str, tuple[str, list[str]]],
         now: datetime,
     ) -> list[str]:
-        """Add the joiners to an existing story; the article ids actually added."""
-        present = {m["article_id"] for m in story.get("members", [])}
-        entries = [_entry(m, sim, now) for m, sim in joiners if m.article_id not in present]
-        if not entries or origin is None:
-            return []
+        """Add new members' entries to an existing story; the article ids actually added."""
         members = story.get("members", []) + entries
         if origin["article_id"] != (story.get("origin") or {}).get("article_id"):
             self._refresh_all_changes(story_id, story.get("members", []), origin, texts)
@@ -569,11 +562,6 @@ def _entry(member: Member, similarity: float, now: datetime) -> Doc:
     if member.label is not None:
         entry["label"] = member.label
     return entry
-
-
-def _new_origin(story: Doc, joiners: list[tuple[Member, float]], now: datetime) -> Doc | None:
-    members = story.get("members", []) + [_entry(m, sim, now) for m, sim in joiners]
-    return min(members, key=_origin_rank) if members else None
 
 
 def _origin_rank(member: Doc) -> tuple[int, Any, Any]:

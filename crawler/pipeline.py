@@ -31,6 +31,7 @@ class StorePipeline:
         self.journal = Journal()
         self.clock = StageClock()
         self.pool: ProcessPoolExecutor | None = None
+        self.spider: Any = None  # set when the spider opens; the writer thread uses its db
         self.writer: workers.BatchWriter[Page, Outcome | Exception] = workers.BatchWriter(
             self._write
         )
@@ -40,8 +41,8 @@ class StorePipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        target: Any = spider or self.crawler.spider
-        target.stage_clock = self.clock
+        self.spider = spider or self.crawler.spider
+        self.spider.stage_clock = self.clock
         count = self.crawler.settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
         self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
 
@@ -78,7 +79,6 @@ class StorePipeline:
             self.journal.append(fetched, "MongoDB marked unreachable")
             ledger.count("journal/spooled")
             return None
-        self.spider = spider
         result = await self.writer.submit(prepared.page)
         if isinstance(result, TRANSIENT):
             self.journal.append(fetched, repr(result))

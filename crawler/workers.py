@@ -115,7 +115,6 @@ class BatchWriter(Generic[T, R]):
         self.max_batch = max_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._writing = False
-        self.batches = 0
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -138,8 +137,6 @@ class BatchWriter(Generic[T, R]):
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                finally:
-                    self.batches += 1
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)

@@ -26,3 +26,15 @@ def newscrawl(
             f"newscrawl {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
         )
     return result
+
+
+def own_server_env(base: dict[str, str], uri: str, db_name: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for commands against a server the test stops and restarts itself:
+    short MongoDB timeouts, so an outage is noticed within the test's time."""
+    return dict(
+        base,
+        MONGODB_URI=uri,
+        CRAWLER_DB=db_name,
+        CRAWLER_JOURNAL=str(tmp_path / "journal"),
+        CRAWLER_MONGO_TIMEOUT_MS="1500",
+    )

@@ -9,19 +9,13 @@ import time
 from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, newscrawl, own_server_env
 
 
 def test_server_stopped_mid_crawl_loses_nothing(tmp_path, crawl_env):
     server = EmbeddedServer(tmp_path / "mongo")
     uri = server.start()
-    env = dict(
-        crawl_env,
-        MONGODB_URI=uri,
-        CRAWLER_DB="journaltest",
-        CRAWLER_JOURNAL=str(tmp_path / "journal"),
-        CRAWLER_MONGO_TIMEOUT_MS="1500",
-    )
+    env = own_server_env(crawl_env, uri, "journaltest", tmp_path)
     try:
         with LocalNetwork(seed=5, hostile=False) as net:
             data = net.config(delay=0.4)

@@ -13,7 +13,7 @@ import yaml
 
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.localnet import LocalNetwork
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, newscrawl, own_server_env
 
 SITES = ["valley-gazette", "harbour-times"]
 
@@ -150,13 +150,7 @@ def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_e
     server = EmbeddedServer(tmp_path / "mongo")
     uri = server.start()
     port = int(uri.rsplit(":", 1)[1].strip("/"))
-    env = dict(
-        crawl_env,
-        MONGODB_URI=uri,
-        CRAWLER_DB="svc",
-        CRAWLER_JOURNAL=str(tmp_path / "journal"),
-        CRAWLER_MONGO_TIMEOUT_MS="1500",
-    )
+    env = own_server_env(crawl_env, uri, "svc", tmp_path)
     db = connect(uri, "svc")
     try:
         with LocalNetwork(seed=4, hostile=False) as net:
