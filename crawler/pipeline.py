@@ -43,7 +43,9 @@ class StorePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
         self.spider.stage_clock = self.clock
-        count = self.crawler.settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
+        settings = self.crawler.settings
+        self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
+        count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
         self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
 
     def close_spider(self, spider: Spider | None = None) -> None:

@@ -10,9 +10,11 @@ service's time limit, an OOM kill) leaves no worker behind.
 Why group commit: on a store where every round trip costs about a
 millisecond, writing pages one at a time spends more than extraction does.
 Pages that come back from the workers while a batch is being written wait and
-go together in the next one; nobody waits for a batch to fill, so a quiet crawl
-writes each page at once and a busy one writes in batches as large as the
-backlog (up to BatchWriter.max_batch).
+go together in the next one. Pages also linger a moment (`linger_s`, like
+Kafka's linger.ms) before an idle writer sends them, so that a crawl whose
+pages trickle in at the extraction rate still writes batches of a dozen or
+more: measured on secantusdb, a batch costs about eleven round trips whatever
+its size, and without the linger batches held two pages on average.
 """
 
 from __future__ import annotations
@@ -107,37 +109,62 @@ class BatchWriter(Generic[T, R]):
 
     `write_batch` runs in a thread (it blocks on the database) and returns one
     result per item, in order; if it raises, every item of that batch gets the
-    exception. One batch is written at a time.
+    exception. One batch is written at a time. A batch is sent when it is full,
+    or `linger_s` after its oldest item arrived, whichever comes first.
     """
 
-    def __init__(self, write_batch: Callable[[list[T]], list[R]], max_batch: int = 64):
+    def __init__(
+        self,
+        write_batch: Callable[[list[T]], list[R]],
+        max_batch: int = 64,
+        linger_s: float = 0.0,
+    ):
         self.write_batch = write_batch
         self.max_batch = max_batch
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self.linger_s = linger_s
+        self._pending: list[tuple[T, asyncio.Future[R], float]] = []  # item, result, arrival
+        self._full = asyncio.Event()
         self._writing = False
 
     async def submit(self, item: T) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, future, loop.time()))
+        if len(self._pending) >= self.max_batch:
+            self._full.set()
         if not self._writing:
             self._writing = True
             asyncio.ensure_future(self._drain())
         return await future
 
+    async def _linger(self) -> None:
+        """Wait for the batch to fill, at most until its oldest item has waited linger_s."""
+        if self.linger_s <= 0 or len(self._pending) >= self.max_batch:
+            return
+        remaining = self._pending[0][2] + self.linger_s - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return
+        self._full.clear()
+        try:
+            await asyncio.wait_for(self._full.wait(), remaining)
+        except asyncio.TimeoutError:
+            pass
+
     async def _drain(self) -> None:
         try:
             while self._pending:
+                await self._linger()
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
-                items = [item for item, _ in batch]
+                items = [item for item, _, _ in batch]
                 try:
                     results: list[Any] = await asyncio.to_thread(self.write_batch, items)
                 except Exception as exc:  # each page decides what a failure means for it
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_, future), result in zip(batch, results, strict=True):
+                for (_, future, _), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
         finally:
