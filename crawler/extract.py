@@ -25,7 +25,16 @@ from lxml import etree
 
 from crawler import normalize
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"  # 2: fast mode first, full cascade for short results
+
+# Below this many characters of body text, trafilatura's fast mode is not trusted
+# and the page goes through its full cascade (see _body). Zyte benchmark, 181 pages,
+# fast-mode text shorter than the threshold re-extracted in full:
+#   threshold   F1      pages re-extracted
+#   300         0.957    2.8 %
+#   500-800     0.962    4.4-8.3 %
+#   1000-2000   0.959   11.6-28.7 %   (full cascade on every page: 0.959)
+FULL_CASCADE_BELOW = 800
 
 
 class ExtractionError(ValueError):
@@ -102,8 +111,7 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.language = _language(tree, meta)
     result.site_name = _first(meta.get("og:site_name"))
 
-    doc = _trafilatura(tree, url)  # prunes `tree`: nothing reads it after this
-    paragraphs = normalize.clean_paragraphs((doc or {}).get("text") or "")
+    paragraphs = _body(tree, body, url)  # prunes `tree`: nothing reads it after this
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else ""
     if ld_body:
         ld_paragraphs = normalize.clean_paragraphs(_html_to_text(ld_body))
@@ -140,21 +148,40 @@ def _unglue_zero_width(tree: etree._Element, body: bytes | str) -> None:
             node.tail = node.tail.replace("\u200b", " ")
 
 
-def _trafilatura(tree: etree._Element, url: str) -> dict[str, Any] | None:
+def _body(tree: etree._Element, body: bytes | str, url: str) -> list[str]:
+    """The article's paragraphs: trafilatura's fast mode, its full cascade where that finds little.
+
+    The full cascade also runs readability and jusText and keeps whichever looks
+    best, which costs about 40 % of the extraction. Measured on the Zyte
+    benchmark, it changed the result only on pages where fast mode found a few
+    hundred characters or none, and there it rescued the article; elsewhere fast
+    mode scored as well or better (FULL_CASCADE_BELOW has the figures).
+    """
+    paragraphs = normalize.clean_paragraphs(_trafilatura(tree, url, fast=True))
+    if sum(len(p) for p in paragraphs) >= FULL_CASCADE_BELOW:
+        return paragraphs
+    fresh = parse_html(body)  # the fast run pruned the first tree
+    _unglue_zero_width(fresh, body)
+    return normalize.clean_paragraphs(_trafilatura(fresh, url, fast=False))
+
+
+def _trafilatura(tree: etree._Element, url: str, fast: bool) -> str:
     import trafilatura
 
     document = trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=False,  # JSON-LD/OpenGraph first; see _LazyMetadata
+        with_metadata=False,  # JSON-LD/OpenGraph first, read by extract() itself
         include_comments=False,
         include_tables=True,
         favor_precision=True,
         deduplicate=False,
+        fast=fast,
     )
     if document is None:
-        return None
-    return document.as_dict() if hasattr(document, "as_dict") else dict(document)
+        return ""
+    found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    return found.get("text") or ""
 
 
 def _is_complete(candidate: list[str], extracted: list[str]) -> bool:

@@ -61,6 +61,28 @@ def test_binary_and_empty_pages_are_refused():
         extract(b"   ", "https://x.example/a.html")
 
 
+def test_an_article_trafilaturas_fast_mode_misses_is_still_extracted():
+    """Loose text after a long archive list (as on jaraguadosul.com.br): the fast
+    mode finds only the headline; the page must go through the full cascade."""
+    archive = "".join(
+        f'<li><a href="/news.php?y=2005&amp;m={m}">Month {m} <span>({m})</span></a></li>'
+        for m in range(1, 60)
+    )
+    report = (
+        "The home-care team of the Amizade district found two of its five cars broken into "
+        "this morning. The vehicles had no batteries and showed marks of vandalism. A police "
+        "report was filed and officers came to inspect the site. "
+    )
+    page = f"""<html><head><title>Cars broken into</title></head><body><div class="row">
+    <div class="col-md-3"><ul class="archive">{archive}</ul></div>
+    <div class="col-md-9"><p class="title">Home-care cars broken into</p>
+    <small><b>05/10/2018</b> - by Clarissa Borba</small><br><br>
+    <img src="/a.jpeg">{report * 3}<br><br>{report.upper()}</div></div></body></html>"""
+    result = extract(page.encode(), "https://city.example/news/1")
+    assert "two of its five cars broken into" in result.text
+    assert "SHOWED MARKS OF VANDALISM" in result.text
+
+
 def test_extract_command_json(tmp_path, crawl_env):
     path = tmp_path / "page.html"
     path.write_text(page("Closing paragraph of the story about the vote."))
