@@ -46,3 +46,8 @@ NEWSCRAWL_WRITE_LINGER = 1.0
 
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+# Responses Scrapy keeps in hand while their items are processed, in bytes (Scrapy's
+# default is 5 MB): a page stays in hand while it waits for an extraction worker and
+# for its write batch, and at ~150 kB a page the default stopped the downloads
+# before the workers had enough to do.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 32 * 1024 * 1024
