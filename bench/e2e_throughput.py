@@ -8,7 +8,8 @@ extraction-zyte) from a local HTTP server in its own process, each page under
 the same run it measures, on this machine:
 
 1. trafilatura alone: `trafilatura.extract` over the same pages from memory,
-   in this one process (the cost we cannot avoid);
+   in this one process (the cost we cannot avoid), before and after the other
+   two; the reference rate is the mean of both (this machine's speed drifts);
 2. a bare Scrapy spider fetching every page and doing nothing with it;
 3. `newscrawl crawl` of the site into a fresh database of the test MongoDB
    (an embedded secantusdb unless MONGODB_URI is set), politeness off for
@@ -263,7 +264,11 @@ def run_pipeline(
 # -- report -----------------------------------------------------------------------------------
 
 
-def report(n_pages: int, tf_rate: float, bare: tuple[int, float], run: dict[str, Any]) -> None:
+def report(
+    n_pages: int, tf_rates: list[float], bare: tuple[int, float], run: dict[str, Any]
+) -> None:
+    """The reference is trafilatura's mean rate, measured before and after the other two."""
+    tf_rate = sum(tf_rates) / len(tf_rates)
     bare_rate = bare[0] / bare[1]
     summary = run["summary"]
     stored = summary.get("new", 0) + summary.get("changed", 0)
@@ -271,7 +276,8 @@ def report(n_pages: int, tf_rate: float, bare: tuple[int, float], run: dict[str,
     pipe_rate = articles / run["duration_s"]
     print(f"\n{n_pages} pages; this machine has {os.cpu_count()} cores")
     print(f"{'':34s} {'pages/s':>8s} {'x trafilatura':>14s}")
-    print(f"{'trafilatura alone (1 process)':34s} {tf_rate:8.1f} {1.0:14.2f}")
+    runs = " / ".join(f"{rate:.1f}" for rate in tf_rates)
+    print(f"{'trafilatura alone (1 process)':34s} {tf_rate:8.1f} {1.0:14.2f}   (runs: {runs})")
     print(f"{'bare Scrapy spider':34s} {bare_rate:8.1f} {bare_rate / tf_rate:14.2f}")
     print(f"{'newscrawl pipeline':34s} {pipe_rate:8.1f} {pipe_rate / tf_rate:14.2f}")
     print(
@@ -320,8 +326,8 @@ def main() -> int:
         site, base = start_site(args.corpus, args.copies, tmp)
         try:
             print(f"serving {n_pages} pages at {base}")
-            tf_rate = 0.0 if args.skip_trafilatura else trafilatura_alone(pages, args.copies)
-            print(f"trafilatura alone: {tf_rate:.1f} pages/s")
+            tf_rates = [] if args.skip_trafilatura else [trafilatura_alone(pages, args.copies)]
+            print(f"trafilatura alone: {tf_rates[0] if tf_rates else 0:.1f} pages/s")
             bare = run_bare_spider(base, tmp)
             print(f"bare Scrapy: {bare[0]} pages in {bare[1]:.1f} s")
             uri = os.environ.get("MONGODB_URI")
@@ -333,9 +339,12 @@ def main() -> int:
                     assert server.process is not None
                     roots["MongoDB server (secantusdb)"] = server.process.pid
                     run = run_pipeline(base, tmp, server.uri, "bench_e2e", roots)
+            if tf_rates:  # again: this machine's speed drifts by a third within minutes
+                tf_rates.append(trafilatura_alone(pages, args.copies))
+                print(f"trafilatura alone, after the crawl: {tf_rates[1]:.1f} pages/s")
         finally:
             site.kill()
-    report(n_pages, tf_rate or 1.0, bare, run)
+    report(n_pages, tf_rates or [1.0], bare, run)
     return 0
 
 

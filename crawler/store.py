@@ -215,12 +215,20 @@ class ArticleStore:
         later += [i for i, v, _ in inserts if v["_id"] in collided]
         stories = place([i for i, _, _ in stored]) if place and stored else {}
         with clock.timing("store"):
+            fresh: list[tuple[Doc, UpdateOne]] = []  # first version of an article not stored yet
             for i, version, decision in stored:
-                updates.append(
-                    self._advance_op(pages[i], version, decision, stories.get(pages[i].article_id))
-                )
+                page, story_id = pages[i], stories.get(pages[i].article_id)
+                advance = self._advance_op(page, version, decision, story_id)
+                if page.article_id in articles:
+                    updates.append(advance)
+                else:
+                    fresh.append((self._new_article(page, version, decision, story_id), advance))
                 outcome = NEW if version["version"] == 1 else CHANGED
-                results[i] = SaveResult(outcome, pages[i].article_id, version["version"], decision)
+                results[i] = SaveResult(outcome, page.article_id, version["version"], decision)
+            # a plain insert costs the store less than an upsert; where another writer
+            # created the article meanwhile, the guarded upsert decides as usual
+            refused = insert_new(self.articles, [doc for doc, _ in fresh])
+            updates += [fresh[k][1] for k in refused]
             _bulk_ignoring_races(self.articles, updates)
             for i in sorted(later):
                 results[i] = self.save_snapshot(pages[i])
@@ -285,21 +293,38 @@ class ArticleStore:
     ) -> UpdateOne:
         """Move the article to this version, unless a newer one already moved it on."""
         number = version["version"]
-        fields = _state_from_version(version)
-        fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
-        fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
-        if story_id is not None:
-            fields["story_id"] = story_id
         guard = {
             "_id": page.article_id,
             "version_count": {"$not": {"$gte": number}},  # below n, or no version yet
         }
         update = {
-            "$set": fields,
+            "$set": self._advanced_fields(page, version, decision, story_id),
             "$setOnInsert": {"first_seen": page.fetched_at},
             "$addToSet": {"aliases": {"$each": page.aliases}},
         }
         return UpdateOne(guard, update, upsert=True)
+
+    def _new_article(
+        self, page: Page, version: Doc, decision: Decision, story_id: str | None
+    ) -> Doc:
+        """The article document _advance_op's upsert would create."""
+        return {
+            "_id": page.article_id,
+            **self._advanced_fields(page, version, decision, story_id),
+            "first_seen": page.fetched_at,
+            "aliases": list(dict.fromkeys(page.aliases)),
+        }
+
+    def _advanced_fields(
+        self, page: Page, version: Doc, decision: Decision, story_id: str | None
+    ) -> Doc:
+        number = version["version"]
+        fields = _state_from_version(version)
+        fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
+        fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
+        if story_id is not None:
+            fields["story_id"] = story_id
+        return fields
 
     def _touch(self, page: Page, outcome: str, article: Doc | None) -> None:
         if article is None:

@@ -183,6 +183,38 @@ def test_a_batch_stores_like_one_page_at_a_time(db):
     assert article["version_count"] == 2 and article["text"].count("Paragraph") == 5
 
 
+def test_a_new_article_from_a_batch_is_the_document_a_single_write_makes(db):
+    """Batches insert new articles (cheaper than the single path's upsert): same document."""
+    store = ArticleStore(db)
+    store.save_snapshot(page("alone", body(3)))
+    store.save_snapshots([page("batched", body(3)), page("other", body(2))])
+
+    def comparable(article_id: str) -> dict:
+        doc = db.articles.find_one({"_id": article_id})
+        assert doc is not None
+        return {k: v for k, v in doc.items() if k not in ("_id", "url", "aliases", "story_id")}
+
+    assert comparable("batched") == comparable("alone")
+    assert db.articles.find_one({"_id": "batched"})["aliases"] == ["example.test/batched"]
+
+
+def test_a_batch_whose_new_article_another_writer_completed_meanwhile_keeps_one_article(db):
+    store = ArticleStore(db)
+
+    def place(indexes: list[int]) -> dict[str, str]:
+        # between our version insert and our article insert, another writer meets the
+        # same page, finds version 1 without its article and repairs it
+        assert ArticleStore(db).save_snapshot(page("raced", body(3))).outcome == "unchanged"
+        return {"raced": "story-1", "calm": "story-2"}
+
+    results = store.save_snapshots([page("raced", body(3)), page("calm", body(2))], place=place)
+    assert [r.outcome for r in results] == ["new", "new"]
+    assert db.versions.count_documents({"article_id": "raced"}) == 1
+    raced = db.articles.find_one({"_id": "raced"})
+    assert raced["version_count"] == 1 and db.articles.count_documents({}) == 2
+    assert db.articles.find_one({"_id": "calm"})["story_id"] == "story-2"
+
+
 def test_a_retried_batch_adds_nothing(db):
     store = ArticleStore(db)
     batch = [page(f"a{i}", body(3 + i)) for i in range(5)]
