@@ -116,6 +116,7 @@ class Member:
     authors: list[str] = field(default_factory=list)
     label: str | None = None  # a caller's own id (the cluster command's input ids)
     hashes: set[int] | None = None  # shingle_hashes(paragraphs), when already computed
+    body_hash: str | None = None  # normalize.body_hash(paragraphs), when already computed
 
 
 @dataclass
@@ -229,7 +230,7 @@ class StoryIndex:
         assignments: dict[str, Assignment] = {}
         placed: dict[str, _Candidate] = {}  # this batch's newcomers, visible to the later ones
         newcomers: list[Member] = []
-        bodies = {m.article_id: normalize.body_hash(m.paragraphs) for m in members}
+        bodies = {m.article_id: m.body_hash or normalize.body_hash(m.paragraphs) for m in members}
         exact = self._exact_copies([bodies[m.article_id] for m in members if m.hashes])
         for member in members:
             if previous.get(member.article_id):

@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import urls
+from crawler import normalize, urls
 from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
@@ -99,6 +99,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
         raw_zstd=compress_raw(fetched.body),  # the raw bytes go back to the crawler compressed
         raw_size=len(fetched.body),
         shingles=shingle_hashes(extracted.paragraphs),
+        body_hash=normalize.body_hash(extracted.paragraphs),
         http={
             "status": fetched.status,
             "final_url": fetched.final_url,
@@ -177,6 +178,7 @@ def _member(page: Page) -> Member:
         seen_at=page.fetched_at,
         authors=page.authors,
         hashes=page.shingles,
+        body_hash=page.body_hash,
     )
 
 

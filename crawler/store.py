@@ -105,6 +105,7 @@ class Page:
     raw_zstd: bytes | None = None  # compressed by the extraction worker; else at write time
     raw_size: int | None = None  # len(raw_html) when the worker kept only the compressed bytes
     shingles: set[int] | None = None  # the story index's shingles, computed by the worker
+    body_hash: str | None = None  # and its exact-copy key (normalize.body_hash)
     http: dict[str, Any] = field(default_factory=dict)
     extractor: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
