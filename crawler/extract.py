@@ -12,7 +12,6 @@ which prunes the tree it is given, gets it.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -103,10 +102,10 @@ def extract(body: bytes | str, url: str) -> Extracted:
     headings = {normalize.loose_form(t) for t in (title, *tree.xpath("//h1//text()")) if t}
     result.published = _iso_date(
         _first(ld.get("datePublished"), meta.get("article:published_time"))
-    ) or _htmldate(tree, original=True)
-    result.modified = _iso_date(
-        _first(ld.get("dateModified"), meta.get("article:modified_time"))
-    ) or _htmldate(tree, original=False)
+    ) or _htmldate(tree)
+    # only as the publisher states it: htmldate's latest date on the page is as often the
+    # header's today or a sidebar's newest story as an update of this article
+    result.modified = _iso_date(_first(ld.get("dateModified"), meta.get("article:modified_time")))
     result.authors = _authors(ld, meta)
     result.language = _language(tree, meta)
     result.site_name = _first(meta.get("og:site_name"))
@@ -284,11 +283,13 @@ def _iso_date(value: Any) -> str | None:
     return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _htmldate(tree: etree._Element, original: bool) -> str | None:
+def _htmldate(tree: etree._Element) -> str | None:
+    """The page's original publication date by htmldate, which works on a copy of a tree
+    it is handed (trafilatura gets this tree afterwards)."""
     from htmldate import find_date
 
     try:
-        found = find_date(copy.deepcopy(tree), original_date=original, extensive_search=False)
+        found = find_date(tree, original_date=True, extensive_search=False)
     except Exception:  # htmldate raises assorted errors on odd markup; the date is optional
         return None
     return _iso_date(found)

@@ -54,6 +54,17 @@ def test_metadata_from_json_ld_and_meta():
     assert result.paragraphs[0].startswith("Paragraph 0")  # the <h1> is the title, not body
 
 
+def test_a_page_stating_no_dates_gets_its_date_from_the_page_and_keeps_its_body():
+    """htmldate reads the date from the page (on its own copy of the tree: trafilatura gets
+    the same tree next); an undeclared modification date stays unknown."""
+    head = '<meta name="date" content="2026-11-19">'
+    result = extract(page("Last words.", head), "https://gazette.example/news/vote")
+    assert result.published == "2026-11-19"
+    assert result.modified is None  # not the page's latest date: that is often just today
+    plain = extract(page("Last words."), "https://gazette.example/news/vote")
+    assert result.paragraphs == plain.paragraphs and len(plain.paragraphs) > 3
+
+
 def test_binary_and_empty_pages_are_refused():
     with pytest.raises(ExtractionError, match="binary"):
         extract(b"\x89PNG\r\n\x1a\n" + bytes(200), "https://x.example/a.html")
