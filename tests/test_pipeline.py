@@ -61,15 +61,22 @@ def test_a_page_the_store_rejects_does_not_lose_the_rest_of_its_batch(db):
     assert sorted(v["article_id"] for v in db.versions.find()) == ["a", "b"]
 
 
-def test_pages_trickling_in_within_the_linger_share_one_batch():
-    sizes: list[int] = []
+class RecordingStore:
+    """A write_batch that stores nothing and remembers the size of each batch."""
 
-    def write(items: list[int]) -> list[int]:
-        sizes.append(len(items))
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def write(self, items: list[int]) -> list[int]:
+        self.sizes.append(len(items))
         return items
 
+
+def test_pages_trickling_in_within_the_linger_share_one_batch():
+    store = RecordingStore()
+
     async def crawl() -> list[int]:
-        writer: BatchWriter[int, int] = BatchWriter(write, max_batch=64, linger_s=2.0)
+        writer: BatchWriter[int, int] = BatchWriter(store.write, max_batch=64, linger_s=2.0)
         futures = []
         for i in range(5):  # pages come back from extraction one at a time
             futures.append(asyncio.ensure_future(writer.submit(i)))
@@ -77,20 +84,16 @@ def test_pages_trickling_in_within_the_linger_share_one_batch():
         return list(await asyncio.gather(*futures))
 
     assert asyncio.run(crawl()) == [0, 1, 2, 3, 4]
-    assert sizes == [5]  # without the linger the writer, idle, would send the first alone
+    assert store.sizes == [5]  # without the linger the writer, idle, would send the first alone
 
 
 def test_a_full_batch_is_written_without_waiting_for_the_linger():
-    sizes: list[int] = []
-
-    def write(items: list[int]) -> list[int]:
-        sizes.append(len(items))
-        return items
+    store = RecordingStore()
 
     async def crawl() -> list[int]:
-        writer: BatchWriter[int, int] = BatchWriter(write, max_batch=3, linger_s=600.0)
+        writer: BatchWriter[int, int] = BatchWriter(store.write, max_batch=3, linger_s=600.0)
         batch = asyncio.gather(*(writer.submit(i) for i in range(3)))
         return list(await asyncio.wait_for(batch, timeout=60))  # not the 600 s linger
 
     assert asyncio.run(crawl()) == [0, 1, 2]
-    assert sizes == [3]
+    assert store.sizes == [3]
