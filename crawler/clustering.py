@@ -379,8 +379,7 @@ class StoryIndex:
                 origin = min(story.get("members", []) + entries, key=_origin_rank)
                 growing[story_id] = (entries, origin)
         self._texts([origin["article_id"] for _, origin in growing.values()], texts)
-        for story_id, (entries, origin) in growing.items():
-            joined[story_id] = self._join(story_id, existing[story_id], entries, origin, texts, now)
+        joined.update(self._join_many(growing, existing, texts, now))
         for story_id, entries in joins.items():
             for entry in entries:
                 assignments[entry["article_id"]].joined = (
@@ -419,7 +418,40 @@ class StoryIndex:
         }
         return joined, raced
 
-    def _join(
+    def _join_many(
+        self,
+        growing: dict[str, tuple[list[Doc], Doc]],
+        existing: dict[str, Doc],
+        texts: dict[str, tuple[str, list[str]]],
+        now: datetime,
+    ) -> dict[str, list[str]]:
+        """Add new members' entries to existing stories in one bulk write; the article ids
+        added, per story.
+
+        Each update is guarded against members already present. When any guard
+        fails (a concurrent writer added one of them, which the placement lock
+        makes rare) the stories of the batch are settled one entry at a time; the
+        entries this bulk write did add are then not reported as joined (the flag
+        only informs, the stories themselves are right either way).
+        """
+        updates = [
+            self._join_op(story_id, existing[story_id], entries, origin, texts, now)
+            for story_id, (entries, origin) in growing.items()
+        ]
+        if not updates:
+            return {}
+        result = self.stories.bulk_write(updates, ordered=False)
+        if result.modified_count == len(updates):
+            return {
+                story_id: [e["article_id"] for e in entries]
+                for story_id, (entries, _) in growing.items()
+            }
+        return {
+            story_id: [e["article_id"] for e in entries if self._push_one(story_id, e, now)]
+            for story_id, (entries, _) in growing.items()
+        }
+
+    def _join_op(
         self,
         story_id: str,
         story: Doc,
@@ -427,8 +459,7 @@ class StoryIndex:
         origin: Doc,
         texts: dict[str, tuple[str, list[str]]],
         now: datetime,
-    ) -> list[str]:
-        """Add new members' entries to an existing story; the article ids actually added."""
+    ) -> UpdateOne:
         members = story.get("members", []) + entries
         if origin["article_id"] != (story.get("origin") or {}).get("article_id"):
             self._refresh_all_changes(story_id, story.get("members", []), origin, texts)
@@ -436,9 +467,8 @@ class StoryIndex:
         if origin_text is not None:
             for entry in entries:
                 entry["changes"] = local_changes(origin_text, texts[entry["article_id"]])
-        new_ids = [e["article_id"] for e in entries]
-        result = self.stories.update_one(
-            {"_id": story_id, "members.article_id": {"$nin": new_ids}},
+        return UpdateOne(
+            {"_id": story_id, "members.article_id": {"$nin": [e["article_id"] for e in entries]}},
             {
                 "$push": {"members": {"$each": entries}},
                 "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
@@ -446,9 +476,6 @@ class StoryIndex:
                 "$set": {"last_joined": now, **_origin_fields(origin, members)},
             },
         )
-        if result.modified_count == 0:  # a concurrent writer added one of them: go one by one
-            return [e["article_id"] for e in entries if self._push_one(story_id, e, now)]
-        return new_ids
 
     def _push_one(self, story_id: str, entry: Doc, now: datetime) -> bool:
         result = self.stories.update_one(
