@@ -103,8 +103,8 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.published = _iso_date(
         _first(ld.get("datePublished"), meta.get("article:published_time"))
     ) or _htmldate(tree)
-    # only as the publisher states it: htmldate's latest date on the page is as often the
-    # header's today or a sidebar's newest story as an update of this article
+    # only as the publisher states it: htmldate's latest date on the page can be the
+    # header's today or a sidebar's newest story rather than an update of this article
     result.modified = _iso_date(_first(ld.get("dateModified"), meta.get("article:modified_time")))
     result.authors = _authors(ld, meta)
     result.language = _language(tree, meta)
