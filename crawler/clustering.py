@@ -356,7 +356,7 @@ class StoryIndex:
         self, newcomers: list[Member], assignments: dict[str, Assignment], now: datetime
     ) -> None:
         """Write the batch's joins: one read of the stories, one insert of the new ones,
-        one update per story that grew, one read of the origin texts they need."""
+        one bulk update of the stories that grew, one read of the origin texts they need."""
         if not newcomers:
             return
         joins: dict[str, list[Doc]] = {}
@@ -460,6 +460,8 @@ class StoryIndex:
         texts: dict[str, tuple[str, list[str]]],
         now: datetime,
     ) -> UpdateOne:
+        """The guarded update adding `entries` to the story. A new originating copy first
+        rewrites what every earlier member changed against it (a write of its own)."""
         members = story.get("members", []) + entries
         if origin["article_id"] != (story.get("origin") or {}).get("article_id"):
             self._refresh_all_changes(story_id, story.get("members", []), origin, texts)

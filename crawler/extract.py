@@ -92,8 +92,7 @@ def extract(body: bytes | str, url: str) -> Extracted:
     prunes the tree it is given, comes last and gets the tree itself rather than
     a copy (a deep copy of a 100 kB page costs a tenth of the extraction).
     """
-    tree = parse_html(body)
-    _unglue_zero_width(tree, body)
+    tree = _page_tree(body)
     ld = _json_ld_article(tree)
     meta = _meta(tree)
     result = Extracted(url=url, canonical_url=_canonical(tree, url))
@@ -120,6 +119,13 @@ def extract(body: bytes | str, url: str) -> Extracted:
         paragraphs = paragraphs[1:]  # trafilatura keeps the <h1>; the title has it
     result.paragraphs = paragraphs
     return result
+
+
+def _page_tree(body: bytes | str) -> etree._Element:
+    """The parsed page, zero-width spaces turned into word breaks."""
+    tree = parse_html(body)
+    _unglue_zero_width(tree, body)
+    return tree
 
 
 def _fallback_title(tree: etree._Element) -> str | None:
@@ -159,8 +165,7 @@ def _body(tree: etree._Element, body: bytes | str, url: str) -> list[str]:
     paragraphs = normalize.clean_paragraphs(_trafilatura(tree, url, fast=True))
     if sum(len(p) for p in paragraphs) >= FULL_CASCADE_BELOW:
         return paragraphs
-    fresh = parse_html(body)  # the fast run pruned the first tree
-    _unglue_zero_width(fresh, body)
+    fresh = _page_tree(body)  # the fast run pruned the first tree
     return normalize.clean_paragraphs(_trafilatura(fresh, url, fast=False))
 
 

@@ -168,9 +168,9 @@ class ArticleStore:
         """save_snapshot for a batch, with the same guarantees and one result per page, in order.
 
         One read of the articles and of their version hashes, one insert of the new
-        versions, one bulk update of the articles: on a store where each round trip
-        costs a millisecond, that is most of the per-page cost gone. Whatever a
-        batch cannot settle alone (the same article twice in it, a revert, a
+        versions, one insert of the new articles and one bulk update of the others:
+        on a store where each round trip costs a millisecond, that is most of the
+        per-page cost gone. Whatever a batch cannot settle alone (the same article twice in it, a revert, a
         version number taken meanwhile by another writer, a half-finished earlier
         write) goes through save_snapshot afterwards, which re-reads and retries.
 
@@ -431,11 +431,16 @@ def insert_new(collection: Collection[Doc], docs: list[Doc]) -> list[int]:
     try:
         collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return [error["index"] for error in errors]
+        return _duplicate_key_positions(exc)
     return []
+
+
+def _duplicate_key_positions(exc: BulkWriteError) -> list[int]:
+    """The positions a unique index refused; re-raised when anything else went wrong."""
+    errors = exc.details.get("writeErrors", [])
+    if any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise exc
+    return [error["index"] for error in errors]
 
 
 def _first_of_each_article(pages: list[Page]) -> tuple[list[int], list[int]]:
@@ -461,8 +466,7 @@ def _bulk_ignoring_races(collection: Collection[Doc], updates: list[UpdateOne]) 
     try:
         collection.bulk_write(updates, ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+        _duplicate_key_positions(exc)
 
 
 def _state_from_version(version: Doc) -> Doc:
