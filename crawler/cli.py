@@ -25,14 +25,18 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 @contextlib.contextmanager
 def store_session(quiet: bool = False) -> Iterator[str]:
-    """MONGODB_URI if set; otherwise the embedded server under $CRAWLER_DATA (default data/)."""
+    """MONGODB_URI if set; otherwise the embedded server under $CRAWLER_DATA (default ./data)."""
+    from crawler.paths import journal_dir
+
+    journal_dir()  # resolved now, so child processes started from here use the same folder
     uri = os.environ.get("MONGODB_URI")
     if uri:
         yield uri
         return
     from crawler.embedded import EmbeddedServer
+    from crawler.paths import embedded_store_dir
 
-    data_dir = Path(os.environ.get("CRAWLER_DATA", "data")) / "mongo"
+    data_dir = embedded_store_dir()
     server = EmbeddedServer(data_dir)
     uri = server.start()
     os.environ["MONGODB_URI"] = uri

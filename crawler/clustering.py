@@ -117,6 +117,9 @@ class Member:
     label: str | None = None  # a caller's own id (the cluster command's input ids)
     hashes: set[int] | None = None  # shingle_hashes(paragraphs), when already computed
     body_hash: str | None = None  # normalize.body_hash(paragraphs), when already computed
+    # placed before, but the story may not list it yet (a write that stopped half-way):
+    # its indexed story is joined again (a no-op when it is listed) and recorded
+    rejoin: bool = False
 
 
 @dataclass
@@ -232,10 +235,13 @@ class StoryIndex:
         newcomers: list[Member] = []
         bodies = {m.article_id: m.body_hash or normalize.body_hash(m.paragraphs) for m in members}
         exact = self._exact_copies([bodies[m.article_id] for m in members if m.hashes])
+        rejoining: list[Member] = []
         for member in members:
             if previous.get(member.article_id):
                 story = str(previous[member.article_id])
                 assignments[member.article_id] = Assignment(story, 1.0, True)
+                if member.rejoin:
+                    rejoining.append(member)
                 continue
             body = bodies[member.article_id]
             if member.hashes and body in exact:  # an exact copy: its story, no lookup, no anchors
@@ -260,18 +266,20 @@ class StoryIndex:
             assignments[member.article_id] = Assignment(story_id, similarity, False)
             newcomers.append(member)
         self._write_fingerprints(members, previous, placed, now)
-        if record_articles and newcomers:
+        self._record_stories(newcomers + rejoining, assignments, now)
+        # the article learns its story only once the story lists it: an article with a
+        # story id is always a member (crawler.verify checks it)
+        if record_articles and (newcomers or rejoining):
             self.db.articles.bulk_write(
                 [
                     UpdateOne(
                         {"_id": m.article_id},
                         {"$set": {"story_id": assignments[m.article_id].story_id}},
                     )
-                    for m in newcomers
+                    for m in newcomers + rejoining
                 ],
                 ordered=False,
             )
-        self._record_stories(newcomers, assignments, now)
         return [assignments[m.article_id] for m in members]
 
     def _write_fingerprints(

@@ -25,16 +25,19 @@ class Choice:
 @dataclass
 class CrawlPlan:
     max_age: timedelta
-    max_articles: int
+    max_articles: int  # new articles per crawl; revisits of known ones do not count
     recheck: bool = False
     _claimed: set[str] = field(default_factory=set)
+    _new_claimed: int = 0
 
-    def claim(self, url: str) -> bool:
-        """Reserve a URL for this crawl; False if it (in any variant) is already taken."""
+    def claim(self, url: str, new: bool = False) -> bool:
+        """Reserve a URL for this crawl; False if it (in any variant) is already taken.
+        `new`: a URL not stored yet, which spends the new-article budget."""
         key = urls.url_key(url)
         if key in self._claimed:
             return False
         self._claimed.add(key)
+        self._new_claimed += new
         return True
 
     def choose(
@@ -48,7 +51,7 @@ class CrawlPlan:
             newest = entry.newest
             if newest is not None and now - newest > self.max_age:
                 return Choice(False, "too-old")
-            if len(self._claimed) >= self.max_articles:
+            if self._new_claimed >= self.max_articles:
                 return Choice(False, "limit")
             return Choice(True, "new")
         if self.recheck:

@@ -2,7 +2,7 @@
 
 Readable tables with rich for people, `--json` with the schema's field names
 for scripts. Any URL variant of an article finds it (tracking parameters, AMP,
-http/https), because lookups go through `urls.url_key` and `articles.aliases`.
+http/https), because lookups go through `urls.url_key` and `url_aliases`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler import urls
+from crawler.store import ArticleStore
 from crawler.versioning import word_diff
 
 Doc = dict[str, Any]
@@ -126,7 +127,7 @@ def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
 
 
 def find_article(db: Any, url: str) -> Doc:
-    article = db.articles.find_one({"aliases": urls.url_key(url)})
+    article = ArticleStore(db).find_by_url_key(urls.url_key(url))
     if article is None:
         raise NotFound(f"no stored article for {url}")
     return article

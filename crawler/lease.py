@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,17 +32,41 @@ class LeaseHeld(Exception):
 
 
 class SiteLease:
-    def __init__(self, db: Database[Doc], site: str, run_id: str, ttl: timedelta = LEASE_TTL):
+    """The site's lease, renewed every RENEW_EVERY_S while held.
+
+    A lease is lost when a renewal finds another holder (it expired and was taken)
+    or when renewals have failed until its expiry: `on_lost` is then called once,
+    from the renewal thread, with the reason, and the crawl must stop, since
+    another crawl of the site may start at any moment.
+    """
+
+    def __init__(
+        self,
+        db: Database[Doc],
+        site: str,
+        run_id: str,
+        ttl: timedelta = LEASE_TTL,
+        on_lost: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        renew_every_s: float | None = None,
+    ):
         self.leases = db.leases
         self.site = site
         self.run_id = run_id
         self.ttl = ttl
+        self.on_lost = on_lost
+        self.clock = clock
+        self.renew_every_s = renew_every_s or float(
+            os.environ.get("NEWSCRAWL_LEASE_RENEW_S", RENEW_EVERY_S)
+        )
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.expires_at: datetime | None = None
+        self.lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def acquire(self, now: datetime | None = None) -> None:
-        now = now or utcnow()
+        now = now or self.clock()
         try:
             self._take(now)
         except LeaseHeld:
@@ -57,7 +82,7 @@ class SiteLease:
         self._thread.start()
 
     def _take(self, now: datetime) -> None:
-        fields = {
+        fields: Doc = {
             "holder": self.holder,
             "run_id": self.run_id,
             "acquired_at": now,
@@ -71,6 +96,7 @@ class SiteLease:
                 {"$set": fields},
                 upsert=True,
             )
+            self.expires_at = fields["expires_at"]
         except DuplicateKeyError:
             current = self.leases.find_one({"_id": self.site}) or {}
             raise LeaseHeld(
@@ -79,18 +105,44 @@ class SiteLease:
             ) from None
 
     def _renew_loop(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_S):
-            try:
-                self.leases.update_one(
-                    {"_id": self.site, "holder": self.holder},
-                    {"$set": {"expires_at": utcnow() + self.ttl}},
-                )
-            except PyMongoError:
-                pass  # the lease simply runs out if MongoDB stays away
+        while not self._stop.wait(self.renew_every_s):
+            if not self.renew(self.clock()):
+                return
+
+    def renew(self, now: datetime) -> bool:
+        """Extend the lease; False (and on_lost called) once it is lost."""
+        if self.lost:
+            return False
+        try:
+            result = self.leases.update_one(
+                {"_id": self.site, "holder": self.holder, "expires_at": {"$gt": now}},
+                {"$set": {"expires_at": now + self.ttl}},
+            )
+        except PyMongoError as exc:
+            if self.expires_at is not None and now < self.expires_at:
+                return True  # MongoDB is away; the lease still holds until it expires
+            return self._lose(
+                f"lease expired while MongoDB was unreachable ({exc.__class__.__name__})"
+            )
+        if result.matched_count == 0:
+            current = self.leases.find_one({"_id": self.site}) or {}
+            return self._lose(
+                f"lease of {self.site!r} lost: now held by run {current.get('run_id')}"
+                if current
+                else f"lease of {self.site!r} lost: it expired and was removed"
+            )
+        self.expires_at = now + self.ttl
+        return True
+
+    def _lose(self, reason: str) -> bool:
+        self.lost = reason
+        if self.on_lost is not None:
+            self.on_lost(reason)
+        return False
 
     def release(self) -> None:
         self._stop.set()
-        if self._thread:
+        if self._thread and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         try:
             self.leases.delete_one({"_id": self.site, "holder": self.holder})

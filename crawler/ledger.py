@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import InsertOne, ReturnDocument
+from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -37,8 +38,20 @@ SUMMARY_KEYS = [
     "reverted",
     "degraded",
     "skipped",
+    "spooled",
     "errors",
 ]
+
+# Outcomes of an article page that reached the store (a version, or a recorded fetch).
+STORED_OUTCOMES = {"new", "changed", "unchanged", "cosmetic", "reverted", "degraded"}
+# The accounting of article pages: every page the spider hands to the pipeline
+# ends in exactly one of stored / error / spooled, or the run is not "ok".
+ARTICLE_FETCHED = "article/fetched"
+ARTICLE_STORED = "article/stored"
+ARTICLE_ERROR = "article/error"
+ARTICLE_SPOOLED = "article/spooled"
+PIPELINE_MISSING = "pipeline-missing"  # the spider's close reason when nothing could be stored
+MAX_PENDING_FETCHES = 100_000  # held in memory while MongoDB is away, then spilled
 
 
 def new_run_id(site: str, now: datetime) -> str:
@@ -48,7 +61,15 @@ def new_run_id(site: str, now: datetime) -> str:
 class RunLedger:
     """Counters and fetch records of one crawl of one site."""
 
-    def __init__(self, db: Database[Doc], site: str, run_id: str, trigger: str, now: datetime):
+    def __init__(
+        self,
+        db: Database[Doc],
+        site: str,
+        run_id: str,
+        trigger: str,
+        now: datetime,
+        spill: Any = None,
+    ):
         self.db = db
         self.site = site
         self.run_id = run_id
@@ -56,6 +77,9 @@ class RunLedger:
         self.started_at = now
         self.counters: Counter[str] = Counter()
         self._pending: list[Doc] = []
+        # where fetch records and the run's end go when MongoDB cannot take them:
+        # a crawler.journal.Journal (records are replayed with the pages)
+        self.spill = spill
 
     def start(self) -> None:
         """Create the run record (idempotent: the runner and the spider may both call it)."""
@@ -86,6 +110,7 @@ class RunLedger:
         if outcome not in ("skipped",):
             self.counters["pages"] += 1
         doc = {
+            "_id": ObjectId(),  # fixed here, so a retried insert cannot store the line twice
             "url": url,
             "site": self.site,
             "run_id": self.run_id,
@@ -101,15 +126,41 @@ class RunLedger:
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
+        """Write the pending fetch records. While MongoDB is away they are kept and tried
+        again at the next flush; at the end of the run (`final`) or past
+        MAX_PENDING_FETCHES they go to the journal, which replays them on the next start."""
         if not self._pending:
             return
+        from crawler.store import insert_new
+
         batch, self._pending = self._pending, []
         try:
-            self.db.fetches.bulk_write([InsertOne(d) for d in batch], ordered=False)
+            insert_new(self.db.fetches, batch)  # refused ids: written by an earlier try
         except PyMongoError as exc:
-            # The fetch log is diagnostics; article data goes through the journal instead.
-            log.warning("could not write %d fetch log records: %s", len(batch), exc)
+            self._pending = batch + self._pending
+            if final or len(self._pending) >= MAX_PENDING_FETCHES:
+                self._spill_pending(exc)
+            else:
+                log.warning("fetch log: %d records wait for MongoDB (%s)", len(batch), exc)
+
+    def _spill_pending(self, exc: Exception) -> None:
+        if self.spill is None:
+            log.error("MongoDB unavailable (%s): %d fetch records lost", exc, len(self._pending))
+        else:
+            self.spill.append_records("fetches", self._pending)
+            log.warning("MongoDB unavailable: %d fetch records journalled", len(self._pending))
+        self._pending = []
+
+    def article_counts(self) -> dict[str, int]:
+        """Article pages handed to the pipeline, and how each ended."""
+        keys = (ARTICLE_FETCHED, ARTICLE_STORED, ARTICLE_ERROR, ARTICLE_SPOOLED)
+        return {key.split("/", 1)[1]: int(self.counters.get(key, 0)) for key in keys}
+
+    def unaccounted_pages(self) -> int:
+        """Fetched article pages that ended in no store outcome, error or journal entry."""
+        counts = self.article_counts()
+        return counts["fetched"] - counts["stored"] - counts["error"] - counts["spooled"]
 
     def summary(self) -> dict[str, int]:
         return {key: int(self.counters.get(key, 0)) for key in SUMMARY_KEYS}
@@ -121,7 +172,8 @@ class RunLedger:
         error: str | None = None,
         stages: dict[str, float] | None = None,
     ) -> Doc:
-        self.flush()
+        """Record the run's end; journalled for the next start when MongoDB is away."""
+        self.flush(final=True)
         fields = {
             "finished_at": now,
             "outcome": outcome,
@@ -133,14 +185,18 @@ class RunLedger:
             fields["error"] = error
         if stages:
             fields["stages"] = stages
-        self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
+        try:
+            self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
+        except PyMongoError:
+            if self.spill is None:
+                raise
+            self.spill.append_records("run", [{"_id": self.run_id, **fields}])
+            log.warning("MongoDB unavailable: the end of run %s is journalled", self.run_id)
         return fields
 
 
 def _summary_key(outcome: str) -> str:
-    return {"skipped": "skipped", "error": "errors", "not-modified": "unchanged"}.get(
-        outcome, outcome
-    )
+    return {"error": "errors", "not-modified": "unchanged"}.get(outcome, outcome)
 
 
 @dataclass
@@ -206,9 +262,14 @@ class SourceStates:
         last_modified: str | None,
         content_hash: str,
         conditional: bool,
+        complete: bool = True,
     ) -> bool:
         """Store a 200 response's validators; return False when they proved untrustworthy:
-        same validators as last time, different content."""
+        same validators as last time, different content.
+
+        `complete` false (some entries were left for a later crawl): record the fetch but
+        no validators, content hash or last_fetched, so the next crawl reads it whole
+        again instead of being told "not modified"."""
         same_validators = (etag or last_modified) and (etag, last_modified) == (
             previous.etag,
             previous.last_modified,
@@ -230,6 +291,9 @@ class SourceStates:
         }
         if not conditional:
             fields["last_unconditional"] = now
+        if not complete:
+            fields.update(etag=None, last_modified=None, content_hash=None)
+            del fields["last_fetched"]
         if lied:
             fields["validators_trusted"] = False
             fields["untrusted_since"] = now

@@ -1,18 +1,27 @@
-"""Downloader middleware that keeps a crawl on its site and off private networks.
+"""Downloader middlewares that keep a crawl on its site and off private networks.
 
-It sees every request, redirects included, so a feed or a redirect that points
-at another domain, or at a private, loopback or link-local address, is refused
-before a connection is made — unless the site sets allow_private_addresses.
+`SiteGuardMiddleware` sees every request, redirects included, before robots.txt
+is fetched: a feed or a redirect that points at another domain is refused, and
+so is a URL whose host is itself a private address (an IP literal, localhost).
+
+`PrivateAddressGuardMiddleware` sits next to the downloader and checks the
+address each response actually came from (`response.ip_address`, the peer of
+the connection Scrapy made), so a host name that resolves to a private,
+loopback or link-local address is refused however and whenever it resolved:
+no DNS lookup of our own, nothing blocking the reactor, no stale cache, and a
+name that re-binds between two lookups cannot slip through. It runs before the
+redirect middleware, so a private host cannot redirect the crawl either.
+Both stand aside for sites that set allow_private_addresses.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 
 from crawler import urls
 
@@ -25,36 +34,56 @@ class PrivateAddressRefused(IgnoreRequest):
     reason = "private-address"
 
 
-class SiteGuardMiddleware:
-    HOST_CHECK_TTL_S = 300.0  # getaddrinfo blocks the reactor: once per host per 5 minutes
+def _site(crawler: Any, spider: Spider | None) -> Any:
+    spider = spider or getattr(crawler, "spider", None)
+    return getattr(spider, "site", None)
 
+
+class SiteGuardMiddleware:
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
-        self._private: dict[str, tuple[float, bool]] = {}
-
-    def _is_private(self, host: str) -> bool:
-        now = time.monotonic()
-        cached = self._private.get(host)
-        if cached is None or cached[0] < now:
-            cached = (now + self.HOST_CHECK_TTL_S, urls.resolves_to_private(host))
-            self._private[host] = cached
-        return cached[1]
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SiteGuardMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        spider = spider or getattr(self.crawler, "spider", None)
-        site = getattr(spider, "site", None)
+        site = _site(self.crawler, spider)
         if site is None or request.meta.get("guard_exempt"):
             return None
         if not urls.in_allowed_domains(request.url, site.domains):
             raise OffsiteRefused(f"{request.url}: outside allowed_domains {site.domains}")
         host = urlsplit(request.url).hostname or ""
-        if not site.allow_private_addresses and self._is_private(host):
-            raise PrivateAddressRefused(
-                f"{request.url}: {host} resolves to a private/loopback address "
-                "(set allow_private_addresses: true for sites on a local network)"
-            )
+        if not site.allow_private_addresses and urls.is_private_host_literal(host):
+            raise PrivateAddressRefused(_private_message(request.url, host))
         return None
+
+
+class PrivateAddressGuardMiddleware:
+    def __init__(self, crawler: Any = None):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PrivateAddressGuardMiddleware:
+        return cls(crawler)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        site = _site(self.crawler, spider)
+        if site is None or site.allow_private_addresses or request.meta.get("guard_exempt"):
+            return response
+        address = getattr(response, "ip_address", None)
+        if address is not None and urls.is_private_address(address):
+            self.crawler.stats.inc_value("newscrawl/refused/private-address")
+            raise PrivateAddressRefused(
+                _private_message(request.url, f"{urlsplit(request.url).hostname} ({address})")
+            )
+        return response
+
+
+def _private_message(url: str, host: str) -> str:
+    return (
+        f"{url}: {host} is a private/loopback address "
+        "(set allow_private_addresses: true for sites on a local network)"
+    )

@@ -17,7 +17,8 @@ from typing import Any
 from scrapy import Spider
 
 from crawler import processing, workers
-from crawler.journal import TRANSIENT, Journal, with_retry
+from crawler.journal import TRANSIENT, with_retry
+from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page, utcnow
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 class StorePipeline:
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
-        self.journal = Journal()
         self.clock = StageClock()
         self.pool: ProcessPoolExecutor | None = None
         self.spider: Any = None  # set when the spider opens; the writer thread uses its db
@@ -61,44 +61,43 @@ class StorePipeline:
         return {"url": fetched.url, "site": fetched.site}
 
     async def handle_page(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
-        """Prepare, persist and record one page; journal it when the database is down."""
+        """Prepare, persist and record one page; journal it when the database is down.
+
+        Whatever happens, the page ends as exactly one fetch record (a store
+        outcome, an error, or `spooled`) and one of the article/* counters, which
+        the runner checks add up before it calls a run "ok".
+        """
+        ledger = spider.ledger
+        try:
+            return await self._handle(spider, fetched)
+        except Exception as exc:  # a bug here must cost one page, recorded, not the crawl
+            log.exception("could not store %s", fetched.url)
+            self._record_error(ledger, fetched, f"{fetched.url}: could not store: {exc!r}")
+            return None
+
+    async def _handle(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
         ledger = spider.ledger
         self.clock.add("fetch", fetched.download_s)
         prepared = await self._prepare(fetched)
         self.clock.merge(prepared.timings)
         if prepared.page is None:
-            ledger.record(
-                fetched.url,
-                fetched.fetched_at,
-                fetched.reason,
-                "error",
-                detail=prepared.error,
-                status=fetched.status,
-            )
             log.warning("extraction failed: %s", prepared.error)
+            self._record_error(ledger, fetched, prepared.error or "extraction failed")
             return None
         if spider.mongo_down_until and utcnow() < spider.mongo_down_until:
-            self.journal.append(fetched, "MongoDB marked unreachable")
-            ledger.count("journal/spooled")
+            self._spool(spider, fetched, "MongoDB marked unreachable")
             return None
         result = await self.writer.submit(prepared.page)
         if isinstance(result, TRANSIENT):
-            self.journal.append(fetched, repr(result))
-            ledger.count("journal/spooled")
+            self._spool(spider, fetched, repr(result))
             spider.mark_mongo_down()
             return None
         if isinstance(result, Exception):
-            ledger.record(
-                fetched.url,
-                fetched.fetched_at,
-                fetched.reason,
-                "error",
-                detail=f"{fetched.url}: could not store: {result!r}"[:500],
-                status=fetched.status,
-            )
             log.error("could not store %s: %r", fetched.url, result)
+            self._record_error(ledger, fetched, f"{fetched.url}: could not store: {result!r}")
             return None
         spider.mongo_down_until = None
+        ledger.count(ARTICLE_STORED)
         ledger.record(
             fetched.url,
             fetched.fetched_at,
@@ -111,6 +110,31 @@ class StorePipeline:
             status=fetched.status,
         )
         return result
+
+    def _spool(self, spider: Any, fetched: FetchedPage, why: str) -> None:
+        spider.journal.append(fetched, why)
+        spider.ledger.count(ARTICLE_SPOOLED)
+        spider.ledger.count("journal/spooled")
+        spider.ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            "spooled",
+            detail=f"kept in {spider.journal.path} until MongoDB answers ({why})"[:500],
+            status=fetched.status,
+        )
+
+    @staticmethod
+    def _record_error(ledger: Any, fetched: FetchedPage, detail: str) -> None:
+        ledger.count(ARTICLE_ERROR)
+        ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            "error",
+            detail=detail[:500],
+            status=fetched.status,
+        )
 
     async def _prepare(self, fetched: FetchedPage) -> Prepared:
         pool = self.pool
@@ -135,13 +159,10 @@ class StorePipeline:
             )
         except TRANSIENT as exc:
             return [exc] * len(pages)
-        except Exception:
+        except Exception as exc:
             if len(pages) == 1:
-                raise
+                return [exc]  # the caller records it for this page's URL
         results: list[Outcome | Exception] = []
         for page in pages:
-            try:
-                results += self._write([page])
-            except Exception as exc:  # reported for this page only
-                results.append(exc)
+            results += self._write([page])
         return results

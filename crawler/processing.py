@@ -23,7 +23,7 @@ from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
-from crawler.versioning import CHANGED, NEW, Snapshot
+from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]
 
@@ -145,14 +145,18 @@ def persist_batch(
         return {pages[i].article_id: placed[i] for i in indexes}
 
     results: list[SaveResult] = ArticleStore(db).save_snapshots(pages, clock, place)
+    # stored one by one after a conflict, or finished after an earlier write of theirs
+    # stopped before their story: placed, and their articles updated, here
     rest = [
         i
         for i, result in enumerate(results)
-        if result.outcome in (NEW, CHANGED) and i not in placed
+        if i not in placed
+        and (result.outcome in (NEW, CHANGED) or (result.unplaced and result.outcome != DEGRADED))
     ]
-    if rest:  # stored one by one after a conflict: placed, and their articles updated, here
+    if rest:
         with clock.timing("cluster"):
-            assignments = index.assign_many([_member(pages[i]) for i in rest], now)
+            members = [_member(pages[i], rejoin=results[i].unplaced) for i in rest]
+            assignments = index.assign_many(members, now)
         placed.update((i, a.story_id) for i, a in zip(rest, assignments, strict=True))
     return [
         Outcome(
@@ -167,8 +171,9 @@ def persist_batch(
     ]
 
 
-def _member(page: Page) -> Member:
+def _member(page: Page, rejoin: bool = False) -> Member:
     return Member(
+        rejoin=rejoin,
         article_id=page.article_id,
         site=page.site,
         url=page.url,

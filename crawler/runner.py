@@ -17,13 +17,14 @@ from typing import Any
 from crawler import journal, processing
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import RunLedger, new_run_id
-from crawler.store import ensure_indexes, open_database, utcnow
+from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
+from crawler.store import ensure_indexes, insert_new, open_database, utcnow
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 5.0
 FINISH_OUTCOMES = {"finished": "ok", "shutdown": "interrupted", "closespider_timeout": "timeout"}
+LEASE_LOST = "lease-lost"
 
 
 @dataclass
@@ -35,19 +36,88 @@ class RunResult:
     error: str | None = None
 
 
-def replay_journal(db: Any) -> int:
-    """Store pages spooled while MongoDB was away (idempotent, so a partial replay is safe)."""
+def replay_journal(db: Any, now: datetime | None = None) -> journal.ReplayReport:
+    """Store what was spooled while MongoDB was away: pages, fetch records, run ends.
 
-    def handle(page: processing.FetchedPage) -> None:
+    Idempotent, so a replay killed half-way is simply done again. A page that no
+    longer extracts, or that the store refuses, is recorded in `fetches` as an
+    error for its URL (reason `journal`) and its line kept in the journal's
+    failed-*.jsonl: nothing spooled disappears without a trace.
+    """
+
+    def handle_page(page: processing.FetchedPage) -> None:
         prepared = processing.prepare(page)
-        if prepared.page is not None:
-            stored = prepared.page
-            journal.with_retry(lambda: processing.persist(db, stored, utcnow()))
+        if prepared.page is None:
+            _record_replay_error(db, page, prepared.error or "extraction failed", now)
+            raise journal.ReplayRefused(prepared.error)
+        stored = prepared.page
+        try:
+            outcome = journal.with_retry(lambda: processing.persist(db, stored, utcnow()))
+        except journal.TRANSIENT:
+            raise
+        except Exception as exc:
+            _record_replay_error(db, page, f"{page.url}: could not store: {exc!r}", now)
+            raise
+        _record_replay(db, page, outcome.outcome, outcome.article_id, outcome.version)
 
-    count = journal.replay(handle)
-    if count:
-        log.warning("replayed %d pages from the local journal into MongoDB", count)
-    return count
+    def handle_records(kind: str, docs: list[dict[str, Any]]) -> None:
+        if kind == "fetches":
+            insert_new(db.fetches, docs)
+        elif kind == "run":
+            for doc in docs:
+                fields = {k: v for k, v in doc.items() if k != "_id"}
+                db.crawl_runs.update_one({"_id": doc["_id"]}, {"$set": fields})
+
+    report = journal.replay(handle_page, handle_records)
+    if report.pages or report.records:
+        log.warning(
+            "replayed %d pages and %d fetch/run records from the local journal into MongoDB",
+            report.pages,
+            report.records,
+        )
+    if report.failed or report.unreadable:
+        log.error(
+            "journal replay: %d lines could not be stored and %d were unreadable; "
+            "kept in %s/failed-*.jsonl",
+            report.failed,
+            report.unreadable,
+            journal.journal_dir(),
+        )
+    return report
+
+
+def _record_replay(
+    db: Any, page: processing.FetchedPage, outcome: str, article_id: Any, version: Any
+) -> None:
+    doc = {
+        "url": page.url,
+        "site": page.site,
+        "run_id": page.run_id,
+        "at": page.fetched_at,
+        "reason": "journal",
+        "outcome": outcome,
+        "article_id": article_id,
+        "version": version,
+        "status": page.status,
+    }
+    db.fetches.insert_one({k: v for k, v in doc.items() if v is not None})
+
+
+def _record_replay_error(
+    db: Any, page: processing.FetchedPage, detail: str, now: datetime | None
+) -> None:
+    db.fetches.insert_one(
+        {
+            "url": page.url,
+            "site": page.site,
+            "run_id": page.run_id,
+            "at": now or utcnow(),
+            "reason": "journal",
+            "outcome": "error",
+            "detail": detail[:500],
+            "status": page.status,
+        }
+    )
 
 
 def crawl_sites(
@@ -61,7 +131,6 @@ def crawl_sites(
 ) -> list[RunResult]:
     """Crawl the named sites (concurrently, one crawler each) and return one result per site."""
     from scrapy.crawler import CrawlerProcess
-    from scrapy.utils.project import get_project_settings
 
     from spiders.news import NewsSpider
 
@@ -70,7 +139,7 @@ def crawl_sites(
     replay_journal(db)
     mark_abandoned_runs(db)
 
-    settings = get_project_settings()
+    settings = crawl_settings()
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
     settings.set(
         "LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline"
@@ -84,7 +153,8 @@ def crawl_sites(
         site = config.site(name)
         now = utcnow()
         run_id = new_run_id(name, now)
-        lease = SiteLease(db, name, run_id)
+        crawler = process.create_crawler(NewsSpider)
+        lease = SiteLease(db, name, run_id, on_lost=_stopper(crawler, name))
         try:
             lease.acquire(now)
         except LeaseHeld as exc:
@@ -92,7 +162,6 @@ def crawl_sites(
             print(f"[{name}] {exc}", file=sys.stderr)
             continue
         RunLedger(db, name, run_id, trigger, now).start()  # recorded before anything can fail
-        crawler = process.create_crawler(NewsSpider)
         crawler.settings.set(
             "CLOSESPIDER_TIMEOUT",
             parse_duration(site.crawl_timeout).total_seconds(),
@@ -117,6 +186,72 @@ def crawl_sites(
     return results
 
 
+def crawl_settings() -> Any:
+    """Scrapy settings from crawler.settings itself, wherever the command runs.
+
+    Scrapy's get_project_settings() finds them only through a scrapy.cfg in or
+    above the working directory; anywhere else it silently falls back to
+    Scrapy's defaults (no item pipeline, no robots.txt, no site guard), and a
+    crawl fetches everything and stores nothing.
+    """
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    return settings
+
+
+def _stopper(crawler: Any, name: str) -> Any:
+    """on_lost for a crawl's lease: close the spider (from the reactor thread) as lease-lost."""
+
+    def stop(reason: str) -> None:
+        from scrapy.utils.defer import deferred_from_coro
+        from twisted.internet import reactor
+
+        def close() -> None:
+            if crawler.crawling and crawler.engine is not None:
+                log.error("%s: %s; stopping the crawl", name, reason)
+                deferred_from_coro(crawler.engine.close_spider_async(reason=LEASE_LOST))
+
+        reactor.callFromThread(close)
+
+    return stop
+
+
+def judge_run(
+    outcome: str, error: str | None, ledger: RunLedger, lease_lost: str | None
+) -> tuple[str, str | None]:
+    """The run's outcome from how it ended and what its counters say.
+
+    "ok" only when every fetched article page is accounted for (stored, or
+    recorded as an error) and none waits in the journal: a crawl that fetched
+    pages and stored none without saying why is an error, not a success.
+    """
+    if lease_lost:
+        return LEASE_LOST, lease_lost
+    if outcome == PIPELINE_MISSING:
+        return "error", (
+            "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored"
+        )
+    if not outcome.startswith("ok"):
+        return outcome, error
+    counts = ledger.article_counts()
+    missing = ledger.unaccounted_pages()
+    if missing:
+        return "error", (
+            f"{missing} of {counts['fetched']} fetched article pages were neither stored, "
+            "recorded as errors nor journalled"
+        )
+    if counts["spooled"]:
+        return "spooled", (
+            f"{counts['spooled']} pages kept in the journal ({journal.journal_dir()}) while "
+            "MongoDB was unreachable; they are stored on the next start"
+        )
+    if ledger.summary().get("errors"):
+        return "ok-with-errors", error
+    return outcome, error
+
+
 def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> None:
     """Record the run's end and free the site, whatever happened to the crawl."""
     crawler, lease, name, run_id = (
@@ -138,18 +273,17 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
     try:
         if spider is not None:
             summary = spider.ledger.summary()
-            if result_outcome == "ok" and summary.get("errors"):
-                result_outcome = "ok-with-errors"
+            result_outcome, error = judge_run(result_outcome, error, spider.ledger, lease.lost)
             clock = getattr(spider, "stage_clock", None)
             spider.ledger.finish(
                 result_outcome, utcnow(), error, stages=clock.totals() if clock else None
             )
-    except (
-        Exception
-    ) as exc:  # the run record is best effort; the data is already stored or journalled
+    except Exception as exc:  # the data is already stored or journalled
         log.warning("could not record the end of run %s: %s", run_id, exc)
     finally:
         lease.release()
+    if error and result_outcome not in ("ok", "ok-with-errors"):
+        print(f"[{name}] {result_outcome}: {error}", file=sys.stderr)
     results.append(RunResult(name, run_id, result_outcome, summary, error))
 
 

@@ -31,10 +31,12 @@ MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 1024
 
 # Our site guard replaces Scrapy's offsite filter: it also knows host:port entries
-# (local test sites) and refuses private addresses.
+# (local test sites). The private-address guard checks the address each response
+# came from; at 950 it is the first to see a response, before redirects and retries.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middleware.SiteGuardMiddleware": 50,
+    "crawler.middleware.PrivateAddressGuardMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 # An article page yields one item. Scrapy starts CONCURRENT_ITEMS asyncio tasks for

@@ -59,7 +59,8 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
 
 def ensure_indexes(db: Database[Doc]) -> None:
     """Create every index the schema relies on; safe to run at every start."""
-    db.articles.create_index("aliases")
+    db.articles.create_index("aliases")  # informational: url_aliases resolves URLs
+    db.url_aliases.create_index("article_id")
     db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
     db.articles.create_index([("last_changed", DESCENDING)])
     db.articles.create_index("story_id")
@@ -77,6 +78,24 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.feeds.create_index("site")
     db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
     db.crawl_runs.create_index([("started_at", DESCENDING)])
+    db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
+    backfill_url_aliases(db)
+
+
+def backfill_url_aliases(db: Database[Doc]) -> int:
+    """A database written before `url_aliases` existed: give each alias to the article that
+    saw it first. Idempotent; runs only while `url_aliases` is empty."""
+    if db.url_aliases.estimated_document_count() or not db.articles.estimated_document_count():
+        return 0
+    claimed = 0
+    cursor = db.articles.find({}, {"aliases": 1, "first_seen": 1}).sort("first_seen", ASCENDING)
+    for article in cursor:
+        docs = [
+            {"_id": alias, "article_id": article["_id"], "since": article.get("first_seen")}
+            for alias in article.get("aliases", [])
+        ]
+        claimed += len(docs) - len(insert_new(db.url_aliases, docs))
+    return claimed
 
 
 def compress_raw(body: bytes) -> Binary:
@@ -117,6 +136,13 @@ class SaveResult:
     article_id: str
     version: int | None
     decision: Decision
+    # the article has versions but no story yet (an earlier write of it stopped between
+    # its version and its story): the caller places it
+    unplaced: bool = False
+
+
+def _unplaced(article: Doc | None) -> bool:
+    return article is not None and _count(article) > 0 and not article.get("story_id")
 
 
 class ArticleStore:
@@ -128,29 +154,85 @@ class ArticleStore:
         self.versions: Collection[Doc] = db.versions
 
     def find_by_url_key(self, key: str) -> Doc | None:
-        return self.articles.find_one({"aliases": key})
+        """The one article a URL (any variant, see urls.url_key) belongs to."""
+        alias = self.db.url_aliases.find_one({"_id": key})
+        return self.articles.find_one({"_id": alias["article_id"]}) if alias else None
+
+    def known_by_url_keys(self, keys: list[str], projection: Doc) -> dict[str, Doc]:
+        """The stored articles among `keys`, by key (two round trips on `_id` indexes)."""
+        if not keys:
+            return {}
+        owners = {
+            doc["_id"]: doc["article_id"]
+            for doc in self.db.url_aliases.find({"_id": {"$in": keys}}, {"article_id": 1})
+        }
+        ids = sorted(set(owners.values()))
+        docs = {doc["_id"]: doc for doc in self.articles.find({"_id": {"$in": ids}}, projection)}
+        return {key: docs[owner] for key, owner in owners.items() if owner in docs}
 
     def save_snapshot(self, page: Page) -> SaveResult:
         """Record an unchanged fetch, or append version n+1 and move the article to it."""
+        result = self._save_one(page)
+        self._claim_aliases([page], [result])
+        return result
+
+    def _claim_aliases(self, pages: list[Page], results: list[SaveResult]) -> None:
+        """Give each page's URL variants to its article, unless another article has them.
+
+        `url_aliases` has the alias as `_id`, so one URL can never resolve to two
+        articles: the first article to claim a variant keeps it (a later article
+        whose redirect passes through that URL does not take it over). A variant
+        another article owns is taken back out of this article's `aliases` list.
+        """
+        claims: dict[str, Doc] = {}
+        for page, result in zip(pages, results, strict=True):
+            if result.version:  # the article exists
+                for alias in page.aliases:
+                    claims.setdefault(
+                        alias,
+                        {"_id": alias, "article_id": page.article_id, "since": page.fetched_at},
+                    )
+        docs = list(claims.values())
+        refused = [docs[i]["_id"] for i in insert_new(self.db.url_aliases, docs)]
+        if not refused:
+            return
+        foreign: dict[str, list[str]] = {}
+        for doc in self.db.url_aliases.find({"_id": {"$in": refused}}, {"article_id": 1}):
+            mine = claims[doc["_id"]]["article_id"]
+            if doc["article_id"] != mine:
+                foreign.setdefault(mine, []).append(doc["_id"])
+        for article_id, aliases in foreign.items():
+            log.info("%s: URL variants %s belong to another article", article_id, aliases)
+            self.articles.update_one({"_id": article_id}, {"$pullAll": {"aliases": aliases}})
+
+    def _save_one(self, page: Page) -> SaveResult:
+        finished: Doc | None = None  # a version of this run that a repair just completed
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             article = self.articles.find_one({"_id": page.article_id})
             current = _current_snapshot(article)
             known: dict[str, int] = self._known_hashes(page.article_id) if current else {}
             if known and max(known.values()) > _count(article):
-                self._repair(page.article_id, _count(article))  # a writer died mid-way
+                finished = self._own(page, self.repair(page.article_id, _count(article)))
                 continue
             decision = decide(current, page.snapshot, frozenset(known))
             if decision.outcome == REVERTED:
                 return self._revert(page, article or {}, decision)
             if not decision.makes_version:
                 self._touch(page, decision.outcome, article)
-                return SaveResult(decision.outcome, page.article_id, _count(article), decision)
+                outcome = decision.outcome
+                if finished is not None and finished["content_hash"] == page.snapshot.content_hash:
+                    # our own earlier try stored this version and stopped before the article:
+                    # this write finished it, so it is reported as the version it made
+                    outcome = NEW if finished["version"] == 1 else CHANGED
+                return SaveResult(
+                    outcome, page.article_id, _count(article), decision, _unplaced(article)
+                )
             number = _count(article) + 1
             version = self._version_doc(page, number, decision)
             try:
                 self.versions.insert_one(version)
             except DuplicateKeyError:
-                self._repair(page.article_id, _count(article))
+                finished = self._own(page, self.repair(page.article_id, _count(article)))
                 continue
             self._advance(page, version, decision)
             outcome = NEW if number == 1 else CHANGED
@@ -205,7 +287,11 @@ class ArticleStore:
                     if article is not None:
                         updates.append(self._touch_op(page, decision.outcome, article))
                     results[i] = SaveResult(
-                        decision.outcome, page.article_id, _count(article), decision
+                        decision.outcome,
+                        page.article_id,
+                        _count(article),
+                        decision,
+                        _unplaced(article),
                     )
                 else:
                     number = _count(article) + 1
@@ -232,8 +318,10 @@ class ArticleStore:
             updates += [fresh[k][1] for k in refused]
             _bulk_ignoring_races(self.articles, updates)
             for i in sorted(later):
-                results[i] = self.save_snapshot(pages[i])
-        return [result for result in results if result is not None]
+                results[i] = self._save_one(pages[i])
+            done = [result for result in results if result is not None]
+            self._claim_aliases(pages, done)
+        return done
 
     def _insert_versions(self, versions: list[Doc]) -> set[str]:
         """Insert the new versions; the ids another writer got to first (a unique index said no)."""
@@ -370,16 +458,31 @@ class ArticleStore:
         )
         return SaveResult(REVERTED, page.article_id, earlier["version"], decision)
 
-    def _repair(self, article_id: str, believed_count: int) -> None:
-        """After a collision: if a version exists that the article does not reflect, catch up."""
-        top = self.versions.find_one({"article_id": article_id}, sort=[("version", DESCENDING)])
+    @staticmethod
+    def _own(page: Page, version: Doc | None) -> Doc | None:
+        """The repaired version, if this crawl run wrote it (a retry of our own write)."""
+        if version is not None and page.run_id and version.get("run_id") == page.run_id:
+            return version
+        return None
+
+    def repair(self, article_id: str, believed_count: int | None = None) -> Doc | None:
+        """Catch the article up with its newest version, if a writer stopped between the two.
+
+        Returns that version when the article was behind. The article's story is not
+        restored here: a story id on an article means its story lists it, and a writer
+        that stopped may have indexed the article without finishing the story, so the
+        article is left without one (SaveResult.unplaced) and placed again.
+        """
+        if believed_count is None:
+            believed_count = _count(
+                self.articles.find_one({"_id": article_id}, {"version_count": 1})
+            )
+        top = self.versions.find_one(
+            {"article_id": article_id}, {"raw": 0}, sort=[("version", DESCENDING)]
+        )
         if top is None or top["version"] <= believed_count:
-            return
+            return None
         fields = _state_from_version(top)
-        # the dead writer may have placed the article in a story before it died
-        placed = self.db.fingerprints.find_one({"_id": article_id}, {"story_id": 1})
-        if placed and placed.get("story_id"):
-            fields["story_id"] = placed["story_id"]
         guard = {
             "_id": article_id,
             "version_count": {"$not": {"$gte": top["version"]}},
@@ -390,6 +493,7 @@ class ArticleStore:
                 {"$set": fields, "$setOnInsert": {"first_seen": top["fetched_at"], "aliases": []}},
                 upsert=True,
             )
+        return top
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-import socket
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -82,26 +80,29 @@ def in_allowed_domains(url: str, domains: list[str]) -> bool:
     return False
 
 
-@lru_cache(maxsize=1024)
-def resolves_to_private(host: str) -> bool:
-    """True when any address of `host` is private, loopback, link-local or reserved.
+def is_private_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for private, loopback, link-local, reserved, multicast or unspecified addresses.
 
     Refusing these stops a hostile feed from pointing the crawler at the
     machine's own services or the local network (SSRF).
     """
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return False  # unresolvable: the download itself will fail and be recorded
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            return True
-    return False
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+def is_private_host_literal(host: str) -> bool:
+    """A host that names a private address without DNS: an IP literal, or localhost."""
+    host = host.strip("[]").lower()
+    return host == "localhost" or host.endswith(".localhost") or is_private_address(host)

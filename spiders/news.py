@@ -17,14 +17,22 @@ from typing import Any
 
 import scrapy
 from pymongo.errors import PyMongoError
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import discovery, frontier, urls
 from crawler.config import Site, load_config, parse_duration
-from crawler.ledger import RunLedger, SourceState, SourceStates, new_run_id
+from crawler.journal import Journal
+from crawler.ledger import (
+    ARTICLE_FETCHED,
+    PIPELINE_MISSING,
+    RunLedger,
+    SourceState,
+    SourceStates,
+    new_run_id,
+)
 from crawler.processing import FetchedPage
 from crawler.store import ArticleStore, open_database, utcnow
 
@@ -56,7 +64,10 @@ class NewsSpider(scrapy.Spider):
         self.db = open_database()
         self.articles = ArticleStore(self.db)
         self.sources = SourceStates(self.db)
-        self.ledger = RunLedger(self.db, self.site.name, self.run_id, trigger, self.now)
+        self.journal = Journal()
+        self.ledger = RunLedger(
+            self.db, self.site.name, self.run_id, trigger, self.now, spill=self.journal
+        )
         self.plan = frontier.CrawlPlan(
             max_age=parse_duration(self.site.max_age),
             max_articles=self.site.max_articles,
@@ -83,8 +94,27 @@ class NewsSpider(scrapy.Spider):
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        if not self._store_pipeline_enabled():
+            raise CloseSpider(PIPELINE_MISSING)
         for request in self.start_requests_list():
             yield request
+
+    def _store_pipeline_enabled(self) -> bool:
+        """Without crawler.pipeline.StorePipeline a crawl would fetch every page and store
+        none (Scrapy started without our settings): refuse before the first request."""
+        from crawler.pipeline import StorePipeline
+
+        engine = getattr(getattr(self, "crawler", None), "engine", None)
+        manager = getattr(getattr(engine, "scraper", None), "itemproc", None)
+        enabled = getattr(manager, "middlewares", ())
+        if any(isinstance(component, StorePipeline) for component in enabled):
+            return True
+        log.error(
+            "%s: the item pipeline crawler.pipeline.StorePipeline is not enabled "
+            "(Scrapy was started without crawler.settings); nothing would be stored",
+            self.site.name,
+        )
+        return False
 
     def start_requests_list(self) -> list[scrapy.Request]:
         self.ledger.start()
@@ -126,7 +156,7 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _article_request(self, url: str, reason: str) -> scrapy.Request | None:
-        if not self.plan.claim(url):
+        if not self.plan.claim(url, new=reason == "new"):
             return None
         return scrapy.Request(
             url,
@@ -146,21 +176,8 @@ class NewsSpider(scrapy.Spider):
             self.ledger.record(response.url, now, kind, "not-modified", status=304)
             return
         content_hash = hashlib.sha256(response.body).hexdigest()
-        trusted = _best_effort(
-            self.sources.fetched,
-            state.url,
-            self.site.name,
-            kind,
-            now,
-            state,
-            etag=_header(response, "ETag"),
-            last_modified=_header(response, "Last-Modified"),
-            content_hash=content_hash,
-            conditional=response.meta["conditional"],
-        )
-        if trusted is False:
-            self.ledger.count("source/validators-untrusted")
         if content_hash == state.content_hash and not self.recheck:
+            self._source_seen(response, state, kind, now, content_hash, complete=True)
             self.ledger.record(
                 response.url, now, kind, "unchanged", detail="same content hash", status=200
             )
@@ -168,12 +185,18 @@ class NewsSpider(scrapy.Spider):
         try:
             found = self._discover(response, kind)
         except discovery.DiscoveryError as exc:
+            self._source_seen(response, state, kind, now, content_hash, complete=False)
             _best_effort(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
             self.ledger.record(
                 response.url, now, kind, "error", detail=str(exc), status=response.status
             )
             log.warning("%s", exc)
             return
+        requests = list(self._child_sitemaps(found.sitemaps))
+        articles, deferred = self._entries(found.entries, state.url, source_kind=kind)
+        # entries left for a later crawl (the new-article budget ran out): the source
+        # must look unseen next time, or its validators and hash would hide them for good
+        self._source_seen(response, state, kind, now, content_hash, complete=not deferred)
         if found.warning:
             self.ledger.count(f"source/{kind}-warning")
             log.warning("%s: %s", response.url, found.warning)
@@ -186,8 +209,36 @@ class NewsSpider(scrapy.Spider):
             detail=found.warning,
             status=200,
         )
-        yield from self._child_sitemaps(found.sitemaps)
-        yield from self._entries(found.entries, state.url, source_kind=kind)
+        yield from requests + articles
+
+    def _source_seen(
+        self,
+        response: Response,
+        state: SourceState,
+        kind: str,
+        now: datetime,
+        content_hash: str,
+        complete: bool,
+    ) -> None:
+        """Remember the source's validators and content hash, or, when its entries were
+        not all taken (`complete` false), remember that it was fetched and nothing more."""
+        trusted = _best_effort(
+            self.sources.fetched,
+            state.url,
+            self.site.name,
+            kind,
+            now,
+            state,
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+            content_hash=content_hash,
+            conditional=response.meta["conditional"],
+            complete=complete,
+        )
+        if trusted is False:
+            self.ledger.count("source/validators-untrusted")
+        if not complete:
+            self.ledger.count("source/entries-deferred")
 
     def _discover(self, response: Response, kind: str) -> discovery.Discovered:
         if kind == "feed":
@@ -229,14 +280,19 @@ class NewsSpider(scrapy.Spider):
 
     def _entries(
         self, entries: list[discovery.Entry], source: str, source_kind: str
-    ) -> Iterator[scrapy.Request]:
+    ) -> tuple[list[scrapy.Request], bool]:
+        """Requests for the entries worth fetching, and whether any entry was left for a
+        later crawl because the new-article budget ran out."""
         keys = [urls.url_key(e.url) for e in entries]
         known = _best_effort(self._known_articles, keys) or {}
         new_entries = 0
         now = utcnow()
+        requests: list[scrapy.Request] = []
+        deferred = False
         for entry, key in zip(entries, keys, strict=False):
             article = known.get(key)
             choice = self.plan.choose(entry, article, now, self.site.domains)
+            deferred = deferred or choice.reason == "limit"
             if not choice.fetch:
                 if (
                     choice.reason != "too-old"
@@ -249,9 +305,10 @@ class NewsSpider(scrapy.Spider):
             request = self._article_request(entry.url, choice.reason)
             if request is not None:
                 request.meta["source"] = source
-                yield request
+                requests.append(request)
         if source_kind == "feed":
             _best_effort(self.sources.entries_seen, source, new_entries, len(entries))
+        return requests, deferred
 
     def _known_articles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The stored articles among a source's entries, by every alias.
@@ -259,12 +316,11 @@ class NewsSpider(scrapy.Spider):
         Asked in chunks: a server checks each document it returns against the
         whole `$in` list, so one query for a 2,000-entry sitemap costs entries^2.
         """
-        projection = {"aliases": 1, "last_fetched": 1, "next_check_at": 1}
+        projection = {"last_fetched": 1, "next_check_at": 1}
         known: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), KNOWN_LOOKUP_CHUNK):
             chunk = keys[start : start + KNOWN_LOOKUP_CHUNK]
-            for doc in self.db.articles.find({"aliases": {"$in": chunk}}, projection):
-                known.update((alias, doc) for alias in doc.get("aliases", []))
+            known.update(self.articles.known_by_url_keys(chunk, projection))
         return known
 
     def source_failed(self, failure: Failure) -> None:
@@ -277,6 +333,7 @@ class NewsSpider(scrapy.Spider):
     # -- articles ----------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
+        self.ledger.count(ARTICLE_FETCHED)
         headers = {
             k.decode().lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v
         }
@@ -312,7 +369,7 @@ class NewsSpider(scrapy.Spider):
         log.info("article %s: %s", outcome, detail)
 
     def closed(self, reason: str) -> None:
-        self.ledger.flush()
+        self.ledger.flush(final=True)
 
 
 def _best_effort(action: Any, *args: Any, **kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timedelta, timezone
 
+from crawler.processing import persist_batch
 from crawler.store import ArticleStore, Page, connect, decompress_raw
 from crawler.versioning import Snapshot
 
@@ -225,14 +226,17 @@ def test_a_retried_batch_adds_nothing(db):
 
 
 def test_a_batch_repairs_an_article_left_behind_by_a_crashed_writer(db):
-    store = crash_after_inserting_version_two(db)
-    db.fingerprints.insert_one({"_id": "a1", "story_id": "s1"})  # it was placed, then died
-    results = store.save_snapshots(
-        [page("a1", body(5), at=T0 + timedelta(hours=2)), page("b", body(2))]
+    crash_after_inserting_version_two(db)
+    # it was indexed in story s1, then died before the story listed it
+    db.fingerprints.insert_one({"_id": "a1", "story_id": "s1"})
+    results = persist_batch(
+        db, [page("a1", body(5), at=T0 + timedelta(hours=2)), page("b", body(2))], T0
     )
     assert [r.outcome for r in results] == ["unchanged", "new"]
     repaired = db.articles.find_one({"_id": "a1"})
     assert repaired["version_count"] == 2 and repaired["story_id"] == "s1"
+    story = db.stories.find_one({"_id": "s1"})
+    assert [m["article_id"] for m in story["members"]] == ["a1"]
 
 
 def _batch_race_writer(uri: str, db_name: str, rounds: int, queue) -> None:
