@@ -168,6 +168,31 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.file}: {exc.strerror}") from None
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check the store's invariants (crawler.verify); exit 1 with the list when one is broken."""
+    from crawler.store import ensure_indexes, open_database, utcnow
+    from crawler.verify import verify
+
+    with store_session(quiet=args.json):
+        db = open_database()
+        ensure_indexes(db)
+        violations = verify(db, utcnow())
+        counts = {
+            name: db[name].estimated_document_count()
+            for name in ("articles", "versions", "stories", "crawl_runs")
+        }
+    if args.json:
+        print(json.dumps({"checked": counts, "violations": [v.__dict__ for v in violations]}))
+    elif violations:
+        print(f"{len(violations)} invariant violations:")
+        for violation in violations:
+            print(f"  {violation}")
+    else:
+        checked = ", ".join(f"{n} {name}" for name, n in counts.items())
+        print(f"store is consistent ({checked})")
+    return EXIT_FAILURE if violations else EXIT_OK
+
+
 class UsageError(Exception):
     pass
 
@@ -209,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
+
+    verify = sub.add_parser("verify", help="check the store's invariants; exit 1 if one is broken")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=cmd_verify)
 
     from crawler import inspect as inspect_commands
 

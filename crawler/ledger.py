@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import bson
 from bson import ObjectId
+from bson.errors import InvalidDocument
 from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
@@ -136,7 +138,10 @@ class RunLedger:
 
         batch, self._pending = self._pending, []
         try:
-            insert_new(self.db.fetches, batch)  # refused ids: written by an earlier try
+            try:
+                insert_new(self.db.fetches, batch)  # refused ids: written by an earlier try
+            except (InvalidDocument, OverflowError):  # a value BSON cannot hold: say it in text
+                insert_new(self.db.fetches, [_encodable(doc) for doc in batch])
         except PyMongoError as exc:
             self._pending = batch + self._pending
             if final or len(self._pending) >= MAX_PENDING_FETCHES:
@@ -193,6 +198,23 @@ class RunLedger:
             self.spill.append_records("run", [{"_id": self.run_id, **fields}])
             log.warning("MongoDB unavailable: the end of run %s is journalled", self.run_id)
         return fields
+
+
+def _encodable(doc: Doc) -> Doc:
+    """The fetch record with every value BSON cannot store replaced by its repr."""
+    try:
+        bson.encode(doc)
+        return doc
+    except (InvalidDocument, OverflowError):
+        pass
+    clean: Doc = {}
+    for key, value in doc.items():
+        try:
+            bson.encode({"v": value})
+            clean[key] = value
+        except (InvalidDocument, OverflowError):
+            clean[key] = repr(value)[:500]
+    return clean
 
 
 def _summary_key(outcome: str) -> str:

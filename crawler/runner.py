@@ -18,6 +18,7 @@ from crawler import journal, processing
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
+from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database, utcnow
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 5.0
 FINISH_OUTCOMES = {"finished": "ok", "shutdown": "interrupted", "closespider_timeout": "timeout"}
 LEASE_LOST = "lease-lost"
+STOP_RETRY_S, STOP_ATTEMPTS = 0.2, 300
 
 
 @dataclass
@@ -138,6 +140,7 @@ def crawl_sites(
     ensure_indexes(db)
     replay_journal(db)
     mark_abandoned_runs(db)
+    repair_unfinished_runs(db, utcnow())
 
     settings = crawl_settings()
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
@@ -202,16 +205,34 @@ def crawl_settings() -> Any:
 
 
 def _stopper(crawler: Any, name: str) -> Any:
-    """on_lost for a crawl's lease: close the spider (from the reactor thread) as lease-lost."""
+    """on_lost for a crawl's lease: close the spider (from the reactor thread) as lease-lost.
+
+    The loss can be noticed before the engine has opened the spider, when Scrapy
+    refuses to close it ("Engine slot not assigned"): the close is then tried
+    again every STOP_RETRY_S until it takes, or the crawl has ended by itself.
+    """
 
     def stop(reason: str) -> None:
         from scrapy.utils.defer import deferred_from_coro
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed
+
+        reactor: Any = installed  # its zope interfaces confuse mypy's view of callLater
+        attempts = [0]
+
+        def retry(failure: Any = None) -> None:
+            attempts[0] += 1
+            if attempts[0] < STOP_ATTEMPTS:
+                reactor.callLater(STOP_RETRY_S, close)
 
         def close() -> None:
-            if crawler.crawling and crawler.engine is not None:
+            engine = crawler.engine
+            if not crawler.crawling or engine is None or engine.spider is None:
+                retry()
+                return
+            if attempts[0] == 0:
                 log.error("%s: %s; stopping the crawl", name, reason)
-                deferred_from_coro(crawler.engine.close_spider_async(reason=LEASE_LOST))
+            deferred = deferred_from_coro(engine.close_spider_async(reason=LEASE_LOST))
+            deferred.addErrback(lambda failure: retry() if failure.check(RuntimeError) else None)
 
         reactor.callFromThread(close)
 
@@ -252,6 +273,17 @@ def judge_run(
     return outcome, error
 
 
+def finish_run(
+    spider: Any, outcome: str, error: str | None, lease_lost: str | None
+) -> tuple[str, str | None, dict[str, int]]:
+    """Judge the run and record its end (also for `scrapy crawl`, which has no runner)."""
+    summary = spider.ledger.summary()
+    outcome, error = judge_run(outcome, error, spider.ledger, lease_lost)
+    clock = getattr(spider, "stage_clock", None)
+    spider.ledger.finish(outcome, utcnow(), error, stages=clock.totals() if clock else None)
+    return outcome, error, summary
+
+
 def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> None:
     """Record the run's end and free the site, whatever happened to the crawl."""
     crawler, lease, name, run_id = (
@@ -272,12 +304,7 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
     summary: dict[str, int] = {}
     try:
         if spider is not None:
-            summary = spider.ledger.summary()
-            result_outcome, error = judge_run(result_outcome, error, spider.ledger, lease.lost)
-            clock = getattr(spider, "stage_clock", None)
-            spider.ledger.finish(
-                result_outcome, utcnow(), error, stages=clock.totals() if clock else None
-            )
+            result_outcome, error, summary = finish_run(spider, result_outcome, error, lease.lost)
     except Exception as exc:  # the data is already stored or journalled
         log.warning("could not record the end of run %s: %s", run_id, exc)
     finally:

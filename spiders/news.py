@@ -60,6 +60,8 @@ class NewsSpider(scrapy.Spider):
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = utcnow()
+        # `scrapy crawl news` has no crawler.runner around it: the spider records its run's end
+        self.owns_run = run_id is None
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()
         self.articles = ArticleStore(self.db)
@@ -94,6 +96,7 @@ class NewsSpider(scrapy.Spider):
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        self.ledger.start()  # the run is on record before anything can fail
         if not self._store_pipeline_enabled():
             raise CloseSpider(PIPELINE_MISSING)
         for request in self.start_requests_list():
@@ -117,7 +120,6 @@ class NewsSpider(scrapy.Spider):
         return False
 
     def start_requests_list(self) -> list[scrapy.Request]:
-        self.ledger.start()
         requests = []
         for kind, sources in (
             ("feed", self.site.feeds),
@@ -369,7 +371,21 @@ class NewsSpider(scrapy.Spider):
         log.info("article %s: %s", outcome, detail)
 
     def closed(self, reason: str) -> None:
-        self.ledger.flush(final=True)
+        if not self.owns_run:
+            self.ledger.flush(final=True)  # crawler.runner records the run's end
+            return
+        from crawler.runner import FINISH_OUTCOMES, finish_run
+
+        outcome, error, _ = finish_run(
+            self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=None
+        )
+        log.log(
+            logging.INFO if outcome.startswith("ok") else logging.ERROR,
+            "run %s: %s%s",
+            self.run_id,
+            outcome,
+            f" ({error})" if error else "",
+        )
 
 
 def _best_effort(action: Any, *args: Any, **kwargs: Any) -> Any:

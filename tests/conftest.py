@@ -54,6 +54,45 @@ def db(mongo_uri: str, db_name: str) -> Iterator[Database]:
     database.client.close()
 
 
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built into a wheel and installed into a folder of its own, from a copy
+    of the source tree, with no editable hooks: what `pip install .` gives a user.
+
+    Commands run with PYTHONPATH set to it (dependencies from the test environment),
+    so `import crawler` finds this copy first, wherever the command runs.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    source = tmp_path_factory.mktemp("source")
+    for name in ("crawler", "spiders", "pyproject.toml", "README.md", "scheduler.py"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, source / name)
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        timeout=300,
+    )
+    return target
+
+
 @pytest.fixture
 def crawl_env(mongo_uri: str, db_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment for commands run against the test database."""

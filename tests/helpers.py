@@ -10,12 +10,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def newscrawl(
-    *args: str, env: dict[str, str], timeout: float = 240, check: bool = True
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 240,
+    check: bool = True,
+    cwd: str | Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m crawler ARGS` from the repository root, as a user would."""
+    """Run `python -m crawler ARGS` (from the repository root unless `cwd` says otherwise)."""
     result = subprocess.run(
         [sys.executable, "-m", "crawler", *args],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -38,3 +42,8 @@ def own_server_env(base: dict[str, str], uri: str, db_name: str, tmp_path: Path)
         CRAWLER_JOURNAL=str(tmp_path / "journal"),
         CRAWLER_MONGO_TIMEOUT_MS="1500",
     )
+
+
+def installed_env(base: dict[str, str], site_packages: Path) -> dict[str, str]:
+    """Environment in which `import crawler` finds the installed copy, not the checkout."""
+    return dict(base, PYTHONPATH=str(site_packages))

@@ -1,28 +1,49 @@
-"""`newscrawl demo`: the offline tour works end to end into the embedded store."""
+"""`newscrawl demo`: the offline tour, run as a user runs it — the installed command,
+started from a folder of the user's, with no settings: data goes to ./data there."""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 from pymongo import MongoClient
 
 from crawler.embedded import EmbeddedServer
-from tests.helpers import newscrawl
+from tests.helpers import installed_env, newscrawl
 
 
-def test_demo_crawls_the_local_network_into_the_embedded_store(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "CRAWLER_DB")}
-    env.update(CRAWLER_DATA=str(tmp_path / "data"), CRAWLER_JOURNAL=str(tmp_path / "journal"))
-    result = newscrawl("demo", env=env, timeout=300)
+def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(tmp_path, installed):
+    home = tmp_path / "my-folder"
+    home.mkdir()
+    plain = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+    }
+    env = installed_env(plain, installed)
+    result = subprocess.run(
+        [str(installed / "bin" / "newscrawl"), "demo"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "embedded MongoDB started at mongodb://127.0.0.1:" in result.stderr
+    assert f"(data in {home / 'data' / 'mongo'})" in result.stderr
     edited = re.search(r"newscrawl history (\S+)", result.stdout).group(1)
     assert "npx mongosh" in result.stdout
     # the store stopped with the command; start it again on the same data, as a user would
-    with EmbeddedServer(tmp_path / "data" / "mongo") as server:
+    with EmbeddedServer(home / "data" / "mongo") as server:
         db = MongoClient(server.uri).news
+        assert db.articles.count_documents({}) >= 20
+        assert db.versions.count_documents({}) >= db.articles.count_documents({})
         assert db.stories.count_documents({"size": {"$gte": 3}}) >= 3
         assert db.crawl_runs.count_documents({"outcome": {"$regex": "^ok"}}) == 10
-        history = newscrawl("history", edited, "--json", env=dict(env, MONGODB_URI=server.uri))
+        served = dict(env, MONGODB_URI=server.uri)
+        history = newscrawl("history", edited, "--json", env=served, cwd=home)
         assert '"version": 2' in history.stdout
+        verified = newscrawl("verify", env=served, cwd=home)
+        assert verified.returncode == 0, verified.stdout + verified.stderr[-2000:]
+        assert "store is consistent" in verified.stdout
