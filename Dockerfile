@@ -1,10 +1,10 @@
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md scrapy.cfg scheduler.py ./
+COPY pyproject.toml constraints.txt README.md scrapy.cfg scheduler.py ./
 COPY crawler ./crawler
 COPY spiders ./spiders
 COPY config ./config
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 RUN useradd --create-home crawler && mkdir -p /app/data && chown crawler /app/data
 USER crawler
 CMD ["python", "scheduler.py"]
