@@ -76,6 +76,7 @@ class NewsSpider(scrapy.Spider):
             recheck=self.recheck,
         )
         self.mongo_down_until: datetime | None = None
+        self._seen_sources: dict[str, dict[str, Any]] = {}  # stored when the crawl ends
         self.allowed_domains = self.site.domains
 
     @classmethod
@@ -222,25 +223,42 @@ class NewsSpider(scrapy.Spider):
         content_hash: str,
         complete: bool,
     ) -> None:
-        """Remember the source's validators and content hash, or, when its entries were
-        not all taken (`complete` false), remember that it was fetched and nothing more."""
-        trusted = _best_effort(
-            self.sources.fetched,
-            state.url,
-            self.site.name,
-            kind,
-            now,
-            state,
-            etag=_header(response, "ETag"),
-            last_modified=_header(response, "Last-Modified"),
-            content_hash=content_hash,
-            conditional=response.meta["conditional"],
-            complete=complete,
-        )
-        if trusted is False:
-            self.ledger.count("source/validators-untrusted")
+        """Note the source's validators and content hash, to be remembered when the crawl
+        ends (see _remember_sources); `complete` false: entries were left for later."""
+        self._seen_sources[state.url] = {
+            "site": self.site.name,
+            "kind": kind,
+            "now": now,
+            "previous": state,
+            "etag": _header(response, "ETag"),
+            "last_modified": _header(response, "Last-Modified"),
+            "content_hash": content_hash,
+            "conditional": response.meta["conditional"],
+            "complete": complete,
+        }
         if not complete:
             self.ledger.count("source/entries-deferred")
+
+    def _remember_sources(self, reason: str) -> None:
+        """Store what this crawl learnt of its feeds, sitemaps and listings, at its end.
+
+        A source's content hash and validators say "everything it lists has been
+        dealt with": the next crawl skips it when they match. So they are stored
+        only for a crawl that finished, and only when none of its pages ended in an
+        error or the journal; otherwise the source is remembered as fetched and
+        nothing more, and the next crawl reads it whole again. A crawl killed half-way
+        stores nothing here at all, so its sources are read again too.
+        """
+        if reason != "finished":
+            return
+        summary = self.ledger.summary()
+        clean = not (summary.get("errors") or summary.get("spooled"))
+        for url, seen in self._seen_sources.items():
+            seen["complete"] = seen["complete"] and clean
+            trusted = _best_effort(self.sources.fetched, url, **seen)
+            if trusted is False:
+                self.ledger.count("source/validators-untrusted")
+        self._seen_sources.clear()
 
     def _discover(self, response: Response, kind: str) -> discovery.Discovered:
         if kind == "feed":
@@ -371,6 +389,7 @@ class NewsSpider(scrapy.Spider):
         log.info("article %s: %s", outcome, detail)
 
     def closed(self, reason: str) -> None:
+        self._remember_sources(reason)
         if not self.owns_run:
             self.ledger.flush(final=True)  # crawler.runner records the run's end
             return

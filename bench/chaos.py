@@ -1,0 +1,244 @@
+"""Fault injection: crawls killed at random moments and MongoDB restarted mid-crawl lose nothing.
+
+    python bench/chaos.py [--crawls 30] [--seed 1]
+
+On the local news network it first makes one clean crawl into a reference
+database, then runs --crawls crawls into another database on the same
+secantusdb server (started here, so it can be stopped and restarted), each
+with one fault, drawn at random:
+
+- kill-fetch:   SIGKILL of the crawl's process group while it fetches;
+- kill-write:   SIGKILL right after a write batch landed (versions grew), so the
+                next batch is caught half-way between its writes;
+- kill-replay:  SIGKILL of a crawl while it replays the journal (as soon as it
+                has claimed a journal file); made after a restart left a journal;
+- restart:      MongoDB stopped mid-crawl and started again 2-15 s later (short
+                outages are absorbed by retries, longer ones fill the journal);
+- none:         a crawl left alone.
+
+Then one final clean crawl, `newscrawl verify`, and a comparison with the
+reference: every article and every version of the clean crawl must be there,
+no version twice. It prints the figures and exits 1 if any must-be-zero figure
+is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from crawler.embedded import EmbeddedServer, free_port  # noqa: E402
+from crawler.localnet import LocalNetwork  # noqa: E402
+from crawler.store import connect  # noqa: E402
+
+FAULTS = ["kill-fetch", "kill-write", "kill-replay", "restart", "none"]
+WEIGHTS = [7, 8, 5, 5, 5]
+CRAWL_TIMEOUT_S = 180
+
+
+class Chaos:
+    def __init__(
+        self, uri: str, server: EmbeddedServer, config: Path, tmp: Path, rng: random.Random
+    ):
+        self.server = server
+        self.config = config
+        self.rng = rng
+        self.journal = tmp / "journal"
+        self.env = dict(
+            os.environ,
+            MONGODB_URI=uri,
+            CRAWLER_DB="chaos",
+            CRAWLER_JOURNAL=str(self.journal),
+            CRAWLER_MONGO_TIMEOUT_MS="1500",
+        )
+        self.db = connect(uri, "chaos", timeout_ms=1500)
+        self.tally: Counter[str] = Counter()
+
+    def crawl(self, sites: list[str], recheck: bool) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(self.config)]
+        if recheck:
+            args.append("--recheck")
+        return subprocess.Popen(
+            args,
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self, crawl: subprocess.Popen[bytes]) -> None:
+        if crawl.poll() is None:
+            os.killpg(crawl.pid, signal.SIGKILL)
+            self.tally["crawls killed"] += 1
+        crawl.wait()
+
+    def wait(self, crawl: subprocess.Popen[bytes]) -> None:
+        try:
+            crawl.wait(CRAWL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill(crawl)
+            self.tally["crawls that hung (killed)"] += 1
+
+    def _poll(self, done, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if done():
+                    return True
+            except Exception:  # the server may be restarting
+                pass
+            time.sleep(0.01)
+        return False
+
+    def run(self, fault: str, sites: list[str], recheck: bool) -> None:
+        self.tally[f"fault {fault}"] += 1
+        if fault == "kill-replay" and not list(self.journal.glob("journal-*")):
+            self.run("restart", sites, recheck)  # a journal to replay first
+        crawl = self.crawl(sites, recheck)
+        if fault == "kill-fetch":
+            self._poll(lambda: self.db.leases.count_documents({}) > 0, 30)
+            time.sleep(self.rng.uniform(0.0, 2.0))
+            self.kill(crawl)
+        elif fault == "kill-write":
+            before = self.db.versions.estimated_document_count()
+            landed = self._poll(lambda: self.db.versions.estimated_document_count() > before, 30)
+            time.sleep(self.rng.uniform(0.0, 0.3))
+            self.kill(crawl)
+            self.tally["kills right after a batch"] += landed
+        elif fault == "kill-replay":
+            claimed = self._poll(lambda: any(self.journal.glob("*.replaying-*")), 30)
+            self.kill(crawl)
+            self.tally["kills during journal replay"] += claimed
+        elif fault == "restart":
+            # once articles are being written: earlier, the spider's own look-ups stall
+            # the crawl until MongoDB is back (issue 14), and nothing reaches the journal
+            before = self.db.versions.estimated_document_count()
+            self._poll(lambda: self.db.versions.estimated_document_count() > before, 30)
+            time.sleep(self.rng.uniform(0.0, 1.0))
+            self.server.stop()
+            # short outages are absorbed by the write retries (~10 s of backoff);
+            # longer ones send pages to the journal
+            time.sleep(self.rng.uniform(2.0, 15.0))
+            self.server.start()
+            self.tally["server restarts"] += 1
+            self.wait(crawl)
+        else:
+            self.wait(crawl)
+
+
+def crawl_clean(uri: str, db_name: str, config: Path, journal: Path, sites: list[str]) -> None:
+    env = dict(os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(journal))
+    subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(config)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=CRAWL_TIMEOUT_S,
+        check=False,
+    )
+
+
+def versions_of(db) -> Counter[tuple[str, str]]:
+    return Counter(
+        (v["article_id"], v["content_hash"])
+        for v in db.versions.find({}, {"article_id": 1, "content_hash": 1})
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--crawls", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        LocalNetwork(seed=args.seed, hostile=False, locals_per_site=8) as net,
+    ):
+        tmp = Path(tmp_name)
+        server = EmbeddedServer(tmp / "mongo", port=free_port())
+        uri = server.start()
+        try:
+            config = net.write_config(tmp / "sites.yaml", delay=0.5)
+            names = sorted(net.world.sites)
+            crawl_clean(uri, "chaos_clean", config, tmp / "journal-clean", ["--all"])
+            chaos = Chaos(uri, server, config, tmp, rng)
+            for i in range(args.crawls):
+                fault = rng.choices(FAULTS, WEIGHTS)[0]
+                sites = ["--all"] if rng.random() < 0.5 else rng.sample(names, rng.randint(1, 3))
+                recheck = rng.random() < 0.25
+                chaos.run(fault, sites, recheck)
+                print(
+                    f"crawl {i + 1:2}/{args.crawls}: {fault:<11} {' '.join(sites)}"
+                    f"{' --recheck' if recheck else ''}",
+                    flush=True,
+                )
+            crawl_clean(uri, "chaos", config, chaos.journal, ["--all"])  # the final clean crawl
+            verified = subprocess.run(
+                [sys.executable, "-m", "crawler", "verify", "--json"],
+                cwd=REPO,
+                env=chaos.env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            report = json.loads(verified.stdout)
+            clean_db, chaos_db = connect(uri, "chaos_clean"), connect(uri, "chaos")
+            reference, found = versions_of(clean_db), versions_of(chaos_db)
+            clean_articles = {a["_id"] for a in clean_db.articles.find({}, {"_id": 1})}
+            chaos_articles = {a["_id"] for a in chaos_db.articles.find({}, {"_id": 1})}
+            spooled = chaos_db.fetches.count_documents({"outcome": "spooled"})
+            replayed = chaos_db.fetches.count_documents({"reason": "journal"})
+            leftover = [p.name for p in chaos.journal.glob("journal-*")]
+            failed = [p.name for p in chaos.journal.glob("failed-*")]
+        finally:
+            server.stop()
+    figures = {
+        "crawls": args.crawls,
+        **dict(sorted(chaos.tally.items())),
+        "pages spooled (recorded)": spooled,
+        "pages replayed from the journal": replayed,
+        "journal files left unreplayed": len(leftover),
+        "journal lines kept as failed": len(failed),
+        "articles (clean crawl)": len(clean_articles),
+        "articles (after chaos)": len(chaos_articles),
+        "versions (clean crawl)": sum(reference.values()),
+        "versions (after chaos)": sum(found.values()),
+        "invariant violations": len(report["violations"]),
+        "articles missing against the clean crawl": len(clean_articles - chaos_articles),
+        "versions missing against the clean crawl": len(set(reference) - set(found)),
+        "duplicate versions": sum(n - 1 for n in found.values() if n > 1),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    for violation in report["violations"][:20]:
+        print("  violation:", violation)
+    must_be_zero = [
+        "invariant violations",
+        "articles missing against the clean crawl",
+        "versions missing against the clean crawl",
+        "duplicate versions",
+        "journal files left unreplayed",
+    ]
+    return 1 if any(figures[k] for k in must_be_zero) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
