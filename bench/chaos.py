@@ -8,7 +8,8 @@ secantusdb server (started here, so it can be stopped and restarted), each
 with one fault, drawn at random:
 
 - kill-fetch:   SIGKILL of the crawl's process group while it fetches;
-- kill-write:   SIGKILL right after a write batch landed (versions grew), so the
+- kill-write:   SIGKILL right after a write batch landed (an article was stored or
+                touched), so the
                 next batch is caught half-way between its writes;
 - kill-replay:  SIGKILL of a crawl while it replays the journal (as soon as it
                 has claimed a journal file); made after a restart left a journal;
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +94,10 @@ class Chaos:
             self.kill(crawl)
             self.tally["crawls that hung (killed)"] += 1
 
+    def _written_since(self, since: datetime) -> bool:
+        """A write batch of this crawl landed: an article was stored or touched since."""
+        return self.db.articles.find_one({"last_fetched": {"$gt": since}}, {"_id": 1}) is not None
+
     def _poll(self, done, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,14 +113,14 @@ class Chaos:
         self.tally[f"fault {fault}"] += 1
         if fault == "kill-replay" and not list(self.journal.glob("journal-*")):
             self.run("restart", sites, recheck)  # a journal to replay first
+        since = datetime.now(timezone.utc)
         crawl = self.crawl(sites, recheck)
         if fault == "kill-fetch":
             self._poll(lambda: self.db.leases.count_documents({}) > 0, 30)
             time.sleep(self.rng.uniform(0.0, 2.0))
             self.kill(crawl)
         elif fault == "kill-write":
-            before = self.db.versions.estimated_document_count()
-            landed = self._poll(lambda: self.db.versions.estimated_document_count() > before, 30)
+            landed = self._poll(lambda: self._written_since(since), 30)
             time.sleep(self.rng.uniform(0.0, 0.3))
             self.kill(crawl)
             self.tally["kills right after a batch"] += landed
@@ -125,8 +131,7 @@ class Chaos:
         elif fault == "restart":
             # once articles are being written: earlier, the spider's own look-ups stall
             # the crawl until MongoDB is back (issue 14), and nothing reaches the journal
-            before = self.db.versions.estimated_document_count()
-            self._poll(lambda: self.db.versions.estimated_document_count() > before, 30)
+            self._poll(lambda: self._written_since(since), 30)
             time.sleep(self.rng.uniform(0.0, 1.0))
             self.server.stop()
             # short outages are absorbed by the write retries (~10 s of backoff);

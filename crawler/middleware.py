@@ -39,14 +39,16 @@ def _site(crawler: Any, spider: Spider | None) -> Any:
     return getattr(spider, "site", None)
 
 
-class SiteGuardMiddleware:
+class _FromCrawler:
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> SiteGuardMiddleware:
+    def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
 
+
+class SiteGuardMiddleware(_FromCrawler):
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         site = _site(self.crawler, spider)
         if site is None or request.meta.get("guard_exempt"):
@@ -59,14 +61,7 @@ class SiteGuardMiddleware:
         return None
 
 
-class PrivateAddressGuardMiddleware:
-    def __init__(self, crawler: Any = None):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> PrivateAddressGuardMiddleware:
-        return cls(crawler)
-
+class PrivateAddressGuardMiddleware(_FromCrawler):
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
