@@ -109,10 +109,14 @@ class Chaos:
             time.sleep(0.01)
         return False
 
-    def run(self, fault: str, sites: list[str], recheck: bool) -> None:
+    def run(self, fault: str, sites: list[str], recheck: bool, outage_s: float = 0.0) -> None:
         self.tally[f"fault {fault}"] += 1
         if fault == "kill-replay" and not list(self.journal.glob("journal-*")):
-            self.run("restart", sites, recheck)  # a journal to replay first
+            # a journal to replay first: an outage longer than the writes' retries (~10 s)
+            self.run("restart", sites, recheck, outage_s=14.0)
+        if fault in ("kill-write", "restart"):
+            # the network does not change: only a re-fetch of every article writes batches
+            recheck = True
         since = datetime.now(timezone.utc)
         crawl = self.crawl(sites, recheck)
         if fault == "kill-fetch":
@@ -136,10 +140,12 @@ class Chaos:
             self.server.stop()
             # short outages are absorbed by the write retries (~10 s of backoff);
             # longer ones send pages to the journal
-            time.sleep(self.rng.uniform(2.0, 15.0))
+            time.sleep(outage_s or self.rng.uniform(2.0, 15.0))
             self.server.start()
             self.tally["server restarts"] += 1
             self.wait(crawl)
+            spooled = len(list(self.journal.glob("journal-*")))
+            self.tally["restarts that left a journal"] += spooled > 0
         else:
             self.wait(crawl)
 
