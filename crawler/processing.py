@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import normalize, urls
+from crawler import identity, normalize, urls
 from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
@@ -136,6 +136,8 @@ def persist_batch(
     clock = clock or StageClock()
     index = StoryIndex(db)
     placed: dict[int, str] = {}
+    with clock.timing("version"):
+        identity.continue_renamed(db, pages)  # a slug rewritten: the same article goes on
 
     def place(indexes: list[int]) -> dict[str, str]:
         with clock.timing("cluster"):

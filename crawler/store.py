@@ -30,7 +30,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from crawler import revisit
+from crawler import revisit, urls
 from crawler.stages import StageClock
 from crawler.versioning import CHANGED, NEW, REVERTED, Decision, Snapshot, decide
 
@@ -64,6 +64,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
     db.articles.create_index([("last_changed", DESCENDING)])
     db.articles.create_index("story_id")
+    db.articles.create_index("stable_key")  # crawler.identity: the same article, renamed
     db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
     db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
     db.versions.create_index([("fetched_at", DESCENDING)])
@@ -411,6 +412,7 @@ class ArticleStore:
         fields = _state_from_version(version)
         fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
         fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
+        fields["stable_key"] = urls.stable_key(page.url)
         if story_id is not None:
             fields["story_id"] = story_id
         return fields

@@ -106,3 +106,17 @@ def is_private_host_literal(host: str) -> bool:
     """A host that names a private address without DNS: an IP literal, or localhost."""
     host = host.strip("[]").lower()
     return host == "localhost" or host.endswith(".localhost") or is_private_address(host)
+
+
+_TRAILING_ID = re.compile(r"(?:^|[-_.])(\d+)$")
+
+
+def stable_key(url: str) -> str | None:
+    """Host, directory and the trailing number of the last path segment, if it has one:
+    what a CMS keeps when it rewrites an article's slug (crawler.identity)."""
+    path = urlsplit(url).path.rstrip("/")
+    directory, _, last = path.rpartition("/")
+    found = _TRAILING_ID.search(last)
+    if not found:
+        return None
+    return f"{host_port(url)}{directory}/#{found.group(1)}"

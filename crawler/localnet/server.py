@@ -104,6 +104,9 @@ class SiteServer:
             return self._listing(route, headers, now)
         amp = route.endswith("/amp/")
         post = self.world.post(self.content.name, route[: -len("amp/")] if amp else route)
+        moved = self.world.moved(self.content.name, route) if post is None else None
+        if moved is not None:  # a rewritten slug: the old address redirects to the new one
+            return 301, {"Location": self.base + moved.path, "Content-Type": "text/html"}, b""
         if post is None or post.published > now:
             return (
                 404,

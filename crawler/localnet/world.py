@@ -65,6 +65,7 @@ class Post:
     published: datetime
     edits: list[tuple[datetime, str, str]] = field(default_factory=list)
     old: bool = False
+    old_paths: list[str] = field(default_factory=list)  # earlier addresses, now redirected
 
     @property
     def path(self) -> str:
@@ -182,6 +183,26 @@ class World:
             if post.path == path:
                 return post
         return None
+
+    def moved(self, site: str, path: str) -> Post | None:
+        """The post that used to live at `path` (its slug was rewritten since)."""
+        for post in self.sites[site].posts:
+            if path in post.old_paths:
+                return post
+        return None
+
+    def rename(self, site: str, index: int, headline: str) -> tuple[str, str]:
+        """Rewrite the headline of the site's `index`-th newest post, effective now, and its
+        slug with it, as CMSs do: the trailing id stays, the old address redirects (301).
+        Returns the old and the new path."""
+        post = self.sites[site].live_posts(self.clock.now())[index]
+        old_path = post.path
+        number = post.slug.rsplit("-", 1)[-1]
+        post.edits.append((self.clock.now(), "headline", headline))
+        post.old_paths.append(old_path)
+        post.slug = f"{_slug(headline)}-{number}"
+        self.labels[f"{site}:{post.path}"] = self.labels.get(f"{site}:{old_path}", "")
+        return old_path, post.path
 
     def edit_sentence(self, site: str, index: int, text: str) -> Post:
         """Append one sentence to a paragraph of the site's newest post, effective now."""
