@@ -24,7 +24,7 @@ from pymongo.database import Database
 
 from crawler import urls
 from crawler.clustering import containment, shingle_hashes, unpack
-from crawler.store import Page
+from crawler.store import ArticleStore, Page
 
 Doc = dict[str, Any]
 SAME_ARTICLE_CONTAINMENT = 0.6
@@ -33,20 +33,15 @@ SAME_ARTICLE_CONTAINMENT = 0.6
 def continue_renamed(db: Database[Doc], pages: list[Page]) -> list[str]:
     """Point each page that continues a stored article under a new URL at that article.
 
-    Returns the ids of the articles continued. One read of the batch's articles, one
-    of the URL history and one of the stable ids, plus one read of each candidate's
-    text; pages of known articles cost only the first.
+    Returns the ids of the articles continued. One read of the URL history of the
+    batch, which also tells the pages of known articles (their own URL belongs to
+    them) from new ones; for new ones, one read of the stable ids and one of each
+    candidate's text.
     """
-    ids = sorted({p.article_id for p in pages})
-    known = {d["_id"] for d in db.articles.find({"_id": {"$in": ids}}, {"_id": 1})}
-    orphans = [p for p in pages if p.article_id not in known]
+    owners = ArticleStore(db).alias_owners(sorted({a for p in pages for a in p.aliases}))
+    orphans = [p for p in pages if owners.get(urls.url_key(p.url)) != p.article_id]
     if not orphans:
         return []
-    keys = sorted({alias for p in orphans for alias in p.aliases})
-    owners = {
-        d["_id"]: d["article_id"]
-        for d in db.url_aliases.find({"_id": {"$in": keys}}, {"article_id": 1})
-    }
     stable = {id(p): urls.stable_key(p.url) for p in orphans}
     wanted = sorted({k for k in stable.values() if k})
     by_stable: dict[str, list[str]] = {}

@@ -38,7 +38,7 @@ class RunResult:
     error: str | None = None
 
 
-def replay_journal(db: Any, now: datetime | None = None) -> journal.ReplayReport:
+def replay_journal(db: Any) -> journal.ReplayReport:
     """Store what was spooled while MongoDB was away: pages, fetch records, run ends.
 
     Idempotent, so a replay killed half-way is simply done again. A page that no
@@ -50,7 +50,8 @@ def replay_journal(db: Any, now: datetime | None = None) -> journal.ReplayReport
     def handle_page(page: processing.FetchedPage) -> None:
         prepared = processing.prepare(page)
         if prepared.page is None:
-            _record_replay_error(db, page, prepared.error or "extraction failed", now)
+            detail = prepared.error or "extraction failed"
+            _record_replay(db, page, "error", at=utcnow(), detail=detail[:500])
             raise journal.ReplayRefused(prepared.error)
         stored = prepared.page
         try:
@@ -58,9 +59,17 @@ def replay_journal(db: Any, now: datetime | None = None) -> journal.ReplayReport
         except journal.TRANSIENT:
             raise
         except Exception as exc:
-            _record_replay_error(db, page, f"{page.url}: could not store: {exc!r}", now)
+            detail = f"{page.url}: could not store: {exc!r}"[:500]
+            _record_replay(db, page, "error", at=utcnow(), detail=detail)
             raise
-        _record_replay(db, page, outcome.outcome, outcome.article_id, outcome.version)
+        _record_replay(
+            db,
+            page,
+            outcome.outcome,
+            at=page.fetched_at,
+            article_id=outcome.article_id,
+            version=outcome.version,
+        )
 
     def handle_records(kind: str, docs: list[dict[str, Any]]) -> None:
         if kind == "fetches":
@@ -89,37 +98,20 @@ def replay_journal(db: Any, now: datetime | None = None) -> journal.ReplayReport
 
 
 def _record_replay(
-    db: Any, page: processing.FetchedPage, outcome: str, article_id: Any, version: Any
+    db: Any, page: processing.FetchedPage, outcome: str, at: datetime, **details: Any
 ) -> None:
+    """The `fetches` row of a page stored (or refused) by a journal replay."""
     doc = {
         "url": page.url,
         "site": page.site,
         "run_id": page.run_id,
-        "at": page.fetched_at,
+        "at": at,
         "reason": "journal",
         "outcome": outcome,
-        "article_id": article_id,
-        "version": version,
         "status": page.status,
+        **details,
     }
     db.fetches.insert_one({k: v for k, v in doc.items() if v is not None})
-
-
-def _record_replay_error(
-    db: Any, page: processing.FetchedPage, detail: str, now: datetime | None
-) -> None:
-    db.fetches.insert_one(
-        {
-            "url": page.url,
-            "site": page.site,
-            "run_id": page.run_id,
-            "at": now or utcnow(),
-            "reason": "journal",
-            "outcome": "error",
-            "detail": detail[:500],
-            "status": page.status,
-        }
-    )
 
 
 def crawl_sites(
@@ -219,7 +211,7 @@ def _stopper(crawler: Any, name: str) -> Any:
         reactor: Any = installed  # its zope interfaces confuse mypy's view of callLater
         attempts = [0]
 
-        def retry(failure: Any = None) -> None:
+        def retry() -> None:
             attempts[0] += 1
             if attempts[0] < STOP_ATTEMPTS:
                 reactor.callLater(STOP_RETRY_S, close)

@@ -154,19 +154,23 @@ class ArticleStore:
         self.articles: Collection[Doc] = db.articles
         self.versions: Collection[Doc] = db.versions
 
+    def alias_owners(self, keys: list[str]) -> dict[str, str]:
+        """The article each of these URL keys belongs to (`url_aliases`), where one does."""
+        if not keys:
+            return {}
+        cursor = self.db.url_aliases.find({"_id": {"$in": keys}}, {"article_id": 1})
+        return {doc["_id"]: doc["article_id"] for doc in cursor}
+
     def find_by_url_key(self, key: str) -> Doc | None:
         """The one article a URL (any variant, see urls.url_key) belongs to."""
-        alias = self.db.url_aliases.find_one({"_id": key})
-        return self.articles.find_one({"_id": alias["article_id"]}) if alias else None
+        owner = self.alias_owners([key]).get(key)
+        return self.articles.find_one({"_id": owner}) if owner else None
 
     def known_by_url_keys(self, keys: list[str], projection: Doc) -> dict[str, Doc]:
         """The stored articles among `keys`, by key (two round trips on `_id` indexes)."""
-        if not keys:
+        owners = self.alias_owners(keys)
+        if not owners:
             return {}
-        owners = {
-            doc["_id"]: doc["article_id"]
-            for doc in self.db.url_aliases.find({"_id": {"$in": keys}}, {"article_id": 1})
-        }
         ids = sorted(set(owners.values()))
         docs = {doc["_id"]: doc for doc in self.articles.find({"_id": {"$in": ids}}, projection)}
         return {key: docs[owner] for key, owner in owners.items() if owner in docs}
@@ -198,10 +202,10 @@ class ArticleStore:
         if not refused:
             return
         foreign: dict[str, list[str]] = {}
-        for doc in self.db.url_aliases.find({"_id": {"$in": refused}}, {"article_id": 1}):
-            mine = claims[doc["_id"]]["article_id"]
-            if doc["article_id"] != mine:
-                foreign.setdefault(mine, []).append(doc["_id"])
+        for alias, owner in self.alias_owners(refused).items():
+            mine = claims[alias]["article_id"]
+            if owner != mine:
+                foreign.setdefault(mine, []).append(alias)
         for article_id, aliases in foreign.items():
             log.info("%s: URL variants %s belong to another article", article_id, aliases)
             self.articles.update_one({"_id": article_id}, {"$pullAll": {"aliases": aliases}})
