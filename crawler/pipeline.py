@@ -17,6 +17,7 @@ from typing import Any
 from scrapy import Spider
 
 from crawler import processing, workers
+from crawler.chrome import ChromeBook
 from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
@@ -32,6 +33,7 @@ class StorePipeline:
         self.clock = StageClock()
         self.pool: ProcessPoolExecutor | None = None
         self.spider: Any = None  # set when the spider opens; the writer thread uses its db
+        self.chrome: ChromeBook | None = None
         self.writer: workers.BatchWriter[Page, Outcome | Exception] = workers.BatchWriter(
             self._write
         )
@@ -43,6 +45,7 @@ class StorePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
         self.spider.stage_clock = self.clock
+        self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
         settings = self.crawler.settings
         self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
         count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
@@ -155,7 +158,9 @@ class StorePipeline:
         db = self.spider.db
         try:
             return list(
-                with_retry(lambda: processing.persist_batch(db, pages, utcnow(), self.clock))
+                with_retry(
+                    lambda: processing.persist_batch(db, pages, utcnow(), self.clock, self.chrome)
+                )
             )
         except TRANSIENT as exc:
             return [exc] * len(pages)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import identity, normalize, urls
+from crawler import chrome, identity, normalize, urls
 from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
@@ -126,17 +126,24 @@ def persist(db: Database[Doc], page: Page, now: datetime) -> Outcome:
 
 
 def persist_batch(
-    db: Database[Doc], pages: list[Page], now: datetime, clock: StageClock | None = None
+    db: Database[Doc],
+    pages: list[Page],
+    now: datetime,
+    clock: StageClock | None = None,
+    chrome_book: chrome.ChromeBook | None = None,
 ) -> list[Outcome]:
     """Version a batch of pages and place the new texts in stories; one outcome per page, in order.
 
     Idempotent like the single-page path (a retried batch stores nothing twice):
-    the store's unique indexes decide, not the batching.
+    the store's unique indexes decide, not the batching. `chrome_book` carries
+    the sites' learned chrome across a crawl's batches (read once per crawl).
     """
     clock = clock or StageClock()
+    book = chrome_book or chrome.ChromeBook(db)
     index = StoryIndex(db)
     placed: dict[int, str] = {}
     with clock.timing("version"):
+        strip_chrome(book, pages, now)
         identity.continue_renamed(db, pages)  # a slug rewritten: the same article goes on
 
     def place(indexes: list[int]) -> dict[str, str]:
@@ -146,7 +153,8 @@ def persist_batch(
         placed.update((i, a.story_id) for i, a in zip(indexes, assignments, strict=True))
         return {pages[i].article_id: placed[i] for i in indexes}
 
-    results: list[SaveResult] = ArticleStore(db).save_snapshots(pages, clock, place)
+    store = ArticleStore(db, current_view=book.view)
+    results: list[SaveResult] = store.save_snapshots(pages, clock, place)
     # stored one by one after a conflict, or finished after an earlier write of theirs
     # stopped before their story: placed, and their articles updated, here
     rest = [
@@ -171,6 +179,21 @@ def persist_batch(
         )
         for i, result in enumerate(results)
     ]
+
+
+def strip_chrome(book: chrome.ChromeBook, pages: list[Page], now: datetime) -> None:
+    """Learn each site's chrome from the batch, then take it out of every page's text."""
+    sites = sorted({page.site for page in pages})
+    for page in pages:
+        book.model(page.site).learn(page.snapshot.paragraphs, page.fetched_at)
+    for page in pages:
+        kept = book.model(page.site).strip(page.snapshot.paragraphs)
+        if len(kept) < len(page.snapshot.paragraphs):
+            page.snapshot = Snapshot.of(page.snapshot.title, kept)
+            page.shingles = shingle_hashes(kept)
+            page.body_hash = normalize.body_hash(kept)
+    for site in sites:
+        book.save(site, now)
 
 
 def _member(page: Page, rejoin: bool = False) -> Member:

@@ -77,6 +77,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
     db.feeds.create_index("site")
+    db.site_chrome.create_index("site")  # crawler.chrome: one document per (site, line shape)
     db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
     db.crawl_runs.create_index([("started_at", DESCENDING)])
     db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
@@ -149,8 +150,9 @@ def _unplaced(article: Doc | None) -> bool:
 class ArticleStore:
     """Reads and writes `articles` and `versions`; see the module docstring for the guarantees."""
 
-    def __init__(self, db: Database[Doc]):
+    def __init__(self, db: Database[Doc], current_view: CurrentView | None = None):
         self.db = db
+        self.current_view = current_view
         self.articles: Collection[Doc] = db.articles
         self.versions: Collection[Doc] = db.versions
 
@@ -214,7 +216,7 @@ class ArticleStore:
         finished: Doc | None = None  # a version of this run that a repair just completed
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             article = self.articles.find_one({"_id": page.article_id})
-            current = _current_snapshot(article)
+            current = _current_snapshot(article, self.current_view)
             known: dict[str, int] = self._known_hashes(page.article_id) if current else {}
             if known and max(known.values()) > _count(article):
                 finished = self._own(page, self.repair(page.article_id, _count(article)))
@@ -280,7 +282,7 @@ class ArticleStore:
         with clock.timing("version"):
             for i in batched:
                 page, article = pages[i], articles.get(pages[i].article_id)
-                current = _current_snapshot(article)
+                current = _current_snapshot(article, self.current_view)
                 hashes = known.get(page.article_id, {}) if current else {}
                 if hashes and max(hashes.values()) > _count(article):
                     later.append(i)  # a writer died between its two writes: repair first
@@ -608,12 +610,24 @@ def _count(article: Doc | None) -> int:
     return int(article.get("version_count", 0)) if article else 0
 
 
-def _current_snapshot(article: Doc | None) -> Snapshot | None:
+CurrentView = Callable[[str, tuple[str, ...]], tuple[str, ...]]  # (site, paragraphs) -> paragraphs
+
+
+def _current_snapshot(article: Doc | None, view: CurrentView | None = None) -> Snapshot | None:
+    """The article's newest version as the new fetch is compared with it.
+
+    `view` takes out of the stored text what is now known not to be the article
+    (its site's chrome, learned after the version was stored).
+    """
     if not article or not article.get("content_hash"):
         return None
+    paragraphs = tuple(article.get("text", "").split("\n"))
+    seen = view(article.get("site", ""), paragraphs) if view else paragraphs
+    if len(seen) != len(paragraphs):
+        return Snapshot.of(article.get("title", ""), seen)
     return Snapshot(
         title=article.get("title", ""),
-        paragraphs=tuple(article.get("text", "").split("\n")),
+        paragraphs=paragraphs,
         content_hash=article["content_hash"],
         loose_hash=article.get("loose_hash", ""),
     )

@@ -170,11 +170,19 @@ def _corrected_tokens(old: str, new: str) -> list[str]:
             return []
         before, after = " ".join(a[i1:i2]), " ".join(b[j1:j2])
         core = after.strip(".,;:!?\"'()")
-        if _NUMBER.match(core) or core[:1].isupper():
+        if _NUMBER.match(core) or core[:1].isupper() or _only_digits_differ(before, after):
             changes.append(f"{before} -> {after}")
         else:
             return []
     return changes
+
+
+def _only_digits_differ(before: str, after: str) -> bool:
+    """ "60-year-old" -> "61-year-old", "'80s" -> "'81s": a number corrected inside a word."""
+    return _DIGIT.search(after) is not None and _DIGIT.sub("0", before) == _DIGIT.sub("0", after)
+
+
+_DIGIT = re.compile(r"\d+")
 
 
 def readable_diff(old: Snapshot, new: Snapshot) -> str:
