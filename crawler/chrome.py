@@ -42,7 +42,7 @@ from typing import Any
 
 from crawler import normalize
 
-MAX_LINE_WORDS = 30  # chrome lines are short; a body paragraph is never judged by shape
+MAX_LINE_WORDS = 24  # chrome lines are short; a body paragraph is never judged by shape
 CONFIRM_PAGES = 3
 MAX_SHAPES = 3000
 FORGET_AFTER = timedelta(days=90)
@@ -98,13 +98,14 @@ _CALENDAR = frozenset(
     ]
 )
 _HAS_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d(?:[\d.,:]*\d)?")
 
 Doc = dict[str, Any]
 
 
 def line_shape(paragraph: str) -> str | None:
     """The line with what varies between fetches masked; None for a line too long to be chrome."""
-    words = normalize.words(paragraph)
+    words = normalize.words(_NUMBER.sub("0", paragraph))  # "1,637" and "06:07" are one number
     if not words or len(words) > MAX_LINE_WORDS:
         return None
     return " ".join(

@@ -1,0 +1,152 @@
+"""Versioning on real pages: chrome-only re-fetches that made a version, and edits caught.
+
+    python bench/versioning.py [--pages N] [--corpus DIR]
+
+Serves the Zyte benchmark's real pages with chrome that changes on every
+request (crawler/localnet/zyte.py: a clock-and-weather bar in the header and
+inside the article container, "N people are reading this", READ MORE links,
+an ad slot, a comment count, a most-read box, a cookie banner, a tracking
+script). Each page is fetched three times, then a sentence is added, a number
+corrected or a headline changed on a third of the pages each, and every page
+is fetched once more. Three judges of the same fetches, in the same run:
+
+- newscrawl: the production path (extraction, site chrome, versioning, store);
+- newscrawl without site chrome: the same extraction and versioning, each
+  fetch compared with the previous one by `versioning.decide` alone;
+- trafilatura hash: a new version whenever the hash of trafilatura.extract's
+  text changes (what a crawler without a versioning stage does).
+
+Skips (exit 0) without ../shared/corpora.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "extraction-zyte"
+EXPECTED = {"sentence": "body_added", "number": "correction", "headline": "headline"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--pages", type=int, default=150)
+    args = parser.parse_args()
+    if not (args.corpus / "ground-truth.json").exists():
+        print(f"skipped: {args.corpus} not present")
+        return 0
+
+    import trafilatura
+
+    from crawler.chrome import ChromeBook
+    from crawler.embedded import EmbeddedServer
+    from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
+    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.store import connect, ensure_indexes
+    from crawler.versioning import Snapshot, decide
+
+    pages = load_pages(args.corpus, args.pages)
+    site = ZyteChromeSite(pages)
+    start = datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)
+    plain_prev: dict[str, Snapshot] = {}
+    traf_prev: dict[str, str] = {}
+    tally: Counter[tuple[str, str]] = Counter()  # (judge, phase) -> versions made
+    kinds: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    caught: set[str] = set()
+    noise: list[tuple[str, str | None, int | None]] = []  # chrome that made a version
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(Path(tmp) / "mongo") as server:
+        db = connect(server.uri, "bench_versioning")
+        ensure_indexes(db)
+
+        def fetch_all(round_no: int, phase: str, edits: dict[str, str]) -> None:
+            at = start + timedelta(hours=round_no)
+            book = ChromeBook(db)
+            batch = []
+            for page in pages:
+                url = f"http://127.0.0.1:1/articles/{page.page_id}/"
+                body = site.render(page.page_id)
+                prepared = prepare(FetchedPage("zyte-chrome", url, url, body, at)).page
+                assert prepared is not None
+                snapshot = prepared.snapshot
+                before = plain_prev.get(page.page_id)
+                if before is not None and decide(before, snapshot).makes_version:
+                    tally["without site chrome", phase] += 1
+                plain_prev[page.page_id] = snapshot
+                text = trafilatura.extract(body) or ""
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                if page.page_id in traf_prev and traf_prev[page.page_id] != digest:
+                    tally["trafilatura hash", phase] += 1
+                traf_prev[page.page_id] = digest
+                batch.append((page.page_id, prepared))
+            began = time.perf_counter()
+            for i in range(0, len(batch), 16):
+                part = batch[i : i + 16]
+                outcomes = persist_batch(db, [p for _, p in part], at, chrome_book=book)
+                for (page_id, _), outcome in zip(part, outcomes, strict=True):
+                    if outcome.outcome == "changed":
+                        tally["newscrawl", phase] += 1
+                        if page_id not in edits:
+                            noise.append((page_id, outcome.article_id, outcome.version))
+                        if page_id in edits:
+                            caught.add(page_id)
+                            right = EXPECTED[edits[page_id]] in outcome.change_kinds
+                            kinds[
+                                f"{edits[page_id]}: {'right kind' if right else 'wrong kind'}"
+                            ] += 1
+            seconds[phase] += time.perf_counter() - began
+
+        fetch_all(0, "first", {})
+        fetch_all(1, "chrome only", {})
+        fetch_all(2, "chrome only", {})
+        third = len(pages) // 3
+        sentences = foreign_sentences(args.corpus, pages, third)
+        edits: dict[str, str] = {}
+        for k, page in enumerate(pages[: 3 * third]):
+            kind = ("sentence", "number", "headline")[k // third]
+            edits[page.page_id] = kind
+            if kind == "sentence":
+                site.add_sentence(page.page_id, sentences[k % len(sentences)])
+            elif kind == "number":
+                site.correct_number(page.page_id)
+            else:
+                site.change_headline(
+                    page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}"
+                )
+        fetch_all(3, "edited", edits)
+        examples = [
+            (page_id, (db.versions.find_one({"article_id": aid, "version": v}) or {}).get("change"))
+            for page_id, aid, v in noise[:3]
+        ]
+        chrome_lines = sum(len(doc.get("pages", [])) >= 3 for doc in db.site_chrome.find())
+
+    refetches = 2 * len(pages)
+    print(f"{len(pages)} real pages, {refetches} chrome-only re-fetches, {len(edits)} edits")
+    print(f"{'judge':24s} {'chrome-only versions':>22s} {'edits caught':>14s}")
+    for judge in ("newscrawl", "without site chrome", "trafilatura hash"):
+        noise = tally[judge, "chrome only"]
+        print(
+            f"{judge:24s} {noise:>10d} ({noise / refetches:6.1%})"
+            f" {tally[judge, 'edited']:>8d} / {len(edits)}"
+        )
+    print("kinds of the edits newscrawl caught:", dict(sorted(kinds.items())))
+    missed = sorted(set(edits) - caught)
+    print("edits that made no version:", [f"{p[:12]} ({edits[p]})" for p in missed])
+    for page_id, change in examples:
+        print(f"  chrome-only version on {page_id[:12]}: {(change or {}).get('diff', '')[:300]!r}")
+    print(f"site chrome learned: {chrome_lines} line shapes")
+    per_page = {phase: 1000 * s / len(pages) for phase, s in seconds.items()}
+    print("store path per page (ms):", {k: round(v, 2) for k, v in per_page.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
