@@ -21,6 +21,7 @@ twice counts once).
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import zlib
@@ -39,10 +40,15 @@ from crawler.lease import NamedLock
 from crawler.store import insert_new
 
 SHINGLE_WORDS = 5
-ANCHOR_MODULUS = 16
+ANCHOR_MODULUS = 8
 MIN_PARAGRAPH_WORDS = 6
-MIN_SHARED_ANCHORS = 2
-SAME_STORY_CONTAINMENT = 0.5
+MIN_SHARED_ANCHORS = 1
+LEDE_ANCHORS = 2
+SAME_STORY_CONTAINMENT = 0.2
+SAME_LEDE = 0.75  # a lede this close (word sequence ratio) ...
+LEDE_MIN_CONTAINMENT = 0.05  # ... and this much text in common: a write-thru of the same copy
+LEDE_WORDS = 12  # a paragraph of at least this many words can be a lede
+LEDES_KEPT = 3
 MAX_CANDIDATES = 50
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
@@ -59,23 +65,74 @@ Doc = dict[str, Any]
 
 
 def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
-    """32-bit hashes of the word 5-grams of each paragraph (short lines such as captions skipped)."""
+    """32-bit hashes of the word 5-grams of each paragraph's own narrative.
+
+    Quoted speech is left out: independent reports of one event quote the same
+    statement word for word ("Our thoughts and prayers are with all affected
+    passengers..."), while copies of one wire story share the agency's own
+    sentences. A text that is nearly all quotes keeps them (QUOTES_KEPT_BELOW).
+    Short lines such as captions are skipped.
+    """
+    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in paragraphs)
+    if len(narrative) >= QUOTES_KEPT_BELOW:
+        return narrative
+    return _shingles(paragraphs)
+
+
+def _shingles(paragraphs: Iterable[str]) -> set[int]:
     hashes: set[int] = set()
     for paragraph in paragraphs:
-        tokens = normalize.words(paragraph)
-        if len(tokens) < MIN_PARAGRAPH_WORDS:
-            continue
-        if len(tokens) < SHINGLE_WORDS:
-            hashes.add(zlib.crc32(" ".join(tokens).encode()))
-            continue
-        for i in range(len(tokens) - SHINGLE_WORDS + 1):
-            hashes.add(zlib.crc32(" ".join(tokens[i : i + SHINGLE_WORDS]).encode()))
+        for part in paragraph.split("\n"):
+            tokens = normalize.words(part)
+            if len(tokens) < MIN_PARAGRAPH_WORDS:
+                continue
+            for i in range(len(tokens) - SHINGLE_WORDS + 1):
+                hashes.add(zlib.crc32(" ".join(tokens[i : i + SHINGLE_WORDS]).encode()))
     return hashes
 
 
-def anchors_of(hashes: Iterable[int]) -> list[int]:
-    anchors = sorted(h for h in hashes if h % ANCHOR_MODULUS == 0)
-    return anchors or sorted(hashes)[:4]  # very short texts: a few shingles stand in
+_QUOTED = re.compile(r"“[^”]{0,2000}”|\"[^\"]{0,2000}\"|«[^»]{0,2000}»")
+QUOTES_KEPT_BELOW = 20  # narrative shingles: fewer than this and the quotes count too
+
+
+def ledes_of(paragraphs: Sequence[str]) -> list[str]:
+    """The first substantive paragraphs, quotes left out: where a wire copy shows itself
+    even when an agency's write-thru or a regional desk rewrote the rest."""
+    found: list[str] = []
+    for paragraph in paragraphs:
+        tokens = normalize.words(_QUOTED.sub(" ", paragraph))
+        if len(tokens) >= LEDE_WORDS:
+            found.append(" ".join(tokens[:60]))
+            if len(found) == LEDES_KEPT:
+                break
+    return found
+
+
+def lede_similarity(mine: Sequence[str], theirs: Sequence[str]) -> float:
+    """Best word-sequence ratio between one text's first two ledes and the other's three.
+
+    A 5-gram measure misses a lede reworded in a few places ("12-storey", "with a
+    roar", "(local time)"); difflib's ratio over words does not.
+    """
+    best = 0.0
+    for first, second in ((mine, theirs), (theirs, mine)):
+        for a in first[:2]:
+            for b in second:
+                best = max(
+                    best, difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).ratio()
+                )
+    return best
+
+
+def anchors_of(hashes: Iterable[int], ledes: Sequence[str] = ()) -> list[int]:
+    """The shingles a text is looked up by: every one that is 0 modulo ANCHOR_MODULUS, and
+    the LEDE_ANCHORS smallest of each of its first two ledes (a bottom-k sketch: two ledes
+    that are nearly the same share most of them, however short the copy)."""
+    pool = set(hashes)
+    anchors = {h for h in pool if h % ANCHOR_MODULUS == 0}
+    for lede in ledes:
+        anchors.update(sorted(_shingles([lede]) & pool)[:LEDE_ANCHORS])
+    return sorted(anchors) or sorted(pool)[:4]  # very short texts: a few shingles stand in
 
 
 def containment(a: set[int], b: set[int]) -> float:
@@ -117,6 +174,7 @@ class Member:
     label: str | None = None  # a caller's own id (the cluster command's input ids)
     hashes: set[int] | None = None  # shingle_hashes(paragraphs), when already computed
     body_hash: str | None = None  # normalize.body_hash(paragraphs), when already computed
+    ledes: list[str] | None = None  # ledes_of(paragraphs), when already computed
     # placed before, but the story may not list it yet (a write that stopped half-way):
     # its indexed story is joined again (a no-op when it is listed) and recorded
     rejoin: bool = False
@@ -137,6 +195,7 @@ class _Candidate:
     indexed: bool = True
     anchors: list[int] = field(default_factory=list)
     body_hash: str = ""
+    ledes: list[str] = field(default_factory=list)
 
 
 class CommonAnchors:
@@ -225,6 +284,8 @@ class StoryIndex:
         for member in members:
             if member.hashes is None:
                 member.hashes = shingle_hashes(member.paragraphs)
+            if member.ledes is None:
+                member.ledes = ledes_of(member.paragraphs)
         ids = [m.article_id for m in members]
         previous = {
             doc["_id"]: doc.get("story_id")
@@ -247,19 +308,25 @@ class StoryIndex:
             if member.hashes and body in exact:  # an exact copy: its story, no lookup, no anchors
                 story = exact[body]
                 placed[member.article_id] = _Candidate(
-                    member.article_id, story, member.hashes, False, [], body
+                    member.article_id, story, member.hashes, False, [], body, member.ledes or []
                 )
                 assignments[member.article_id] = Assignment(story, 1.0, False)
                 newcomers.append(member)
                 continue
-            anchors = anchors_of(member.hashes or set())
+            anchors = anchors_of(member.hashes or set(), member.ledes or [])
             candidates = self._lookup(anchors, now)
             candidates.update(placed)
             matches = _verified_matches(member, anchors, candidates)
             story_id, similarity = _choose_story(member.article_id, matches)
             indexed = not _adds_nothing(member, matches)
             placed[member.article_id] = _Candidate(
-                member.article_id, story_id, member.hashes or set(), indexed, anchors, body
+                member.article_id,
+                story_id,
+                member.hashes or set(),
+                indexed,
+                anchors,
+                body,
+                member.ledes or [],
             )
             if member.hashes:
                 exact.setdefault(body, story_id)
@@ -293,7 +360,12 @@ class StoryIndex:
         edits: list[UpdateOne] = []
         for member in members:
             hashes = member.hashes or set()
-            fields: Doc = {"site": member.site, "shingles": pack(hashes), "size": len(hashes)}
+            fields: Doc = {
+                "site": member.site,
+                "shingles": pack(hashes),
+                "size": len(hashes),
+                "ledes": member.ledes or [],
+            }
             placement = placed.get(member.article_id)
             if placement is None:  # an edit of an article already in a story
                 edits.append(
@@ -351,10 +423,15 @@ class StoryIndex:
         if not wanted:
             return {}
         cursor = self.fingerprints.find(
-            {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1}
+            {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1, "ledes": 1}
         ).limit(MAX_POSTINGS)
         found = {
-            doc["_id"]: _Candidate(doc["_id"], doc.get("story_id"), unpack(doc["shingles"]))
+            doc["_id"]: _Candidate(
+                doc["_id"],
+                doc.get("story_id"),
+                unpack(doc["shingles"]),
+                ledes=list(doc.get("ledes") or []),
+            )
             for doc in cursor
         }
         self.common.learn(_stories_per_anchor(set(wanted), found.values()), now)
@@ -553,7 +630,10 @@ def _verified_matches(
         if count < need:
             break
         score = containment(hashes, candidate.hashes)
-        if score >= SAME_STORY_CONTAINMENT:
+        if score >= SAME_STORY_CONTAINMENT or (
+            score >= LEDE_MIN_CONTAINMENT
+            and lede_similarity(member.ledes or [], candidate.ledes) >= SAME_LEDE
+        ):
             matches.append((score, candidate))
     return matches
 

@@ -9,6 +9,7 @@ rewrites share the wire copy's sentences with the edits syndication makes.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FIRST = [
@@ -286,9 +287,10 @@ class Article:
 class Writer:
     """Sentence generator for one article: its own random stream, the event's facts."""
 
-    def __init__(self, rng: random.Random, event: Event):
+    def __init__(self, rng: random.Random, event: Event, voice: str = "wire"):
         self.rng = rng
         self.event = event
+        self.voice = voice  # "wire": the agency's phrasing; "reporter": a local reporter's own
 
     def _person(self) -> str:
         return self.rng.choice(self.event.people)
@@ -325,7 +327,54 @@ class Writer:
                 f"{r.choice(VERBS)} a {r.choice(ADJ)} {r.choice(NOUNS)} worth {self._num()} dollars."
             ),
         ]
+        if self.voice == "reporter":
+            forms = self._reporter_forms()
         return r.choice(forms)()
+
+    def _reporter_forms(self) -> list[Callable[[], str]]:
+        """Another writer's sentences about the same facts: the names, places and numbers
+        recur, the phrasing does not. Nearly every word is drawn from a pool, so two
+        reporters (or a reporter and the agency) rarely print the same five words in a
+        row: real independent reports of one event share almost no word 5-grams outside
+        quotes (bench/clustering.py, real copies)."""
+        r, e = self.rng, self.event
+        t = e.topic
+
+        def pick(*options: str) -> str:
+            return r.choice(options)
+
+        return [
+            lambda: (
+                f"{self._person()}, {pick('a longtime critic', 'who chairs the committee', 'a neighbour', 'speaking for residents', 'an organizer')}, "
+                f"{pick('called', 'described', 'labelled', 'branded')} the {t[1]} "
+                f"{r.choice(ADJ)} {pick('and warned', 'adding', 'and predicted', 'but conceded')} "
+                f"{pick('more', 'other', 'several', 'few')} {r.choice(GROUPS)} {pick('would', 'might', 'could', 'will')} "
+                f"{pick('follow', 'object', 'join in', 'push back', 'walk away')}."
+            ),
+            lambda: (
+                f"{pick('Roughly', 'Nearly', 'About', 'More than', 'Some')} {self._num()} "
+                f"{pick('residents', 'people', 'locals', 'taxpayers', 'parents')} "
+                f"{pick('crowded', 'filled', 'packed', 'jammed')} {pick('a hall', 'the gym', 'a church basement', 'the arena')} "
+                f"{r.choice(TIMES)} {pick('to question', 'to confront', 'to hear', 'to grill')} {self._person()}."
+            ),
+            lambda: (
+                f"{pick('Records', 'Documents', 'Budget papers', 'Invoices')} "
+                f"{pick('seen by', 'obtained by', 'reviewed by', 'shared with')} "
+                f"{pick('this paper', 'our newsroom', 'reporters', 'the Post')} "
+                f"{pick('show', 'suggest', 'indicate', 'put')} {pick('spending', 'costs', 'the bill', 'outlays')} "
+                f"{pick('near', 'above', 'around', 'under')} {self._num()} dollars."
+            ),
+            lambda: (
+                f'"{pick("Who pays", "Why now", "What next", "Who decided", "Where does it end")}?" '
+                f"{self._person()} {pick('asked', 'wondered', 'demanded', 'said')}."
+            ),
+            lambda: (
+                f"{pick('Opponents', 'Critics', 'Skeptics', 'Some owners')} "
+                f"{pick('say', 'argue', 'complain', 'insist')} {r.choice(GROUPS)} "
+                f"{pick('never had', 'lacked', 'were denied', 'did not get')} "
+                f"{pick('a say', 'a vote', 'a hearing', 'any notice')} on the {t[4]}."
+            ),
+        ]
 
     def paragraph(self, sentences: int | None = None) -> str:
         count = sentences or self.rng.randint(2, 3)
@@ -414,7 +463,7 @@ def rewrite(
 
 def independent_story(rng: random.Random, event: Event, label: str, author: str) -> Article:
     """Own reporting on the same event: same facts and names, different sentences."""
-    writer = Writer(rng, event)
+    writer = Writer(rng, event, voice="reporter")
     paras = [writer.paragraph() for _ in range(rng.randint(7, 10))]
     return Article(
         id=label,
