@@ -9,10 +9,23 @@ Why sampled anchors and not MinHash LSH bands: a shortened wire copy is
 (engineering notes §4.2: LSH at t=0.5 missed 18 % of trims). Anchors are the
 word 5-gram hashes that are 0 modulo ANCHOR_MODULUS (Broder's mod-m sampling):
 the same shingle is sampled in every document that contains it, so a copy
-holding 60 % of the wire text shares about 60 % of its anchors. Overlap is then
-measured on the full shingle sets as containment (shared / smaller set), which
-a trim, a local intro or page chrome barely moves, while independently written
-articles about the same event share almost no 5-grams.
+holding 60 % of the wire text shares about 60 % of its anchors. Each text also
+adds a bottom-k sketch of each of its first ledes (LEDE_ANCHORS smallest
+shingles), so a copy that shares little more than the lede is still found.
+
+Verification, tuned on 163 real pages of 31 events (bench/wire_set.py,
+bench/clustering.py; all figures there):
+- shingles leave quoted speech out: independent reports quote the same
+  statement word for word, copies share the agency's own sentences;
+- containment (shared / smaller set) of SAME_STORY_CONTAINMENT: real copies —
+  write-thrus, regional edits, copies trimmed to a few paragraphs — share
+  0.2 to 0.5 of their narrative shingles, real independent reports almost
+  never more than 0.1;
+- or a lede reworded in a few places (word-sequence ratio SAME_LEDE) with at
+  least LEDE_MIN_CONTAINMENT in common: an agency's later take that kept the
+  lede and rewrote the body.
+On that set: precision 0.974, recall 0.966, against 1.000 / 0.462 for plain
+containment at 0.5 and 0.939 / 0.922 for all-pairs containment at 0.2.
 
 Shingles are taken within paragraphs, so reordered paragraphs keep theirs, and
 from normalised text with repeated paragraphs already dropped (a lede printed
@@ -45,8 +58,8 @@ MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 1
 LEDE_ANCHORS = 2
 SAME_STORY_CONTAINMENT = 0.2
-SAME_LEDE = 0.75  # a lede this close (word sequence ratio) ...
-LEDE_MIN_CONTAINMENT = 0.05  # ... and this much text in common: a write-thru of the same copy
+SAME_LEDE = 0.75  # a lede this close (word-sequence ratio) ...
+LEDE_MIN_CONTAINMENT = 0.05  # ... and this much in common: a write-thru of the same copy
 LEDE_WORDS = 12  # a paragraph of at least this many words can be a lede
 LEDES_KEPT = 3
 MAX_CANDIDATES = 50

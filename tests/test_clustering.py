@@ -9,7 +9,14 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from crawler import normalize
-from crawler.clustering import COMMON_ANCHOR_STORIES, Member, StoryIndex
+from crawler.clustering import (
+    COMMON_ANCHOR_STORIES,
+    SAME_STORY_CONTAINMENT,
+    Member,
+    StoryIndex,
+    containment,
+    shingle_hashes,
+)
 from crawler.localnet.text import (
     Writer,
     labelled_corpus,
@@ -242,3 +249,75 @@ def test_copies_placed_at_the_same_moment_by_several_crawls_form_one_story(db, m
     for seed in seeds:
         assert len({placed[f"{site}-{seed}"] for site in sites}) == 1, seed
     assert len(set(placed.values())) == len(seeds)
+
+
+STATEMENT = (
+    '"Our team is currently calling the next of kin of passengers and crew, and our thoughts '
+    'and prayers are with all affected passengers and crew and their family members,"'
+)
+
+
+def test_two_agencies_quoting_the_same_statement_stay_apart(db):
+    """Independent reports share the quoted statement word for word, not the narrative."""
+    agency_a = [
+        "KUALA LUMPUR, Malaysia (AP) - A passenger jet carrying 239 people lost contact over "
+        "the sea early Saturday on a flight to Beijing, and search teams had not found it hours later.",
+        f"{STATEMENT} the airline's chief executive said in a statement.",
+        "The plane lost communication two hours into the flight, the state news agency said, "
+        "and the radar signal was lost as well over the stretch of water between two countries.",
+    ]
+    agency_b = [
+        "A flight carrying 239 people from Kuala Lumpur went missing on Saturday, prompting "
+        "neighbouring governments to send ships to scour the water for any sign of wreckage.",
+        f"{STATEMENT} its group chief told reporters at a brief news conference in the capital.",
+        "Relatives waiting at the arrivals hall were taken to a hotel near the airport, where "
+        "officials promised them hourly updates while the search went on through the night.",
+    ]
+    index = Index(db)
+    first = index.assign(member("ap", agency_a, site="a"), T0)
+    second = index.assign(member("reuters", agency_b, site="b"), T0)
+    assert first.story_id != second.story_id
+
+
+def test_a_write_thru_with_a_reworded_lede_and_new_body_joins_the_first_take(db):
+    """An agency's later take keeps the lede, nearly word for word, and rewrites the rest."""
+    lede = (
+        "A wing of a 12-story beachfront condo building collapsed in a town outside Miami "
+        "early Thursday, killing at least one person while trapping residents in rubble and "
+        "twisted metal."
+    )
+    first_take = [
+        f"SURFSIDE, Fla. (AP) - {lede}",
+        "The mayor warned during a news conference that the building manager told him the "
+        "tower was quite full and the death toll was likely to rise as crews kept searching.",
+        "Authorities did not say what may have caused the collapse of the oceanfront tower.",
+        "Ten people were treated at the scene and two were taken to hospital, one of whom died, "
+        "and fifteen families walked out of the building on their own before sunrise.",
+        "The building went up in 1981 and was undergoing its forty-year inspection, a process "
+        "that can require owners to make costly repairs to concrete and balconies.",
+    ]
+    write_thru = [
+        lede.replace("12-story", "12-storey").replace(" while ", " and ")
+        + " Rescuers pulled dozens of survivors from the tower.",
+        "About half of the building's roughly 130 units were affected when the tower came down "
+        "at 1:30 a.m., and nearly 100 people were still unaccounted for by midday.",
+        "Video showed fire crews removing a boy from the wreckage while teams with dogs worked "
+        "through the heap from a parking garage beneath the structure.",
+        "Teams of ten to twelve rescuers at a time entered the rubble, working until they grew "
+        "tired from the heavy lifting and then making way for a new team.",
+    ]
+    index = Index(db)
+    first = index.assign(member("take1", first_take, site="a"), T0)
+    shared = containment(shingle_hashes(first_take), shingle_hashes(write_thru))
+    assert shared < SAME_STORY_CONTAINMENT  # the body alone would not join them
+    later = index.assign(member("take3", write_thru, site="b"), T0)
+    assert later.story_id == first.story_id and later.joined
+    # the same lede alone is not enough: an independent report written around it stays apart
+    own = [
+        "Residents of the oceanfront town said they heard a roar before dawn on Thursday and ran "
+        "outside to find part of a condo tower gone, with dust hanging over the street.",
+        "The town's mayor told reporters the tower was full and that he expected more deaths, "
+        "while crews from two counties searched the rubble with dogs and cameras.",
+    ]
+    other = index.assign(member("local", own, site="c"), T0)
+    assert other.story_id != first.story_id
