@@ -102,6 +102,7 @@ def main() -> int:
                             kinds[
                                 f"{edits[page_id]}: {'right kind' if right else 'wrong kind'}"
                             ] += 1
+            book.flush(at)
             seconds[phase] += time.perf_counter() - began
 
         fetch_all(0, "first", {})
@@ -126,7 +127,7 @@ def main() -> int:
             (page_id, (db.versions.find_one({"article_id": aid, "version": v}) or {}).get("change"))
             for page_id, aid, v in noise[:3]
         ]
-        chrome_lines = sum(len(doc.get("pages", [])) >= 3 for doc in db.site_chrome.find())
+        chrome_lines = sum(len(doc.get("chrome", [])) for doc in db.site_chrome.find())
 
     refetches = 2 * len(pages)
     print(f"{len(pages)} real pages, {refetches} chrome-only re-fetches, {len(edits)} edits")

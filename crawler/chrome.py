@@ -24,11 +24,11 @@ article, whose shape no other article shares. So, per site:
   on both sides of a comparison (a version stored before its site's chrome was
   learned is compared without it).
 
-The model lives in `site_chrome`, one document per (site, shape), bounded (at
-most `MAX_SHAPES` shapes a site, each forgotten `FORGET_AFTER` after it was
-last seen), so what a crawl learns depends on the database and the pages, not
-on what else ran in the process, and a site's redesign is forgotten in time.
-`SiteChrome` is plain and tested directly; `ChromeBook` reads and writes it.
+The model lives in `site_chrome`, one document per site, bounded (at most
+`MAX_SHAPES` shapes, each forgotten `FORGET_AFTER` after it was last seen), so
+what a crawl learns depends on the database and the pages, not on what else
+ran in the process, and a site's redesign is forgotten in time. `SiteChrome`
+is plain and tested directly; `ChromeBook` reads and writes it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +106,8 @@ Doc = dict[str, Any]
 
 def line_shape(paragraph: str) -> str | None:
     """The line with what varies between fetches masked; None for a line too long to be chrome."""
+    if paragraph.count(" ") > 2 * MAX_LINE_WORDS:
+        return None  # plainly too long: not worth normalising
     words = normalize.words(_NUMBER.sub("0", paragraph))  # "1,637" and "06:07" are one number
     if not words or len(words) > MAX_LINE_WORDS:
         return None
@@ -113,7 +116,7 @@ def line_shape(paragraph: str) -> str | None:
     )
 
 
-def content_key(paragraphs: tuple[str, ...] | list[str]) -> str:
+def content_key(paragraphs: Sequence[str]) -> str:
     """What tells two articles apart: their longest paragraph."""
     longest = max(paragraphs, key=len, default="")
     return _digest(normalize.loose_form(longest))[:12]
@@ -140,8 +143,11 @@ class SiteChrome:
     def __init__(self, site: str, shapes: dict[str, Shape] | None = None):
         self.site = site
         self.shapes: dict[str, Shape] = {}
-        self.dirty: dict[str, set[str]] = {}  # shapes learned since the last save: new pages
-        self._by_size: dict[int, list[tuple[str, frozenset[str]]]] = {}
+        self.dirty = False  # learned something since it was read or saved
+        # prefix filter for the near match: a shape is listed under the first few of its
+        # words in a fixed order; two word sets with Jaccard >= NEAR_SHARE always share
+        # one of those words, so only the shapes listed under the line's own are compared
+        self._prefixes: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self._verdicts: dict[str, bool] = {}
         for digest, entry in sorted((shapes or {}).items()):
             self._add(digest, entry)
@@ -149,32 +155,42 @@ class SiteChrome:
     def _add(self, digest: str, entry: Shape) -> None:
         self.shapes[digest] = entry
         words = frozenset(entry.text.split())
-        self._by_size.setdefault(len(words), []).append((digest, words))
+        if len(words) >= NEAR_MIN_WORDS:
+            for word in _prefix(words):
+                self._prefixes.setdefault(word, []).append((digest, words))
 
     # -- learning -----------------------------------------------------------------
 
-    def learn(self, paragraphs: tuple[str, ...] | list[str], seen_at: datetime) -> None:
-        """Count this page's short lines towards the site's chrome."""
+    def learn(
+        self,
+        paragraphs: Sequence[str],
+        seen_at: datetime,
+        shapes: Sequence[str | None] | None = None,
+    ) -> None:
+        """Count this page's short lines towards the site's chrome (`shapes`: their
+        line_shape, when the caller has them)."""
         key = content_key(paragraphs)
         day = seen_at.replace(hour=0, minute=0, second=0, microsecond=0)
-        for shape in sorted({s for s in map(line_shape, paragraphs) if s}):
+        if shapes is None:
+            shapes = [line_shape(p) for p in paragraphs]
+        for shape in sorted({s for s in shapes if s}):
             digest = _digest(shape)
             if digest not in self.shapes:
                 self._add(digest, Shape(shape))
             entry = self.shapes[digest]
             if key not in entry.pages and not entry.confirmed:
                 entry.pages.append(key)
-                self.dirty.setdefault(digest, set()).add(key)
+                self.dirty = True
                 self._verdicts.clear()
             if entry.last_seen is None or entry.last_seen < day:
-                entry.last_seen = day  # by the day: a re-fetch the same day writes nothing
-                self.dirty.setdefault(digest, set())
+                entry.last_seen = day  # by the day: a re-fetch the same day changes nothing
+                self.dirty = True
 
     # -- judging ------------------------------------------------------------------
 
-    def is_chrome(self, paragraph: str) -> bool:
+    def is_chrome(self, paragraph: str, shape: str | None = None) -> bool:
         """Seen on CONFIRM_PAGES different articles, itself or with a few words changed."""
-        shape = line_shape(paragraph)
+        shape = shape or line_shape(paragraph)
         if shape is None:
             return False
         digest = _digest(shape)
@@ -190,18 +206,30 @@ class SiteChrome:
         words = frozenset(shape.split())
         if len(words) < NEAR_MIN_WORDS:
             return False
+        seen: set[str] = {digest}
         low, high = math.ceil(NEAR_SHARE * len(words)), math.floor(len(words) / NEAR_SHARE)
-        for size in range(low, high + 1):
-            for other_digest, other in self._by_size.get(size, ()):
-                if other_digest != digest and _jaccard(words, other) >= NEAR_SHARE:
+        for word in _prefix(words):
+            for other_digest, other in self._prefixes.get(word, ()):
+                if other_digest in seen or not low <= len(other) <= high:
+                    continue
+                seen.add(other_digest)
+                if _jaccard(words, other) >= NEAR_SHARE:
                     pages.update(self.shapes[other_digest].pages)
                     if len(pages) >= CONFIRM_PAGES:
                         return True
         return False
 
-    def strip(self, paragraphs: tuple[str, ...] | list[str]) -> list[str]:
+    def strip(
+        self, paragraphs: Sequence[str], shapes: Sequence[str | None] | None = None
+    ) -> list[str]:
         """The article's own lines: chrome removed, unless that would take most of the page."""
-        kept = [p for p in paragraphs if not self.is_chrome(p)]
+        if shapes is None:
+            shapes = [line_shape(p) for p in paragraphs]
+        kept = [
+            p
+            for p, shape in zip(paragraphs, shapes, strict=True)
+            if not (shape and self.is_chrome(p, shape))
+        ]
         if len(kept) == len(paragraphs):
             return list(paragraphs)
         total = sum(len(p.split()) for p in paragraphs)
@@ -215,11 +243,8 @@ class SiteChrome:
 
     # -- bounded storage ------------------------------------------------------------
 
-    def prune(self, now: datetime) -> list[str]:
-        """Forget shapes not seen for FORGET_AFTER; keep at most MAX_SHAPES, chrome first.
-
-        Returns the forgotten shapes' digests, for the store to delete.
-        """
+    def prune(self, now: datetime) -> None:
+        """Forget shapes not seen for FORGET_AFTER; keep at most MAX_SHAPES, chrome first."""
         cutoff = now - FORGET_AFTER
         ranked = sorted(
             self.shapes.items(),
@@ -234,15 +259,74 @@ class SiteChrome:
             for digest, entry in ranked
             if entry.last_seen is None or entry.last_seen >= cutoff
         ][:MAX_SHAPES]
-        forgotten = sorted(set(self.shapes) - {digest for digest, _ in keep})
-        if forgotten:
-            self.shapes, self._by_size = {}, {}
+        if len(keep) < len(self.shapes):
+            self.shapes, self._prefixes = {}, {}
             for digest, entry in sorted(keep):
                 self._add(digest, entry)
             self._verdicts.clear()
-        for digest in forgotten:
-            self.dirty.pop(digest, None)
-        return forgotten
+
+    def to_doc(self, now: datetime) -> Doc:
+        return {
+            "_id": self.site,
+            "updated_at": now,
+            "chrome": self.chrome_lines(),  # what users look for; the shapes are the model
+            "shapes": [
+                {"h": digest, "text": entry.text, "pages": entry.pages, "seen": entry.last_seen}
+                for digest, entry in sorted(self.shapes.items())
+            ],
+        }
+
+    @classmethod
+    def from_doc(cls, site: str, doc: Doc | None) -> SiteChrome:
+        shapes = {
+            item["h"]: Shape(item["text"], list(item.get("pages", [])), item.get("seen"))
+            for item in (doc or {}).get("shapes", [])
+        }
+        return cls(site, shapes)
+
+
+def _prefix(words: frozenset[str]) -> list[str]:
+    """The first len - ceil(NEAR_SHARE * len) + 1 words in a fixed order (prefix filtering).
+
+    The order puts masks and the commonest words last, so the lists looked up are
+    those of rarer words and stay short; any fixed order keeps the filter exact.
+    """
+    ordered = sorted(words, key=_prefix_rank)
+    return ordered[: len(words) - math.ceil(NEAR_SHARE * len(words)) + 1]
+
+
+def _prefix_rank(word: str) -> tuple[bool, bytes, str]:
+    return (word in _COMMON, hashlib.blake2b(word.encode(), digest_size=4).digest(), word)
+
+
+_COMMON = frozenset(
+    [
+        "#",
+        "@",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "and",
+        "in",
+        "on",
+        "for",
+        "is",
+        "are",
+        "was",
+        "at",
+        "by",
+        "with",
+        "from",
+        "this",
+        "that",
+        "it",
+        "as",
+        "be",
+        "or",
+    ]
+)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -250,24 +334,27 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class ChromeBook:
-    """The chrome models of the sites one caller stores pages of, read once, written as learned.
+    """The chrome models of the sites one caller stores pages of: each read once, written
+    back when it learned something, at most every SAVE_EVERY and at `flush`.
 
-    One document per (site, shape) in `site_chrome`; a batch writes only the
-    shapes it changed, with `$addToSet`, so two writers of one site (a crawl and
-    a journal replay) merge instead of overwriting each other.
+    One document per site in `site_chrome` (bounded by MAX_SHAPES). A crawl holds
+    its site's lease, so one writer at a time updates a site's model; a crawl that
+    dies loses what it learned since its last save, which the next crawl learns
+    again from the same pages.
     """
+
+    SAVE_EVERY = timedelta(seconds=60)
 
     def __init__(self, db: Any):
         self.db = db
         self.models: dict[str, SiteChrome] = {}
+        self.saved_at: dict[str, datetime] = {}
 
     def model(self, site: str) -> SiteChrome:
         if site not in self.models:
-            shapes = {
-                doc["h"]: Shape(doc["text"], list(doc.get("pages", [])), doc.get("seen"))
-                for doc in self.db.site_chrome.find({"site": site}).sort("_id", 1)
-            }
-            self.models[site] = SiteChrome(site, shapes)
+            self.models[site] = SiteChrome.from_doc(
+                site, self.db.site_chrome.find_one({"_id": site})
+            )
         return self.models[site]
 
     def view(self, site: str, paragraphs: tuple[str, ...]) -> tuple[str, ...]:
@@ -275,32 +362,20 @@ class ChromeBook:
         model = self.models.get(site)
         return tuple(model.strip(paragraphs)) if model is not None else paragraphs
 
-    def save(self, site: str, now: datetime) -> None:
-        from pymongo import UpdateOne
+    def save_due(self, now: datetime) -> None:
+        for site, model in self.models.items():
+            last = self.saved_at.get(site)
+            if model.dirty and (last is None or now - last >= self.SAVE_EVERY):
+                self.save(site, now)
 
-        model = self.models.get(site)
-        if model is None:
-            return
-        forgotten = model.prune(now)
-        updates = [
-            UpdateOne(
-                {"_id": f"{site}:{digest}"},
-                {
-                    "$set": {
-                        "site": site,
-                        "h": digest,
-                        "text": entry.text,
-                        "seen": entry.last_seen,
-                    },
-                    "$addToSet": {"pages": {"$each": sorted(model.dirty[digest])}},
-                },
-                upsert=True,
-            )
-            for digest, entry in sorted(model.shapes.items())
-            if digest in model.dirty
-        ]
-        if updates:
-            self.db.site_chrome.bulk_write(updates, ordered=False)
-        if forgotten:
-            self.db.site_chrome.delete_many({"_id": {"$in": [f"{site}:{d}" for d in forgotten]}})
-        model.dirty.clear()
+    def flush(self, now: datetime) -> None:
+        for site, model in self.models.items():
+            if model.dirty:
+                self.save(site, now)
+
+    def save(self, site: str, now: datetime) -> None:
+        model = self.models[site]
+        model.prune(now)
+        self.db.site_chrome.replace_one({"_id": site}, model.to_doc(now), upsert=True)
+        model.dirty = False
+        self.saved_at[site] = now

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from pymongo.errors import PyMongoError
 from scrapy import Spider
 
 from crawler import processing, workers
@@ -52,6 +53,11 @@ class StorePipeline:
         self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
 
     def close_spider(self, spider: Spider | None = None) -> None:
+        if self.chrome is not None:
+            try:
+                self.chrome.flush(utcnow())  # what this crawl learned of its site's chrome
+            except PyMongoError as exc:  # learned again from the same pages next time
+                log.warning("site chrome not saved: %s", exc.__class__.__name__)
         if self.pool is not None:
             self.pool = None
             workers.release_pool()

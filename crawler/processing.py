@@ -139,7 +139,7 @@ def persist_batch(
     the sites' learned chrome across a crawl's batches (read once per crawl).
     """
     clock = clock or StageClock()
-    book = chrome_book or chrome.ChromeBook(db)
+    book = chrome_book or chrome.ChromeBook(db)  # a caller's own book is saved by the caller
     index = StoryIndex(db)
     placed: dict[int, str] = {}
     with clock.timing("version"):
@@ -183,17 +183,23 @@ def persist_batch(
 
 def strip_chrome(book: chrome.ChromeBook, pages: list[Page], now: datetime) -> None:
     """Learn each site's chrome from the batch, then take it out of every page's text."""
-    sites = sorted({page.site for page in pages})
-    for page in pages:
-        book.model(page.site).learn(page.snapshot.paragraphs, page.fetched_at)
-    for page in pages:
-        kept = book.model(page.site).strip(page.snapshot.paragraphs)
+    shapes = [[chrome.line_shape(p) for p in page.snapshot.paragraphs] for page in pages]
+    for page, page_shapes in zip(pages, shapes, strict=True):
+        book.model(page.site).learn(page.snapshot.paragraphs, page.fetched_at, page_shapes)
+    for page, page_shapes in zip(pages, shapes, strict=True):
+        kept = book.model(page.site).strip(page.snapshot.paragraphs, page_shapes)
         if len(kept) < len(page.snapshot.paragraphs):
+            removed = [p for p in page.snapshot.paragraphs if p not in set(kept)]
             page.snapshot = Snapshot.of(page.snapshot.title, kept)
-            page.shingles = shingle_hashes(kept)
+            # chrome lines are short and their own: taking their shingles out of the
+            # worker's set costs a fraction of shingling the whole text again
+            page.shingles = (
+                page.shingles - shingle_hashes(removed)
+                if page.shingles is not None
+                else shingle_hashes(kept)
+            )
             page.body_hash = normalize.body_hash(kept)
-    for site in sites:
-        book.save(site, now)
+    book.save_due(now)
 
 
 def _member(page: Page, rejoin: bool = False) -> Member:
