@@ -77,6 +77,9 @@ class Schedule(_Strict):
         return f"every {self.every}" if self.every else f"cron {self.cron}"
 
 
+DEFAULT_USER_AGENT = "newscrawl/0.1 (+https://github.com/newscrawl; regional news archive bot)"
+
+
 class Politeness(_Strict):
     delay: float = Field(default=1.0, ge=0)
     concurrency: int = Field(default=2, ge=1, le=64)
@@ -99,7 +102,10 @@ class Site(_Strict):
     max_age: str = "3d"
     max_articles: int = Field(default=500, ge=1)
     crawl_timeout: str = "20m"
-    language: str | None = None
+    # the language the site publishes in (ISO 639-1, "en", "fr"): an article whose page
+    # states none is stored with this one
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    user_agent: str | None = None  # this site's User-Agent; the top-level one otherwise
 
     @field_validator("name")
     @classmethod
@@ -147,8 +153,13 @@ class Site(_Strict):
 
 class Config(_Strict):
     sites: list[Site]
-    user_agent: str = "newscrawl/0.1 (+https://github.com/newscrawl; regional news archive bot)"
+    user_agent: str = DEFAULT_USER_AGENT
+    # keys every site gets unless it sets its own (merged into each site entry, nested
+    # mappings such as politeness key by key); see parse_config
     defaults: dict[str, Any] = {}
+
+    def user_agent_of(self, site: Site) -> str:
+        return site.user_agent or self.user_agent
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -200,10 +211,42 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             f"{source}: MongoDB credentials do not belong in the config file; "
             "set the MONGODB_URI environment variable"
         )
+    data = _with_defaults(data, source, root)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe_errors(exc, data, root, source)) from None
+
+
+def _with_defaults(data: dict[str, Any], source: str, root: Any) -> dict[str, Any]:
+    """Each site entry with the top-level `defaults` under it: a site's own keys win, and
+    a nested mapping (politeness, schedule) is merged key by key."""
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        line = _line_of(root, ["defaults"])
+        raise ConfigError(f"{source}:{line}: field 'defaults': expected a mapping of site keys")
+    unknown = sorted(set(defaults) - set(Site.model_fields) | ({"name", "url"} & set(defaults)))
+    if unknown:
+        line = _line_of(root, ["defaults", unknown[0]])
+        raise ConfigError(
+            f"{source}:{line}: field 'defaults.{unknown[0]}': not a key a site can inherit "
+            "(name and url are each site's own; see config/sites.yaml for the keys)"
+        )
+    sites = data.get("sites")
+    if not defaults or not isinstance(sites, list):
+        return data
+    merged = [_merge(defaults, site) if isinstance(site, dict) else site for site in sites]
+    return {**data, "sites": merged}
+
+
+def _merge(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge(base[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _describe_errors(exc: ValidationError, data: dict[str, Any], root: Any, source: str) -> str:

@@ -109,7 +109,6 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.language = _language(tree, meta)
     result.site_name = _first(meta.get("og:site_name"))
 
-    _drop_link_lines(tree)
     paragraphs = _body(tree, body, url)  # prunes `tree`: nothing reads it after this
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else ""
     if ld_body:
@@ -208,10 +207,12 @@ def _body(tree: etree._Element, body: bytes | str, url: str) -> list[str]:
     hundred characters or none, and there it rescued the article; elsewhere fast
     mode scored as well or better (FULL_CASCADE_BELOW has the figures).
     """
+    _drop_link_lines(tree)
     paragraphs = normalize.clean_paragraphs(_trafilatura(tree, url, fast=True))
     if sum(len(p) for p in paragraphs) >= FULL_CASCADE_BELOW:
         return paragraphs
     fresh = _page_tree(body)  # the fast run pruned the first tree
+    _drop_link_lines(fresh)
     return normalize.clean_paragraphs(_trafilatura(fresh, url, fast=False))
 
 

@@ -42,6 +42,7 @@ class FetchedPage:
     reason: str = "new"
     run_id: str | None = None
     allowed_domains: list[str] = field(default_factory=list)
+    language: str | None = None  # the site's language (config), for pages that state none
     download_s: float = 0.0  # Scrapy's download latency: the fetch stage's share
 
     def to_dict(self) -> Doc:
@@ -95,7 +96,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
         authors=extracted.authors,
         published=extracted.published,
         modified=extracted.modified,
-        language=extracted.language,
+        language=extracted.language or fetched.language,
         raw_zstd=compress_raw(fetched.body),  # the raw bytes go back to the crawler compressed
         raw_size=len(fetched.body),
         shingles=shingle_hashes(extracted.paragraphs),

@@ -5,11 +5,13 @@ site, cookies off, a bot User-Agent. Per-site politeness from config/sites.yaml
 is applied on top by the spider (see spiders/news.py).
 """
 
+from crawler.config import DEFAULT_USER_AGENT
+
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 
-USER_AGENT = "newscrawl/0.1 (+https://github.com/newscrawl; regional news archive bot)"
+USER_AGENT = DEFAULT_USER_AGENT  # a site's own, or the config file's, when it sets one
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -56,7 +56,11 @@ class NewsSpider(scrapy.Spider):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.site: Site = load_config(config).site(site)
+        settings_file = load_config(config)
+        self.site: Site = settings_file.site(site)
+        # Scrapy's UserAgentMiddleware sends a spider's user_agent on every request, and
+        # robots.txt is matched against the User-Agent a request carries
+        self.user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = utcnow()
@@ -369,6 +373,7 @@ class NewsSpider(scrapy.Spider):
                 reason=response.meta.get("reason", "new"),
                 run_id=self.run_id,
                 allowed_domains=self.site.domains,
+                language=self.site.language,
                 download_s=float(response.meta.get("download_latency") or 0.0),
             )
         }

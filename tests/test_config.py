@@ -84,3 +84,50 @@ def test_unknown_site_is_a_usage_error(tmp_path, crawl_env):
     path.write_text(GOOD)
     result = newscrawl("crawl", "no-such-site", "--config", str(path), env=crawl_env, check=False)
     assert result.returncode == 2 and "no site named 'no-such-site'" in result.stderr
+
+
+WITH_DEFAULTS = """
+user_agent: "Regional-Archive/2.0 (+https://archive.example/bot)"
+defaults:
+  politeness: {delay: 5.0, concurrency: 1}
+  schedule: {every: 45m}
+  language: fr
+sites:
+  - name: valley-gazette
+    url: https://valley.example/
+    feeds: [https://valley.example/feed]
+    politeness: {concurrency: 3}
+  - name: harbour-times
+    url: https://harbour.example/
+    feeds: [https://harbour.example/feed]
+    schedule: {every: 10m}
+    language: en
+    user_agent: "HarbourTimesArchive/1.0"
+"""
+
+
+def test_defaults_apply_to_every_site_and_a_site_s_own_keys_win():
+    config = parse_config(WITH_DEFAULTS)
+    valley, harbour = config.site("valley-gazette"), config.site("harbour-times")
+    assert valley.politeness.delay == 5.0 and valley.politeness.concurrency == 3
+    assert valley.schedule.interval.total_seconds() == 45 * 60
+    assert harbour.schedule.interval.total_seconds() == 10 * 60
+    assert (valley.language, harbour.language) == ("fr", "en")
+    assert config.user_agent_of(valley) == "Regional-Archive/2.0 (+https://archive.example/bot)"
+    assert config.user_agent_of(harbour) == "HarbourTimesArchive/1.0"
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (("  language: fr\n", "  langauge: fr\n"), ["line 6", "defaults.langauge", "not a key"]),
+        (("  language: fr\n", "  url: https://x.example/\n"), ["defaults.url", "each site's own"]),
+        (("    language: en\n", "    language: English\n"), ["harbour-times", "language"]),
+    ],
+)
+def test_bad_defaults_and_languages_name_the_line(change, expected):
+    with pytest.raises(ConfigError) as info:
+        parse_config(WITH_DEFAULTS.replace(*change), "sites.yaml")
+    message = str(info.value).replace("sites.yaml:", "line ")
+    for part in expected:
+        assert part in message, message

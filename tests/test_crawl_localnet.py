@@ -270,3 +270,19 @@ def test_a_killed_crawl_leaves_no_extraction_worker_behind(network, crawl_env):
     while any(_running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_running(w) for w in workers)
+
+
+def test_a_site_s_own_user_agent_is_sent_with_every_request(network, db, crawl_env):
+    import yaml
+
+    net, config = network
+    data = yaml.safe_load(config.read_text())
+    data["user_agent"] = "ArchiveBot-Default/1.0"
+    site = next(s for s in data["sites"] if s["name"] == "valley-gazette")
+    site["user_agent"] = "ValleyArchive/3.1 (+https://archive.example/valley)"
+    config.write_text(yaml.safe_dump(data))
+    newscrawl("crawl", "valley-gazette", "harbour-times", "--config", str(config), env=crawl_env)
+    seen = {ua for (name, ua), n in net.traffic.user_agents.items() if name == "valley-gazette"}
+    assert seen == {"ValleyArchive/3.1 (+https://archive.example/valley)"}  # robots.txt too
+    others = {ua for (name, ua), n in net.traffic.user_agents.items() if name == "harbour-times"}
+    assert others == {"ArchiveBot-Default/1.0"}

@@ -180,3 +180,44 @@ def test_change_classification():
     corrected = [p.replace("33 proposals", "35 proposals") for p in BODY]
     assert kinds(paras=corrected) == ["correction"]
     assert classify(snap(), snap(paras=corrected))[1]["corrected"] == ["33 -> 35"]
+
+
+def test_a_page_stating_no_language_gets_its_site_s():
+    from datetime import datetime, timezone
+
+    from crawler.processing import FetchedPage, prepare
+
+    words = " ".join(f"mot{i}" for i in range(80))
+    html = f"<html><head><title>Le conseil</title></head><body><article><p>{words}.</p></article></body></html>"
+    when = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    url = "https://gazette.example/conseil"
+    stated = prepare(
+        FetchedPage(
+            "s", url, url, html.replace("<html>", '<html lang="de">').encode(), when, language="fr"
+        )
+    )
+    unstated = prepare(FetchedPage("s", url, url, html.encode(), when, language="fr"))
+    assert stated.page is not None and stated.page.language == "de"  # the page's own word wins
+    assert unstated.page is not None and unstated.page.language == "fr"
+
+
+def test_link_only_lines_inside_the_body_are_not_article_text():
+    """READ MORE: <another story> and related links between paragraphs are navigation."""
+    para = (
+        "The council voted on Tuesday to extend the downtown transit line by four stations, "
+        "a plan that has been debated for more than a decade and that residents of the east "
+        "end say they have waited for since the first stop opened."
+    )
+    html = (
+        "<html><body><article>"
+        f"<p>{para}</p>"
+        '<p><strong>READ MORE:</strong> <a href="/news/other-story">Flood warning lifted for the river valley</a></p>'
+        f"<p>{para.replace('Tuesday', 'Wednesday')}</p>"
+        '<ul><li><a href="/a">Mayor opens new library branch</a></li><li><a href="/b">Bridge closed for repairs</a></li></ul>'
+        f"<p>{para.replace('four', 'six')}</p>"
+        "</article></body></html>"
+    )
+    text = extract(html, "https://gazette.example/transit").text
+    assert "Flood warning" not in text and "READ MORE" not in text
+    assert "library branch" not in text
+    assert text.count("The council voted") == 3

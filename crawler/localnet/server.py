@@ -45,6 +45,7 @@ class Traffic:
         self.bytes: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.paths: list[tuple[str, str, int]] = []
+        self.user_agents: Counter[tuple[str, str]] = Counter()  # (site, User-Agent) -> requests
 
     def record(self, site: str, path: str, status: int, size: int) -> None:
         with self.lock:
@@ -455,6 +456,8 @@ def _make_handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass
             site.traffic.record(site.content.name, self.path, status, size)
+            with site.traffic.lock:
+                site.traffic.user_agents[site.content.name, headers.get("user-agent", "")] += 1
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
