@@ -216,29 +216,33 @@ class CommonAnchors:
 
     They are learned from lookups (an anchor that returned copies of that many
     stories) and kept in MongoDB (`common_anchors`), so every process shares
-    them; each process keeps a copy and every REFRESH_S seconds reads the ones
-    learned since (with a margin for clocks that disagree). Only the lookup uses
-    them: verification always compares the full shingle sets.
+    them. Each index object keeps its own copy (nothing lives at module or class
+    level, so what a lookup finds depends on the database, not on what ran
+    before in the process) and every REFRESH_S reads the ones learned since,
+    with a margin for clocks that disagree. They expire 30 days after they were
+    learned (a TTL index, crawler.store.COMMON_ANCHOR_TTL_S): an anchor that is still common is learned
+    again at its next lookup, so the list stays as long as what is common now.
+    Only the lookup uses them: verification always compares the full shingle sets.
     """
 
     REFRESH_S = 60.0
     CLOCK_MARGIN = timedelta(minutes=10)
-    _cache: dict[tuple[Any, str], tuple[float, datetime | None, set[int]]] = {}
 
     def __init__(self, db: Database[Doc]):
         self.collection = db.common_anchors
-        self.key = (db.client.address if db.client else None, db.name)
+        self._loaded_at = 0.0
+        self._newest: datetime | None = None
+        self._anchors: set[int] = set()
 
     def known(self) -> set[int]:
-        loaded_at, newest, anchors = self._cache.get(self.key, (0.0, None, set()))
-        if time.monotonic() - loaded_at > self.REFRESH_S:
-            query = {"since": {"$gte": newest - self.CLOCK_MARGIN}} if newest else {}
-            for doc in self.collection.find(query, {"since": 1}):
-                anchors.add(int(doc["_id"]))
-                if newest is None or doc["since"] > newest:
-                    newest = doc["since"]
-            self._cache[self.key] = (time.monotonic(), newest, anchors)
-        return anchors
+        if time.monotonic() - self._loaded_at > self.REFRESH_S:
+            query = {"since": {"$gte": self._newest - self.CLOCK_MARGIN}} if self._newest else {}
+            for doc in self.collection.find(query, {"since": 1}).sort("_id", 1):
+                self._anchors.add(int(doc["_id"]))
+                if self._newest is None or doc["since"] > self._newest:
+                    self._newest = doc["since"]
+            self._loaded_at = time.monotonic()
+        return self._anchors
 
     def learn(self, counts: dict[int, int], now: datetime) -> None:
         common = {a: n for a, n in counts.items() if n > COMMON_ANCHOR_STORIES}
@@ -251,7 +255,7 @@ class CommonAnchors:
                     {"$max": {"stories": n}, "$setOnInsert": {"since": now}},
                     upsert=True,
                 )
-                for a, n in common.items()
+                for a, n in sorted(common.items())
             ],
             ordered=False,
         )
@@ -435,9 +439,15 @@ class StoryIndex:
         wanted = [a for a in anchors if a not in common]
         if not wanted:
             return {}
-        cursor = self.fingerprints.find(
-            {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1, "ledes": 1}
-        ).limit(MAX_POSTINGS)
+        # sorted, so that which MAX_POSTINGS documents come back depends on the index's
+        # contents alone, never on the order the server happens to store them in
+        cursor = (
+            self.fingerprints.find(
+                {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1, "ledes": 1}
+            )
+            .sort("_id", 1)
+            .limit(MAX_POSTINGS)
+        )
         found = {
             doc["_id"]: _Candidate(
                 doc["_id"],

@@ -19,6 +19,7 @@ from scrapy import Spider
 
 from crawler import processing, workers
 from crawler.chrome import ChromeBook
+from crawler.clustering import StoryIndex
 from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
@@ -35,6 +36,7 @@ class StorePipeline:
         self.pool: ProcessPoolExecutor | None = None
         self.spider: Any = None  # set when the spider opens; the writer thread uses its db
         self.chrome: ChromeBook | None = None
+        self.stories: StoryIndex | None = None
         self.writer: workers.BatchWriter[Page, Outcome | Exception] = workers.BatchWriter(
             self._write
         )
@@ -47,6 +49,7 @@ class StorePipeline:
         self.spider = spider or self.crawler.spider
         self.spider.stage_clock = self.clock
         self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
+        self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
         settings = self.crawler.settings
         self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
         count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
@@ -165,7 +168,9 @@ class StorePipeline:
         try:
             return list(
                 with_retry(
-                    lambda: processing.persist_batch(db, pages, utcnow(), self.clock, self.chrome)
+                    lambda: processing.persist_batch(
+                        db, pages, utcnow(), self.clock, self.chrome, self.stories
+                    )
                 )
             )
         except TRANSIENT as exc:

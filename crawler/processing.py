@@ -132,16 +132,18 @@ def persist_batch(
     now: datetime,
     clock: StageClock | None = None,
     chrome_book: chrome.ChromeBook | None = None,
+    story_index: StoryIndex | None = None,
 ) -> list[Outcome]:
     """Version a batch of pages and place the new texts in stories; one outcome per page, in order.
 
     Idempotent like the single-page path (a retried batch stores nothing twice):
-    the store's unique indexes decide, not the batching. `chrome_book` carries
-    the sites' learned chrome across a crawl's batches (read once per crawl).
+    the store's unique indexes decide, not the batching. `chrome_book` and
+    `story_index` carry what a crawl has read (the sites' chrome, the common
+    anchors) across its batches.
     """
     clock = clock or StageClock()
     book = chrome_book or chrome.ChromeBook(db)  # a caller's own book is saved by the caller
-    index = StoryIndex(db)
+    index = story_index or StoryIndex(db)
     placed: dict[int, str] = {}
     with clock.timing("version"):
         strip_chrome(book, pages, now)

@@ -57,6 +57,9 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
     return client[db_name]
 
 
+COMMON_ANCHOR_TTL_S = 30 * 24 * 3600  # common anchors (crawler.clustering) are learned again
+
+
 def ensure_indexes(db: Database[Doc]) -> None:
     """Create every index the schema relies on; safe to run at every start."""
     db.articles.create_index("aliases")  # informational: url_aliases resolves URLs
@@ -72,7 +75,12 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.stories.create_index("sites")
     db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
-    db.common_anchors.create_index("since")
+    # crawler.clustering.CommonAnchors: what is common expires and is learned again
+    if "since_1" in db.common_anchors.index_information():  # before it expired
+        db.common_anchors.drop_index("since_1")
+    db.common_anchors.create_index(
+        "since", name="since_ttl", expireAfterSeconds=int(COMMON_ANCHOR_TTL_S)
+    )
     db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")

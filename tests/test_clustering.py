@@ -321,3 +321,20 @@ def test_a_write_thru_with_a_reworded_lede_and_new_body_joins_the_first_take(db)
     ]
     other = index.assign(member("local", own, site="c"), T0)
     assert other.story_id != first.story_id
+
+
+def test_clustering_the_same_input_twice_gives_the_same_stories_whatever_ran_between(mongo_uri):
+    """No state outside the database: nothing a process learned earlier changes a result."""
+    from crawler.cluster_cli import cluster_documents
+
+    docs = [
+        {"id": d.id, "text": d.text, "title": d.title} for d in labelled_corpus(seed=41, events=6)
+    ]
+    first = cluster_documents(docs, mongo_uri)
+    # something else in between, in the same process, that teaches common anchors
+    other = [{"id": d.id, "text": d.text} for d in labelled_corpus(seed=42, events=8)]
+    cluster_documents(other, mongo_uri)
+    assert cluster_documents(docs, mongo_uri) == first
+    assert (
+        len({row["story"] for row in first}) == 6 * 3
+    )  # per event: the wire story, 2 independents
