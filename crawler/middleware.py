@@ -20,6 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.robotstxt import (
+    RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware,
+)
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
@@ -32,6 +35,10 @@ class OffsiteRefused(IgnoreRequest):
 
 class PrivateAddressRefused(IgnoreRequest):
     reason = "private-address"
+
+
+class RobotsRefused(IgnoreRequest):
+    reason = "robots"
 
 
 def _site(crawler: Any, spider: Spider | None) -> Any:
@@ -82,3 +89,15 @@ def _private_message(url: str, host: str) -> str:
         f"{url}: {host} is a private/loopback address "
         "(set allow_private_addresses: true for sites on a local network)"
     )
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt handling (its parser, cache and `robotstxt/*` stats), with its
+    refusal typed: the crawl records a robots skip by the exception's reason, not by
+    the wording of a message."""
+
+    def process_request_2(self, rp: Any, request: Request) -> None:
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest as exc:
+            raise RobotsRefused(str(exc)) from exc

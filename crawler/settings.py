@@ -37,6 +37,9 @@ MEMUSAGE_LIMIT_MB = 1024
 # came from; at 950 it is the first to see a response, before redirects and retries.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    # Scrapy's own, its refusals typed (crawler.middleware): same place, 100
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middleware.RobotsTxtMiddleware": 100,
     "crawler.middleware.SiteGuardMiddleware": 50,
     "crawler.middleware.PrivateAddressGuardMiddleware": 950,
 }

@@ -383,7 +383,7 @@ class NewsSpider(scrapy.Spider):
         status, detail = _describe_failure(failure)
         reason = request.meta.get("reason", "new")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            reason = getattr(failure.value, "reason", None) or _ignore_reason(detail)
+            reason = getattr(failure.value, "reason", None) or self._ignored_why(request)
         # refusals by policy are skips; everything else that went wrong is an error
         outcome = "skipped" if reason in ("robots", "offsite", "private-address") else "error"
         self.ledger.record(request.url, utcnow(), reason, outcome, status=status, detail=detail)
@@ -392,6 +392,14 @@ class NewsSpider(scrapy.Spider):
             if article:
                 _best_effort(self.articles.mark_gone, article["_id"], status, utcnow())
         log.info("article %s: %s", outcome, detail)
+
+    def _ignored_why(self, request: Any) -> str:
+        """An untyped IgnoreRequest: Scrapy's redirect middleware gives up on a request
+        that already took REDIRECT_MAX_TIMES redirects (its own meta says so)."""
+        most = self.crawler.settings.getint("REDIRECT_MAX_TIMES")
+        if request.meta.get("redirect_times", 0) >= most:
+            return "redirect-loop"
+        return "ignored"
 
     def closed(self, reason: str) -> None:
         self._remember_sources(reason)
@@ -439,12 +447,3 @@ def _describe_failure(failure: Failure) -> tuple[int | None, str]:
         return status, f"{url}: HTTP {status}"
     kind = failure.type.__name__ if failure.type else "Error"
     return None, f"{url}: {kind}: {failure.getErrorMessage()}"[:500]
-
-
-def _ignore_reason(detail: str) -> str:
-    lowered = detail.lower()
-    if "robots.txt" in lowered:
-        return "robots"
-    if "redirect" in lowered:
-        return "redirect-loop"
-    return "ignored"

@@ -71,6 +71,8 @@ def test_hostile_site_ends_in_recorded_errors_and_skips(network, db, crawl_env):
         for o in [f["outcome"]]
     )
     assert any("redirect" in f.get("detail", "").lower() for f in by_url["loop"])
+    # why a request was refused comes from the refusal itself, not from its message
+    assert "redirect-loop" in {f["reason"] for f in by_url["loop"] if f["outcome"] == "error"}
     assert any(
         "max" in f.get("detail", "").lower() or "size" in f.get("detail", "").lower()
         for f in by_url["huge.html"]
