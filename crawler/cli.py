@@ -84,7 +84,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         from crawler.inspect import print_crawl_summary
 
         print_crawl_summary(results)
-    return EXIT_OK if all(r.outcome.startswith("ok") for r in results) else EXIT_FAILURE
+    missing = sorted(set(sites) - {r.site for r in results})
+    for name in missing:  # a crawl that ended without a result is not a success
+        print(f"{name}: the crawl ended without recording a result (see the log)", file=sys.stderr)
+    ok = not missing and all(r.outcome.startswith("ok") for r in results)
+    return EXIT_OK if ok else EXIT_FAILURE
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

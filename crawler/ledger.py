@@ -1,8 +1,11 @@
 """The crawl ledger: why each URL was fetched or skipped, per-source state, and crawl runs.
 
-Like Scrapy's stats, every branch a crawl takes is counted under a name
-(`fetch/new`, `skip/robots`, `source/not-modified`, …); the counters and the
-fetch log are written to MongoDB in batches, and the run document is the
+Every branch a crawl takes is counted under a name (`fetch/new`, `skip/robots`,
+`source/not-modified`, …) in Scrapy's own stats collector, as `newscrawl/<name>`
+beside Scrapy's `downloader/*` and `robotstxt/*` (outside a crawl, in a
+collector of the same shape); the fetch log is written to MongoDB in batches,
+and the run document, written when the crawl ends, carries the counters
+(`counters`, without the prefix) and Scrapy's numbers (`scrapy_stats`): the
 summary users read with `newscrawl runs`.
 """
 
@@ -60,6 +63,25 @@ def new_run_id(site: str, now: datetime) -> str:
     return f"{site}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
+STATS_PREFIX = "newscrawl/"
+
+
+class CounterStats:
+    """The part of Scrapy's StatsCollector the ledger uses, for runs outside a crawl."""
+
+    def __init__(self) -> None:
+        self._values: Counter[str] = Counter()
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self._values[key] += count
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def get_stats(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
 class RunLedger:
     """Counters and fetch records of one crawl of one site."""
 
@@ -77,11 +99,41 @@ class RunLedger:
         self.run_id = run_id
         self.trigger = trigger
         self.started_at = now
-        self.counters: Counter[str] = Counter()
+        self.stats: Any = CounterStats()  # Scrapy's StatsCollector once the crawl has one
         self._pending: list[Doc] = []
         # where fetch records and the run's end go when MongoDB cannot take them:
         # a crawler.journal.Journal (records are replayed with the pages)
         self.spill = spill
+
+    def use_stats(self, stats: Any) -> None:
+        """Count in a crawl's Scrapy stats from now on (what was counted before moves too)."""
+        for key, value in self.stats.get_stats().items():
+            stats.inc_value(key, value)
+        self.stats = stats
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats.inc_value(STATS_PREFIX + key, n)
+
+    @property
+    def counters(self) -> Counter[str]:
+        """This crawl's counters, by their names without the stats prefix."""
+        return Counter(
+            {
+                key[len(STATS_PREFIX) :]: int(value)
+                for key, value in self.stats.get_stats().items()
+                if key.startswith(STATS_PREFIX) and isinstance(value, int)
+            }
+        )
+
+    def scrapy_numbers(self) -> Doc:
+        """Scrapy's own numeric stats (downloader/*, robotstxt/*, …), stored with the run."""
+        return {
+            key.replace(".", "_").lstrip("$"): value
+            for key, value in sorted(self.stats.get_stats().items())
+            if not key.startswith(STATS_PREFIX)
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        }
 
     def start(self) -> None:
         """Create the run record (idempotent: the runner and the spider may both call it)."""
@@ -105,12 +157,12 @@ class RunLedger:
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:
         """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
         reverted/error/skipped/not-modified; `reason` says why it was fetched or skipped."""
-        self.counters[_summary_key(outcome)] += 1
-        self.counters[
+        self.count(_summary_key(outcome))
+        self.count(
             f"{'skip' if outcome == 'skipped' else 'fetch'}/{reason if outcome == 'skipped' else outcome}"
-        ] += 1
+        )
         if outcome not in ("skipped",):
-            self.counters["pages"] += 1
+            self.count("pages")
         doc = {
             "_id": ObjectId(),  # fixed here, so a retried insert cannot store the line twice
             "url": url,
@@ -124,9 +176,6 @@ class RunLedger:
         self._pending.append(doc)
         if len(self._pending) >= FETCH_BATCH:
             self.flush()
-
-    def count(self, key: str, n: int = 1) -> None:
-        self.counters[key] += n
 
     def flush(self, final: bool = False) -> None:
         """Write the pending fetch records. While MongoDB is away they are kept and tried
@@ -160,7 +209,8 @@ class RunLedger:
     def article_counts(self) -> dict[str, int]:
         """Article pages handed to the pipeline, and how each ended."""
         keys = (ARTICLE_FETCHED, ARTICLE_STORED, ARTICLE_ERROR, ARTICLE_SPOOLED)
-        return {key.split("/", 1)[1]: int(self.counters.get(key, 0)) for key in keys}
+        counters = self.counters
+        return {key.split("/", 1)[1]: int(counters.get(key, 0)) for key in keys}
 
     def unaccounted_pages(self) -> int:
         """Fetched article pages that ended in no store outcome, error or journal entry."""
@@ -168,7 +218,8 @@ class RunLedger:
         return counts["fetched"] - counts["stored"] - counts["error"] - counts["spooled"]
 
     def summary(self) -> dict[str, int]:
-        return {key: int(self.counters.get(key, 0)) for key in SUMMARY_KEYS}
+        counters = self.counters
+        return {key: int(counters.get(key, 0)) for key in SUMMARY_KEYS}
 
     def finish(
         self,
@@ -184,6 +235,7 @@ class RunLedger:
             "outcome": outcome,
             "summary": self.summary(),
             "counters": dict(sorted(self.counters.items())),
+            "scrapy_stats": self.scrapy_numbers(),
             "duration_s": round((now - self.started_at).total_seconds(), 3),
         }
         if error:

@@ -276,6 +276,15 @@ def finish_run(
     return outcome, error, summary
 
 
+def _finish_reason(crawler: Any) -> str | None:
+    """Scrapy's finish_reason stat; none when the crawl failed before its stats existed."""
+    try:
+        stats = crawler.stats
+    except RuntimeError:  # Scrapy >= 2.13: "Crawler.stats is not set yet"
+        return None
+    return stats.get_value("finish_reason") if stats else None
+
+
 def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> None:
     """Record the run's end and free the site, whatever happened to the crawl."""
     crawler, lease, name, run_id = (
@@ -289,7 +298,7 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
     if hasattr(outcome, "getErrorMessage"):
         error = f"{outcome.type.__name__}: {outcome.getErrorMessage()}"
         log.error("crawl of %s failed: %s", name, error)
-    reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+    reason = _finish_reason(crawler)
     result_outcome = (
         "failed" if error else FINISH_OUTCOMES.get(str(reason), str(reason or "failed"))
     )

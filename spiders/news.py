@@ -17,6 +17,7 @@ from typing import Any
 
 import scrapy
 from pymongo.errors import PyMongoError
+from scrapy import signals
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -58,9 +59,7 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         settings_file = load_config(config)
         self.site: Site = settings_file.site(site)
-        # Scrapy's UserAgentMiddleware sends a spider's user_agent on every request, and
-        # robots.txt is matched against the User-Agent a request carries
-        self.user_agent = settings_file.user_agent_of(self.site)
+        self.site_user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = utcnow()
@@ -86,6 +85,8 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        # the crawl's counters are Scrapy stats, which exist once the spider opens
+        crawler.signals.connect(spider._count_in_crawl_stats, signal=signals.spider_opened)
         polite = spider.site.politeness
         settings = crawler.settings
         if not settings.frozen:  # per-site politeness (Scrapy >= 2.11 applies settings after this)
@@ -93,7 +94,12 @@ class NewsSpider(scrapy.Spider):
             settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrency, priority="spider")
             settings.set("AUTOTHROTTLE_ENABLED", polite.autothrottle, priority="spider")
             settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
+            # sent with every request; robots.txt is matched against the same one
+            settings.set("USER_AGENT", spider.site_user_agent, priority="spider")
         return spider
+
+    def _count_in_crawl_stats(self, spider: Any = None) -> None:
+        self.ledger.use_stats(self.crawler.stats)
 
     def mark_mongo_down(self) -> None:
         self.mongo_down_until = utcnow() + MONGO_BACKOFF

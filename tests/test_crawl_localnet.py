@@ -50,6 +50,10 @@ def test_first_crawl_stores_every_live_article_once(network, db, crawl_env):
     old_paths = [p.path for p in net.world.sites["prairie-post"].posts if p.old]
     assert not any(path in a["url"] for a in db.articles.find() for path in old_paths)
     assert runs["prairie-post"]["counters"].get("skip/too-old", 0) >= 1
+    # the counters are the crawl's Scrapy stats, stored with Scrapy's own numbers
+    scrapy_stats = runs["valley-gazette"]["scrapy_stats"]
+    assert scrapy_stats["robotstxt/request_count"] >= 1
+    assert scrapy_stats["downloader/request_count"] >= runs["valley-gazette"]["counters"]["pages"]
 
 
 def test_hostile_site_ends_in_recorded_errors_and_skips(network, db, crawl_env):
