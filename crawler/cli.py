@@ -6,51 +6,19 @@ Exit status: 0 success, 2 usage or config error, 1 anything else.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from crawler.config import ConfigError, config_path, load_config
+from crawler.session import UsageError, store_session
 
 log = logging.getLogger("newscrawl")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-@contextlib.contextmanager
-def store_session(quiet: bool = False) -> Iterator[str]:
-    """MONGODB_URI if set; otherwise the embedded server under $CRAWLER_DATA (default ./data)."""
-    from crawler.paths import journal_dir
-
-    journal_dir()  # resolved now, so child processes started from here use the same folder
-    uri = os.environ.get("MONGODB_URI")
-    if uri:
-        yield uri
-        return
-    from crawler.embedded import EmbeddedServer
-    from crawler.paths import embedded_store_dir
-
-    data_dir = embedded_store_dir()
-    server = EmbeddedServer(data_dir)
-    uri = server.start()
-    os.environ["MONGODB_URI"] = uri
-    if not quiet:
-        how = "started" if server.owned else "joined running"
-        print(
-            f'embedded MongoDB {how} at {uri} (data in {data_dir}); open it with: mongosh "{uri}"',
-            file=sys.stderr,
-        )
-    try:
-        yield uri
-    finally:
-        os.environ.pop("MONGODB_URI", None)
-        server.stop()
 
 
 def _print_progress(site: str, summary: dict[str, int]) -> None:
@@ -195,10 +163,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         checked = ", ".join(f"{n} {name}" for name, n in counts.items())
         print(f"store is consistent ({checked})")
     return EXIT_FAILURE if violations else EXIT_OK
-
-
-class UsageError(Exception):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,12 @@ from crawler.store import ArticleStore
 from crawler.versioning import word_diff
 
 Doc = dict[str, Any]
-console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+def console() -> Console:
+    """The terminal, made when first printed to: importing this module prints nothing and
+    opens nothing (a command that only prints JSON never builds one)."""
+    return Console(width=None if sys.stdout.isatty() else 140)
 
 
 class NotFound(Exception):
@@ -73,15 +78,15 @@ def print_crawl_summary(results: list[Any]) -> None:
             result.site, result.outcome, *(str(result.summary.get(k, 0)) for k in SUMMARY_COLUMNS)
         )
         if result.error:
-            console.print(f"[red]{result.site}: {result.error}[/red]")
-    console.print(table)
-    console.print(
+            console().print(f"[red]{result.site}: {result.error}[/red]")
+    console().print(table)
+    console().print(
         "new = new articles, changed = new versions; details per URL are in the 'fetches' collection."
     )
 
 
 def print_extracted(result: Any) -> None:
-    console.print(f"[bold]{result.title}[/bold]")
+    console().print(f"[bold]{result.title}[/bold]")
     for label, value in (
         ("url", result.url),
         ("canonical", result.canonical_url),
@@ -92,33 +97,33 @@ def print_extracted(result: Any) -> None:
         ("body from", result.body_source),
         ("words", len(result.text.split())),
     ):
-        console.print(f"  {label:10s} {value or '-'}")
-    console.print()
+        console().print(f"  {label:10s} {value or '-'}")
+    console().print()
     for paragraph in result.paragraphs:
-        console.print(paragraph, soft_wrap=False)
-        console.print()
+        console().print(paragraph, soft_wrap=False)
+        console().print()
 
 
 def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
-    console.print(
+    console().print(
         f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
     )
-    console.print("Look at it:")
-    console.print(
+    console().print("Look at it:")
+    console().print(
         "  newscrawl stories                  # wire copies grouped across sites, with the originating copy"
     )
-    console.print("  newscrawl runs                     # the crawl runs and their counters")
+    console().print("  newscrawl runs                     # the crawl runs and their counters")
     for url in edited:
-        console.print(f"  newscrawl history {url}")
-        console.print(f"  newscrawl diff {url} 1 2")
-    console.print(
+        console().print(f"  newscrawl history {url}")
+        console().print(f"  newscrawl diff {url} 1 2")
+    console().print(
         "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
     )
-    console.print(
+    console().print(
         "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
     )
-    console.print(f'  npx mongosh "{uri}news"')
-    console.print(
+    console().print(f'  npx mongosh "{uri}news"')
+    console().print(
         "  > db.stories.find({}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
     )
 
@@ -225,7 +230,7 @@ def _db() -> Any:
 
 def _with_store(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from crawler.cli import store_session
+        from crawler.session import store_session
 
         with store_session(quiet=True):
             try:
@@ -254,7 +259,7 @@ def cmd_history(args: argparse.Namespace, db: Any) -> int:
             str(row["word_count"]),
             row["title"],
         )
-    console.print(table)
+    console().print(table)
     return 0
 
 
@@ -263,16 +268,16 @@ def cmd_show(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(version)
         return 0
-    console.print(f"[bold]{version['title']}[/bold]")
-    console.print(
+    console().print(f"[bold]{version['title']}[/bold]")
+    console().print(
         f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}"
     )
-    console.print(
+    console().print(
         f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}"
     )
-    console.print(f"change: {', '.join(version.get('change', {}).get('kinds', []))}\n")
+    console().print(f"change: {', '.join(version.get('change', {}).get('kinds', []))}\n")
     for paragraph in version["text"].split("\n"):
-        console.print(paragraph + "\n")
+        console().print(paragraph + "\n")
     return 0
 
 
@@ -284,7 +289,7 @@ def cmd_diff(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json({"url": args.url, "from": args.a, "to": args.b, "title": title_ops, "text": body_ops})
         return 0
-    console.print(f"[bold]diff of {args.url}: version {args.a} → {args.b}[/bold]")
+    console().print(f"[bold]diff of {args.url}: version {args.a} → {args.b}[/bold]")
     for label, ops in (("title", title_ops), ("text", body_ops)):
         if all(op == "=" for op, _ in ops):
             continue
@@ -296,7 +301,7 @@ def cmd_diff(args: argparse.Namespace, db: Any) -> int:
                 line.append("[-" + chunk + "-] ", style="bold red")
             else:
                 line.append("{+" + chunk + "+} ", style="bold green")
-        console.print(line)
+        console().print(line)
     return 0
 
 
@@ -325,7 +330,7 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
             row.get("title") or "-",
             _when(row.get("last_joined")),
         )
-    console.print(table)
+    console().print(table)
     return 0
 
 
@@ -334,7 +339,7 @@ def _parse_since(text: str) -> datetime:
 
     parsed = parse_date(text)
     if parsed is None:
-        from crawler.cli import UsageError
+        from crawler.session import UsageError
 
         raise UsageError(f"--since: not a date: {text!r} (use e.g. 2026-11-25)")
     return parsed
@@ -373,7 +378,7 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
                 for k in ("pages", "new", "changed", "unchanged", "skipped", "errors")
             ),
         )
-    console.print(table)
+    console().print(table)
     return 0
 
 
@@ -438,7 +443,7 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
             last.get("outcome", "-"),
             *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
         )
-    console.print(table)
+    console().print(table)
     return 0
 
 

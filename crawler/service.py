@@ -332,8 +332,8 @@ class JsonFormatter(logging.Formatter):
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from crawler.cli import store_session
     from crawler.config import config_path
+    from crawler.session import store_session
 
     parser = argparse.ArgumentParser(
         prog="scheduler.py", description="Run the newscrawl background service."
