@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pymongo.errors import PyMongoError
 
 from crawler.config import Config, ConfigError, Site, load_config, parse_duration
+from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database, utcnow
 
@@ -73,7 +74,9 @@ def first_run_time(site: Site, stored: dict[str, Any] | None, now: datetime) -> 
 
 
 class Service:
-    def __init__(self, config_path: str, python: str = sys.executable):
+    def __init__(
+        self, config_path: str, python: str = sys.executable, metrics_port: int | None = None
+    ):
         self.config_path = str(config_path)
         self.python = python
         self.config: Config = load_config(self.config_path)
@@ -95,6 +98,10 @@ class Service:
         self.stopping = threading.Event()
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
+        self.metrics = ServiceMetrics(self.db, lambda: self.config.names)
+        self.metrics_server = (
+            MetricsServer(self.metrics, metrics_port) if metrics_port is not None else None
+        )
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -207,6 +214,7 @@ class Service:
             fields.update(
                 run_id=last["_id"], outcome=last.get("outcome"), summary=last.get("summary")
             )
+            self.metrics.run_finished(name, last)
         log.info("crawl %s: done (exit %s)", name, code, extra={"fields": fields})
         self._save_next(name, last_finished=utcnow(), last_exit=code, running=False)
         return code
@@ -250,12 +258,16 @@ class Service:
         signal.signal(signal.SIGHUP, self.request_reload)
         self.schedule_all()
         self.scheduler.start()
+        if self.metrics_server is not None:
+            self.metrics_server.start()
+            log.info("metrics on http://127.0.0.1:%d/metrics", self.metrics_server.port)
         log.info("service started: %d sites from %s", len(self.config.sites), self.config_path)
         print(
             f"newscrawl service running: {len(self.config.sites)} sites; Ctrl-C or SIGTERM stops it",
             flush=True,
         )
         while not self.stopping.wait(CONFIG_POLL_S / 5):
+            self.metrics.beat()
             self._watch_config()
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
@@ -286,6 +298,8 @@ class Service:
             log.warning("could not close abandoned runs: %s", exc)
         for name in self.config.names:
             self._save_next(name, running=False)
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         print("newscrawl service stopped", flush=True)
 
 
@@ -343,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics and /healthz on 127.0.0.1:PORT (0: any free port)",
+    )
+    parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="json: one object per line"
     )
     args = parser.parse_args(argv)
@@ -360,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     path = config_path(args.config)
     try:
         with store_session():
-            service = Service(str(path))
+            service = Service(str(path), metrics_port=args.metrics_port)
             return service.run_forever()
     except ConfigError as exc:
         print(f"scheduler.py: {exc}", file=sys.stderr)

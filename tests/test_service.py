@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -225,3 +226,94 @@ def test_restart_keeps_each_sites_rhythm():
     assert first_run_time(site, None, now) == now  # never crawled
     trigger = trigger_for(site)
     assert trigger.interval == timedelta(minutes=15) and trigger.jitter == 30
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_env):
+    from crawler.embedded import EmbeddedServer
+    from crawler.store import connect
+
+    server = EmbeddedServer(tmp_path / "mongo")
+    uri = server.start()
+    env = own_server_env(crawl_env, uri, "metrics", tmp_path)
+    db = connect(uri, "metrics")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with LocalNetwork(seed=6, hostile=False) as net:
+            config = _config(net, tmp_path / "sites.yaml", every="3s")
+            service = subprocess.Popen(
+                [
+                    sys.executable,
+                    "scheduler.py",
+                    "--config",
+                    str(config),
+                    "--metrics-port",
+                    str(port),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert _wait(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60)
+                # a crawl of each site finished and was counted by the service
+                assert _wait(
+                    lambda: all(
+                        f'newscrawl_runs_total{{outcome="ok",site="{site}"}}'
+                        in _get(f"{base}/metrics")[1]
+                        for site in SITES
+                    ),
+                    timeout=150,
+                )
+                status, text = _get(f"{base}/metrics")
+                assert status == 200
+                new = db.crawl_runs.find_one({"site": "valley-gazette", "outcome": "ok"})[
+                    "summary"
+                ]["new"]
+                assert new > 0
+                counted = re.search(
+                    r'newscrawl_new_articles_total\{site="valley-gazette"\} (\S+)', text
+                )
+                assert counted and float(counted.group(1)) >= new  # summed over the service's runs
+                for name in (
+                    'newscrawl_last_run_outcome{outcome="ok",site="valley-gazette"} 1.0',
+                    'newscrawl_last_run_pages_fetched{site="harbour-times"}',
+                    'newscrawl_next_run_timestamp_seconds{site="valley-gazette"}',
+                    'newscrawl_crawl_duration_seconds_bucket{le="60.0",site="valley-gazette"}',
+                    'newscrawl_crawls_running{site="valley-gazette"}',
+                    "newscrawl_store_up 1.0",
+                ):
+                    assert name in text, name
+                # MongoDB away: the service is not healthy, and says why
+                server.stop()
+                assert _wait(lambda: _get(f"{base}/healthz")[0] == 503, timeout=30)
+                assert "MongoDB" in _get(f"{base}/healthz")[1]
+                assert "newscrawl_store_up 0.0" in _get(f"{base}/metrics")[1]
+            finally:
+                server.start()
+                _stop(service)
+    finally:
+        server.stop()

@@ -1,0 +1,207 @@
+"""What the service tells a monitoring system: Prometheus metrics and a health check.
+
+Served on a loopback port (`scheduler.py --metrics-port 9410`):
+
+- `/metrics` (prometheus_client's text format). Per site: the last run's
+  outcome, end time and figures (pages fetched, new articles, new versions,
+  errors, pages spooled to the journal), the next run time, crawls running
+  now; since the service started: runs by outcome, and pages, articles,
+  versions, errors and spooled pages as counters, and a histogram of crawl
+  durations. The last-run values are read from `crawl_runs` and `schedules` at
+  each scrape, so they are right after a restart and for crawls started by
+  hand; the counters and the histogram are the service's own (a Prometheus
+  counter must only grow).
+- `/healthz`: 200 while the scheduler loop is alive (it beat within
+  HEARTBEAT_STALE_S) and MongoDB answers a ping, 503 otherwise, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger("newscrawl.metrics")
+
+HEARTBEAT_STALE_S = 30.0
+RUN_FIGURES = {  # crawl_runs.summary key -> metric name part
+    "pages": "pages_fetched",
+    "new": "new_articles",
+    "changed": "new_versions",
+    "errors": "errors",
+    "spooled": "pages_spooled",
+}
+DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+OUTCOMES = ("ok", "ok-with-errors", "spooled", "error", "failed", "interrupted", "timeout")
+
+Doc = dict[str, Any]
+
+
+class ServiceMetrics:
+    """The service's registry: its own counters plus what MongoDB says at scrape time."""
+
+    def __init__(self, db: Any, sites: Callable[[], list[str]]):
+        self.db = db
+        self.sites = sites
+        self.registry = CollectorRegistry()
+        self.heartbeat = time.monotonic()
+        self.runs = Counter(
+            "newscrawl_runs",
+            "Crawl runs finished, by outcome",
+            ["site", "outcome"],
+            registry=self.registry,
+        )
+        self.figures = {
+            name: Counter(
+                f"newscrawl_{name}",
+                f"Crawl figure {name}, summed over runs",
+                ["site"],
+                registry=self.registry,
+            )
+            for name in RUN_FIGURES.values()
+        }
+        self.duration = Histogram(
+            "newscrawl_crawl_duration_seconds",
+            "Duration of crawl runs",
+            ["site"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StoreCollector(self))
+
+    def beat(self) -> None:
+        """Called by the scheduler loop on every turn."""
+        self.heartbeat = time.monotonic()
+
+    def run_finished(self, site: str, run: Doc | None) -> None:
+        """Count a run the service started, from its record in crawl_runs."""
+        if not run:
+            return
+        self.runs.labels(site, str(run.get("outcome"))).inc()
+        summary = run.get("summary") or {}
+        for key, name in RUN_FIGURES.items():
+            self.figures[name].labels(site).inc(int(summary.get(key, 0) or 0))
+        if run.get("duration_s") is not None:
+            self.duration.labels(site).observe(float(run["duration_s"]))
+
+    def health(self) -> tuple[bool, str]:
+        stale = time.monotonic() - self.heartbeat
+        if stale > HEARTBEAT_STALE_S:
+            return False, f"scheduler loop silent for {stale:.0f} s"
+        try:
+            self.db.command("ping")
+        except PyMongoError as exc:
+            return False, f"MongoDB does not answer: {exc.__class__.__name__}"
+        return True, "ok"
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StoreCollector:
+    """Per-site gauges read from crawl_runs, schedules and leases when scraped."""
+
+    def __init__(self, metrics: ServiceMetrics):
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        db, sites = self.metrics.db, self.metrics.sites()
+        outcome = GaugeMetricFamily(
+            "newscrawl_last_run_outcome",
+            "1 for the outcome of the last finished run",
+            labels=["site", "outcome"],
+        )
+        finished = GaugeMetricFamily(
+            "newscrawl_last_run_timestamp_seconds", "End of the last finished run", labels=["site"]
+        )
+        figures = {
+            name: GaugeMetricFamily(
+                f"newscrawl_last_run_{name}", f"{name} in the last run", labels=["site"]
+            )
+            for name in RUN_FIGURES.values()
+        }
+        next_run = GaugeMetricFamily(
+            "newscrawl_next_run_timestamp_seconds", "When the site is crawled next", labels=["site"]
+        )
+        running = GaugeMetricFamily(
+            "newscrawl_crawls_running", "Crawls running now", labels=["site"]
+        )
+        up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
+        try:
+            for site in sites:
+                run = db.crawl_runs.find_one(
+                    {"site": site, "finished_at": {"$ne": None}}, sort=[("started_at", -1)]
+                )
+                if run:
+                    outcome.add_metric([site, str(run.get("outcome"))], 1)
+                    finished.add_metric([site], run["finished_at"].timestamp())
+                    summary = run.get("summary") or {}
+                    for key, name in RUN_FIGURES.items():
+                        figures[name].add_metric([site], int(summary.get(key, 0) or 0))
+                schedule = db.schedules.find_one({"_id": site}, {"next_run_at": 1})
+                if schedule and schedule.get("next_run_at"):
+                    next_run.add_metric([site], schedule["next_run_at"].timestamp())
+                running.add_metric(
+                    [site], db.crawl_runs.count_documents({"site": site, "finished_at": None})
+                )
+            up.add_metric([], 1)
+        except PyMongoError as exc:
+            log.warning("metrics: MongoDB unavailable (%s)", exc.__class__.__name__)
+            up.add_metric([], 0)
+        yield from (outcome, finished, *figures.values(), next_run, running, up)
+
+
+class MetricsServer:
+    """/metrics and /healthz on a loopback port, in a thread of the service."""
+
+    def __init__(self, metrics: ServiceMetrics, port: int, host: str = "127.0.0.1"):
+        self.metrics = metrics
+        self.server = ThreadingHTTPServer((host, port), _handler(metrics))
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="metrics", daemon=True
+        )
+
+    def start(self) -> MetricsServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(metrics: ServiceMetrics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, metrics.render())
+            elif path == "/healthz":
+                healthy, why = metrics.health()
+                self._send(
+                    200 if healthy else 503, "text/plain; charset=utf-8", f"{why}\n".encode()
+                )
+            else:
+                self._send(404, "text/plain", b"not found: /metrics and /healthz are served\n")
+
+        def _send(self, status: int, kind: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
