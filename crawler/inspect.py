@@ -402,7 +402,16 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
                 "next_run_at": (schedules.get(site.name) or {}).get("next_run_at"),
                 "last_run": {
                     k: last.get(k)
-                    for k in ("_id", "trigger", "started_at", "finished_at", "outcome", "summary")
+                    for k in (
+                        "_id",
+                        "trigger",
+                        "started_at",
+                        "finished_at",
+                        "outcome",
+                        "summary",
+                        "extraction",
+                        "warnings",
+                    )
                 }
                 if last
                 else None,
@@ -444,6 +453,9 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
             *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
         )
     console().print(table)
+    for row in rows:  # extraction drift (crawler.drift): the layout changed, text went missing
+        for warning in (row["last_run"] or {}).get("warnings") or []:
+            console().print(f"[yellow]warning[/yellow] {row['site']}: extraction drift: {warning}")
     return 0
 
 

@@ -227,6 +227,7 @@ class RunLedger:
         now: datetime,
         error: str | None = None,
         stages: dict[str, float] | None = None,
+        extra: Doc | None = None,
     ) -> Doc:
         """Record the run's end; journalled for the next start when MongoDB is away."""
         self.flush(final=True)
@@ -242,6 +243,7 @@ class RunLedger:
             fields["error"] = error
         if stages:
             fields["stages"] = stages
+        fields.update(extra or {})
         try:
             self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
         except PyMongoError:

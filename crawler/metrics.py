@@ -134,6 +134,16 @@ class _StoreCollector:
         running = GaugeMetricFamily(
             "newscrawl_crawls_running", "Crawls running now", labels=["site"]
         )
+        drift = GaugeMetricFamily(
+            "newscrawl_extraction_drift",
+            "Extraction drift warnings on the last run (crawler.drift): 0 when none",
+            labels=["site"],
+        )
+        median_words = GaugeMetricFamily(
+            "newscrawl_last_run_median_words",
+            "Median body length extracted in the last run",
+            labels=["site"],
+        )
         up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
         try:
             for site in sites:
@@ -146,6 +156,10 @@ class _StoreCollector:
                     summary = run.get("summary") or {}
                     for key, name in RUN_FIGURES.items():
                         figures[name].add_metric([site], int(summary.get(key, 0) or 0))
+                    drift.add_metric([site], len(run.get("warnings") or []))
+                    extraction = run.get("extraction") or {}
+                    if "median_words" in extraction:
+                        median_words.add_metric([site], extraction["median_words"])
                 schedule = db.schedules.find_one({"_id": site}, {"next_run_at": 1})
                 if schedule and schedule.get("next_run_at"):
                     next_run.add_metric([site], schedule["next_run_at"].timestamp())
@@ -156,7 +170,16 @@ class _StoreCollector:
         except PyMongoError as exc:
             log.warning("metrics: MongoDB unavailable (%s)", exc.__class__.__name__)
             up.add_metric([], 0)
-        yield from (outcome, finished, *figures.values(), next_run, running, up)
+        yield from (
+            outcome,
+            finished,
+            *figures.values(),
+            next_run,
+            running,
+            drift,
+            median_words,
+            up,
+        )
 
 
 class MetricsServer:

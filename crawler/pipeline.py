@@ -20,6 +20,7 @@ from scrapy import Spider
 from crawler import processing, workers
 from crawler.chrome import ChromeBook
 from crawler.clustering import StoryIndex
+from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
@@ -48,6 +49,7 @@ class StorePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
         self.spider.stage_clock = self.clock
+        self.spider.coverage = ExtractionCoverage()  # what extraction found (crawler.drift)
         self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
         self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
         settings = self.crawler.settings
@@ -96,6 +98,11 @@ class StorePipeline:
             log.warning("extraction failed: %s", prepared.error)
             self._record_error(ledger, fetched, prepared.error or "extraction failed")
             return None
+        page = prepared.page
+        if getattr(spider, "coverage", None) is not None:
+            spider.coverage.add(
+                page.snapshot.title, page.published, page.authors, page.snapshot.word_count
+            )
         if spider.mongo_down_until and utcnow() < spider.mongo_down_until:
             self._spool(spider, fetched, "MongoDB marked unreachable")
             return None

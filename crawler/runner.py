@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crawler import journal, processing
+from pymongo.errors import PyMongoError
+
+from crawler import drift, journal, processing
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
@@ -272,8 +274,25 @@ def finish_run(
     summary = spider.ledger.summary()
     outcome, error = judge_run(outcome, error, spider.ledger, lease_lost)
     clock = getattr(spider, "stage_clock", None)
-    spider.ledger.finish(outcome, utcnow(), error, stages=clock.totals() if clock else None)
+    now = utcnow()
+    spider.ledger.finish(
+        outcome, now, error, stages=clock.totals() if clock else None, extra=_drift(spider, now)
+    )
     return outcome, error, summary
+
+
+def _drift(spider: Any, now: datetime) -> dict[str, Any]:
+    """What extraction found in this run against the site's last week (crawler.drift)."""
+    coverage = getattr(spider, "coverage", None)
+    if coverage is None:
+        return {}
+    try:
+        fields = drift.judge(spider.db, spider.site.name, spider.run_id, coverage, now)
+    except PyMongoError:  # the baseline is out of reach: the coverage itself still counts
+        return {"extraction": coverage.summary()}
+    for warning in fields["warnings"]:
+        log.warning("%s: extraction drift: %s", spider.site.name, warning)
+    return fields
 
 
 def _finish_reason(crawler: Any) -> str | None:

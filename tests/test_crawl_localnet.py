@@ -292,3 +292,21 @@ def test_a_site_s_own_user_agent_is_sent_with_every_request(network, db, crawl_e
     assert seen == {"ValleyArchive/3.1 (+https://archive.example/valley)"}  # robots.txt too
     others = {ua for (name, ua), n in net.traffic.user_agents.items() if name == "harbour-times"}
     assert others == {"ArchiveBot-Default/1.0"}
+
+
+def test_a_redesign_that_hides_the_body_is_a_drift_warning(network, db, crawl_env):
+    net, config = network
+    site = "harbour-times"
+    for _ in range(2):  # the site's normal week
+        newscrawl("crawl", site, "--recheck", "--config", str(config), env=crawl_env)
+    runs = list(db.crawl_runs.find({"site": site}).sort("started_at", 1))
+    assert all(r["extraction"]["median_words"] > 100 and not r["warnings"] for r in runs)
+    net.servers[site][1].redesigned = True  # the body now comes from a script
+    newscrawl("crawl", site, "--recheck", "--config", str(config), env=crawl_env)
+    last = db.crawl_runs.find_one({"site": site}, sort=[("started_at", -1)])
+    assert last["extraction"]["pages"] >= 5
+    assert any("median body length" in w for w in last["warnings"]), last["warnings"]
+    status = newscrawl("status", "--config", str(config), env=crawl_env)
+    assert "extraction drift" in status.stdout and site in status.stdout
+    # no versions of articles the extractor merely failed to read
+    assert db.versions.count_documents({"site": site, "version": {"$gt": 1}}) == 0

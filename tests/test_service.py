@@ -305,6 +305,7 @@ def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_en
                     'newscrawl_crawl_duration_seconds_bucket{le="60.0",site="valley-gazette"}',
                     'newscrawl_crawls_running{site="valley-gazette"}',
                     "newscrawl_store_up 1.0",
+                    'newscrawl_extraction_drift{site="valley-gazette"} 0.0',
                 ):
                     assert name in text, name
                 # MongoDB away: the service is not healthy, and says why

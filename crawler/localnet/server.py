@@ -84,6 +84,9 @@ class SiteServer:
         self.base = ""
         self.requests = 0
         self._lock = threading.Lock()
+        # a redesign: the body after the lede is rendered by a script, so an extractor finds
+        # only the lede (what crawler.drift must notice)
+        self.redesigned = False
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -273,6 +276,14 @@ class SiteServer:
             f'<time datetime="{post.published.isoformat()}">{post.published:%B %d, %Y %H:%M}</time></div>'
             f'<div class="story-body">{body_html}</div></article>'
         )
+        if self.redesigned:
+            rest = json.dumps({"paragraphs": paras[1:]})
+            article = (
+                f'<article class="story-v2"><h1>{_x(title)}</h1><p>{_x(paras[0])}</p>'
+                f'<div id="story-root"></div><script type="application/json" id="story-data">'
+                f"{_x(rest)}</script></article>"
+            )
+            head = f'<link rel="canonical" href="{_x(canonical)}">'
         return (
             200,
             {"Content-Type": "text/html; charset=utf-8", **last_modified},
