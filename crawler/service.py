@@ -75,7 +75,11 @@ def first_run_time(site: Site, stored: dict[str, Any] | None, now: datetime) -> 
 
 class Service:
     def __init__(
-        self, config_path: str, python: str = sys.executable, metrics_port: int | None = None
+        self,
+        config_path: str,
+        python: str = sys.executable,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ):
         self.config_path = str(config_path)
         self.python = python
@@ -100,7 +104,9 @@ class Service:
         self._reload_requested = threading.Event()
         self.metrics = ServiceMetrics(self.db, lambda: self.config.names)
         self.metrics_server = (
-            MetricsServer(self.metrics, metrics_port) if metrics_port is not None else None
+            MetricsServer(self.metrics, metrics_port, metrics_host)
+            if metrics_port is not None
+            else None
         )
 
     # -- jobs ------------------------------------------------------------------------
@@ -260,7 +266,7 @@ class Service:
         self.scheduler.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
-            log.info("metrics on http://127.0.0.1:%d/metrics", self.metrics_server.port)
+            log.info("metrics on port %d: /metrics, /healthz", self.metrics_server.port)
         log.info("service started: %d sites from %s", len(self.config.sites), self.config_path)
         print(
             f"newscrawl service running: {len(self.config.sites)} sites; Ctrl-C or SIGTERM stops it",
@@ -360,7 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         "--metrics-port",
         type=int,
         default=None,
-        help="serve Prometheus /metrics and /healthz on 127.0.0.1:PORT (0: any free port)",
+        help="serve Prometheus /metrics and /healthz on PORT (0: any free port)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address to serve them on (default loopback; 0.0.0.0 inside a container network)",
     )
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="json: one object per line"
@@ -380,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     path = config_path(args.config)
     try:
         with store_session():
-            service = Service(str(path), metrics_port=args.metrics_port)
+            service = Service(
+                str(path), metrics_port=args.metrics_port, metrics_host=args.metrics_host
+            )
             return service.run_forever()
     except ConfigError as exc:
         print(f"scheduler.py: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""docker-compose.yml is validated (no Docker engine here): three services, health check,
+"""docker-compose.yml is validated (no Docker engine here): the services, health checks,
 volume, auth from the env file, the scheduler waiting for a healthy mongo."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.helpers import REPO
 def test_compose_file_has_the_three_services():
     data = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = data["services"]
-    assert set(services) == {"mongo", "scheduler", "mongo-express"}
+    assert set(services) == {"mongo", "scheduler", "mongo-express", "prometheus"}
     mongo = services["mongo"]
     assert mongo["image"].startswith("mongo:") and "--replSet" in mongo["command"]
     assert "healthcheck" in mongo and any(
@@ -26,6 +26,13 @@ def test_compose_file_has_the_three_services():
     scheduler = services["scheduler"]
     assert scheduler["depends_on"]["mongo"]["condition"] == "service_healthy"
     assert "scheduler.py" in scheduler["command"]
+    # monitoring: the scheduler serves metrics and health; Prometheus scrapes it on request
+    assert "--metrics-port" in scheduler["command"] and "healthz" in str(scheduler["healthcheck"])
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    scrape = yaml.safe_load((REPO / "config" / "prometheus.yml").read_text())
+    port = scheduler["command"][scheduler["command"].index("--metrics-port") + 1]
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"scheduler:{port}"]
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
