@@ -53,7 +53,7 @@ from crawler.lease import NamedLock
 from crawler.store import insert_new
 
 SHINGLE_WORDS = 5
-ANCHOR_MODULUS = 8
+ANCHOR_MODULUS = 12
 MIN_PARAGRAPH_WORDS = 6
 MIN_SHARED_ANCHORS = 1
 LEDE_ANCHORS = 2
@@ -121,19 +121,29 @@ def ledes_of(paragraphs: Sequence[str]) -> list[str]:
     return found
 
 
-def lede_similarity(mine: Sequence[str], theirs: Sequence[str]) -> float:
+def lede_similarity(mine: Sequence[str], theirs: Sequence[str], enough: float = 0.0) -> float:
     """Best word-sequence ratio between one text's first two ledes and the other's three.
 
     A 5-gram measure misses a lede reworded in a few places ("12-storey", "with a
-    roar", "(local time)"); difflib's ratio over words does not.
+    roar", "(local time)"); difflib's ratio over words does not. With `enough`,
+    the answer only has to say whether some pair reaches it: difflib's cheap upper
+    bounds skip the pairs that cannot, and the search stops at the first that
+    does (most candidates share a phrase or two with a text, not its lede).
     """
     best = 0.0
-    for first, second in ((mine, theirs), (theirs, mine)):
-        for a in first[:2]:
-            for b in second:
-                best = max(
-                    best, difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).ratio()
-                )
+    pairs = {
+        (a, b)
+        for first, second in ((mine, theirs), (theirs, mine))
+        for a in first[:2]
+        for b in second
+    }
+    for a, b in sorted(pairs):
+        matcher = difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False)
+        if matcher.real_quick_ratio() < enough or matcher.quick_ratio() < enough:
+            continue
+        best = max(best, matcher.ratio())
+        if enough and best >= enough:
+            break
     return best
 
 
@@ -655,7 +665,7 @@ def _verified_matches(
         score = containment(hashes, candidate.hashes)
         if score >= SAME_STORY_CONTAINMENT or (
             score >= LEDE_MIN_CONTAINMENT
-            and lede_similarity(member.ledes or [], candidate.ledes) >= SAME_LEDE
+            and lede_similarity(member.ledes or [], candidate.ledes, SAME_LEDE) >= SAME_LEDE
         ):
             matches.append((score, candidate))
     return matches
