@@ -45,29 +45,12 @@ def quality(events: int, uri: str) -> None:
     rows = cluster_documents(
         [{"id": i, "text": d.text, "title": d.title} for i, d in enumerate(docs)], uri
     )
-    predicted = {row["id"]: row["story"] for row in rows}
-    groups = {
-        "rewrites of the same copy": [0, 0],
-        "independent, same event": [0, 0],
-        "other events": [0, 0],
-    }
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(range(len(docs)), 2):
-        same_truth = docs[a].story == docs[b].story
-        same_pred = predicted[a] == predicted[b]
-        if same_truth:
-            group = "rewrites of the same copy"
-        elif docs[a].event == docs[b].event:
-            group = "independent, same event"
-        else:
-            group = "other events"
-        groups[group][0] += 1
-        groups[group][1] += same_pred
-        tp += same_truth and same_pred
-        fp += same_pred and not same_truth
-        fn += same_truth and not same_pred
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
+    names = ["rewrites of the same copy", "independent, same event", "other events"]
+    labelled = [{"story": d.story, "event": d.event, "role": "copy"} for d in docs]
+    precision, recall, tally = _pairwise(
+        labelled, [row["story"] for row in rows], len(names), lambda docs, a, b: 0
+    )
+    groups = dict(zip(names, tally, strict=True))
     print(
         f"quality on {len(docs)} documents ({events} events; wire + 4 rewrites + 2 independent each)"
     )
@@ -127,16 +110,26 @@ def _plain_shingles(paragraphs: list[str]) -> set[int]:
     return hashes
 
 
+def _by_role(docs: list[dict[str, Any]], a: int, b: int) -> int:
+    """A pair of copies counts in the difficulty group of its harder member."""
+    return max(wire_set.group_of(docs[a]["role"]), wire_set.group_of(docs[b]["role"]))
+
+
 def _pairwise(
-    docs: list[dict[str, Any]], predicted: list[Any], groups: int
+    docs: list[dict[str, Any]],
+    predicted: list[Any],
+    groups: int,
+    positive_group: Any = _by_role,
 ) -> tuple[float, float, list[list[int]]]:
+    """Pairwise precision and recall, and per group [pairs, predicted same]: the positive
+    groups first, then independent reports of one event, then other events."""
     tp = fp = fn = 0
     tally = [[0, 0] for _ in range(groups)]
     for a, b in itertools.combinations(range(len(docs)), 2):
         truth = docs[a]["story"] == docs[b]["story"]
         same = predicted[a] == predicted[b]
         if truth:
-            group = max(wire_set.group_of(docs[a]["role"]), wire_set.group_of(docs[b]["role"]))
+            group = positive_group(docs, a, b)
         elif docs[a]["event"] == docs[b]["event"]:
             group = groups - 2
         else:

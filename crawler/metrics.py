@@ -29,6 +29,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
+from crawler.httpd import QuietHandler
+
 log = logging.getLogger("newscrawl.metrics")
 
 HEARTBEAT_STALE_S = 30.0
@@ -204,27 +206,17 @@ class MetricsServer:
 
 
 def _handler(metrics: ServiceMetrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, metrics.render())
+                self.send_body(200, CONTENT_TYPE_LATEST, metrics.render())
             elif path == "/healthz":
                 healthy, why = metrics.health()
-                self._send(
+                self.send_body(
                     200 if healthy else 503, "text/plain; charset=utf-8", f"{why}\n".encode()
                 )
             else:
-                self._send(404, "text/plain", b"not found: /metrics and /healthz are served\n")
-
-        def _send(self, status: int, kind: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+                self.send_body(404, "text/plain", b"not found: /metrics and /healthz are served\n")
 
     return Handler

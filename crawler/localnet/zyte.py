@@ -33,6 +33,8 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from crawler.httpd import QuietHandler
+
 SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SKIES = ["Sunny", "Cloudy", "Light snow", "Clear", "Fog", "Flurries", "Rain"]
 ADDED_SENTENCES = [
@@ -428,29 +430,19 @@ class ZyteChromeServer:
 
 
 def _handler(server: ZyteChromeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?", 1)[0]
             if path == "/robots.txt":
-                self._send(200, "text/plain", b"User-agent: *\nAllow: /\n")
+                self.send_body(200, "text/plain", b"User-agent: *\nAllow: /\n")
             elif path == "/feed.xml":
-                self._send(200, "application/rss+xml", server.feed())
+                self.send_body(200, "application/rss+xml", server.feed())
             elif path.startswith("/articles/") and path.strip("/").split("/")[-1] in (
                 server.site.pages
             ):
                 body = server.site.render(path.strip("/").split("/")[-1])
-                self._send(200, "text/html; charset=utf-8", body)
+                self.send_body(200, "text/html; charset=utf-8", body)
             else:
-                self._send(404, "text/html", b"<html><body>Not found</body></html>")
-
-        def _send(self, status: int, kind: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+                self.send_body(404, "text/html", b"<html><body>Not found</body></html>")
 
     return Handler
