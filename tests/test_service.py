@@ -37,9 +37,9 @@ def _wait(predicate, timeout=90, step=0.5):
     return False
 
 
-def _start(config, env):
+def _start(config, env, *options):
     return subprocess.Popen(
-        [sys.executable, "scheduler.py", "--config", str(config)],
+        [sys.executable, "scheduler.py", "--config", str(config), *options],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -262,21 +262,7 @@ def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_en
     try:
         with LocalNetwork(seed=6, hostile=False) as net:
             config = _config(net, tmp_path / "sites.yaml", every="3s")
-            service = subprocess.Popen(
-                [
-                    sys.executable,
-                    "scheduler.py",
-                    "--config",
-                    str(config),
-                    "--metrics-port",
-                    str(port),
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            service = _start(config, env, "--metrics-port", str(port))
             try:
                 assert _wait(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60)
                 # a crawl of each site finished and was counted by the service
