@@ -31,9 +31,11 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from crawler.httpd import QuietHandler
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "extraction-zyte"
@@ -64,7 +66,7 @@ def serve(corpus: Path, copies: int, port_file: Path) -> None:
     paths = page_paths(pages, copies)
     state: dict[str, Any] = {}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Scrapy's downloader uses it
 
         def do_GET(self) -> None:
@@ -78,14 +80,7 @@ def serve(corpus: Path, copies: int, port_file: Path) -> None:
                     self.send_error(404)
                     return
                 body, kind = pages[page_id], "text/html; charset=utf-8"
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            self.send_body(200, kind, body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     base = f"http://127.0.0.1:{server.server_address[1]}"

@@ -192,7 +192,8 @@ def strip_chrome(book: chrome.ChromeBook, pages: list[Page], now: datetime) -> N
     for page, page_shapes in zip(pages, shapes, strict=True):
         kept = book.model(page.site).strip(page.snapshot.paragraphs, page_shapes)
         if len(kept) < len(page.snapshot.paragraphs):
-            removed = [p for p in page.snapshot.paragraphs if p not in set(kept)]
+            own = set(kept)
+            removed = [p for p in page.snapshot.paragraphs if p not in own]
             page.snapshot = Snapshot.of(page.snapshot.title, kept)
             # chrome lines are short and their own: taking their shingles out of the
             # worker's set costs a fraction of shingling the whole text again
