@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +103,11 @@ class RunLedger:
         self.started_at = now
         self.stats: Any = CounterStats()  # Scrapy's StatsCollector once the crawl has one
         self._pending: list[Doc] = []
+        self._pending_lock = threading.Lock()  # records come from the loop, flushes from threads
+        self._flush_queued = False
+        # how a full batch of fetch records is written: inline by default; a crawl hands
+        # it to a thread (crawler.offload.StoreCalls.later), off Scrapy's event loop
+        self.flush_with: Callable[..., bool] | None = None
         # where fetch records and the run's end go when MongoDB cannot take them:
         # a crawler.journal.Journal (records are replayed with the pages)
         self.spill = spill
@@ -173,38 +180,56 @@ class RunLedger:
             "outcome": outcome,
         }
         doc.update({k: v for k, v in details.items() if v is not None})
-        self._pending.append(doc)
-        if len(self._pending) >= FETCH_BATCH:
+        with self._pending_lock:
+            self._pending.append(doc)
+            full = len(self._pending) >= FETCH_BATCH and not self._flush_queued
+            if full and self.flush_with is not None:
+                self._flush_queued = True
+        if not full:
+            return
+        if self.flush_with is None:
             self.flush()
+        elif not self.flush_with(self._queued_flush):
+            self._flush_queued = False  # not started (MongoDB away): the next full batch tries
+
+    def _queued_flush(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._flush_queued = False
 
     def flush(self, final: bool = False) -> None:
         """Write the pending fetch records. While MongoDB is away they are kept and tried
         again at the next flush; at the end of the run (`final`) or past
         MAX_PENDING_FETCHES they go to the journal, which replays them on the next start."""
-        if not self._pending:
-            return
         from crawler.store import insert_new
 
-        batch, self._pending = self._pending, []
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
         try:
             try:
                 insert_new(self.db.fetches, batch)  # refused ids: written by an earlier try
             except (InvalidDocument, OverflowError):  # a value BSON cannot hold: say it in text
                 insert_new(self.db.fetches, [_encodable(doc) for doc in batch])
         except PyMongoError as exc:
-            self._pending = batch + self._pending
-            if final or len(self._pending) >= MAX_PENDING_FETCHES:
-                self._spill_pending(exc)
+            with self._pending_lock:
+                self._pending = batch + self._pending
+                spill = final or len(self._pending) >= MAX_PENDING_FETCHES
+                if spill:
+                    batch, self._pending = self._pending, []
+            if spill:
+                self._spill(batch, exc)
             else:
                 log.warning("fetch log: %d records wait for MongoDB (%s)", len(batch), exc)
 
-    def _spill_pending(self, exc: Exception) -> None:
+    def _spill(self, records: list[Doc], exc: Exception) -> None:
         if self.spill is None:
-            log.error("MongoDB unavailable (%s): %d fetch records lost", exc, len(self._pending))
+            log.error("MongoDB unavailable (%s): %d fetch records lost", exc, len(records))
         else:
-            self.spill.append_records("fetches", self._pending)
-            log.warning("MongoDB unavailable: %d fetch records journalled", len(self._pending))
-        self._pending = []
+            self.spill.append_records("fetches", records)
+            log.warning("MongoDB unavailable: %d fetch records journalled", len(records))
 
     def article_counts(self) -> dict[str, int]:
         """Article pages handed to the pipeline, and how each ended."""
@@ -311,7 +336,17 @@ class SourceStates:
         self.feeds = db.feeds
 
     def load(self, url: str) -> SourceState:
-        doc = self.feeds.find_one({"_id": url}) or {}
+        return self._state(url, self.feeds.find_one({"_id": url}) or {})
+
+    def load_many(self, urls: list[str]) -> dict[str, SourceState]:
+        """The remembered state of each of these sources, in one query."""
+        if not urls:
+            return {}
+        docs = {doc["_id"]: doc for doc in self.feeds.find({"_id": {"$in": sorted(set(urls))}})}
+        return {url: self._state(url, docs.get(url, {})) for url in urls}
+
+    @staticmethod
+    def _state(url: str, doc: Doc) -> SourceState:
         return SourceState(
             url=url,
             etag=doc.get("etag"),

@@ -9,12 +9,12 @@ dropped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from pymongo.errors import PyMongoError
 from scrapy import Spider
 
 from crawler import processing, workers
@@ -25,7 +25,7 @@ from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
-from crawler.store import Page, utcnow
+from crawler.store import Page
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class StorePipeline:
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
-        self.clock = StageClock()
+        self.stages = StageClock()  # seconds per stage; the time of day is the spider's clock
         self.pool: ProcessPoolExecutor | None = None
         self.spider: Any = None  # set when the spider opens; the writer thread uses its db
         self.chrome: ChromeBook | None = None
@@ -48,7 +48,7 @@ class StorePipeline:
 
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
-        self.spider.stage_clock = self.clock
+        self.spider.stage_clock = self.stages
         self.spider.coverage = ExtractionCoverage()  # what extraction found (crawler.drift)
         self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
         self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
@@ -57,15 +57,15 @@ class StorePipeline:
         count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
         self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
 
-    def close_spider(self, spider: Spider | None = None) -> None:
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        """Save what this crawl learned of its site's chrome (off the event loop, like every
+        store call of a crawl; when MongoDB is away it is learned again from the same pages
+        next time) and let the extraction workers go."""
         if self.chrome is not None:
-            try:
-                self.chrome.flush(utcnow())  # what this crawl learned of its site's chrome
-            except PyMongoError as exc:  # learned again from the same pages next time
-                log.warning("site chrome not saved: %s", exc.__class__.__name__)
+            await self.spider.store.best_effort(self.chrome.flush, self.spider.clock())
         if self.pool is not None:
             self.pool = None
-            workers.release_pool()
+            await asyncio.to_thread(workers.release_pool)
 
     async def process_item(
         self, item: dict[str, Any], spider: Spider | None = None
@@ -91,9 +91,9 @@ class StorePipeline:
 
     async def _handle(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
         ledger = spider.ledger
-        self.clock.add("fetch", fetched.download_s)
+        self.stages.add("fetch", fetched.download_s)
         prepared = await self._prepare(fetched)
-        self.clock.merge(prepared.timings)
+        self.stages.merge(prepared.timings)
         if prepared.page is None:
             log.warning("extraction failed: %s", prepared.error)
             self._record_error(ledger, fetched, prepared.error or "extraction failed")
@@ -103,19 +103,19 @@ class StorePipeline:
             spider.coverage.add(
                 page.snapshot.title, page.published, page.authors, page.snapshot.word_count
             )
-        if spider.mongo_down_until and utcnow() < spider.mongo_down_until:
+        if spider.store.is_down():
             self._spool(spider, fetched, "MongoDB marked unreachable")
             return None
         result = await self.writer.submit(prepared.page)
         if isinstance(result, TRANSIENT):
             self._spool(spider, fetched, repr(result))
-            spider.mark_mongo_down()
+            spider.store.mark_down()
             return None
         if isinstance(result, Exception):
             log.error("could not store %s: %r", fetched.url, result)
             self._record_error(ledger, fetched, f"{fetched.url}: could not store: {result!r}")
             return None
-        spider.mongo_down_until = None
+        spider.store.mark_up()
         ledger.count(ARTICLE_STORED)
         ledger.record(
             fetched.url,
@@ -176,7 +176,7 @@ class StorePipeline:
             return list(
                 with_retry(
                     lambda: processing.persist_batch(
-                        db, pages, utcnow(), self.clock, self.chrome, self.stories
+                        db, pages, self.spider.clock(), self.stages, self.chrome, self.stories
                     )
                 )
             )

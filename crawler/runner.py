@@ -17,11 +17,12 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from crawler import drift, journal, processing
+from crawler.clock import Clock, utcnow
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
 from crawler.repair import repair_unfinished_runs
-from crawler.store import ensure_indexes, insert_new, open_database, utcnow
+from crawler.store import ensure_indexes, insert_new, open_database
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,15 @@ def crawl_sites(
     recheck: bool = False,
     progress: Any = None,
     log_level: str = "WARNING",
+    clock: Clock = utcnow,
 ) -> list[RunResult]:
-    """Crawl the named sites (concurrently, one crawler each) and return one result per site."""
+    """Crawl the named sites (concurrently, one crawler each) and return one result per site.
+
+    No store call of a crawl runs on Scrapy's event loop: the spider's go through
+    crawler.offload, the pipeline's writes through its batch writer's thread,
+    and each crawl's end (judging the run, releasing the lease) through a thread
+    of its own, since the other sites' crawls are still fetching on that loop.
+    """
     from scrapy.crawler import CrawlerProcess
 
     from spiders.news import NewsSpider
@@ -134,7 +142,7 @@ def crawl_sites(
     ensure_indexes(db)
     replay_journal(db)
     mark_abandoned_runs(db)
-    repair_unfinished_runs(db, utcnow())
+    repair_unfinished_runs(db, clock())
 
     settings = crawl_settings()
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
@@ -148,10 +156,10 @@ def crawl_sites(
 
     for name in sites:
         site = config.site(name)
-        now = utcnow()
+        now = clock()
         run_id = new_run_id(name, now)
         crawler = process.create_crawler(NewsSpider)
-        lease = SiteLease(db, name, run_id, on_lost=_stopper(crawler, name))
+        lease = SiteLease(db, name, run_id, on_lost=_stopper(crawler, name), clock=clock)
         try:
             lease.acquire(now)
         except LeaseHeld as exc:
@@ -165,7 +173,13 @@ def crawl_sites(
             priority="cmdline",
         )
         deferred = process.crawl(
-            crawler, site=name, config=config_path, recheck=recheck, trigger=trigger, run_id=run_id
+            crawler,
+            site=name,
+            config=config_path,
+            recheck=recheck,
+            trigger=trigger,
+            run_id=run_id,
+            clock=clock,
         )
         holder: dict[str, Any] = {
             "crawler": crawler,
@@ -173,7 +187,7 @@ def crawl_sites(
             "name": name,
             "run_id": run_id,
         }
-        deferred.addBoth(_finish, holder, results)
+        deferred.addBoth(_finish_in_thread, holder, results)
         started.append(crawler)
 
     if started:
@@ -273,10 +287,10 @@ def finish_run(
     """Judge the run and record its end (also for `scrapy crawl`, which has no runner)."""
     summary = spider.ledger.summary()
     outcome, error = judge_run(outcome, error, spider.ledger, lease_lost)
-    clock = getattr(spider, "stage_clock", None)
-    now = utcnow()
+    stages = getattr(spider, "stage_clock", None)
+    now = spider.clock()
     spider.ledger.finish(
-        outcome, now, error, stages=clock.totals() if clock else None, extra=_drift(spider, now)
+        outcome, now, error, stages=stages.totals() if stages else None, extra=_drift(spider, now)
     )
     return outcome, error, summary
 
@@ -332,6 +346,12 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
     if error and result_outcome not in ("ok", "ok-with-errors"):
         print(f"[{name}] {result_outcome}: {error}", file=sys.stderr)
     results.append(RunResult(name, run_id, result_outcome, summary, error))
+
+
+def _finish_in_thread(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> Any:
+    from twisted.internet.threads import deferToThread
+
+    return deferToThread(_finish, outcome, holder, results)
 
 
 def _start_progress(process: Any, crawlers: list[Any], progress: Any) -> None:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import zstandard
@@ -31,6 +31,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crawler import revisit, urls
+from crawler.clock import utcnow  # noqa: F401  (re-exported: the store's callers' clock)
 from crawler.stages import StageClock
 from crawler.versioning import CHANGED, NEW, REVERTED, Decision, Snapshot, decide
 
@@ -534,6 +535,12 @@ class ArticleStore:
         cursor = self.articles.find(query, {"url": 1, "aliases": 1}).sort("next_check_at", 1)
         return list(cursor.limit(limit))
 
+    def mark_url_gone(self, url_key: str, status: int, now: datetime) -> None:
+        """The article at this URL answered 404/410: it is no longer revisited."""
+        article = self.find_by_url_key(url_key)
+        if article:
+            self.mark_gone(article["_id"], status, now)
+
     def mark_gone(self, article_id: str, status: int, now: datetime) -> None:
         self.articles.update_one(
             {"_id": article_id},
@@ -639,10 +646,6 @@ def _current_snapshot(article: Doc | None, view: CurrentView | None = None) -> S
         content_hash=article["content_hash"],
         loose_hash=article.get("loose_hash", ""),
     )
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def database_name() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import scrapy
@@ -24,6 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import discovery, frontier, urls
+from crawler.clock import Clock, utcnow
 from crawler.config import Site, load_config, parse_duration
 from crawler.journal import Journal
 from crawler.ledger import (
@@ -34,13 +35,13 @@ from crawler.ledger import (
     SourceStates,
     new_run_id,
 )
+from crawler.offload import StoreCalls
 from crawler.processing import FetchedPage
-from crawler.store import ArticleStore, open_database, utcnow
+from crawler.store import ArticleStore, open_database
 
 log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("feed", "sitemap", "listing")
-MONGO_BACKOFF = timedelta(seconds=20)
 KNOWN_LOOKUP_CHUNK = 100
 
 
@@ -54,31 +55,35 @@ class NewsSpider(scrapy.Spider):
         recheck: Any = False,
         trigger: str = "manual",
         run_id: str | None = None,
+        clock: Clock | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.clock: Clock = clock or utcnow
         settings_file = load_config(config)
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
-        self.now = utcnow()
+        self.now = self.clock()
         # `scrapy crawl news` has no crawler.runner around it: the spider records its run's end
         self.owns_run = run_id is None
         self.run_id = run_id or new_run_id(self.site.name, self.now)
-        self.db = open_database()
+        self.db = open_database()  # a client: it connects in its own threads, later
+        # every store call made from Scrapy's event loop goes through here (crawler.offload)
+        self.store = StoreCalls(clock=self.clock)
         self.articles = ArticleStore(self.db)
         self.sources = SourceStates(self.db)
         self.journal = Journal()
         self.ledger = RunLedger(
             self.db, self.site.name, self.run_id, trigger, self.now, spill=self.journal
         )
+        self.ledger.flush_with = self.store.later  # full fetch-log batches: off the loop
         self.plan = frontier.CrawlPlan(
             max_age=parse_duration(self.site.max_age),
             max_articles=self.site.max_articles,
             recheck=self.recheck,
         )
-        self.mongo_down_until: datetime | None = None
         self._seen_sources: dict[str, dict[str, Any]] = {}  # stored when the crawl ends
         self.allowed_domains = self.site.domains
 
@@ -101,16 +106,13 @@ class NewsSpider(scrapy.Spider):
     def _count_in_crawl_stats(self, spider: Any = None) -> None:
         self.ledger.use_stats(self.crawler.stats)
 
-    def mark_mongo_down(self) -> None:
-        self.mongo_down_until = utcnow() + MONGO_BACKOFF
-
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        self.ledger.start()  # the run is on record before anything can fail
+        await self.store.run(self.ledger.start)  # the run is on record before anything can fail
         if not self._store_pipeline_enabled():
             raise CloseSpider(PIPELINE_MISSING)
-        for request in self.start_requests_list():
+        for request in await self.start_requests_list():
             yield request
 
     def _store_pipeline_enabled(self) -> bool:
@@ -130,26 +132,33 @@ class NewsSpider(scrapy.Spider):
         )
         return False
 
-    def start_requests_list(self) -> list[scrapy.Request]:
-        requests = []
-        for kind, sources in (
-            ("feed", self.site.feeds),
-            ("sitemap", self.site.sitemaps),
-            ("listing", self.site.listings),
-        ):
-            requests += [self._source_request(url, kind) for url in sources]
-        limit = self.site.max_articles
-        for article in self.articles.due_for_revisit(
-            self.site.name, self.now, limit, everything=self.recheck
-        ):
+    async def start_requests_list(self) -> list[scrapy.Request]:
+        kinds = {url: "feed" for url in self.site.feeds}
+        kinds.update({url: "sitemap" for url in self.site.sitemaps})
+        kinds.update({url: "listing" for url in self.site.listings})
+        states = await self._source_states(list(kinds))
+        requests = [self._source_request(url, kind, states[url]) for url, kind in kinds.items()]
+        due = await self.store.best_effort(
+            self.articles.due_for_revisit,
+            self.site.name,
+            self.now,
+            self.site.max_articles,
+            everything=self.recheck,
+            default=[],
+        )
+        for article in due:
             reason = "recheck" if self.recheck else "due"
             request = self._article_request(article["url"], reason)
             if request is not None:
                 requests.append(request)
         return requests
 
-    def _source_request(self, url: str, kind: str) -> scrapy.Request:
-        state = self.sources.load(url)
+    async def _source_states(self, source_urls: list[str]) -> dict[str, SourceState]:
+        """What is remembered of these sources; nothing (a full fetch) while MongoDB is away."""
+        known = await self.store.best_effort(self.sources.load_many, source_urls, default={})
+        return {url: known.get(url) or SourceState(url) for url in source_urls}
+
+    def _source_request(self, url: str, kind: str, state: SourceState) -> scrapy.Request:
         headers = state.conditional_headers(self.now, force=self.recheck)
         if url.endswith("/robots.txt"):
             kind = "robots"
@@ -181,11 +190,11 @@ class NewsSpider(scrapy.Spider):
 
     # -- sources -----------------------------------------------------------------------
 
-    def parse_source(self, response: Response) -> Iterator[Any]:
+    async def parse_source(self, response: Response) -> AsyncIterator[Any]:
         kind, state = response.meta["kind"], response.meta["state"]
-        now = utcnow()
+        now = self.clock()
         if response.status == 304:
-            _best_effort(self.sources.not_modified, response.url, now)
+            self.store.later(self.sources.not_modified, response.url, now)
             self.ledger.record(response.url, now, kind, "not-modified", status=304)
             return
         content_hash = hashlib.sha256(response.body).hexdigest()
@@ -199,14 +208,14 @@ class NewsSpider(scrapy.Spider):
             found = self._discover(response, kind)
         except discovery.DiscoveryError as exc:
             self._source_seen(response, state, kind, now, content_hash, complete=False)
-            _best_effort(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
+            self.store.later(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
             self.ledger.record(
                 response.url, now, kind, "error", detail=str(exc), status=response.status
             )
             log.warning("%s", exc)
             return
-        requests = list(self._child_sitemaps(found.sitemaps))
-        articles, deferred = self._entries(found.entries, state.url, source_kind=kind)
+        requests = await self._child_sitemaps(found.sitemaps)
+        articles, deferred = await self._entries(found.entries, state.url, source_kind=kind)
         # entries left for a later crawl (the new-article budget ran out): the source
         # must look unseen next time, or its validators and hash would hide them for good
         self._source_seen(response, state, kind, now, content_hash, complete=not deferred)
@@ -222,7 +231,8 @@ class NewsSpider(scrapy.Spider):
             detail=found.warning,
             status=200,
         )
-        yield from requests + articles
+        for request in requests + articles:
+            yield request
 
     def _source_seen(
         self,
@@ -265,8 +275,12 @@ class NewsSpider(scrapy.Spider):
         clean = not (summary.get("errors") or summary.get("spooled"))
         for url, seen in self._seen_sources.items():
             seen["complete"] = seen["complete"] and clean
-            trusted = _best_effort(self.sources.fetched, url, **seen)
-            if trusted is False:
+            try:
+                trusted = self.sources.fetched(url, **seen)
+            except PyMongoError as exc:  # read whole again next time: nothing is hidden
+                log.warning("source state of %s not saved: %s", url, exc.__class__.__name__)
+                continue
+            if not trusted:
                 self.ledger.count("source/validators-untrusted")
         self._seen_sources.clear()
 
@@ -284,14 +298,19 @@ class NewsSpider(scrapy.Spider):
         links = discovery.listing_links(hrefs, response.url, self.site.article_pattern)
         return discovery.Discovered(entries=[discovery.Entry(u) for u in links])
 
-    def _child_sitemaps(self, children: list[discovery.Entry]) -> Iterator[scrapy.Request]:
+    async def _child_sitemaps(self, children: list[discovery.Entry]) -> list[scrapy.Request]:
+        requests: list[scrapy.Request] = []
+        onsite = []
         for child in children:
-            if not urls.in_allowed_domains(child.url, self.site.domains):
+            if urls.in_allowed_domains(child.url, self.site.domains):
+                onsite.append(child)
+            else:
                 self.ledger.record(
-                    child.url, utcnow(), "sitemap", "skipped", reason_detail="offsite"
+                    child.url, self.clock(), "sitemap", "skipped", reason_detail="offsite"
                 )
-                continue
-            state = _best_effort(self.sources.load, child.url) or SourceState(child.url)
+        states = await self._source_states([child.url for child in onsite])
+        for child in onsite:
+            state = states[child.url]
             if (
                 not self.recheck
                 and child.updated
@@ -300,23 +319,24 @@ class NewsSpider(scrapy.Spider):
             ):
                 self.ledger.record(
                     child.url,
-                    utcnow(),
+                    self.clock(),
                     "sitemap-lastmod",
                     "skipped",
                     detail="child sitemap unchanged since last fetch",
                 )
                 continue
-            yield self._source_request(child.url, "sitemap")
+            requests.append(self._source_request(child.url, "sitemap", state))
+        return requests
 
-    def _entries(
+    async def _entries(
         self, entries: list[discovery.Entry], source: str, source_kind: str
     ) -> tuple[list[scrapy.Request], bool]:
         """Requests for the entries worth fetching, and whether any entry was left for a
         later crawl because the new-article budget ran out."""
         keys = [urls.url_key(e.url) for e in entries]
-        known = _best_effort(self._known_articles, keys) or {}
+        known = await self.store.best_effort(self._known_articles, keys, default={})
         new_entries = 0
-        now = utcnow()
+        now = self.clock()
         requests: list[scrapy.Request] = []
         deferred = False
         for entry, key in zip(entries, keys, strict=False):
@@ -337,7 +357,7 @@ class NewsSpider(scrapy.Spider):
                 request.meta["source"] = source
                 requests.append(request)
         if source_kind == "feed":
-            _best_effort(self.sources.entries_seen, source, new_entries, len(entries))
+            self.store.later(self.sources.entries_seen, source, new_entries, len(entries))
         return requests, deferred
 
     def _known_articles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -356,8 +376,9 @@ class NewsSpider(scrapy.Spider):
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         kind, status, detail = request.meta.get("kind", "source"), *_describe_failure(failure)
-        _best_effort(self.sources.failed, request.url, self.site.name, kind, utcnow(), detail)
-        self.ledger.record(request.url, utcnow(), kind, "error", status=status, detail=detail)
+        now = self.clock()
+        self.store.later(self.sources.failed, request.url, self.site.name, kind, now, detail)
+        self.ledger.record(request.url, now, kind, "error", status=status, detail=detail)
         log.warning("source failed: %s", detail)
 
     # -- articles ----------------------------------------------------------------------
@@ -373,7 +394,7 @@ class NewsSpider(scrapy.Spider):
                 url=response.request.url if response.request else response.url,
                 final_url=response.url,
                 body=response.body,
-                fetched_at=utcnow(),
+                fetched_at=self.clock(),
                 status=response.status,
                 headers=headers,
                 reason=response.meta.get("reason", "new"),
@@ -392,11 +413,10 @@ class NewsSpider(scrapy.Spider):
             reason = getattr(failure.value, "reason", None) or self._ignored_why(request)
         # refusals by policy are skips; everything else that went wrong is an error
         outcome = "skipped" if reason in ("robots", "offsite", "private-address") else "error"
-        self.ledger.record(request.url, utcnow(), reason, outcome, status=status, detail=detail)
+        now = self.clock()
+        self.ledger.record(request.url, now, reason, outcome, status=status, detail=detail)
         if status in (404, 410):
-            article = _best_effort(self.articles.find_by_url_key, urls.url_key(request.url))
-            if article:
-                _best_effort(self.articles.mark_gone, article["_id"], status, utcnow())
+            self.store.later(self.articles.mark_url_gone, urls.url_key(request.url), status, now)
         log.info("article %s: %s", outcome, detail)
 
     def _ignored_why(self, request: Any) -> str:
@@ -407,15 +427,17 @@ class NewsSpider(scrapy.Spider):
             return "redirect-loop"
         return "ignored"
 
-    def closed(self, reason: str) -> None:
-        self._remember_sources(reason)
+    async def closed(self, reason: str) -> None:
+        await self.store.drain()
+        await self.store.run(self._remember_sources, reason)
         if not self.owns_run:
-            self.ledger.flush(final=True)  # crawler.runner records the run's end
+            await self.store.run(self.ledger.flush, final=True)  # crawler.runner records the end
+            self.store.close()
             return
         from crawler.runner import FINISH_OUTCOMES, finish_run
 
-        outcome, error, _ = finish_run(
-            self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=None
+        outcome, error, _ = await self.store.run(
+            finish_run, self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=None
         )
         log.log(
             logging.INFO if outcome.startswith("ok") else logging.ERROR,
@@ -424,20 +446,7 @@ class NewsSpider(scrapy.Spider):
             outcome,
             f" ({error})" if error else "",
         )
-
-
-def _best_effort(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Crawl bookkeeping that must not stop discovery when MongoDB is away: article data
-    itself goes through the pipeline's retry and journal instead."""
-    try:
-        return action(*args, **kwargs)
-    except PyMongoError as exc:
-        log.warning(
-            "MongoDB unavailable for %s: %s",
-            getattr(action, "__name__", action),
-            exc.__class__.__name__,
-        )
-        return None
+        self.store.close()
 
 
 def _header(response: Response, name: str) -> str | None:

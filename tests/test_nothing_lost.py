@@ -24,11 +24,13 @@ from crawler import journal
 from crawler.clustering import StoryIndex
 from crawler.config import Site
 from crawler.discovery import Entry
+from crawler.clock import SteppedClock
 from crawler.frontier import CrawlPlan
 from crawler.journal import Journal
 from crawler.lease import SiteLease
 from crawler.ledger import RunLedger, SourceState, SourceStates
 from crawler.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
+from crawler.offload import StoreCalls
 from crawler.pipeline import StorePipeline
 from crawler.processing import FetchedPage, Outcome
 from crawler.runner import judge_run, replay_journal
@@ -61,16 +63,17 @@ def fetched(url: str = "https://example.test/news/budget", status: int = 200) ->
 
 
 class Spider(SimpleNamespace):
-    """What the pipeline needs of the spider: its database, ledger and journal."""
-
-    def mark_mongo_down(self) -> None:
-        self.mongo_down_until = NOW + timedelta(days=1)
+    """What the pipeline needs of the spider: its database, clock, store doorway, ledger
+    and journal."""
 
 
 def spider_for(db, tmp_path) -> Spider:
     spool = Journal(tmp_path / "journal")
     ledger = RunLedger(db, "example", "example-run-1", "manual", NOW, spill=spool)
-    return Spider(db=db, ledger=ledger, journal=spool, mongo_down_until=None)
+    clock = SteppedClock(NOW)
+    return Spider(
+        db=db, clock=clock, store=StoreCalls(clock=clock), ledger=ledger, journal=spool
+    )
 
 
 def pipeline_for(spider: Spider) -> StorePipeline:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+from crawler.clock import utcnow
 from crawler.pipeline import StorePipeline
 from crawler.processing import Outcome
 from crawler.workers import BatchWriter
@@ -51,7 +52,7 @@ def test_a_failed_batch_fails_only_its_own_pages():
 
 def test_a_page_the_store_rejects_does_not_lose_the_rest_of_its_batch(db):
     pipeline = StorePipeline()
-    pipeline.spider = SimpleNamespace(db=db)
+    pipeline.spider = SimpleNamespace(db=db, clock=utcnow)
     bad = page("bad", body(3))
     bad.http = {"status": object()}  # not encodable: the server never sees this batch
     results = pipeline._write([page("a", body(3)), bad, page("b", body(4))])
