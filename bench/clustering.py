@@ -195,7 +195,8 @@ def _datasketch(shingles: list[set[int]], ensemble: bool) -> list[int]:
 def cost(sizes: list[int], uri: str) -> None:
     from datasketch import MinHash, MinHashLSH
 
-    from crawler.store import connect, ensure_indexes, utcnow
+    from crawler.clock import utcnow
+    from crawler.store import connect, ensure_indexes
 
     total = max(sizes)
     docs = labelled_corpus(seed=23, events=total // 7 + 1)[:total]

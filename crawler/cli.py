@@ -142,7 +142,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check the store's invariants (crawler.verify); exit 1 with the list when one is broken."""
-    from crawler.store import ensure_indexes, open_database, utcnow
+    from crawler.clock import utcnow
+    from crawler.store import ensure_indexes, open_database
     from crawler.verify import verify
 
     with store_session(quiet=args.json):

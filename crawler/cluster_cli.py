@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from crawler import normalize
+from crawler.clock import utcnow
 from crawler.clustering import Member, StoryIndex
 from crawler.discovery import parse_date
-from crawler.store import connect, ensure_indexes, utcnow
+from crawler.store import connect, ensure_indexes
 
 
 class InputError(ValueError):

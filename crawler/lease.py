@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from crawler.store import utcnow
+from crawler.clock import utcnow
 
 LEASE_TTL = timedelta(seconds=90)
 RENEW_EVERY_S = 20.0

@@ -29,6 +29,8 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from crawler.store.writes import insert_new
+
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
@@ -202,8 +204,6 @@ class RunLedger:
         """Write the pending fetch records. While MongoDB is away they are kept and tried
         again at the next flush; at the end of the run (`final`) or past
         MAX_PENDING_FETCHES they go to the journal, which replays them on the next start."""
-        from crawler.store import insert_new
-
         with self._pending_lock:
             batch, self._pending = self._pending, []
         if not batch:

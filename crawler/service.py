@@ -36,10 +36,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pymongo.errors import PyMongoError
 
+from crawler.clock import utcnow
 from crawler.config import Config, ConfigError, Site, load_config, parse_duration
 from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
-from crawler.store import ensure_indexes, open_database, utcnow
+from crawler.store import ensure_indexes, open_database
 
 log = logging.getLogger("newscrawl.service")
 

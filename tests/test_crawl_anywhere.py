@@ -17,9 +17,9 @@ import time
 import pytest
 import yaml
 
+from crawler.clock import utcnow
 from crawler.ledger import STORED_OUTCOMES
 from crawler.localnet import LocalNetwork
-from crawler.store import utcnow
 from crawler.verify import verify
 from tests.helpers import REPO, installed_env, newscrawl
 

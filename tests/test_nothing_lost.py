@@ -21,10 +21,10 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from crawler import journal
+from crawler.clock import SteppedClock
 from crawler.clustering import StoryIndex
 from crawler.config import Site
 from crawler.discovery import Entry
-from crawler.clock import SteppedClock
 from crawler.frontier import CrawlPlan
 from crawler.journal import Journal
 from crawler.lease import SiteLease
@@ -71,9 +71,7 @@ def spider_for(db, tmp_path) -> Spider:
     spool = Journal(tmp_path / "journal")
     ledger = RunLedger(db, "example", "example-run-1", "manual", NOW, spill=spool)
     clock = SteppedClock(NOW)
-    return Spider(
-        db=db, clock=clock, store=StoreCalls(clock=clock), ledger=ledger, journal=spool
-    )
+    return Spider(db=db, clock=clock, store=StoreCalls(clock=clock), ledger=ledger, journal=spool)
 
 
 def pipeline_for(spider: Spider) -> StorePipeline:

@@ -101,13 +101,14 @@ def test_retried_write_is_idempotent(db):
 
 def crash_after_inserting_version_two(db) -> ArticleStore:
     """A writer that inserted version 2 of a1 and died before updating the article."""
+    from crawler.store.versions import version_doc
     from crawler.versioning import decide
 
     store = ArticleStore(db)
     store.save_snapshot(page("a1", body(4)))
     edited = page("a1", body(5), at=T0 + timedelta(hours=1))
     decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
-    db.versions.insert_one(store._version_doc(edited, 2, decision))
+    db.versions.insert_one(version_doc(edited, 2, decision))
     return store
 
 

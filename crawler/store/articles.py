@@ -19,126 +19,37 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import zstandard
-from bson import Binary
-from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from crawler import revisit, urls
-from crawler.clock import utcnow  # noqa: F401  (re-exported: the store's callers' clock)
 from crawler.stages import StageClock
-from crawler.versioning import CHANGED, NEW, REVERTED, Decision, Snapshot, decide
+from crawler.store.versions import (
+    REPAIR,
+    REVERT,
+    TOUCH,
+    CurrentView,
+    Page,
+    count_of,
+    has_content,
+    judge,
+    state_from_version,
+    version_doc,
+)
+from crawler.store.writes import bulk_ignoring_races, insert_new
+from crawler.versioning import CHANGED, NEW, REVERTED, Decision
 
 log = logging.getLogger(__name__)
 
-FETCH_LOG_TTL = timedelta(days=30)
-RAW_ZSTD_LEVEL = 3  # 0.9 ms a page; level 10 saves 10 % of the bytes for 4x the CPU
-DUPLICATE_KEY = 11000
 MAX_WRITE_ATTEMPTS = 8
 
 Doc = dict[str, Any]
-
-
-def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
-    """A database handle with short timeouts, so an outage is noticed and retried, not hung on."""
-    client: MongoClient[Doc] = MongoClient(
-        uri,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=max(timeout_ms * 6, 30000),
-        tz_aware=True,
-        appname="newscrawl",
-    )
-    return client[db_name]
-
-
-COMMON_ANCHOR_TTL_S = 30 * 24 * 3600  # common anchors (crawler.clustering) are learned again
-
-
-def ensure_indexes(db: Database[Doc]) -> None:
-    """Create every index the schema relies on; safe to run at every start."""
-    db.articles.create_index("aliases")  # informational: url_aliases resolves URLs
-    db.url_aliases.create_index("article_id")
-    db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
-    db.articles.create_index([("last_changed", DESCENDING)])
-    db.articles.create_index("story_id")
-    db.articles.create_index("stable_key")  # crawler.identity: the same article, renamed
-    db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
-    db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
-    db.versions.create_index([("fetched_at", DESCENDING)])
-    db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
-    db.stories.create_index("sites")
-    db.fingerprints.create_index("anchors")
-    db.fingerprints.create_index("body_hash")
-    # crawler.clustering.CommonAnchors: what is common expires and is learned again
-    if "since_1" in db.common_anchors.index_information():  # before it expired
-        db.common_anchors.drop_index("since_1")
-    db.common_anchors.create_index(
-        "since", name="since_ttl", expireAfterSeconds=int(COMMON_ANCHOR_TTL_S)
-    )
-    db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
-    db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
-    db.fetches.create_index("run_id")
-    db.feeds.create_index("site")
-    db.site_chrome.create_index("site")  # crawler.chrome: one document per (site, line shape)
-    db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
-    db.crawl_runs.create_index([("started_at", DESCENDING)])
-    db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
-    backfill_url_aliases(db)
-
-
-def backfill_url_aliases(db: Database[Doc]) -> int:
-    """A database written before `url_aliases` existed: give each alias to the article that
-    saw it first. Idempotent; runs only while `url_aliases` is empty."""
-    if db.url_aliases.estimated_document_count() or not db.articles.estimated_document_count():
-        return 0
-    claimed = 0
-    cursor = db.articles.find({}, {"aliases": 1, "first_seen": 1}).sort("first_seen", ASCENDING)
-    for article in cursor:
-        docs = [
-            {"_id": alias, "article_id": article["_id"], "since": article.get("first_seen")}
-            for alias in article.get("aliases", [])
-        ]
-        claimed += len(docs) - len(insert_new(db.url_aliases, docs))
-    return claimed
-
-
-def compress_raw(body: bytes) -> Binary:
-    return Binary(zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL).compress(body))
-
-
-def decompress_raw(blob: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(blob)
-
-
-@dataclass
-class Page:
-    """One fetched and extracted article page, ready to be stored."""
-
-    article_id: str
-    url: str
-    site: str
-    fetched_at: datetime
-    snapshot: Snapshot
-    aliases: list[str] = field(default_factory=list)
-    authors: list[str] = field(default_factory=list)
-    published: str | None = None
-    modified: str | None = None
-    language: str | None = None
-    raw_html: bytes = b""
-    raw_zstd: bytes | None = None  # compressed by the extraction worker; else at write time
-    raw_size: int | None = None  # len(raw_html) when the worker kept only the compressed bytes
-    shingles: set[int] | None = None  # the story index's shingles, computed by the worker
-    body_hash: str | None = None  # and its exact-copy key (normalize.body_hash)
-    http: dict[str, Any] = field(default_factory=dict)
-    extractor: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
 
 
 @dataclass
@@ -153,7 +64,7 @@ class SaveResult:
 
 
 def _unplaced(article: Doc | None) -> bool:
-    return article is not None and _count(article) > 0 and not article.get("story_id")
+    return article is not None and count_of(article) > 0 and not article.get("story_id")
 
 
 class ArticleStore:
@@ -225,15 +136,15 @@ class ArticleStore:
         finished: Doc | None = None  # a version of this run that a repair just completed
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             article = self.articles.find_one({"_id": page.article_id})
-            current = _current_snapshot(article, self.current_view)
-            known: dict[str, int] = self._known_hashes(page.article_id) if current else {}
-            if known and max(known.values()) > _count(article):
-                finished = self._own(page, self.repair(page.article_id, _count(article)))
+            hashes = self._known_hashes(page.article_id) if has_content(article) else {}
+            verdict = judge(page, article, hashes, self.current_view)
+            if verdict.action == REPAIR:
+                finished = self._own(page, self.repair(page.article_id, verdict.number))
                 continue
-            decision = decide(current, page.snapshot, frozenset(known))
-            if decision.outcome == REVERTED:
+            decision = verdict.made
+            if verdict.action == REVERT:
                 return self._revert(page, article or {}, decision)
-            if not decision.makes_version:
+            if verdict.action == TOUCH:
                 self._touch(page, decision.outcome, article)
                 outcome = decision.outcome
                 if finished is not None and finished["content_hash"] == page.snapshot.content_hash:
@@ -241,18 +152,17 @@ class ArticleStore:
                     # this write finished it, so it is reported as the version it made
                     outcome = NEW if finished["version"] == 1 else CHANGED
                 return SaveResult(
-                    outcome, page.article_id, _count(article), decision, _unplaced(article)
+                    outcome, page.article_id, verdict.number, decision, _unplaced(article)
                 )
-            number = _count(article) + 1
-            version = self._version_doc(page, number, decision)
+            version = version_doc(page, verdict.number, decision)
             try:
                 self.versions.insert_one(version)
             except DuplicateKeyError:
-                finished = self._own(page, self.repair(page.article_id, _count(article)))
+                finished = self._own(page, self.repair(page.article_id, count_of(article)))
                 continue
             self._advance(page, version, decision)
-            outcome = NEW if number == 1 else CHANGED
-            return SaveResult(outcome, page.article_id, number, decision)
+            outcome = NEW if verdict.number == 1 else CHANGED
+            return SaveResult(outcome, page.article_id, verdict.number, decision)
         raise RuntimeError(
             f"could not store {page.url}: {MAX_WRITE_ATTEMPTS} write conflicts in a row"
         )
@@ -283,35 +193,28 @@ class ArticleStore:
         with clock.timing("store"):
             ids = [pages[i].article_id for i in batched]
             articles = {doc["_id"]: doc for doc in self.articles.find({"_id": {"$in": ids}})}
-            known = self._known_hashes_many(
-                [a for a in ids if _current_snapshot(articles.get(a)) is not None]
-            )
+            known = self._known_hashes_many([a for a in ids if has_content(articles.get(a))])
         inserts: list[tuple[int, Doc, Decision]] = []
         updates: list[UpdateOne] = []
         with clock.timing("version"):
             for i in batched:
                 page, article = pages[i], articles.get(pages[i].article_id)
-                current = _current_snapshot(article, self.current_view)
-                hashes = known.get(page.article_id, {}) if current else {}
-                if hashes and max(hashes.values()) > _count(article):
-                    later.append(i)  # a writer died between its two writes: repair first
-                    continue
-                decision = decide(current, page.snapshot, frozenset(hashes))
-                if decision.outcome == REVERTED:
-                    later.append(i)
-                elif not decision.makes_version:
+                verdict = judge(page, article, known.get(page.article_id, {}), self.current_view)
+                if verdict.action in (REPAIR, REVERT):
+                    later.append(i)  # settled one page at a time, re-reading (_save_one)
+                elif verdict.action == TOUCH:
                     if article is not None:
-                        updates.append(self._touch_op(page, decision.outcome, article))
+                        updates.append(self._touch_op(page, verdict.made.outcome, article))
                     results[i] = SaveResult(
-                        decision.outcome,
+                        verdict.made.outcome,
                         page.article_id,
-                        _count(article),
-                        decision,
+                        verdict.number,
+                        verdict.made,
                         _unplaced(article),
                     )
                 else:
-                    number = _count(article) + 1
-                    inserts.append((i, self._version_doc(page, number, decision), decision))
+                    version = version_doc(page, verdict.number, verdict.made)
+                    inserts.append((i, version, verdict.made))
         with clock.timing("store"):
             collided = self._insert_versions([version for _, version, _ in inserts])
         stored = [(i, v, d) for i, v, d in inserts if v["_id"] not in collided]
@@ -332,7 +235,7 @@ class ArticleStore:
             # created the article meanwhile, the guarded upsert decides as usual
             refused = insert_new(self.articles, [doc for doc, _ in fresh])
             updates += [fresh[k][1] for k in refused]
-            _bulk_ignoring_races(self.articles, updates)
+            bulk_ignoring_races(self.articles, updates)
             for i in sorted(later):
                 results[i] = self._save_one(pages[i])
             done = [result for result in results if result is not None]
@@ -357,41 +260,8 @@ class ArticleStore:
         cursor = self.versions.find({"article_id": article_id}, projection)
         return {doc["content_hash"]: doc["version"] for doc in cursor}
 
-    def _version_doc(self, page: Page, number: int, decision: Decision) -> Doc:
-        snap = page.snapshot
-        change: Doc = {"kinds": decision.change_kinds or ["first"], "summary": decision.reason}
-        if number > 1:
-            change.update(previous_version=number - 1, diff=decision.diff, stats=decision.stats)
-        return {
-            "_id": f"{page.article_id}:{number}",
-            "article_id": page.article_id,
-            "version": number,
-            "url": page.url,
-            "site": page.site,
-            "fetched_at": page.fetched_at,
-            "title": snap.title,
-            "text": snap.text,
-            "authors": page.authors,
-            "published": page.published,
-            "modified": page.modified,
-            "language": page.language,
-            "content_hash": snap.content_hash,
-            "loose_hash": snap.loose_hash,
-            "word_count": snap.word_count,
-            "change": change,
-            "raw": {
-                "zstd": Binary(page.raw_zstd)
-                if page.raw_zstd is not None
-                else compress_raw(page.raw_html),
-                "size": page.raw_size if page.raw_size is not None else len(page.raw_html),
-            },
-            "http": page.http,
-            "extractor": page.extractor,
-            "run_id": page.run_id,
-        }
-
     def _advance(self, page: Page, version: Doc, decision: Decision) -> None:
-        _bulk_ignoring_races(self.articles, [self._advance_op(page, version, decision)])
+        bulk_ignoring_races(self.articles, [self._advance_op(page, version, decision)])
 
     def _advance_op(
         self, page: Page, version: Doc, decision: Decision, story_id: str | None = None
@@ -424,7 +294,7 @@ class ArticleStore:
         self, page: Page, version: Doc, decision: Decision, story_id: str | None
     ) -> Doc:
         number = version["version"]
-        fields = _state_from_version(version)
+        fields = state_from_version(version)
         fields.update(self._seen_fields(page, decision.outcome if number > 1 else NEW))
         fields["next_check_at"] = revisit.next_check(page.fetched_at, page.fetched_at, changed=True)
         fields["stable_key"] = urls.stable_key(page.url)
@@ -491,7 +361,7 @@ class ArticleStore:
         article is left without one (SaveResult.unplaced) and placed again.
         """
         if believed_count is None:
-            believed_count = _count(
+            believed_count = count_of(
                 self.articles.find_one({"_id": article_id}, {"version_count": 1})
             )
         top = self.versions.find_one(
@@ -499,7 +369,7 @@ class ArticleStore:
         )
         if top is None or top["version"] <= believed_count:
             return None
-        fields = _state_from_version(top)
+        fields = state_from_version(top)
         guard = {
             "_id": article_id,
             "version_count": {"$not": {"$gte": top["version"]}},
@@ -548,28 +418,6 @@ class ArticleStore:
         )
 
 
-def insert_new(collection: Collection[Doc], docs: list[Doc]) -> list[int]:
-    """Insert what is new; the positions a unique index refused (already there, or a race lost).
-
-    Any other write error is raised: only a duplicate key means "someone else did it".
-    """
-    if not docs:
-        return []
-    try:
-        collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        return _duplicate_key_positions(exc)
-    return []
-
-
-def _duplicate_key_positions(exc: BulkWriteError) -> list[int]:
-    """The positions a unique index refused; re-raised when anything else went wrong."""
-    errors = exc.details.get("writeErrors", [])
-    if any(error.get("code") != DUPLICATE_KEY for error in errors):
-        raise exc
-    return [error["index"] for error in errors]
-
-
 def _first_of_each_article(pages: list[Page]) -> tuple[list[int], list[int]]:
     """Indexes of the first page of each article, and of the repeats (stored after, one by one)."""
     seen: set[str] = set()
@@ -579,89 +427,3 @@ def _first_of_each_article(pages: list[Page]) -> tuple[list[int], list[int]]:
         (repeats if page.article_id in seen else first).append(i)
         seen.add(page.article_id)
     return first, repeats
-
-
-def _bulk_ignoring_races(collection: Collection[Doc], updates: list[UpdateOne]) -> None:
-    """Apply guarded article updates; a duplicate-key refusal means a newer version won the race.
-
-    The guard ({version_count < n}) does not match an article already moved on,
-    so the upsert tries to insert its _id again and the unique _id says no: our
-    version stays in history, the article keeps the newer one.
-    """
-    if not updates:
-        return
-    try:
-        collection.bulk_write(updates, ordered=False)
-    except BulkWriteError as exc:
-        _duplicate_key_positions(exc)
-
-
-def _state_from_version(version: Doc) -> Doc:
-    """The article fields that mirror its newest version (articles is derived from versions)."""
-    fields = {key: version.get(key) for key in _MIRRORED_FIELDS}
-    fields.update(
-        version_count=version["version"],
-        current_version=version["version"],
-        last_changed=version["fetched_at"],
-    )
-    return fields
-
-
-_MIRRORED_FIELDS = (
-    "url",
-    "site",
-    "title",
-    "text",
-    "content_hash",
-    "loose_hash",
-    "authors",
-    "published",
-    "modified",
-    "language",
-)
-
-
-def _count(article: Doc | None) -> int:
-    return int(article.get("version_count", 0)) if article else 0
-
-
-CurrentView = Callable[[str, tuple[str, ...]], tuple[str, ...]]  # (site, paragraphs) -> paragraphs
-
-
-def _current_snapshot(article: Doc | None, view: CurrentView | None = None) -> Snapshot | None:
-    """The article's newest version as the new fetch is compared with it.
-
-    `view` takes out of the stored text what is now known not to be the article
-    (its site's chrome, learned after the version was stored).
-    """
-    if not article or not article.get("content_hash"):
-        return None
-    paragraphs = tuple(article.get("text", "").split("\n"))
-    seen = view(article.get("site", ""), paragraphs) if view else paragraphs
-    if len(seen) != len(paragraphs):
-        return Snapshot.of(article.get("title", ""), seen)
-    return Snapshot(
-        title=article.get("title", ""),
-        paragraphs=paragraphs,
-        content_hash=article["content_hash"],
-        loose_hash=article.get("loose_hash", ""),
-    )
-
-
-def database_name() -> str:
-    import os
-
-    return os.environ.get("CRAWLER_DB") or "news"
-
-
-def open_database(uri: str | None = None) -> Database[Doc]:
-    """The database named by CRAWLER_DB on the server named by MONGODB_URI."""
-    import os
-
-    target = uri or os.environ.get("MONGODB_URI")
-    if not target:
-        raise RuntimeError(
-            "MONGODB_URI is not set (the newscrawl command starts an embedded server for you)"
-        )
-    timeout_ms = int(os.environ.get("CRAWLER_MONGO_TIMEOUT_MS", "5000"))
-    return connect(target, database_name(), timeout_ms=timeout_ms)

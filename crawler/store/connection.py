@@ -1,0 +1,39 @@
+"""Where the store is: the server named by MONGODB_URI, the database named by CRAWLER_DB."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pymongo import MongoClient
+from pymongo.database import Database
+
+Doc = dict[str, Any]
+
+
+def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
+    """A database handle with short timeouts, so an outage is noticed and retried, not hung on."""
+    client: MongoClient[Doc] = MongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 6, 30000),
+        tz_aware=True,
+        appname="newscrawl",
+    )
+    return client[db_name]
+
+
+def database_name() -> str:
+    return os.environ.get("CRAWLER_DB") or "news"
+
+
+def open_database(uri: str | None = None) -> Database[Doc]:
+    """The database named by CRAWLER_DB on the server named by MONGODB_URI."""
+    target = uri or os.environ.get("MONGODB_URI")
+    if not target:
+        raise RuntimeError(
+            "MONGODB_URI is not set (the newscrawl command starts an embedded server for you)"
+        )
+    timeout_ms = int(os.environ.get("CRAWLER_MONGO_TIMEOUT_MS", "5000"))
+    return connect(target, database_name(), timeout_ms=timeout_ms)

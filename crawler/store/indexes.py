@@ -1,0 +1,64 @@
+"""Every index the schema relies on, created at each start (idempotent)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+from crawler.store.writes import insert_new
+
+FETCH_LOG_TTL = timedelta(days=30)
+COMMON_ANCHOR_TTL_S = 30 * 24 * 3600  # common anchors (crawler.stories.index) are learned again
+
+Doc = dict[str, Any]
+
+
+def ensure_indexes(db: Database[Doc]) -> None:
+    """Create every index the schema relies on; safe to run at every start."""
+    db.articles.create_index("aliases")  # informational: url_aliases resolves URLs
+    db.url_aliases.create_index("article_id")
+    db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
+    db.articles.create_index([("last_changed", DESCENDING)])
+    db.articles.create_index("story_id")
+    db.articles.create_index("stable_key")  # crawler.identity: the same article, renamed
+    db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
+    db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
+    db.versions.create_index([("fetched_at", DESCENDING)])
+    db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
+    db.stories.create_index("sites")
+    db.fingerprints.create_index("anchors")
+    db.fingerprints.create_index("body_hash")
+    # crawler.stories.index.CommonAnchors: what is common expires and is learned again
+    if "since_1" in db.common_anchors.index_information():  # before it expired
+        db.common_anchors.drop_index("since_1")
+    db.common_anchors.create_index(
+        "since", name="since_ttl", expireAfterSeconds=int(COMMON_ANCHOR_TTL_S)
+    )
+    db.fetches.create_index("at", expireAfterSeconds=int(FETCH_LOG_TTL.total_seconds()))
+    db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
+    db.fetches.create_index("run_id")
+    db.feeds.create_index("site")
+    db.site_chrome.create_index("site")  # crawler.chrome: one document per (site, line shape)
+    db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
+    db.crawl_runs.create_index([("started_at", DESCENDING)])
+    db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
+    backfill_url_aliases(db)
+
+
+def backfill_url_aliases(db: Database[Doc]) -> int:
+    """A database written before `url_aliases` existed: give each alias to the article that
+    saw it first. Idempotent; runs only while `url_aliases` is empty."""
+    if db.url_aliases.estimated_document_count() or not db.articles.estimated_document_count():
+        return 0
+    claimed = 0
+    cursor = db.articles.find({}, {"aliases": 1, "first_seen": 1}).sort("first_seen", ASCENDING)
+    for article in cursor:
+        docs = [
+            {"_id": alias, "article_id": article["_id"], "since": article.get("first_seen")}
+            for alias in article.get("aliases", [])
+        ]
+        claimed += len(docs) - len(insert_new(db.url_aliases, docs))
+    return claimed
