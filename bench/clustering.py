@@ -31,8 +31,8 @@ from typing import Any
 
 from crawler import normalize
 from crawler.cluster_cli import cluster_documents
-from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.localnet.text import labelled_corpus
+from crawler.stories import Member, StoryIndex, shingle_hashes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import wire_set  # noqa: E402 - a sibling script, run from anywhere

@@ -17,9 +17,9 @@ from typing import IO, Any
 
 from crawler import normalize
 from crawler.clock import utcnow
-from crawler.clustering import Member, StoryIndex
 from crawler.discovery import parse_date
 from crawler.store import connect, ensure_indexes
+from crawler.stories import Member, StoryIndex
 
 
 class InputError(ValueError):

@@ -23,8 +23,8 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler import urls
-from crawler.clustering import containment, shingle_hashes, unpack
 from crawler.store import ArticleStore, Page
+from crawler.stories import containment, shingle_hashes, unpack
 
 Doc = dict[str, Any]
 SAME_ARTICLE_CONTAINMENT = 0.6

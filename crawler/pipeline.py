@@ -19,13 +19,13 @@ from scrapy import Spider
 
 from crawler import processing, workers
 from crawler.chrome import ChromeBook
-from crawler.clustering import StoryIndex
 from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
 from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page
+from crawler.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler import chrome, identity, normalize, urls
-from crawler.clustering import Member, StoryIndex, shingle_hashes
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
+from crawler.stories import Member, StoryIndex, shingle_hashes
 from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]

@@ -17,9 +17,9 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler.clustering import Member, StoryIndex
 from crawler.discovery import parse_date
 from crawler.store import ArticleStore
+from crawler.stories import Member, StoryIndex
 
 log = logging.getLogger(__name__)
 

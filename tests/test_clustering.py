@@ -9,14 +9,6 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from crawler import normalize
-from crawler.clustering import (
-    COMMON_ANCHOR_STORIES,
-    SAME_STORY_CONTAINMENT,
-    Member,
-    StoryIndex,
-    containment,
-    shingle_hashes,
-)
 from crawler.localnet.text import (
     Writer,
     labelled_corpus,
@@ -24,6 +16,9 @@ from crawler.localnet.text import (
     rewrite,
     wire_story,
 )
+from crawler.stories import Member, StoryIndex, containment, shingle_hashes
+from crawler.stories.index import COMMON_ANCHOR_STORIES
+from crawler.stories.placement import SAME_STORY_CONTAINMENT
 from tests.helpers import newscrawl
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -338,3 +333,14 @@ def test_clustering_the_same_input_twice_gives_the_same_stories_whatever_ran_bet
     assert (
         len({row["story"] for row in first}) == 6 * 3
     )  # per event: the wire story, 2 independents
+
+
+def test_common_anchors_learned_elsewhere_are_read_once_the_refresh_period_has_passed(db):
+    from crawler.stories import CommonAnchors
+
+    reader, learner = CommonAnchors(db), CommonAnchors(db)
+    assert reader.known(T0) == set()
+    learner.learn({7: COMMON_ANCHOR_STORIES + 1, 8: 1}, T0)  # 8 is in one story: not common
+    assert reader.known(T0 + timedelta(seconds=30)) == set()  # its own copy, until the refresh
+    later = T0 + CommonAnchors.REFRESH + timedelta(seconds=1)
+    assert reader.known(later) == {7}

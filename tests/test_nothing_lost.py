@@ -22,7 +22,6 @@ from scrapy.http import HtmlResponse
 
 from crawler import journal
 from crawler.clock import SteppedClock
-from crawler.clustering import StoryIndex
 from crawler.config import Site
 from crawler.discovery import Entry
 from crawler.frontier import CrawlPlan
@@ -35,6 +34,7 @@ from crawler.pipeline import StorePipeline
 from crawler.processing import FetchedPage, Outcome
 from crawler.runner import judge_run, replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
+from crawler.stories import StoryIndex
 from crawler.verify import verify
 from tests.test_store import T0, body, page
 
