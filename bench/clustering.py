@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import normalize
-from crawler.cluster_cli import cluster_documents
+from crawler.cli.cluster import cluster_documents
 from crawler.localnet.text import labelled_corpus
 from crawler.stories import Member, StoryIndex, shingle_hashes
 

@@ -81,7 +81,9 @@ class Service:
         python: str = sys.executable,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
+        clock: Clock = utcnow,
     ):
+        self.clock = clock  # first runs and the times stored in `schedules`; tests advance it
         self.config_path = str(config_path)
         self.python = python
         self.config: Config = load_config(self.config_path)
@@ -113,7 +115,7 @@ class Service:
     # -- jobs ------------------------------------------------------------------------
 
     def schedule_all(self) -> None:
-        now = utcnow()
+        now = self.clock()
         stored = {doc["_id"]: doc for doc in self.db.schedules.find()}
         wanted = set(self.config.names)
         for job in self.scheduler.get_jobs():
@@ -148,7 +150,7 @@ class Service:
         update = {
             "schedule": site.schedule.describe() if site else None,
             "service_pid": os.getpid(),
-            "updated_at": utcnow(),
+            "updated_at": self.clock(),
             **fields,
         }
         # While stopping, APScheduler's shutdown holds its job-store lock and waits for
@@ -174,7 +176,7 @@ class Service:
         site = self._site(name)
         if site is None or self.stopping.is_set():
             return -1
-        self._save_next(name, last_started=utcnow(), running=True)
+        self._save_next(name, last_started=self.clock(), running=True)
         limit = parse_duration(site.crawl_timeout).total_seconds() + 60
         cmd = [
             self.python,
@@ -223,7 +225,7 @@ class Service:
             )
             self.metrics.run_finished(name, last)
         log.info("crawl %s: done (exit %s)", name, code, extra={"fields": fields})
-        self._save_next(name, last_finished=utcnow(), last_exit=code, running=False)
+        self._save_next(name, last_finished=self.clock(), last_exit=code, running=False)
         return code
 
     def _job_done(self, event: JobExecutionEvent) -> None:

@@ -39,7 +39,7 @@ def main() -> int:
     out, args = sys.argv[1], sys.argv[2:]
     listener = OnTheLoop()
     monitoring.register(listener)
-    from crawler.cli import main as newscrawl
+    from crawler.cli.main import main as newscrawl
 
     try:
         return newscrawl(args)

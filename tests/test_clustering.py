@@ -320,7 +320,7 @@ def test_a_write_thru_with_a_reworded_lede_and_new_body_joins_the_first_take(db)
 
 def test_clustering_the_same_input_twice_gives_the_same_stories_whatever_ran_between(mongo_uri):
     """No state outside the database: nothing a process learned earlier changes a result."""
-    from crawler.cluster_cli import cluster_documents
+    from crawler.cli.cluster import cluster_documents
 
     docs = [
         {"id": d.id, "text": d.text, "title": d.title} for d in labelled_corpus(seed=41, events=6)

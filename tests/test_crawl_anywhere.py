@@ -125,7 +125,7 @@ def test_a_crawl_without_its_item_pipeline_fetches_nothing_and_fails(
         "def without_pipeline():\n"
         "    s = plain(); s.set('ITEM_PIPELINES', {}, priority='cmdline'); return s\n"
         "r.crawl_settings = without_pipeline\n"
-        "from crawler.cli import main\n"
+        "from crawler.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     network.traffic.reset()

@@ -52,11 +52,27 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_module_imports_back_into_one_that_imports_it():
     graph = _import_graph()
-    assert "crawler.cli" in graph and "crawler.inspect" in graph  # the walk found the package
+    assert "crawler.cli.main" in graph and "crawler.cli.inspect" in graph  # the walk found them
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
-    # the inspection commands and the service share the store session, not the command line
-    assert "crawler.cli" not in graph["crawler.inspect"]
-    assert "crawler.cli" not in graph["crawler.service"]
+    # the command line is one package; importing any of its modules runs its __init__, which
+    # imports nothing, so a command module cannot reach the command line back through it
+    assert graph["crawler.cli"] == set()
+    for name in ("crawler.cli.inspect", "crawler.cli.cluster"):
+        assert "crawler.cli.main" not in graph[name], name
+    # the service shares the store session with the command line, not the command line itself
+    assert not {dep for dep in graph["crawler.service"] if dep.startswith("crawler.cli")}
+
+
+def test_each_stage_is_a_package_or_module_of_its_own():
+    """The data flow is visible in the layout: the store and the story index are packages
+    whose modules each hold one concern."""
+    graph = _import_graph()
+    for module in ("connection", "indexes", "writes", "versions", "articles"):
+        assert f"crawler.store.{module}" in graph
+    for module in ("shingles", "index", "placement", "changes"):
+        assert f"crawler.stories.{module}" in graph
+    # the story verification is plain computation: no database, no store
+    assert not {d for d in graph["crawler.stories.placement"] if d.startswith("crawler.store")}
 
 
 def test_the_cycle_check_finds_a_cycle():

@@ -304,3 +304,38 @@ def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_en
                 _stop(service)
     finally:
         server.stop()
+
+
+def test_the_service_schedules_from_its_clock_and_the_stored_rhythm(tmp_path, db, crawl_env):
+    """Scheduling decisions read the service's clock, so this test advances one instead of
+    waiting: a site never crawled is due at once, a restart keeps a stored next run, and a
+    run that fell due while the service was down happens at the restart."""
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.clock import SteppedClock
+    from crawler.service import Service
+
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        "sites: [{name: a, url: 'https://a.example/', feeds: ['https://a.example/feed'], "
+        "schedule: {every: 15m, jitter: 0s}}]"
+    )
+    clock = SteppedClock(datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc))
+
+    def next_run_after_start() -> datetime:
+        service = Service(str(config), clock=clock)
+        try:
+            service.schedule_all()
+            return db.schedules.find_one({"_id": "a"})["next_run_at"]
+        finally:
+            service.db.client.close()
+
+    first = clock()
+    assert next_run_after_start() == first  # never crawled: due now
+    assert db.schedules.find_one({"_id": "a"})["updated_at"] == first
+    upcoming = clock() + timedelta(minutes=9)
+    db.schedules.update_one({"_id": "a"}, {"$set": {"next_run_at": upcoming}})
+    clock.advance(timedelta(minutes=2))  # a restart two minutes later keeps the rhythm
+    assert next_run_after_start() == upcoming
+    clock.advance(timedelta(hours=3))  # down for hours: the missed run happens at the restart
+    assert next_run_after_start() == clock()

@@ -49,7 +49,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
     else:
-        from crawler.inspect import print_crawl_summary
+        from crawler.cli.inspect import print_crawl_summary
 
         print_crawl_summary(results)
     missing = sorted(set(sites) - {r.site for r in results})
@@ -84,7 +84,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
     else:
-        from crawler.inspect import print_extracted
+        from crawler.cli.inspect import print_extracted
 
         print_extracted(result)
     return EXIT_OK
@@ -98,7 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     import subprocess
 
-    from crawler.inspect import print_demo_tour
+    from crawler.cli.inspect import print_demo_tour
     from crawler.localnet import LocalNetwork
 
     started = time.monotonic()
@@ -129,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from crawler.cluster_cli import InputError, run
+    from crawler.cli.cluster import InputError, run
 
     with store_session(quiet=True) as uri:
         try:
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_verify)
 
-    from crawler import inspect as inspect_commands
+    from crawler.cli import inspect as inspect_commands
 
     inspect_commands.add_commands(sub)
     return parser
