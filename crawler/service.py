@@ -36,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pymongo.errors import PyMongoError
 
-from crawler.clock import utcnow
+from crawler.clock import Clock, utcnow
 from crawler.config import Config, ConfigError, Site, load_config, parse_duration
 from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
