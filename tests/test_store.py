@@ -261,3 +261,23 @@ def test_concurrent_batch_writers_never_duplicate_or_skip_versions(db, mongo_uri
         assert db.articles.find_one({"_id": f"race{art}"})["version_count"] == 5
     made = sum(o in ("new", "changed") for outcomes in results for o in outcomes)
     assert made == 15  # each of the 5 versions of the 3 articles made by exactly one writer
+
+
+def test_revisits_fall_due_as_the_clock_advances_and_slow_down_once_the_article_settles(db):
+    """Revisit planning takes `now`: the test advances a clock instead of waiting."""
+    from crawler.clock import SteppedClock
+    from crawler.revisit import MIN_INTERVAL
+
+    clock = SteppedClock(T0)
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4), at=clock()))
+    due = lambda: [a["_id"] for a in store.due_for_revisit("example", clock(), 10)]  # noqa: E731
+    assert due() == []  # just stored: not yet
+    clock.advance(MIN_INTERVAL)
+    assert due() == ["a1"]  # a fresh article is looked at again after MIN_INTERVAL
+    clock.advance(timedelta(days=2))
+    store.save_snapshot(page("a1", body(4), at=clock()))  # unchanged two days on
+    clock.advance(MIN_INTERVAL)
+    assert due() == []  # settled articles are revisited less often (a quarter of their age)
+    clock.advance(timedelta(hours=12))
+    assert due() == ["a1"]

@@ -34,6 +34,13 @@ class NotFound(Exception):
     pass
 
 
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def _json(data: Any) -> None:
     print(json.dumps(data, default=_jsonable, indent=2, ensure_ascii=False))
 
@@ -247,9 +254,9 @@ def cmd_history(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(rows)
         return 0
-    table = Table(title=f"history of {args.url}")
-    for column in ("version", "fetched at (UTC)", "change", "words", "title"):
-        table.add_column(column)
+    table = _table(
+        f"history of {args.url}", ("version", "fetched at (UTC)", "change", "words", "title")
+    )
     for row in rows:
         marker = " (current)" if row["current"] else ""
         table.add_row(
@@ -318,9 +325,10 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(rows)
         return 0
-    table = Table(title="stories (biggest, then newest)")
-    for column in ("size", "sites", "originating copy", "title", "last joined"):
-        table.add_column(column)
+    table = _table(
+        "stories (biggest, then newest)",
+        ("size", "sites", "originating copy", "title", "last joined"),
+    )
     for row in rows:
         origin = row.get("origin") or {}
         table.add_row(
@@ -350,21 +358,22 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(rows)
         return 0
-    table = Table(title="crawl runs (newest first)")
-    for column in (
-        "run",
-        "trigger",
-        "started (UTC)",
-        "duration",
-        "outcome",
-        "pages",
-        "new",
-        "changed",
-        "unchanged",
-        "skipped",
-        "errors",
-    ):
-        table.add_column(column)
+    table = _table(
+        "crawl runs (newest first)",
+        (
+            "run",
+            "trigger",
+            "started (UTC)",
+            "duration",
+            "outcome",
+            "pages",
+            "new",
+            "changed",
+            "unchanged",
+            "skipped",
+            "errors",
+        ),
+    )
     for run in rows:
         s = run.get("summary") or {}
         table.add_row(
@@ -427,19 +436,20 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(rows)
         return 0
-    table = Table(title="sites")
-    for column in (
-        "site",
-        "schedule",
-        "running",
-        "next run (UTC)",
-        "last run",
-        "outcome",
-        "new",
-        "changed",
-        "errors",
-    ):
-        table.add_column(column)
+    table = _table(
+        "sites",
+        (
+            "site",
+            "schedule",
+            "running",
+            "next run (UTC)",
+            "last run",
+            "outcome",
+            "new",
+            "changed",
+            "errors",
+        ),
+    )
     for row in rows:
         last = row["last_run"] or {}
         s = last.get("summary") or {}
