@@ -4,7 +4,7 @@ COPY pyproject.toml constraints.txt README.md scrapy.cfg scheduler.py ./
 COPY crawler ./crawler
 COPY spiders ./spiders
 COPY config ./config
-RUN pip install --no-cache-dir -c constraints.txt .
+RUN pip install --no-cache-dir -c constraints.txt ".[node]"  # node: Scrapyd, for crawl nodes
 RUN useradd --create-home crawler && mkdir -p /app/data && chown crawler /app/data
 USER crawler
 CMD ["python", "scheduler.py"]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,8 +151,48 @@ class Site(_Strict):
         return [urlsplit(self.url).netloc.lower()]
 
 
+class ScrapydSettings(_Strict):
+    """The Scrapyd nodes the service sends crawls to (credentials: SCRAPYD_USERNAME and
+    SCRAPYD_PASSWORD in the environment, never in this file)."""
+
+    nodes: list[str] = Field(min_length=1)
+    project: str = "newscrawl"
+    poll: str = "5s"  # how often a running job is looked at (listjobs.json)
+    node_down_after: str = "30s"  # a node silent this long mid-job: its run is interrupted
+    discover: bool = False  # one node per address of each host name (docker compose --scale)
+
+    @field_validator("nodes")
+    @classmethod
+    def _node_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
+    @field_validator("poll", "node_down_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class ServiceSettings(_Strict):
+    """How the background service runs each crawl: `local` child processes (the default) or
+    jobs on Scrapyd nodes (crawler.dispatch)."""
+
+    dispatcher: Literal["local", "scrapyd"] = "local"
+    scrapyd: ScrapydSettings | None = None
+
+    @model_validator(mode="after")
+    def _nodes_for_scrapyd(self) -> ServiceSettings:
+        if self.dispatcher == "scrapyd" and self.scrapyd is None:
+            raise ValueError("dispatcher 'scrapyd' needs a 'scrapyd' section with its nodes")
+        return self
+
+
 class Config(_Strict):
     sites: list[Site]
+    service: ServiceSettings = ServiceSettings()
     user_agent: str = DEFAULT_USER_AGENT
     # keys every site gets unless it sets its own (merged into each site entry, nested
     # mappings such as politeness key by key); see parse_config

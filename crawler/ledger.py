@@ -145,7 +145,11 @@ class RunLedger:
         }
 
     def start(self) -> None:
-        """Create the run record (idempotent: the runner and the spider may both call it)."""
+        """Create the run record (idempotent: the runner and the spider may both call it).
+
+        A run a dispatcher queued on a Scrapyd node (crawler.dispatch) already has a
+        record, naming its node and job: it becomes `running` here, in the job."""
+        here = {"host": socket.gethostname(), "pid": os.getpid()}
         self.db.crawl_runs.update_one(
             {"_id": self.run_id},
             {
@@ -155,12 +159,15 @@ class RunLedger:
                     "started_at": self.started_at,
                     "finished_at": None,
                     "outcome": "running",
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
                     "counters": {},
+                    **here,
                 }
             },
             upsert=True,
+        )
+        self.db.crawl_runs.update_one(
+            {"_id": self.run_id, "outcome": "queued"},
+            {"$set": {"outcome": "running", "started_at": self.started_at, **here}},
         )
 
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:

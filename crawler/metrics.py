@@ -7,7 +7,8 @@ Served on a loopback port (`scheduler.py --metrics-port 9410`):
   errors, pages spooled to the journal), the next run time, crawls running
   now; since the service started: runs by outcome, and pages, articles,
   versions, errors and spooled pages as counters, and a histogram of crawl
-  durations. The last-run values are read from `crawl_runs` and `schedules` at
+  durations; per node (a Scrapyd node's URL, or `local`), the crawls running
+  there. The last-run values are read from `crawl_runs` and `schedules` at
   each scrape, so they are right after a restart and for crawls started by
   hand; the counters and the histogram are the service's own (a Prometheus
   counter must only grow).
@@ -50,9 +51,15 @@ Doc = dict[str, Any]
 class ServiceMetrics:
     """The service's registry: its own counters plus what MongoDB says at scrape time."""
 
-    def __init__(self, db: Any, sites: Callable[[], list[str]]):
+    def __init__(
+        self,
+        db: Any,
+        sites: Callable[[], list[str]],
+        jobs: Callable[[], dict[str, int]] | None = None,
+    ):
         self.db = db
         self.sites = sites
+        self.jobs = jobs or dict  # running crawls per node, from the dispatcher
         self.registry = CollectorRegistry()
         self.heartbeat = time.monotonic()
         self.runs = Counter(
@@ -78,6 +85,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(_StoreCollector(self))
+        self.registry.register(_NodeCollector(self))
 
     def beat(self) -> None:
         """Called by the scheduler loop on every turn."""
@@ -106,6 +114,23 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _NodeCollector:
+    """Crawls running per node (`local` for the service's own child processes)."""
+
+    def __init__(self, metrics: ServiceMetrics):
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        jobs = GaugeMetricFamily(
+            "newscrawl_node_running_jobs",
+            "Crawls the service runs on each node now",
+            labels=["node"],
+        )
+        for node, count in sorted(self.metrics.jobs().items()):
+            jobs.add_metric([node], count)
+        yield jobs
 
 
 class _StoreCollector:

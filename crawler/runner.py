@@ -139,10 +139,7 @@ def crawl_sites(
     from spiders.news import NewsSpider
 
     db = open_database()
-    ensure_indexes(db)
-    replay_journal(db)
-    mark_abandoned_runs(db)
-    repair_unfinished_runs(db, clock())
+    prepare_store(db, clock)
 
     settings = crawl_settings()
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
@@ -159,7 +156,7 @@ def crawl_sites(
         now = clock()
         run_id = new_run_id(name, now)
         crawler = process.create_crawler(NewsSpider)
-        lease = SiteLease(db, name, run_id, on_lost=_stopper(crawler, name), clock=clock)
+        lease = SiteLease(db, name, run_id, on_lost=stopper(crawler, name), clock=clock)
         try:
             lease.acquire(now)
         except LeaseHeld as exc:
@@ -180,6 +177,7 @@ def crawl_sites(
             trigger=trigger,
             run_id=run_id,
             clock=clock,
+            managed=True,  # this runner holds the lease and records the run's end
         )
         holder: dict[str, Any] = {
             "crawler": crawler,
@@ -197,6 +195,15 @@ def crawl_sites(
     return results
 
 
+def prepare_store(db: Any, clock: Clock = utcnow) -> None:
+    """What every crawl process does before its first crawl: indexes, the journal of an
+    earlier outage, runs whose process died, writes a crash left half-done."""
+    ensure_indexes(db)
+    replay_journal(db)
+    mark_abandoned_runs(db, clock())
+    repair_unfinished_runs(db, clock())
+
+
 def crawl_settings() -> Any:
     """Scrapy settings from crawler.settings itself, wherever the command runs.
 
@@ -212,7 +219,7 @@ def crawl_settings() -> Any:
     return settings
 
 
-def _stopper(crawler: Any, name: str) -> Any:
+def stopper(crawler: Any, name: str) -> Any:
     """on_lost for a crawl's lease: close the spider (from the reactor thread) as lease-lost.
 
     The loss can be noticed before the engine has opened the spider, when Scrapy

@@ -1,4 +1,8 @@
-"""The background service: one APScheduler 3 job per site, each crawl in its own child process.
+"""The background service: one APScheduler 3 job per site, each crawl in its own process.
+
+Where a crawl runs is the dispatcher's business (crawler.dispatch): a child
+process of the service (`local`, the default) or a job on a Scrapyd node
+(`scrapyd`, for more than one crawl machine).
 
 Why child processes: a crawl that crashes, hangs or leaks cannot take the
 service down or grow its memory — the child exits and the OS takes it all back
@@ -19,11 +23,9 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pymongo.errors import PyMongoError
 
 from crawler.clock import Clock, utcnow
-from crawler.config import Config, ConfigError, Site, load_config, parse_duration
+from crawler.config import (
+    Config,
+    ConfigError,
+    ScrapydSettings,
+    ServiceSettings,
+    Site,
+    load_config,
+)
+from crawler.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
 from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database
@@ -46,7 +56,6 @@ log = logging.getLogger("newscrawl.service")
 
 STOP_GRACE_S = 30.0
 CONFIG_POLL_S = 5.0
-KILL_GRACE_S = 10.0
 
 
 def trigger_for(site: Site) -> IntervalTrigger | CronTrigger:
@@ -82,11 +91,13 @@ class Service:
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
         clock: Clock = utcnow,
+        dispatch: ServiceSettings | None = None,
     ):
         self.clock = clock  # first runs and the times stored in `schedules`; tests advance it
         self.config_path = str(config_path)
         self.python = python
-        self.config: Config = load_config(self.config_path)
+        self.dispatch = dispatch  # scheduler.py --dispatcher: wins over the file's `service`
+        self.config: Config = self._load()
         self._snapshot_dir = tempfile.TemporaryDirectory(prefix="newscrawl-service-")
         self.snapshot_path = str(Path(self._snapshot_dir.name) / "sites.yaml")
         self._write_snapshot()
@@ -100,17 +111,31 @@ class Service:
             timezone=timezone.utc,
         )
         self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self._children_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.dispatcher: Dispatcher = self._dispatcher()
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
-        self.metrics = ServiceMetrics(self.db, lambda: self.config.names)
+        self.metrics = ServiceMetrics(
+            self.db, lambda: self.config.names, jobs=lambda: self.dispatcher.running_jobs()
+        )
         self.metrics_server = (
             MetricsServer(self.metrics, metrics_port, metrics_host)
             if metrics_port is not None
             else None
         )
+
+    def _load(self) -> Config:
+        config = load_config(self.config_path)
+        if self.dispatch is not None:
+            config = config.model_copy(update={"service": self.dispatch})
+        return config
+
+    def _dispatcher(self) -> Dispatcher:
+        settings = self.config.service
+        if settings.dispatcher == "scrapyd" and settings.scrapyd is not None:
+            log.info("crawls run on Scrapyd nodes: %s", ", ".join(settings.scrapyd.nodes))
+            return ScrapydDispatcher(settings.scrapyd, self.db, self.clock)
+        return LocalDispatcher(self.python, self.snapshot_path)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -172,53 +197,24 @@ class Service:
         return next((s for s in self.config.sites if s.name == name), None)
 
     def run_site(self, name: str) -> int:
-        """One scheduled crawl: a child process, bounded by the site's crawl_timeout."""
+        """One scheduled crawl, where the dispatcher runs it, bounded by the site's crawl_timeout."""
         site = self._site(name)
         if site is None or self.stopping.is_set():
             return -1
         self._save_next(name, last_started=self.clock(), running=True)
-        limit = parse_duration(site.crawl_timeout).total_seconds() + 60
-        cmd = [
-            self.python,
-            "-m",
-            "crawler",
-            "crawl",
-            name,
-            "--trigger",
-            "schedule",
-            "--config",
-            self.snapshot_path,
-        ]
         log.info("crawl %s: starting", name)
-        with self._children_lock:  # atomic with _shutdown's snapshot: no child starts after it
-            if self.stopping.is_set():
-                return -1
-            child = subprocess.Popen(  # its own process group: a kill takes its workers too
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-            self.children[name] = child
-        try:
-            _out, err = child.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            log.error("crawl %s: exceeded %.0fs, stopping it", name, limit)
-            _terminate(child)
-            err = b""
-        finally:
-            with self._children_lock:
-                self.children.pop(name, None)
-        code = child.returncode
+        result = self.dispatcher.run(site, self._job_config(site), self.stopping)
+        code = result.exit_code
         if code != 0:
-            tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
-            log.warning("crawl %s: exit status %s %s", name, code, " | ".join(tail))
+            log.warning("crawl %s: exit status %s %s", name, code, result.detail)
         try:
-            last = self.db.crawl_runs.find_one({"site": name}, sort=[("started_at", -1)])
+            query = {"_id": result.run_id} if result.run_id else {"site": name}
+            last = self.db.crawl_runs.find_one(query, sort=[("started_at", -1)])
         except PyMongoError:
-            last = None  # MongoDB away: the child journalled its pages; the log line stays short
+            last = None  # MongoDB away: the crawl journalled its pages; the log line stays short
         fields = {"event": "crawl_finished", "site": name, "exit": code}
+        if result.node:
+            fields.update(node=result.node, job=result.job)
         if last:
             fields.update(
                 run_id=last["_id"], outcome=last.get("outcome"), summary=last.get("summary")
@@ -227,6 +223,15 @@ class Service:
         log.info("crawl %s: done (exit %s)", name, code, extra={"fields": fields})
         self._save_next(name, last_finished=self.clock(), last_exit=code, running=False)
         return code
+
+    def _job_config(self, site: Site) -> str:
+        """The config a crawl of `site` needs, as text: a Scrapyd job carries it as an argument,
+        so the nodes share no files with the service."""
+        data = {
+            "user_agent": self.config.user_agent,
+            "sites": [site.model_dump(mode="json", exclude_unset=True)],
+        }
+        return yaml.safe_dump(data, sort_keys=False)
 
     def _job_done(self, event: JobExecutionEvent) -> None:
         if event.exception is not None:
@@ -242,12 +247,15 @@ class Service:
     def reload(self) -> bool:
         """Load the config again; an invalid one is rejected and the old one stays in force."""
         try:
-            config = load_config(self.config_path)
+            config = self._load()
         except ConfigError as exc:
             log.error("config reload rejected, keeping the previous config:\n%s", exc)
             return False
+        changed_dispatch = config.service != self.config.service
         self.config = config
         self._write_snapshot()
+        if changed_dispatch:  # running crawls finish where they are; new ones go the new way
+            self.dispatcher = self._dispatcher()
         self.schedule_all()
         log.info("config reloaded: %d sites (%s)", len(config.sites), ", ".join(config.names))
         return True
@@ -285,21 +293,12 @@ class Service:
         return 0
 
     def _shutdown(self) -> None:
-        """Stop scheduling, ask running crawls to stop (Scrapy closes them as 'shutdown'), wait, then kill."""
-        log.info("stopping: %d crawls running", len(self.children))
+        """Stop scheduling, ask running crawls to stop (Scrapy closes them as 'shutdown'), wait,
+        then kill; Scrapyd jobs are cancelled by their followers once `stopping` is set."""
+        log.info("stopping: %s", self.dispatcher.running_jobs())
         self.scheduler.pause()
-        with self._children_lock:
-            children = list(self.children.items())
-        for _name, child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for name, child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("crawl %s did not stop in time; killing it", name)
-                _kill_group(child)
+        if isinstance(self.dispatcher, LocalDispatcher):
+            self.dispatcher.stop_all(STOP_GRACE_S)
         self.scheduler.shutdown(wait=True)
         try:  # a child stopped before Scrapy took over its signals left its run open
             mark_abandoned_runs(self.db)
@@ -310,23 +309,6 @@ class Service:
         if self.metrics_server is not None:
             self.metrics_server.stop()
         print("newscrawl service stopped", flush=True)
-
-
-def _terminate(child: subprocess.Popen[bytes]) -> None:
-    child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        _kill_group(child)
-
-
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
-    """Kill a crawl and its extraction workers (the group start_new_session made)."""
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
-    child.wait()
 
 
 def _mtime(path: str) -> float:
@@ -379,6 +361,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="json: one object per line"
     )
+    parser.add_argument(
+        "--dispatcher",
+        choices=["local", "scrapyd"],
+        help="where crawls run (overrides the config's service.dispatcher)",
+    )
+    parser.add_argument(
+        "--scrapyd-node",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a Scrapyd node, with --dispatcher scrapyd (repeat for several)",
+    )
+    parser.add_argument(
+        "--scrapyd-discover",
+        action="store_true",
+        help="one node per address of each node's host name (docker compose --scale scrapyd=N)",
+    )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -395,9 +394,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with store_session():
             service = Service(
-                str(path), metrics_port=args.metrics_port, metrics_host=args.metrics_host
+                str(path),
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+                dispatch=_dispatch_override(args),
             )
             return service.run_forever()
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         print(f"scheduler.py: {exc}", file=sys.stderr)
         return 2
+
+
+def _dispatch_override(args: Any) -> ServiceSettings | None:
+    """--dispatcher and its nodes, as the config's `service` section they replace."""
+    if args.dispatcher is None:
+        return None
+    if args.dispatcher == "local":
+        return ServiceSettings()
+    if not args.scrapyd_node:
+        raise ValueError("--dispatcher scrapyd needs at least one --scrapyd-node URL")
+    nodes = ScrapydSettings(nodes=args.scrapyd_node, discover=args.scrapyd_discover)
+    return ServiceSettings(dispatcher="scrapyd", scrapyd=nodes)

@@ -2,6 +2,11 @@
 
     scrapy crawl news -a site=valley-gazette [-a config=PATH] [-a recheck=1]
 
+Run that way (or as a Scrapyd job, crawler.dispatch, which passes the config
+itself as `config_text` and the run id it recorded) the spider does what
+crawler.runner does around `newscrawl crawl`: it prepares the store, takes the
+site's lease, records the run's end and releases the lease.
+
 Scrapy glue only: which URL to fetch and why is decided by crawler.frontier,
 parsing by crawler.discovery, and what a page means by crawler.processing (via
 the item pipeline).
@@ -25,7 +30,7 @@ from twisted.python.failure import Failure
 
 from crawler import discovery, frontier, urls
 from crawler.clock import Clock, utcnow
-from crawler.config import Site, load_config, parse_duration
+from crawler.config import Site, load_config, parse_config, parse_duration
 from crawler.journal import Journal
 from crawler.ledger import (
     ARTICLE_FETCHED,
@@ -56,18 +61,27 @@ class NewsSpider(scrapy.Spider):
         trigger: str = "manual",
         run_id: str | None = None,
         clock: Clock | None = None,
+        config_text: str | None = None,
+        managed: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
-        settings_file = load_config(config)
+        settings_file = (
+            parse_config(config_text, f"<config of the job for {site}>")
+            if config_text
+            else load_config(config)
+        )
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = self.clock()
-        # `scrapy crawl news` has no crawler.runner around it: the spider records its run's end
-        self.owns_run = run_id is None
+        # `scrapy crawl news` and Scrapyd jobs have no crawler.runner around them: the spider
+        # takes the site's lease and records its run's end itself
+        self.owns_run = not managed
+        self.lease: Any = None  # crawler.lease.SiteLease, while the spider holds it
+        self.busy: str | None = None  # why the site could not be crawled (another crawl of it)
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()  # a client: it connects in its own threads, later
         # every store call made from Scrapy's event loop goes through here (crawler.offload)
@@ -109,11 +123,37 @@ class NewsSpider(scrapy.Spider):
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.owns_run:
+            self.busy = await self.store.run(self._open_own_run)
+            if self.busy:
+                raise CloseSpider("skipped-busy")
         await self.store.run(self.ledger.start)  # the run is on record before anything can fail
         if not self._store_pipeline_enabled():
             raise CloseSpider(PIPELINE_MISSING)
         for request in await self.start_requests_list():
             yield request
+
+    def _open_own_run(self) -> str | None:
+        """Prepare the store and take the site's lease, as crawler.runner does; the reason
+        the crawl cannot run (another crawl holds the lease), or None."""
+        from crawler.lease import LeaseHeld, SiteLease
+        from crawler.runner import prepare_store, stopper
+
+        prepare_store(self.db, self.clock)
+        lease = SiteLease(
+            self.db,
+            self.site.name,
+            self.run_id,
+            on_lost=stopper(self.crawler, self.site.name),
+            clock=self.clock,
+        )
+        try:
+            lease.acquire(self.clock())
+        except LeaseHeld as exc:
+            log.warning("%s", exc)
+            return str(exc)
+        self.lease = lease
+        return None
 
     def _store_pipeline_enabled(self) -> bool:
         """Without crawler.pipeline.StorePipeline a crawl would fetch every page and store
@@ -429,16 +469,33 @@ class NewsSpider(scrapy.Spider):
 
     async def closed(self, reason: str) -> None:
         await self.store.drain()
-        await self.store.run(self._remember_sources, reason)
-        if not self.owns_run:
-            await self.store.run(self.ledger.flush, final=True)  # crawler.runner records the end
+        try:
+            await self.store.run(self._remember_sources, reason)
+            if not self.owns_run:
+                await self.store.run(self.ledger.flush, final=True)  # the runner records the end
+            elif self.busy:
+                await self.store.run(self._record_busy)
+            else:
+                await self.store.run(self._finish_own_run, reason)
+        finally:
             self.store.close()
-            return
+
+    def _record_busy(self) -> None:
+        """Another crawl holds the site: this run is on record as skipped, and says why."""
+        self.ledger.start()
+        self.ledger.finish("skipped-busy", self.clock(), self.busy)
+
+    def _finish_own_run(self, reason: str) -> None:
         from crawler.runner import FINISH_OUTCOMES, finish_run
 
-        outcome, error, _ = await self.store.run(
-            finish_run, self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=None
-        )
+        lost = self.lease.lost if self.lease is not None else None
+        try:
+            outcome, error, _ = finish_run(
+                self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=lost
+            )
+        finally:
+            if self.lease is not None:
+                self.lease.release()
         log.log(
             logging.INFO if outcome.startswith("ok") else logging.ERROR,
             "run %s: %s%s",
@@ -446,7 +503,6 @@ class NewsSpider(scrapy.Spider):
             outcome,
             f" ({error})" if error else "",
         )
-        self.store.close()
 
 
 def _header(response: Response, name: str) -> str | None:
