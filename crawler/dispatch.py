@@ -223,6 +223,7 @@ class ScrapydDispatcher:
         self.poll_s = parse_duration(settings.poll).total_seconds()
         self.down_after_s = parse_duration(settings.node_down_after).total_seconds()
         self._running: dict[str, str] = {}  # site -> node URL
+        self._last_used: dict[str, float] = {}  # node URL -> when it was last given a job
         self._lock = threading.Lock()
 
     def nodes(self) -> list[ScrapydNode]:
@@ -230,14 +231,19 @@ class ScrapydDispatcher:
         return [ScrapydNode(url, self.settings.project) for url in urls]
 
     def ranked_nodes(self) -> list[ScrapydNode]:
-        """The nodes that answer, least busy first (ties: the order of the config)."""
-        answering: list[tuple[int, int, ScrapydNode]] = []
+        """The nodes that answer, least busy first; ties go to the node given a job longest ago,
+        so equally idle nodes take turns."""
+        answering: list[tuple[int, float, int, ScrapydNode]] = []
         for order, node in enumerate(self.nodes()):
             try:
-                answering.append((node.load(), order, node))
+                load = node.load()
             except NodeDown as exc:
                 log.warning("scrapyd node down: %s", exc)
-        return [node for _load, _order, node in sorted(answering, key=lambda t: t[:2])]
+                continue
+            with self._lock:  # among equally busy nodes, the one given a job longest ago
+                last = self._last_used.get(node.url, 0.0)
+            answering.append((load, last, order, node))
+        return [entry[3] for entry in sorted(answering, key=lambda t: t[:3])]
 
     def running_jobs(self) -> dict[str, int]:
         with self._lock:
@@ -265,6 +271,7 @@ class ScrapydDispatcher:
             self._record_job(run_id, site.name, node.url, job)
             with self._lock:
                 self._running[site.name] = node.url
+                self._last_used[node.url] = time.monotonic()
             try:
                 return self._follow(site, node, job, run_id, stopping)
             finally:

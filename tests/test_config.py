@@ -131,3 +131,29 @@ def test_bad_defaults_and_languages_name_the_line(change, expected):
     message = str(info.value).replace("sites.yaml:", "line ")
     for part in expected:
         assert part in message, message
+
+
+def test_the_service_section_names_the_dispatcher_and_refuses_what_it_cannot_use():
+    assert parse_config(GOOD).service.dispatcher == "local"
+    scrapyd = parse_config(
+        GOOD
+        + "service:\n  dispatcher: scrapyd\n  scrapyd:\n"
+        + "    nodes: [http://crawl1.internal:6800, http://crawl2.internal:6800]\n"
+    ).service
+    assert scrapyd.dispatcher == "scrapyd" and len(scrapyd.scrapyd.nodes) == 2
+    for bad, words in [
+        ("service:\n  dispatcher: scrapyd\n", ["sites.yaml:7:", "needs a 'scrapyd' section"]),
+        ("service:\n  dispatcher: celery\n", ["sites.yaml:8:", "service.dispatcher"]),
+        (
+            "service:\n  dispatcher: scrapyd\n  scrapyd: {nodes: [crawl1:6800]}\n",
+            ["sites.yaml:9:", "not an http(s) URL"],
+        ),
+        (
+            "service:\n  dispatcher: scrapyd\n  scrapyd: {nodes: [http://a:6800], poll: often}\n",
+            ["sites.yaml:9:", "not a duration"],
+        ),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            parse_config(GOOD + bad, "sites.yaml")
+        for word in words:
+            assert word in str(info.value), (bad, str(info.value))

@@ -84,35 +84,55 @@ def test_the_installed_command_crawls_from_any_folder_and_stores_everything(
     assert verify(db, utcnow()) == []
 
 
-def test_scrapy_crawl_from_the_checkout_stores_and_records_its_run(
+def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_run(
     network, db, crawl_env, tmp_path
 ):
+    """`scrapy crawl news` (and a Scrapyd job, which runs the same) has no runner around it:
+    the spider takes the site's lease itself, so it never overlaps another crawl."""
+    from crawler.lease import SiteLease
+
     config = one_site_config(network, tmp_path / "sites.yaml", name="harbour-times")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "news",
-            "-a",
-            "site=harbour-times",
-            "-a",
-            f"config={config}",
-            "-s",
-            "LOG_LEVEL=WARNING",
-        ],
-        cwd=REPO,
-        env=crawl_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def scrapy_crawl() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "news",
+                "-a",
+                "site=harbour-times",
+                "-a",
+                f"config={config}",
+                "-s",
+                "LOG_LEVEL=WARNING",
+            ],
+            cwd=REPO,
+            env=crawl_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    other = SiteLease(db, "harbour-times", "another-crawl")
+    other.acquire()
+    try:
+        busy = scrapy_crawl()
+    finally:
+        other.release()
+    assert busy.returncode == 0, busy.stderr[-3000:]  # Scrapy's own exit: the run says why
+    [skipped] = db.crawl_runs.find()
+    assert skipped["outcome"] == "skipped-busy" and "already being crawled" in skipped["error"]
+    assert db.articles.count_documents({}) == 0
+
+    result = scrapy_crawl()
     assert result.returncode == 0, result.stderr[-3000:]
     assert db.articles.count_documents({}) == live_articles(network, "harbour-times")
-    [run] = db.crawl_runs.find()
+    run = db.crawl_runs.find_one({"_id": {"$ne": skipped["_id"]}})
     assert run["outcome"] == "ok"
     assert_every_article_page_accounted_for(db, run)
+    assert db.leases.count_documents({}) == 0  # released at the end
 
 
 def test_a_crawl_without_its_item_pipeline_fetches_nothing_and_fails(
