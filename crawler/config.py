@@ -12,10 +12,18 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = "config/sites.yaml"
 
@@ -40,6 +48,22 @@ def parse_duration(text: str | int | float) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"duration must be positive: {text!r}")
     return timedelta(seconds=seconds)
+
+
+def _checked_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _checked_http_urls(value: Any) -> Any:
+    """A URL, or a list of them, each http(s) with a host."""
+    for url in [value] if isinstance(value, str) else value:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_checked_duration)]  # '15m', '2h', '30s', '1d'
 
 
 class _Strict(BaseModel):
@@ -99,9 +123,9 @@ class Site(_Strict):
     schedule: Schedule = Schedule(every="30m")
     politeness: Politeness = Politeness()
     allow_private_addresses: bool = False
-    max_age: str = "3d"
+    max_age: Duration = "3d"
     max_articles: int = Field(default=500, ge=1)
-    crawl_timeout: str = "20m"
+    crawl_timeout: Duration = "20m"
     # the language the site publishes in (ISO 639-1, "en", "fr"): an article whose page
     # states none is stored with this one
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
@@ -117,22 +141,13 @@ class Site(_Strict):
     @field_validator("url", "feeds", "sitemaps", "listings")
     @classmethod
     def _http_urls(cls, value: Any) -> Any:
-        for url in [value] if isinstance(value, str) else value:
-            if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"not an http(s) URL: {url!r}")
-        return value
+        return _checked_http_urls(value)
 
     @field_validator("article_pattern")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
             re.compile(value)
-        return value
-
-    @field_validator("max_age", "crawl_timeout")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
         return value
 
     @model_validator(mode="after")
@@ -157,23 +172,14 @@ class ScrapydSettings(_Strict):
 
     nodes: list[str] = Field(min_length=1)
     project: str = "newscrawl"
-    poll: str = "5s"  # how often a running job is looked at (listjobs.json)
-    node_down_after: str = "30s"  # a node silent this long mid-job: its run is interrupted
+    poll: Duration = "5s"  # how often a running job is looked at (listjobs.json)
+    node_down_after: Duration = "30s"  # a node silent this long mid-job: its run is interrupted
     discover: bool = False  # one node per address of each host name (docker compose --scale)
 
     @field_validator("nodes")
     @classmethod
     def _node_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"not an http(s) URL: {url!r}")
-        return value
-
-    @field_validator("poll", "node_down_after")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+        return list(_checked_http_urls(value))
 
 
 class ServiceSettings(_Strict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -104,8 +105,6 @@ class LocalDispatcher:
 
     def stop_all(self, grace_s: float) -> None:
         """SIGTERM every running crawl (Scrapy closes it as 'shutdown'), wait, then kill."""
-        import signal
-
         with self.lock:
             children = list(self.children.items())
         for _name, child in children:
@@ -121,8 +120,6 @@ class LocalDispatcher:
 
 
 def terminate(child: subprocess.Popen[bytes]) -> None:
-    import signal
-
     child.send_signal(signal.SIGTERM)
     try:
         child.wait(KILL_GRACE_S)
@@ -132,8 +129,6 @@ def terminate(child: subprocess.Popen[bytes]) -> None:
 
 def kill_group(child: subprocess.Popen[bytes]) -> None:
     """Kill a crawl and its extraction workers (the group start_new_session made)."""
-    import signal
-
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,3 +50,19 @@ def own_server_env(base: dict[str, str], uri: str, db_name: str, tmp_path: Path)
 def installed_env(base: dict[str, str], site_packages: Path) -> dict[str, str]:
     """Environment in which `import crawler` finds the installed copy, not the checkout."""
     return dict(base, PYTHONPATH=str(site_packages))
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 90, step: float = 0.5) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds have passed (real processes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

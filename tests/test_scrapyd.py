@@ -11,25 +11,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import yaml
 
 from crawler.localnet import LocalNetwork
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, free_port, newscrawl, wait_until
 
 SITES = ["valley-gazette", "harbour-times"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(url: str) -> bool:
@@ -40,21 +32,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait(predicate, timeout=120, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 class Node:
     """A Scrapyd daemon in a folder of its own, in a process group of its own (killing the
     group is a crawl machine dying: the daemon and the crawls it runs)."""
 
     def __init__(self, folder: Path, env: dict[str, str]):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder.mkdir()
         (folder / "scrapyd.conf").write_text(
@@ -78,7 +61,7 @@ class Node:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        assert _wait(lambda: _answers(f"{self.url}/daemonstatus.json"), timeout=60), (
+        assert wait_until(lambda: _answers(f"{self.url}/daemonstatus.json"), timeout=60), (
             folder / "daemon.log"
         ).read_text()[-3000:]
 
@@ -180,18 +163,18 @@ def _run_the_scenario(db, nodes: list[Node], service: subprocess.Popen[str]) -> 
     a, b = nodes
     ok = {"outcome": {"$regex": "^ok"}, "dispatcher": "scrapyd"}
     # 1. runs land on both nodes, each recorded with its node and job
-    assert _wait(lambda: len(db.crawl_runs.distinct("node", ok)) == 2, timeout=180), list(
+    assert wait_until(lambda: len(db.crawl_runs.distinct("node", ok)) == 2, timeout=180), list(
         db.crawl_runs.find({}, {"outcome": 1, "node": 1, "error": 1})
     )
     run = db.crawl_runs.find_one(ok)
     assert run["job"] and run["node"] in (a.url, b.url) and run["summary"]["pages"] > 0
     # 2. a node dies mid-crawl: its run ends interrupted, and the site is crawled on the other
-    assert _wait(
+    assert wait_until(
         lambda: db.crawl_runs.find_one({"node": a.url, "outcome": "running"}), timeout=120
     ), "no crawl was seen running on node a"
     victim = db.crawl_runs.find_one({"node": a.url, "outcome": "running"})
     a.kill()
-    assert _wait(
+    assert wait_until(
         lambda: db.crawl_runs.find_one({"_id": victim["_id"]})["outcome"] == "interrupted",
         timeout=60,
     ), db.crawl_runs.find_one({"_id": victim["_id"]})
@@ -199,7 +182,7 @@ def _run_the_scenario(db, nodes: list[Node], service: subprocess.Popen[str]) -> 
     # (the run's process is gone and its lease with it), whichever comes first
     error = db.crawl_runs.find_one({"_id": victim["_id"]})["error"]
     assert "stopped answering" in error or "process ended" in error, error
-    assert _wait(
+    assert wait_until(
         lambda: db.crawl_runs.find_one(
             {
                 **ok,

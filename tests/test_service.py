@@ -14,7 +14,7 @@ import yaml
 
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.localnet import LocalNetwork
-from tests.helpers import REPO, newscrawl, own_server_env
+from tests.helpers import REPO, free_port, newscrawl, own_server_env, wait_until
 
 SITES = ["valley-gazette", "harbour-times"]
 
@@ -26,15 +26,6 @@ def _config(net, path, every="3s", sites=SITES):
         site["schedule"] = {"every": every, "jitter": "0s"}
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def _wait(predicate, timeout=90, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def _start(config, env, *options):
@@ -70,7 +61,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
         config = _config(net, tmp_path / "sites.yaml")
         service = _start(config, crawl_env)
         try:
-            assert _wait(
+            assert wait_until(
                 lambda: all(
                     db.crawl_runs.count_documents({"site": s, "outcome": {"$ne": "running"}}) >= 2
                     for s in SITES
@@ -103,7 +94,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
             # an invalid config is rejected and the old one stays in force
             config.write_text("sites: [{name: Bad Name}]")
             runs_before = db.crawl_runs.count_documents({"site": SITES[0]})
-            assert _wait(
+            assert wait_until(
                 lambda: db.crawl_runs.count_documents({"site": SITES[0]}) > runs_before + 1,
                 timeout=60,
             )
@@ -163,12 +154,12 @@ def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_e
             service = _start(config, env)
             try:
                 # 1. kill -9 a running crawl: the service carries on, the run is recorded as interrupted
-                assert _wait(
+                assert wait_until(
                     lambda: db.leases.find_one({"_id": "valley-gazette"}) is not None, timeout=60
                 )
                 victim = db.leases.find_one({"_id": "valley-gazette"})
                 os.kill(victim["pid"], signal.SIGKILL)
-                assert _wait(
+                assert wait_until(
                     lambda: db.crawl_runs.count_documents({"outcome": {"$regex": "^ok"}}) >= 1,
                     timeout=120,
                 )
@@ -182,7 +173,7 @@ def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_e
                 server = EmbeddedServer(tmp_path / "mongo", port=port)
                 server.start()
                 restarted_at = time.time()
-                assert _wait(
+                assert wait_until(
                     lambda: (
                         db.crawl_runs.count_documents(
                             {
@@ -228,14 +219,6 @@ def test_restart_keeps_each_sites_rhythm():
     assert trigger.interval == timedelta(minutes=15) and trigger.jitter == 30
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, str]:
     import urllib.error
     import urllib.request
@@ -257,16 +240,16 @@ def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_en
     uri = server.start()
     env = own_server_env(crawl_env, uri, "metrics", tmp_path)
     db = connect(uri, "metrics")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     try:
         with LocalNetwork(seed=6, hostile=False) as net:
             config = _config(net, tmp_path / "sites.yaml", every="3s")
             service = _start(config, env, "--metrics-port", str(port))
             try:
-                assert _wait(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60)
+                assert wait_until(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60)
                 # a crawl of each site finished and was counted by the service
-                assert _wait(
+                assert wait_until(
                     lambda: all(
                         f'newscrawl_runs_total{{outcome="ok",site="{site}"}}'
                         in _get(f"{base}/metrics")[1]
@@ -296,7 +279,7 @@ def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_en
                     assert name in text, name
                 # MongoDB away: the service is not healthy, and says why
                 server.stop()
-                assert _wait(lambda: _get(f"{base}/healthz")[0] == 503, timeout=30)
+                assert wait_until(lambda: _get(f"{base}/healthz")[0] == 503, timeout=30)
                 assert "MongoDB" in _get(f"{base}/healthz")[1]
                 assert "newscrawl_store_up 0.0" in _get(f"{base}/metrics")[1]
             finally:
