@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -155,60 +154,6 @@ class SiteLease:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-class NamedLock:
-    """A short mutual exclusion across processes and machines: `locks/{_id: name}`.
-
-    For steps that must see each other's writes, such as placing new texts in
-    stories (two copies of one wire story placed at the same moment by two
-    crawls would otherwise each found a story). Held for one batch, so it
-    expires (TTL) rather than being renewed; a holder that died on this machine
-    is taken over at once.
-    """
-
-    TTL = timedelta(seconds=60)
-    WAIT_LIMIT_S = 300.0
-
-    def __init__(self, db: Database[Doc], name: str):
-        self.locks = db.locks
-        self.name = name
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-    def __enter__(self) -> NamedLock:
-        pause, waited = 0.002, 0.0
-        while not self._try_take():
-            if waited > self.WAIT_LIMIT_S:
-                raise TimeoutError(f"lock {self.name!r} held for over {self.WAIT_LIMIT_S:.0f} s")
-            time.sleep(pause)
-            waited += pause
-            pause = min(pause * 2, 0.1)
-        return self
-
-    def _try_take(self) -> bool:
-        now = utcnow()
-        fields = {
-            "holder": self.holder,
-            "expires_at": now + self.TTL,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-        }
-        try:
-            self.locks.update_one(
-                {"_id": self.name, "expires_at": {"$lte": now}}, {"$set": fields}, upsert=True
-            )
-            return True
-        except DuplicateKeyError:
-            current = self.locks.find_one({"_id": self.name}) or {}
-            if holder_is_dead(current):
-                self.locks.delete_one({"_id": self.name, "holder": current.get("holder")})
-            return False
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.locks.delete_one({"_id": self.name, "holder": self.holder})
-        except PyMongoError:
-            pass  # expires on its own
 
 
 def holder_is_dead(lease: Doc) -> bool:

@@ -23,6 +23,7 @@ from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
+from crawler.stories.migrate import migrate_if_needed
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def prepare_store(db: Any, clock: Clock = utcnow) -> None:
     """What every crawl process does before its first crawl: indexes, the journal of an
     earlier outage, runs whose process died, writes a crash left half-done."""
     ensure_indexes(db)
+    migrate_if_needed(db, clock())  # before the journal's pages are placed in stories
     replay_journal(db)
     mark_abandoned_runs(db, clock())
     repair_unfinished_runs(db, clock())

@@ -124,9 +124,21 @@ def _check_articles(db: Database[Doc], numbers: dict[str, list[int]]) -> list[Vi
 def _check_stories(db: Database[Doc]) -> list[Violation]:
     found: list[Violation] = []
     member_of: dict[str, list[str]] = defaultdict(list)
-    for story in db.stories.find({}, {"members.article_id": 1}):
-        for member in story.get("members", []):
-            member_of[member["article_id"]].append(story["_id"])
+    sizes: dict[str, int] = defaultdict(int)
+    for member in db.story_members.find({}, {"story_id": 1}):
+        member_of[member["_id"]].append(member["story_id"])
+        sizes[member["story_id"]] += 1
+    for story in db.stories.find({}, {"size": 1, "members": 1}):
+        if "members" in story:
+            found.append(Violation("stories", story["_id"], "old schema: run newscrawl migrate"))
+            continue
+        listed = sizes.pop(story["_id"], 0)
+        if story.get("size") != listed:
+            found.append(
+                Violation("stories", story["_id"], f"size {story.get('size')} but {listed} members")
+            )
+    for orphan in sorted(sizes):
+        found.append(Violation("stories", orphan, f"{sizes[orphan]} members, no story"))
     articles = {
         doc["_id"]: doc.get("story_id")
         for doc in db.articles.find({"version_count": {"$gte": 1}}, {"story_id": 1})

@@ -66,3 +66,8 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def members_of(db, story_id: str) -> list[dict]:
+    """A story's members in joining order, as users list them (docs/schema.md)."""
+    return list(db.story_members.find({"story_id": story_id}).sort("joined_at", 1))

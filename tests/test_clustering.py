@@ -19,7 +19,7 @@ from crawler.localnet.text import (
 from crawler.stories import Member, StoryIndex, containment, shingle_hashes
 from crawler.stories.index import COMMON_ANCHOR_STORIES
 from crawler.stories.placement import SAME_STORY_CONTAINMENT
-from tests.helpers import newscrawl
+from tests.helpers import members_of, newscrawl
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -120,7 +120,7 @@ def test_repeated_lede_and_glued_words_do_not_split_a_story(db):
     copy = index.assign(member("copy", twice.paragraphs, site="s1", title=twice.title), T0)
     assert copy.story_id == first.story_id and copy.joined
     story = db.stories.find_one({"_id": first.story_id})
-    changes = {m["article_id"]: m.get("changes") for m in story["members"]}
+    changes = {m["article_id"]: m.get("changes") for m in members_of(db, story["_id"])}
     assert changes["copy"]["new_headline"] is True
     assert story["size"] == 2 and sorted(story["sites"]) == ["s1", "wire"]
 
@@ -132,7 +132,7 @@ def test_trimmed_copy_with_local_intro_joins_and_reports_what_changed(db):
     index.assign(member("wire", wire.paragraphs, site="wire", title=wire.title), T0)
     placed = index.assign(member("local", local.paragraphs, site="s2", title=wire.title), T0)
     story = db.stories.find_one({"_id": placed.story_id})
-    entry = next(m for m in story["members"] if m["article_id"] == "local")
+    entry = next(m for m in members_of(db, story["_id"]) if m["article_id"] == "local")
     assert entry["changes"]["added_intro"] is True
     assert entry["changes"]["removed_paragraphs"] >= 1
     assert 0.5 <= entry["similarity"] <= 1.0
@@ -148,9 +148,10 @@ def test_wire_dateline_copy_is_the_origin_even_when_it_arrives_later(db):
         T0,
     )
     index.assign(member("wire", wire.paragraphs, site="wire", title=wire.title, published=T0), T0)
-    story = db.stories.find_one({"members.article_id": "wire"})
+    story = db.stories.find_one({"_id": db.story_members.find_one({"_id": "wire"})["story_id"]})
     assert story["origin"]["article_id"] == "wire"
-    regional = next(m for m in story["members"] if m["article_id"] == "regional")
+    regional = next(m for m in members_of(db, story["_id"]) if m["article_id"] == "regional")
+    assert regional["changes_against"] == "wire"
     assert regional["changes"]["new_headline"] is True  # re-measured against the new origin
 
 

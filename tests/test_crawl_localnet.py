@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.localnet import LocalNetwork
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, members_of, newscrawl
 
 REGULAR = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]
 
@@ -160,7 +160,7 @@ def test_syndicated_wire_copies_form_one_story_and_independent_reports_do_not(
     assert all(len(labels) == 1 for labels in story_to_labels.values()), story_to_labels
     wire = db.stories.find_one({"size": 4})
     assert wire is not None and wire["origin"]["site"] == "valley-gazette"
-    changes = {m["site"]: m["changes"] for m in wire["members"]}
+    changes = {m["site"]: m["changes"] for m in members_of(db, wire["_id"])}
     assert (
         changes["harbour-times"]["new_headline"] and not changes["valley-gazette"]["new_headline"]
     )

@@ -34,7 +34,6 @@ from crawler.pipeline import StorePipeline
 from crawler.processing import FetchedPage, Outcome
 from crawler.runner import judge_run, replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
-from crawler.stories import StoryIndex
 from crawler.verify import verify
 from tests.test_store import T0, body, page
 
@@ -174,16 +173,18 @@ def _records_into(db):
 def test_a_batch_retried_after_a_transient_error_leaves_no_article_out_of_its_story(
     db, tmp_path, monkeypatch
 ):
-    record_stories = StoryIndex._record_stories
+    from crawler.stories import index as story_index
+
+    record_joins = story_index.record_joins
     failures = []
 
-    def flaky(self, *args, **kwargs):
+    def flaky(*args, **kwargs):
         if not failures:  # the connection drops after the fingerprints, before the stories
             failures.append(1)
             raise AutoReconnect("connection reset by peer")
-        return record_stories(self, *args, **kwargs)
+        return record_joins(*args, **kwargs)
 
-    monkeypatch.setattr(StoryIndex, "_record_stories", flaky)
+    monkeypatch.setattr(story_index, "record_joins", flaky)
     monkeypatch.setattr(journal.time, "sleep", lambda s: None)
     pipeline = pipeline_for(spider_for(db, tmp_path))
     lone = page("wire-1", body(6))
@@ -192,7 +193,7 @@ def test_a_batch_retried_after_a_transient_error_leaves_no_article_out_of_its_st
     assert failures == [1]
     assert isinstance(result, Outcome) and result.outcome == "new"
     article = db.articles.find_one({"_id": "wire-1"})
-    listed = [s["_id"] for s in db.stories.find({"members.article_id": "wire-1"})]
+    listed = [m["story_id"] for m in db.story_members.find({"_id": "wire-1"})]
     assert listed == [article["story_id"]]
     assert verify(db, NOW) == []
 
@@ -370,8 +371,10 @@ def test_verify_lists_every_broken_invariant(db):
     assert verify(db, NOW) == []
     db.versions.delete_one({"_id": "a:1"})  # a gap
     db.articles.update_one({"_id": "b"}, {"$set": {"title": "Edited in place"}})
-    db.stories.update_many({}, {"$pull": {"members": {"article_id": "b"}}})
-    db.stories.insert_one({"_id": "ghost", "members": [{"article_id": "nobody"}]})
+    b_story = db.story_members.find_one_and_delete({"_id": "b"})["story_id"]
+    db.stories.update_one({"_id": b_story}, {"$inc": {"size": -1}})
+    db.stories.insert_one({"_id": "ghost", "size": 1})
+    db.story_members.insert_one({"_id": "nobody", "story_id": "ghost", "site": "x"})
     db.crawl_runs.insert_one({"_id": "run-z", "site": "example", "outcome": "running"})
     found = {(v.check, v.subject) for v in verify(db, NOW)}
     assert found == {

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from crawler.processing import persist_batch
 from crawler.store import ArticleStore, Page, connect, decompress_raw
 from crawler.versioning import Snapshot
+from tests.helpers import members_of
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -237,7 +238,7 @@ def test_a_batch_repairs_an_article_left_behind_by_a_crashed_writer(db):
     repaired = db.articles.find_one({"_id": "a1"})
     assert repaired["version_count"] == 2 and repaired["story_id"] == "s1"
     story = db.stories.find_one({"_id": "s1"})
-    assert [m["article_id"] for m in story["members"]] == ["a1"]
+    assert [m["article_id"] for m in members_of(db, "s1")] == ["a1"] and story["size"] == 1
 
 
 def _batch_race_writer(uri: str, db_name: str, rounds: int, queue) -> None:

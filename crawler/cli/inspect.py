@@ -62,6 +62,7 @@ def _when(value: Any) -> str:
 # -- crawl output -------------------------------------------------------------------------
 
 
+MEMBERS_SHOWN = 50  # per story in `newscrawl stories --json`; --members for more
 SUMMARY_COLUMNS = (
     "pages",
     "new",
@@ -182,8 +183,14 @@ def get_version(db: Any, url: str, number: int | None) -> Doc:
 
 
 def story_rows(
-    db: Any, site: str | None = None, since: datetime | None = None, limit: int = 20
+    db: Any,
+    site: str | None = None,
+    since: datetime | None = None,
+    limit: int = 20,
+    members: int = MEMBERS_SHOWN,
 ) -> list[Doc]:
+    """The biggest and newest stories with their first `members` members (from
+    `story_members`: a story may have thousands)."""
     query: Doc = {}
     if site:
         query["sites"] = site
@@ -201,6 +208,7 @@ def story_rows(
                 "origin": story.get("origin"),
                 "first_published": story.get("first_published"),
                 "last_joined": story.get("last_joined"),
+                "sample": story.get("sample", []),
                 "members": [
                     {
                         k: m.get(k)
@@ -214,7 +222,9 @@ def story_rows(
                             "changes",
                         )
                     }
-                    for m in story.get("members", [])
+                    for m in db.story_members.find({"story_id": story["_id"]})
+                    .sort("joined_at", 1)
+                    .limit(members)
                 ],
             }
         )
@@ -321,7 +331,7 @@ def _elide(chunk: str, keep: int = 12) -> str:
 
 def cmd_stories(args: argparse.Namespace, db: Any) -> int:
     since = _parse_since(args.since) if args.since else None
-    rows = story_rows(db, args.site, since, args.limit)
+    rows = story_rows(db, args.site, since, args.limit, args.members)
     if args.json:
         _json(rows)
         return 0
@@ -497,6 +507,9 @@ def add_commands(sub: Any) -> None:
     stories.add_argument("--site")
     stories.add_argument("--since")
     stories.add_argument("--limit", type=int, default=20)
+    stories.add_argument(
+        "--members", type=int, default=MEMBERS_SHOWN, help="members listed per story (--json)"
+    )
     stories.add_argument("--json", action="store_true")
     stories.set_defaults(func=_with_store(cmd_stories))
 

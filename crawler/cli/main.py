@@ -166,6 +166,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if violations else EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring an existing database to the current schema (crawler.stories.migrate); idempotent."""
+    from crawler.clock import utcnow
+    from crawler.store import ensure_indexes, open_database
+    from crawler.stories.migrate import SCHEMA_VERSION, migrate
+
+    with store_session(quiet=args.json):
+        db = open_database()
+        ensure_indexes(db)
+        done = migrate(db, utcnow())
+    if args.json:
+        print(json.dumps({"schema": SCHEMA_VERSION, **done.__dict__}))
+    elif done.stories:
+        print(
+            f"migrated {done.stories} stories ({done.members} members moved to story_members); "
+            f"schema {SCHEMA_VERSION}"
+        )
+    else:
+        print(f"nothing to migrate; schema {SCHEMA_VERSION}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newscrawl", description="Regional news crawler with versioned snapshots in MongoDB."
@@ -207,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the store's invariants; exit 1 if one is broken")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_verify)
+
+    migrate = sub.add_parser("migrate", help="bring an existing database to the current schema")
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(func=cmd_migrate)
 
     from crawler.cli import inspect as inspect_commands
 

@@ -29,6 +29,13 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.versions.create_index([("fetched_at", DESCENDING)])
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
+    # crawler.stories.members: one document per member, listed per story in joining order
+    db.story_members.create_index([("story_id", ASCENDING), ("joined_at", ASCENDING)])
+    db.story_members.create_index([("story_id", ASCENDING), ("changes_against", ASCENDING)])
+    db.story_members.create_index("site")
+    # crawler.stories.inflight: batches being placed, found by what they would match
+    db.placements.create_index("anchors")
+    db.placements.create_index("bodies")
     db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
     # crawler.stories.index.CommonAnchors: what is common expires and is learned again

@@ -1,4 +1,4 @@
-"""Story documents' contents: a member's entry, the originating copy, and what each site changed."""
+"""A story member's entry, which copy is the origin, and what each site changed against it."""
 
 from __future__ import annotations
 
@@ -31,17 +31,7 @@ def member_entry(member: Member, similarity: float, now: datetime) -> Doc:
 def origin_rank(member: Doc) -> tuple[int, Any, Any]:
     """The originating copy: a wire-datelined copy first, then the earliest published."""
     published = member.get("published") or member.get("joined_at")
-    return (0 if member.get("wire_dateline") else 1, published, member["joined_at"])
-
-
-def origin_fields(origin: Doc, members: list[Doc]) -> Doc:
-    return {
-        "origin": {
-            k: origin.get(k) for k in ("article_id", "site", "url", "title", "published", "label")
-        },
-        "title": origin.get("title"),
-        "first_published": min((m.get("published") or m["joined_at"]) for m in members),
-    }
+    return (0 if member.get("wire_dateline") else 1, published, member.get("joined_at"))
 
 
 def local_changes(origin: tuple[str, list[str]], copy: tuple[str, list[str]]) -> Doc:

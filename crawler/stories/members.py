@@ -1,0 +1,219 @@
+"""Story membership: one `story_members` document per member, a bounded summary in `stories`.
+
+A wire story carried by a thousand sites and updated for days must not grow
+one document toward MongoDB's 16 MB limit, nor rewrite a growing array at each
+join. So each member is its own document (`_id` = the article id, so an
+article is a member of at most one story, by the unique index alone), and the
+story keeps what stays small: size, sites, first and last seen, the
+originating copy and a capped sample of its first members. A join costs the
+same whatever the story's size: one insert per member and one update of the
+summary, with no read of the other members.
+
+What a member changed is measured against the originating copy at the time it
+joined (`changes_against`). When a better origin arrives (a wire-datelined or
+earlier copy) the members measured against another origin are re-measured
+CHANGES_REFRESH at a time, at this join and the next ones
+(`changes_pending` until all are done), so no join reads every member's text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+
+from crawler.store.writes import insert_new
+from crawler.stories.changes import local_changes, member_entry, origin_rank
+from crawler.stories.placement import Assignment, Member
+
+Doc = dict[str, Any]
+Texts = dict[str, tuple[str, list[str]]]
+
+SAMPLE_SIZE = 20  # members kept in the story document, the first to join
+CHANGES_REFRESH = 200  # members re-measured per join after the origin changed
+ORIGIN_RETRIES = 10
+ORIGIN_KEYS = (
+    "article_id",
+    "site",
+    "url",
+    "title",
+    "published",
+    "label",
+    "wire_dateline",
+    "joined_at",
+)
+
+
+def record_joins(
+    db: Database[Doc], joining: list[Member], assignments: dict[str, Assignment], now: datetime
+) -> dict[str, bool]:
+    """Make each article a member of its assigned story; per article, whether this call
+    added it (False: it was a member already, a retried batch)."""
+    by_story: dict[str, list[Doc]] = {}
+    texts: Texts = {}
+    for member in joining:
+        assignment = assignments[member.article_id]
+        by_story.setdefault(assignment.story_id, []).append(
+            member_entry(member, assignment.similarity, now)
+        )
+        texts[member.article_id] = (member.title, member.paragraphs)
+    stories = {doc["_id"]: doc for doc in db.stories.find({"_id": {"$in": sorted(by_story)}})}
+    added: dict[str, bool] = {}
+    for story_id, entries in by_story.items():
+        added.update(_join(db, story_id, stories.get(story_id), entries, texts, now))
+    return added
+
+
+def _join(
+    db: Database[Doc],
+    story_id: str,
+    story: Doc | None,
+    entries: list[Doc],
+    texts: Texts,
+    now: datetime,
+) -> dict[str, bool]:
+    current = (story or {}).get("origin")
+    origin = min([current, *entries] if current else entries, key=origin_rank)
+    _texts(db, [origin["article_id"]], texts)
+    origin_text = texts.get(origin["article_id"])
+    for entry in entries:
+        entry["story_id"] = story_id
+        entry["_id"] = entry["article_id"]
+        if origin_text is not None:
+            entry["changes"] = local_changes(origin_text, texts[entry["article_id"]])
+            entry["changes_against"] = origin["article_id"]
+    refused = set(insert_new(db.story_members, entries))
+    new = [e for i, e in enumerate(entries) if i not in refused]
+    if new:
+        _summarise(db, story_id, new, now)
+    if refused:  # a retried batch: the summary may have missed them if the first try stopped
+        _recount(db, story_id, [entries[i] for i in refused], now)
+    pending = bool((story or {}).get("changes_pending"))
+    if new and _settle_origin(db, story_id, min(new, key=origin_rank)):
+        pending = True
+    if pending:
+        _refresh_changes(db, story_id, texts)
+    return {e["article_id"]: i not in refused for i, e in enumerate(entries)}
+
+
+def _summarise(db: Database[Doc], story_id: str, new: list[Doc], now: datetime) -> None:
+    """One update whatever the story's size; an upsert, so joins racing its founding
+    land in it too."""
+    first = min(new, key=origin_rank)
+    db.stories.update_one(
+        {"_id": story_id},
+        {
+            "$setOnInsert": {
+                "created_at": now,
+                "origin": {k: first.get(k) for k in ORIGIN_KEYS},
+                "title": first.get("title"),
+            },
+            "$inc": {"size": len(new)},
+            "$addToSet": {"sites": {"$each": sorted({e["site"] for e in new})}},
+            "$max": {"last_joined": now},
+            "$min": {"first_published": min(e.get("published") or e["joined_at"] for e in new)},
+            "$push": {
+                "sample": {
+                    "$each": [
+                        {k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in new
+                    ],
+                    "$slice": SAMPLE_SIZE,
+                }
+            },
+        },
+        upsert=True,
+    )
+
+
+def _recount(db: Database[Doc], story_id: str, members: list[Doc], now: datetime) -> None:
+    """Size from the members themselves; only on a retry, so a count per join is never paid."""
+    first = min(members, key=origin_rank)
+    db.stories.update_one(
+        {"_id": story_id},
+        {
+            "$setOnInsert": {
+                "created_at": now,
+                "origin": {k: first.get(k) for k in ORIGIN_KEYS},
+                "title": first.get("title"),
+                "last_joined": now,
+                "first_published": first.get("published") or first["joined_at"],
+            },
+            "$set": {"size": db.story_members.count_documents({"story_id": story_id})},
+            "$addToSet": {"sites": {"$each": sorted({m["site"] for m in members})}},
+        },
+        upsert=True,
+    )
+
+
+def _settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
+    """Make `best` the story's origin unless a better one is there; True when it changed.
+
+    Concurrent joins change the origin by compare-and-set on the origin's article id,
+    retried, each with its own best: the story ends with the best of all of them.
+    """
+    for _ in range(ORIGIN_RETRIES):
+        story = db.stories.find_one({"_id": story_id}, {"origin": 1})
+        current = (story or {}).get("origin") or {}
+        if current.get("article_id") == best["article_id"] or (
+            current and origin_rank(current) <= origin_rank(best)
+        ):
+            return False
+        swapped = db.stories.update_one(
+            {"_id": story_id, "origin.article_id": current.get("article_id")},
+            {
+                "$set": {
+                    "origin": {k: best.get(k) for k in ORIGIN_KEYS},
+                    "title": best.get("title"),
+                    "changes_pending": True,
+                }
+            },
+        )
+        if swapped.modified_count:
+            return True
+    return False
+
+
+def _refresh_changes(db: Database[Doc], story_id: str, texts: Texts) -> None:
+    story = db.stories.find_one({"_id": story_id}, {"origin": 1})
+    origin_id = ((story or {}).get("origin") or {}).get("article_id")
+    if origin_id is None:
+        return
+    stale = list(
+        db.story_members.find(
+            {"story_id": story_id, "changes_against": {"$ne": origin_id}}, {"_id": 1}
+        ).limit(CHANGES_REFRESH)
+    )
+    _texts(db, [origin_id] + [m["_id"] for m in stale], texts)
+    origin_text = texts.get(origin_id)
+    if origin_text is None:
+        return
+    updates = [
+        UpdateOne(
+            {"_id": m["_id"], "story_id": story_id},
+            {
+                "$set": {
+                    "changes": local_changes(origin_text, texts[m["_id"]]),
+                    "changes_against": origin_id,
+                }
+            },
+        )
+        for m in stale
+        if m["_id"] in texts
+    ]
+    if updates:
+        db.story_members.bulk_write(updates, ordered=False)
+    if len(stale) < CHANGES_REFRESH:
+        db.stories.update_one(
+            {"_id": story_id, "origin.article_id": origin_id}, {"$set": {"changes_pending": False}}
+        )
+
+
+def _texts(db: Database[Doc], article_ids: list[str], known: Texts) -> Texts:
+    """Title and paragraphs of the articles, read from `articles` where not known; adds to known."""
+    missing = sorted({a for a in article_ids if a not in known})
+    if missing:
+        for doc in db.articles.find({"_id": {"$in": missing}}, {"title": 1, "text": 1}):
+            known[doc["_id"]] = (doc.get("title", ""), doc.get("text", "").split("\n"))
+    return known
