@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 from crawler import normalize
@@ -205,33 +206,49 @@ def test_boilerplate_shared_by_many_stories_is_learned_and_left_out_of_lookups(d
     assert db.common_anchors.count_documents({}) >= 1
 
 
-def _place_copies(uri: str, db_name: str, site: str, seeds: list[int], start, queue) -> None:
+def _place_copies(
+    uri: str, db_name: str, site: str, seeds: list[int], batch_size: int, start, queue
+) -> None:
     from crawler.store import connect
 
     db = connect(uri, db_name)
     index = StoryIndex(db)
-    batch = []
+    lookup = index._lookup
+
+    def slow_lookup(*args):  # a loaded store: every crawl looks up before any has written
+        found = lookup(*args)
+        time.sleep(0.2)
+        return found
+
+    index._lookup = slow_lookup  # type: ignore[method-assign]
+    copies = []
     for seed in seeds:
         rng, event, wire = story_world(seed)
         copy = rewrite(random.Random(f"{site}{seed}"), wire, event, site, ("headline", "intro"))
-        batch.append(member(f"{site}-{seed}", copy.paragraphs, site=site))
+        copies.append(member(f"{site}-{seed}", copy.paragraphs, site=site))
     start.wait(timeout=60)
-    queue.put(
-        {m.article_id: a.story_id for m, a in zip(batch, index.assign_many(batch, T0), strict=True)}
-    )
+    placed = {}
+    for i in range(0, len(copies), batch_size):
+        batch = copies[i : i + batch_size]
+        assignments = index.assign_many(batch, T0)
+        placed.update({m.article_id: a.story_id for m, a in zip(batch, assignments, strict=True)})
+    queue.put(placed)
 
 
 def test_copies_placed_at_the_same_moment_by_several_crawls_form_one_story(db, mongo_uri):
-    """Crawls of several sites run side by side and meet the same wire story at once."""
+    """Crawls of several sites run side by side and meet the same wire stories at once:
+    six processes, no lock between them, each placing copies one or two at a time."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     start, queue = ctx.Event(), ctx.Queue()
-    seeds = [40, 41, 42, 43]
-    sites = [f"site{n}" for n in range(4)]
+    seeds = [40, 41, 42, 43, 44, 45]
+    sites = [f"site{n}" for n in range(6)]
     crawls = [
-        ctx.Process(target=_place_copies, args=(mongo_uri, db.name, s, seeds, start, queue))
-        for s in sites
+        ctx.Process(
+            target=_place_copies, args=(mongo_uri, db.name, s, seeds, 1 + n % 2, start, queue)
+        )
+        for n, s in enumerate(sites)
     ]
     for crawl in crawls:
         crawl.start()
@@ -245,6 +262,11 @@ def test_copies_placed_at_the_same_moment_by_several_crawls_form_one_story(db, m
     for seed in seeds:
         assert len({placed[f"{site}-{seed}"] for site in sites}) == 1, seed
     assert len(set(placed.values())) == len(seeds)
+    for story in db.stories.find():  # every join counted once, whoever founded the story
+        assert story["size"] == db.story_members.count_documents({"story_id": story["_id"]})
+        assert story["size"] == len(sites)
+    assert db.placements.count_documents({}) == 0  # every batch in flight has left
+    assert db.locks.count_documents({}) == 0  # and none took a lock
 
 
 STATEMENT = (
