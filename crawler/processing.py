@@ -5,7 +5,7 @@ that costs CPU per page (parsing, extraction, hashing, shingling, compressing
 the raw bytes) happens there, so the crawling process only fetches and writes.
 `persist_batch` does the database work for a batch of prepared pages: one read
 of the current state, one insert of the new versions, one insert of the new
-articles and one bulk update of the others, one story-index pass. The Scrapy item pipeline only hands pages to
+articles and one bulk update of the others, one story placement pass. The Scrapy item pipeline only hands pages to
 these.
 """
 

@@ -130,7 +130,7 @@ def test_every_mongosh_recipe_returns_what_the_docs_say(crawled, mongo_uri):
     article = db.articles.find_one(
         {"aliases": {"$regex": re.escape(crawled["url"].split("://")[1].rstrip("/"))}}
     )
-    setup, latest, history, today, biggest, why = _recipes()
+    setup, latest, history, today, biggest, copies, siblings, why = _recipes()
     assert setup.startswith("const key = ")
     prelude = f"const key = {json.dumps(article['aliases'][0])};\n"
 
@@ -148,6 +148,19 @@ def test_every_mongosh_recipe_returns_what_the_docs_say(crawled, mongo_uri):
         s["_id"] for s in db.stories.find().sort([("size", -1), ("last_joined", -1)]).limit(10)
     ]
     assert [r["_id"] for r in rows] == expected and rows[0]["size"] >= rows[-1]["size"]
+
+    rows = _run(prelude + copies, mongo_uri, db.name)
+    top = expected[0]
+    assert [r["_id"] for r in rows] == [
+        m["_id"] for m in db.story_members.find({"story_id": top}).sort("joined_at", 1)
+    ]
+    assert len(rows) == db.stories.find_one({"_id": top})["size"] and "changes" in rows[0]
+
+    member = db.articles.find_one({"story_id": top})  # an article of the biggest story
+    rows = _run(f"const key = {json.dumps(member['aliases'][0])};\n" + siblings, mongo_uri, db.name)
+    assert len(rows) >= 1 and sorted(r["_id"] for r in rows) == sorted(
+        m["_id"] for m in db.story_members.find({"story_id": top, "_id": {"$ne": member["_id"]}})
+    )
 
     rows = _run(prelude + why, mongo_uri, db.name)
     assert rows and {r["outcome"] for r in rows} >= {"new", "changed"}
