@@ -50,81 +50,96 @@ def record_joins(
     db: Database[Doc], joining: list[Member], assignments: dict[str, Assignment], now: datetime
 ) -> dict[str, bool]:
     """Make each article a member of its assigned story; per article, whether this call
-    added it (False: it was a member already, a retried batch)."""
+    added it (False: it was a member already, a retried batch).
+
+    A batch costs the same few round trips whatever its stories and their sizes:
+    one read of the stories, one of the origin texts not in the batch, one insert
+    of the members, one bulk update of the summaries. Only a change of origin, a
+    story founded by a concurrent writer first, or a retried batch costs more.
+    """
     by_story: dict[str, list[Doc]] = {}
     texts: Texts = {}
     for member in joining:
         assignment = assignments[member.article_id]
-        by_story.setdefault(assignment.story_id, []).append(
-            member_entry(member, assignment.similarity, now)
-        )
+        entry = member_entry(member, assignment.similarity, now)
+        entry.update(_id=member.article_id, story_id=assignment.story_id)
+        by_story.setdefault(assignment.story_id, []).append(entry)
         texts[member.article_id] = (member.title, member.paragraphs)
     stories = {doc["_id"]: doc for doc in db.stories.find({"_id": {"$in": sorted(by_story)}})}
-    added: dict[str, bool] = {}
-    for story_id, entries in by_story.items():
-        added.update(_join(db, story_id, stories.get(story_id), entries, texts, now))
-    return added
-
-
-def _join(
-    db: Database[Doc],
-    story_id: str,
-    story: Doc | None,
-    entries: list[Doc],
-    texts: Texts,
-    now: datetime,
-) -> dict[str, bool]:
-    current = (story or {}).get("origin")
-    origin = min([current, *entries] if current else entries, key=origin_rank)
-    _texts(db, [origin["article_id"]], texts)
-    origin_text = texts.get(origin["article_id"])
+    origins = {
+        story_id: min(_with_origin(stories.get(story_id), entries), key=origin_rank)
+        for story_id, entries in by_story.items()
+    }
+    _texts(db, [o["article_id"] for o in origins.values()], texts)
+    entries = [e for story_entries in by_story.values() for e in story_entries]
     for entry in entries:
-        entry["story_id"] = story_id
-        entry["_id"] = entry["article_id"]
+        origin = origins[entry["story_id"]]
+        origin_text = texts.get(origin["article_id"])
         if origin_text is not None:
             entry["changes"] = local_changes(origin_text, texts[entry["article_id"]])
             entry["changes_against"] = origin["article_id"]
-    refused = set(insert_new(db.story_members, entries))
-    new = [e for i, e in enumerate(entries) if i not in refused]
-    if new:
-        _summarise(db, story_id, new, now)
-    if refused:  # a retried batch: the summary may have missed them if the first try stopped
-        _recount(db, story_id, [entries[i] for i in refused], now)
-    pending = bool((story or {}).get("changes_pending"))
-    if new and _settle_origin(db, story_id, min(new, key=origin_rank)):
-        pending = True
-    if pending:
-        _refresh_changes(db, story_id, texts)
-    return {e["article_id"]: i not in refused for i, e in enumerate(entries)}
+    refused = {entries[i]["_id"] for i in insert_new(db.story_members, entries)}
+    new = {
+        story_id: [e for e in story_entries if e["_id"] not in refused]
+        for story_id, story_entries in by_story.items()
+    }
+    founded = _summarise(db, {sid: group for sid, group in new.items() if group}, now)
+    for story_id, story_entries in by_story.items():
+        story = stories.get(story_id)
+        if any(e["_id"] in refused for e in story_entries):  # a retried batch: see _recount
+            _recount(db, story_id, [e for e in story_entries if e["_id"] in refused], now)
+        pending = bool((story or {}).get("changes_pending"))
+        best = min(new[story_id], key=origin_rank) if new[story_id] else None
+        current = (story or {}).get("origin")
+        contested = story is None and story_id not in founded  # a concurrent writer founded it
+        if best is not None and (
+            contested or (current and origin_rank(best) < origin_rank(current))
+        ):
+            pending = _settle_origin(db, story_id, best) or pending
+        if pending:
+            _refresh_changes(db, story_id, texts)
+    return {e["_id"]: e["_id"] not in refused for e in entries}
 
 
-def _summarise(db: Database[Doc], story_id: str, new: list[Doc], now: datetime) -> None:
-    """One update whatever the story's size; an upsert, so joins racing its founding
-    land in it too."""
-    first = min(new, key=origin_rank)
-    db.stories.update_one(
-        {"_id": story_id},
-        {
-            "$setOnInsert": {
-                "created_at": now,
-                "origin": {k: first.get(k) for k in ORIGIN_KEYS},
-                "title": first.get("title"),
-            },
-            "$inc": {"size": len(new)},
-            "$addToSet": {"sites": {"$each": sorted({e["site"] for e in new})}},
-            "$max": {"last_joined": now},
-            "$min": {"first_published": min(e.get("published") or e["joined_at"] for e in new)},
-            "$push": {
-                "sample": {
-                    "$each": [
-                        {k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in new
-                    ],
-                    "$slice": SAMPLE_SIZE,
-                }
-            },
-        },
-        upsert=True,
-    )
+def _with_origin(story: Doc | None, entries: list[Doc]) -> list[Doc]:
+    origin = (story or {}).get("origin")
+    return [origin, *entries] if origin else entries
+
+
+def _summarise(db: Database[Doc], new: dict[str, list[Doc]], now: datetime) -> set[str]:
+    """One bulk update of the summaries whatever the stories' sizes; upserts, so joins
+    racing a story's founding land in it too. The stories this call created."""
+    if not new:
+        return set()
+    updates = []
+    for story_id, entries in new.items():
+        first = min(entries, key=origin_rank)
+        sample = [{k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in entries]
+        updates.append(
+            UpdateOne(
+                {"_id": story_id},
+                {
+                    "$setOnInsert": {
+                        "created_at": now,
+                        "origin": {k: first.get(k) for k in ORIGIN_KEYS},
+                        "title": first.get("title"),
+                    },
+                    "$inc": {"size": len(entries)},
+                    "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
+                    "$max": {"last_joined": now},
+                    "$min": {
+                        "first_published": min(
+                            e.get("published") or e["joined_at"] for e in entries
+                        )
+                    },
+                    "$push": {"sample": {"$each": sample, "$slice": SAMPLE_SIZE}},
+                },
+                upsert=True,
+            )
+        )
+    result = db.stories.bulk_write(updates, ordered=False)
+    story_ids = list(new)
+    return {story_ids[i] for i in result.upserted_ids or {}}
 
 
 def _recount(db: Database[Doc], story_id: str, members: list[Doc], now: datetime) -> None:
