@@ -33,9 +33,9 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.story_members.create_index([("story_id", ASCENDING), ("joined_at", ASCENDING)])
     db.story_members.create_index([("story_id", ASCENDING), ("changes_against", ASCENDING)])
     db.story_members.create_index("site")
-    # crawler.stories.inflight: batches being placed, found by what they would match
-    db.placements.create_index("anchors")
-    db.placements.create_index("bodies")
+    # crawler.stories.inflight's `placements` has no index on purpose: it holds one small
+    # collection of the batches in flight (a few at a time), scanned faster than an index
+    # of a batch's ~1,000 anchors is written and removed
     db.fingerprints.create_index("anchors")
     db.fingerprints.create_index("body_hash")
     # crawler.stories.index.CommonAnchors: what is common expires and is learned again
