@@ -67,7 +67,10 @@ def real_copies(uri: str, texts: Path) -> None:
     per difficulty group, with all-pairs containment and datasketch on the same texts."""
     docs = wire_set.labelled_documents(texts_path=texts)
     if not docs:
-        print(f"real wire copies: skipped ({texts} not present; see bench/wire_set.py)")
+        print(
+            f"real wire copies: skipped ({wire_set.LABELS.name} or {texts} not present; "
+            "see bench/wire_set.py)"
+        )
         return
     rows = cluster_documents(
         [

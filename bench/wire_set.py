@@ -86,7 +86,10 @@ def load_texts(path: Path = TEXTS) -> dict[str, dict[str, Any]]:
 def labelled_documents(
     labels_path: Path = LABELS, texts_path: Path = TEXTS
 ) -> list[dict[str, Any]]:
-    """The labelled pages that have a text: label fields plus title and text."""
+    """The labelled pages that have a text: label fields plus title and text; none when
+    the labels or the texts are missing (the benchmark then skips this set)."""
+    if not labels_path.exists():
+        return []
     texts = load_texts(texts_path)
     return [
         {**label, **texts[label["url"]]}
