@@ -126,19 +126,25 @@ class StoryIndex:
             for doc in self.fingerprints.find({"_id": {"$in": ids}}, {"story_id": 1})
         }
         bodies = {m.article_id: m.body_hash or normalize.body_hash(m.paragraphs) for m in members}
+        anchors = {
+            m.article_id: anchors_of(m.hashes or set(), m.ledes or [])
+            for m in members
+            if not previous.get(m.article_id)
+        }
         in_flight = [
-            Text(m, anchors_of(m.hashes or set(), m.ledes or []), bodies[m.article_id])
+            Text(m, anchors[m.article_id], bodies[m.article_id])
             for m in members
             if m.hashes and not previous.get(m.article_id)
         ]
         with InFlight(self.db, in_flight):
-            return self._place(members, previous, bodies, now, record_articles)
+            return self._place(members, previous, bodies, anchors, now, record_articles)
 
     def _place(
         self,
         members: list[Member],
         previous: dict[str, str | None],
         bodies: dict[str, str],
+        anchors_by_id: dict[str, list[int]],
         now: datetime,
         record_articles: bool,
     ) -> list[Assignment]:
@@ -163,7 +169,7 @@ class StoryIndex:
                 assignments[member.article_id] = Assignment(story, 1.0, False)
                 newcomers.append(member)
                 continue
-            anchors = anchors_of(member.hashes or set(), member.ledes or [])
+            anchors = anchors_by_id[member.article_id]
             candidates = self._lookup(anchors, now)
             candidates.update(placed)
             matches = verified_matches(member, anchors, candidates)

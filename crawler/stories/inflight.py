@@ -68,6 +68,8 @@ class InFlight:
     def __init__(self, db: Database[Doc], texts: list[Text]):
         self.placements = db.placements
         self.texts = texts
+        self.anchors = sorted({a for t in texts for a in t.anchors})
+        self.bodies = sorted({t.body_hash for t in texts})
         self.id = ObjectId()
         self.waiting = False
         self.waited_s = 0.0
@@ -85,8 +87,8 @@ class InFlight:
     def _document(self) -> Doc:
         return {
             "_id": self.id,
-            "anchors": sorted({a for t in self.texts for a in t.anchors}),
-            "bodies": sorted({t.body_hash for t in self.texts}),
+            "anchors": self.anchors,
+            "bodies": self.bodies,
             "texts": [
                 {
                     "article_id": t.member.article_id,
@@ -132,13 +134,11 @@ class InFlight:
 
     def _blockers(self) -> list[ObjectId]:
         """Batches in flight that place one of our stories and must go before us."""
-        anchors = sorted({a for t in self.texts for a in t.anchors})
-        bodies = sorted({t.body_hash for t in self.texts})
         cursor = self.placements.find(
             {
                 "_id": {"$ne": self.id},
                 "expires_at": {"$gt": _wall_clock()},
-                "$or": [{"anchors": {"$in": anchors}}, {"bodies": {"$in": bodies}}],
+                "$or": [{"anchors": {"$in": self.anchors}}, {"bodies": {"$in": self.bodies}}],
             },
             {"texts": 1, "waiting": 1, "host": 1, "pid": 1},
         )

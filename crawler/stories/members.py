@@ -119,11 +119,7 @@ def _summarise(db: Database[Doc], new: dict[str, list[Doc]], now: datetime) -> s
             UpdateOne(
                 {"_id": story_id},
                 {
-                    "$setOnInsert": {
-                        "created_at": now,
-                        "origin": {k: first.get(k) for k in ORIGIN_KEYS},
-                        "title": first.get("title"),
-                    },
+                    "$setOnInsert": _founding(first, now),
                     "$inc": {"size": len(entries)},
                     "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
                     "$max": {"last_joined": now},
@@ -142,6 +138,15 @@ def _summarise(db: Database[Doc], new: dict[str, list[Doc]], now: datetime) -> s
     return {story_ids[i] for i in result.upserted_ids or {}}
 
 
+def _founding(first: Doc, now: datetime) -> Doc:
+    """The fields a story gets when this join creates it."""
+    return {
+        "created_at": now,
+        "origin": {k: first.get(k) for k in ORIGIN_KEYS},
+        "title": first.get("title"),
+    }
+
+
 def _recount(db: Database[Doc], story_id: str, members: list[Doc], now: datetime) -> None:
     """Size from the members themselves; only on a retry, so a count per join is never paid."""
     first = min(members, key=origin_rank)
@@ -149,9 +154,7 @@ def _recount(db: Database[Doc], story_id: str, members: list[Doc], now: datetime
         {"_id": story_id},
         {
             "$setOnInsert": {
-                "created_at": now,
-                "origin": {k: first.get(k) for k in ORIGIN_KEYS},
-                "title": first.get("title"),
+                **_founding(first, now),
                 "last_joined": now,
                 "first_published": first.get("published") or first["joined_at"],
             },
