@@ -55,7 +55,28 @@ def clean_paragraphs(text: str) -> list[str]:
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _BREAKING_INVISIBLE.sub(" ", text)
     paragraphs = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    return drop_repeated([p for p in paragraphs if p])
+    return drop_repeated(reflow([p for p in paragraphs if p]))
+
+
+_SENTENCE_END = tuple('.!?:;"”’)]')
+
+
+def reflow(lines: Sequence[str]) -> list[str]:
+    """Join hard-wrapped lines back into their paragraph.
+
+    Some pages break the text every few words, or after every word: a line that
+    ends without closing punctuation and is followed by one starting in lower case
+    is the same sentence going on. Left split, each fragment counts as a paragraph,
+    so a one-word-per-line page has no word 5-grams (it can join no story) and the
+    repeat filter drops every second "the".
+    """
+    joined: list[str] = []
+    for line in lines:
+        if joined and line[0].islower() and not joined[-1].endswith(_SENTENCE_END):
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+    return joined
 
 
 def clean_text(text: str) -> str:

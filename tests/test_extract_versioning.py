@@ -129,6 +129,29 @@ def test_repeated_lede_is_collapsed_but_similar_paragraphs_stay():
     ]
 
 
+def test_hard_wrapped_text_is_read_as_its_paragraphs():
+    """A page that breaks its text every few words, or after every word, keeps its
+    words: the fragments are one paragraph again, and no "the" is dropped as a repeat."""
+    paragraph = (
+        "The council voted on Tuesday to close the old bridge over the river, and "
+        "the mayor said the vote was final after the engineers found the piers cracked."
+    )
+    words = paragraph.split()
+    wrapped = "\n".join(" ".join(words[i : i + 4]) for i in range(0, len(words), 4))
+    one_per_line = "\n".join(words)
+    assert normalize.clean_paragraphs(paragraph) == [paragraph]
+    for text in (wrapped, one_per_line):
+        cleaned = " ".join(normalize.clean_paragraphs(text))
+        assert cleaned.split() == words
+    # a line ending a sentence, or followed by a capital, still ends its paragraph
+    assert normalize.clean_paragraphs("27 C\nBrunei Town\nThe mayor spoke.\nthen left") == [
+        "27 C",
+        "Brunei Town",
+        "The mayor spoke.",
+        "then left",
+    ]
+
+
 def test_fingerprints_ignore_spacing_quotes_and_dashes():
     a = ["He said \u201cno\u201d \u2014 twice.", "Second  line."]
     b = ['He said "no" - twice.', "Second line."]
