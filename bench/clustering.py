@@ -346,6 +346,12 @@ def cost(sizes: list[int], uri: str, ensemble_up_to: int) -> None:
                 del doc["_hashes"]
             db.fingerprints.insert_many(chunk, ordered=False)
             loaded += len(chunk)
+            if loaded % 100_000 == 0:
+                print(
+                    f"    loaded {loaded} ({time.perf_counter() - t0:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         background.learn_common(db, now)
         index = StoryIndex(db)  # reads the common anchors afresh
         load_s = time.perf_counter() - t0
@@ -468,7 +474,13 @@ def main() -> int:
 
     from crawler.embedded import EmbeddedServer
 
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(tmp) as server:
+    # the embedded server's defaults (an oplog of 100,000 entries, a 1 GB cache) suit a
+    # crawl store; filling the index to 1M documents needs neither pruning nor eviction
+    server_args = ["--oplog-max-entries", "100000000", "--cache-size", "8G"]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedServer(tmp, server_args=server_args) as server,
+    ):
         if not args.skip_quality:
             quality(args.events, server.uri)
             real_copies(server.uri, args.wire_texts)

@@ -6,8 +6,15 @@ label on the same event is an independently written article, which must stay
 apart), the page's URL and its difficulty (`role`: a trimmed copy, a reworded
 lede, a copy with the site's header, captions or comments left in, hard line
 breaks, glued words, a write-thru, a site that kept the agency's lede and wrote
-the rest itself, ...). The 163 pages of 31 events were found in stored copies
-of public news pages by searching each agency lede; the texts are the
+the rest itself, ...). The 159 pages of 30 events (December 2026 rebuild; the
+first set of 163 pages never reached the repository) were found in the search
+tool's stored copies of public news pages by searching each agency lede. Labels
+were written from reading the texts: a page is a copy of a wire story only when it
+reproduces that story's sentences (verbatim or machine-reworded from them);
+aggregator summaries that only paraphrase a few facts, and separate agency items
+that share paragraphs with the main story (an obituary beside the news story), were
+left out as neither copy nor independent. The stored copies hold each page's first
+~2,000 characters, so the texts measured here are page openings. The texts are the
 publishers', so they are not in the repository.
 
     python bench/wire_set.py fetch [--out data/wire-set/texts.jsonl]   # needs the web

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -58,10 +59,16 @@ class EmbeddedServer:
     """A secantusdb child process on 127.0.0.1 with its data in `data_dir`."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, port: int | None = None
+        self,
+        data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
+        port: int | None = None,
+        server_args: Sequence[str] = (),
     ):
+        """`server_args` go to secantusd-py as they are (a benchmark raises its oplog
+        and cache limits with them)."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port
+        self.server_args = list(server_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.uri = ""
         self.owned = False
@@ -89,6 +96,7 @@ class EmbeddedServer:
             str(self.data_dir / "db"),
             "--log-level",
             "WARNING",
+            *self.server_args,
         ]
         self.process = subprocess.Popen(
             cmd,
