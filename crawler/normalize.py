@@ -59,6 +59,7 @@ def clean_paragraphs(text: str) -> list[str]:
 
 
 _SENTENCE_END = tuple('.!?:;"”’)]')
+_FULL_STOP = re.compile(r"[.!?][\"”’)\]]*$")
 
 
 def reflow(lines: Sequence[str]) -> list[str]:
@@ -70,6 +71,8 @@ def reflow(lines: Sequence[str]) -> list[str]:
     so a one-word-per-line page has no word 5-grams (it can join no story) and the
     repeat filter drops every second "the".
     """
+    if _one_word_per_line(lines):
+        return _sentences_from_fragments(lines)
     joined: list[str] = []
     for line in lines:
         if joined and line[0].islower() and not joined[-1].endswith(_SENTENCE_END):
@@ -77,6 +80,27 @@ def reflow(lines: Sequence[str]) -> list[str]:
         else:
             joined.append(line)
     return joined
+
+
+def _one_word_per_line(lines: Sequence[str]) -> bool:
+    """Most lines one or two words long: the page broke its text after every word, so
+    even capitalised words ("Lisa" / "Marie" / "Presley,") are the sentence going on.
+    A page's chrome bar has a few such lines, never most of a long page."""
+    short = sum(1 for line in lines if len(line.split()) <= 2)
+    return len(lines) >= 20 and short >= 0.6 * len(lines)
+
+
+def _sentences_from_fragments(lines: Sequence[str]) -> list[str]:
+    paragraphs: list[str] = []
+    words: list[str] = []
+    for line in lines:
+        words.append(line)
+        if _FULL_STOP.search(line):
+            paragraphs.append(" ".join(words))
+            words = []
+    if words:
+        paragraphs.append(" ".join(words))
+    return paragraphs
 
 
 def clean_text(text: str) -> str:

@@ -20,6 +20,7 @@ from crawler.localnet.text import (
 from crawler.stories import Member, StoryIndex, containment, shingle_hashes
 from crawler.stories.index import COMMON_ANCHOR_STORIES
 from crawler.stories.placement import SAME_STORY_CONTAINMENT
+from crawler.stories.shingles import ledes_of
 from tests.helpers import members_of, newscrawl
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -339,6 +340,27 @@ def test_a_write_thru_with_a_reworded_lede_and_new_body_joins_the_first_take(db)
     ]
     other = index.assign(member("local", own, site="c"), T0)
     assert other.story_id != first.story_id
+
+
+def test_a_copy_s_dateline_is_not_part_of_its_lede():
+    """Where a copy was filed is not what it says: the same lede with or without the
+    dateline is the same lede, so a reworded copy is judged on its words alone."""
+    lede = (
+        "Lisa Marie Presley, the only child of Elvis Presley and a dedicated steward of his "
+        "legacy, died Thursday after being hospitalized for a medical emergency."
+    )
+    bare = ledes_of([lede])
+    for dateline in (
+        "LOS ANGELES (AP) —",
+        "MEMPHIS, Tenn. (WMC) -",
+        "VATICAN CITY —",
+        "NEW YORK (AP) --",
+        "Calabasas (Reuters) -",
+    ):
+        assert ledes_of([f"{dateline} {lede}"]) == bare, dateline
+    # an opening clause that is the story's own words stays
+    opening = "Presley, 54, a singer in her own right — and her father's steward — died."
+    assert ledes_of([opening])[0].startswith("presley 54 a singer")
 
 
 def test_clustering_the_same_input_twice_gives_the_same_stories_whatever_ran_between(mongo_uri):

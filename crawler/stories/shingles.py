@@ -67,6 +67,13 @@ def _shingles(paragraphs: Iterable[str]) -> set[int]:
     return hashes
 
 
+# "MEMPHIS, Tenn. (WMC) - ", "LOS ANGELES (AP) — ", "VATICAN CITY — ": where a copy was
+# filed, not what it says; left in, it makes the same lede look reworded
+_DATELINE = re.compile(
+    r"^\s*(?:[A-Z][A-Z'.-]+(?:\s+[A-Z][A-Z'.-]+)*(?:,\s*[A-Z][A-Za-z.]+(?:\s[A-Z][A-Za-z.]+)?)?"
+    r"|[A-Za-z .,'’-]{2,40}(?=\s*\([A-Z][A-Za-z]{1,9}\)))"
+    r"\s*(?:\([A-Z][A-Za-z]{1,9}\))?\s*[-—–]+\s+"
+)
 _QUOTED = re.compile(r"“[^”]{0,2000}”|\"[^\"]{0,2000}\"|«[^»]{0,2000}»")
 QUOTES_KEPT_BELOW = 20  # narrative shingles: fewer than this and the quotes count too
 
@@ -76,7 +83,7 @@ def ledes_of(paragraphs: Sequence[str]) -> list[str]:
     even when an agency's write-thru or a regional desk rewrote the rest."""
     found: list[str] = []
     for paragraph in paragraphs:
-        tokens = normalize.words(_QUOTED.sub(" ", paragraph))
+        tokens = normalize.words(_QUOTED.sub(" ", _DATELINE.sub("", paragraph, count=1)))
         if len(tokens) >= LEDE_WORDS:
             found.append(" ".join(tokens[:60]))
             if len(found) == LEDES_KEPT:
