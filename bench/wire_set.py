@@ -6,7 +6,7 @@ label on the same event is an independently written article, which must stay
 apart), the page's URL and its difficulty (`role`: a trimmed copy, a reworded
 lede, a copy with the site's header, captions or comments left in, hard line
 breaks, glued words, a write-thru, a site that kept the agency's lede and wrote
-the rest itself, ...). The 159 pages of 30 events (December 2026 rebuild; the
+the rest itself, ...). The 175 pages of 33 events (December 2026 rebuild; the
 first set of 163 pages never reached the repository) were found in the search
 tool's stored copies of public news pages by searching each agency lede. Labels
 were written from reading the texts: a page is a copy of a wire story only when it
