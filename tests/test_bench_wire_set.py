@@ -6,8 +6,30 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.helpers import REPO
+
+
+def _clustering_bench(cwd: Path, texts: Path) -> subprocess.CompletedProcess[str]:
+    """bench/clustering.py's quality sections, run from another folder as a user would."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "clustering.py"),
+            "--skip-cost",
+            "--events",
+            "3",
+            "--wire-texts",
+            str(texts),
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    return run
 
 
 def test_labels_name_a_story_and_a_known_difficulty_for_every_page():
@@ -28,22 +50,7 @@ def test_labels_name_a_story_and_a_known_difficulty_for_every_page():
 
 
 def test_clustering_bench_skips_the_real_copies_without_their_texts(tmp_path):
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "clustering.py"),
-            "--skip-cost",
-            "--events",
-            "3",
-            "--wire-texts",
-            str(tmp_path / "absent.jsonl"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
+    run = _clustering_bench(tmp_path, tmp_path / "absent.jsonl")
     assert "real wire copies: skipped" in run.stdout
     assert "pairwise precision" in run.stdout  # the generated set still ran
 
@@ -65,22 +72,7 @@ def test_clustering_bench_reports_the_real_copies_when_their_texts_exist(tmp_pat
     texts.write_text(
         "\n".join(json.dumps({"url": c["url"], "title": "T", "text": lede}) for c in copies)
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "clustering.py"),
-            "--skip-cost",
-            "--events",
-            "3",
-            "--wire-texts",
-            str(texts),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
+    run = _clustering_bench(tmp_path, texts)
     assert "real wire copies: 2 pages, 1 events, 1 stories" in run.stdout
     production = next(line for line in run.stdout.splitlines() if "(production)" in line)
     assert production.split()[3:5] == ["1.000", "1.000"]  # precision, recall
