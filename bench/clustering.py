@@ -95,16 +95,19 @@ def real_copies(uri: str, texts: Path) -> None:
         f"  {'judge':42s} {'precision':>9s} {'recall':>7s}   "
         + "  ".join(f"g{i + 1}" for i in range(len(names)))
     )
+    tallies = {}
     for judge, predicted in judges.items():
-        precision, recall, groups = _pairwise(docs, predicted, len(names))
-        cells = "  ".join(f"{same / pairs:.2f}" if pairs else " -- " for pairs, same in groups)
+        precision, recall, tallies[judge] = _pairwise(docs, predicted, len(names))
+        cells = "  ".join(
+            f"{same / pairs:.2f}" if pairs else " -- " for pairs, same in tallies[judge]
+        )
         print(f"  {judge:42s} {precision:9.3f} {recall:7.3f}   {cells}")
     # spun copies (a copy machine-reworded word by word) share 1-5 % of their 5-grams
     # with the copy they reword: the figure without them says what the rest come to
     kept = [i for i, d in enumerate(docs) if d["role"] != "machine-reworded"]
-    production = judges["newscrawl cluster (production)"]
+    stories_found = judges["newscrawl cluster (production)"]
     precision, recall, _ = _pairwise(
-        [docs[i] for i in kept], [production[i] for i in kept], len(names)
+        [docs[i] for i in kept], [stories_found[i] for i in kept], len(names)
     )
     print(
         f"  {'newscrawl cluster, spun copies left out':42s} {precision:9.3f} {recall:7.3f}   "
@@ -113,7 +116,7 @@ def real_copies(uri: str, texts: Path) -> None:
     print(
         "  groups (share of pairs predicted the same story; g1-g4 should be 1, g5-g6 should be 0):"
     )
-    production = _pairwise(docs, judges["newscrawl cluster (production)"], len(names))[2]
+    production = tallies["newscrawl cluster (production)"]
     for i, name in enumerate(names):
         print(f"    g{i + 1} {name}: {production[i][0]} pairs")
 
@@ -188,13 +191,9 @@ def _all_pairs(shingles: list[set[int]], threshold: float) -> list[int]:
 
 
 def _datasketch(shingles: list[set[int]], ensemble: bool) -> list[int]:
-    from datasketch import MinHash, MinHashLSH, MinHashLSHEnsemble
+    from datasketch import MinHashLSH, MinHashLSHEnsemble
 
-    hashes = []
-    for shingle_set in shingles:
-        minhash = MinHash(num_perm=128)
-        minhash.update_batch([h.to_bytes(4, "little") for h in sorted(shingle_set)])
-        hashes.append(minhash)
+    hashes = [_minhash(sorted(shingle_set)) for shingle_set in shingles]
     edges: list[tuple[int, int]] = []
     if ensemble:
         index = MinHashLSHEnsemble(threshold=0.5, num_perm=128, num_part=8)
@@ -474,12 +473,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.uri:
-        if not args.skip_quality:
-            quality(args.events, args.uri)
-            real_copies(args.uri, args.wire_texts)
-        if not args.skip_cost:
-            join_cost(args.uri)
-            cost(sizes, args.uri, args.ensemble_up_to)
+        _run(args, sizes, args.uri)
         return 0
     import tempfile
 
@@ -492,13 +486,17 @@ def main() -> int:
         tempfile.TemporaryDirectory() as tmp,
         EmbeddedServer(tmp, server_args=server_args) as server,
     ):
-        if not args.skip_quality:
-            quality(args.events, server.uri)
-            real_copies(server.uri, args.wire_texts)
-        if not args.skip_cost:
-            join_cost(server.uri)
-            cost(sizes, server.uri, args.ensemble_up_to)
+        _run(args, sizes, server.uri)
     return 0
+
+
+def _run(args: argparse.Namespace, sizes: list[int], uri: str) -> None:
+    if not args.skip_quality:
+        quality(args.events, uri)
+        real_copies(uri, args.wire_texts)
+    if not args.skip_cost:
+        join_cost(uri)
+        cost(sizes, uri, args.ensemble_up_to)
 
 
 if __name__ == "__main__":
