@@ -22,7 +22,7 @@ from crawler import chrome, identity, normalize, urls
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
-from crawler.stories import Member, StoryIndex, shingle_hashes
+from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
 from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]
@@ -158,6 +158,9 @@ def persist_batch(
 
     store = ArticleStore(db, current_view=book.view)
     results: list[SaveResult] = store.save_snapshots(pages, clock, place)
+    if placed:  # the articles name their stories now: the second look (crawler.stories.merge)
+        followed = follow_merges(db, placed.values())
+        placed.update((i, followed[s]) for i, s in list(placed.items()) if s in followed)
     # stored one by one after a conflict, or finished after an earlier write of theirs
     # stopped before their story: placed, and their articles updated, here
     rest = [

@@ -23,6 +23,7 @@ from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
+from crawler.stories import recheck_recent_merges
 from crawler.stories.migrate import migrate_if_needed
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def prepare_store(db: Any, clock: Clock = utcnow) -> None:
     replay_journal(db)
     mark_abandoned_runs(db, clock())
     repair_unfinished_runs(db, clock())
+    recheck_recent_merges(db)  # a merge of stories that stopped half-way
 
 
 def crawl_settings() -> Any:

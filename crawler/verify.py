@@ -9,7 +9,8 @@ command exits 1 when there is any.
 2. an article's current state equals its version `current_version`, and its
    `version_count` is its newest version;
 3. every article with a version is in exactly one story, the one its
-   `story_id` names, and every story member is an existing article;
+   `story_id` names, every story member is an existing article, and a story
+   merged into another has no members left;
 4. every URL alias resolves to an existing article;
 5. no crawl run is `running` without a live lease on its site.
 """
@@ -128,11 +129,23 @@ def _check_stories(db: Database[Doc]) -> list[Violation]:
     for member in db.story_members.find({}, {"story_id": 1}):
         member_of[member["_id"]].append(member["story_id"])
         sizes[member["story_id"]] += 1
-    for story in db.stories.find({}, {"size": 1, "members": 1}):
+    merged: dict[str, str] = {}
+    for story in db.stories.find({}, {"size": 1, "members": 1, "merged_into": 1}):
         if "members" in story:
             found.append(Violation("stories", story["_id"], "old schema: run newscrawl migrate"))
             continue
         listed = sizes.pop(story["_id"], 0)
+        if story.get("merged_into"):
+            merged[story["_id"]] = story["merged_into"]
+            if listed:
+                found.append(
+                    Violation(
+                        "stories",
+                        story["_id"],
+                        f"merged into {story['merged_into']} but {listed} members left "
+                        "(moved at the next crawl start)",
+                    )
+                )
         if story.get("size") != listed:
             found.append(
                 Violation("stories", story["_id"], f"size {story.get('size')} but {listed} members")
@@ -151,9 +164,12 @@ def _check_stories(db: Database[Doc]) -> list[Violation]:
                 Violation("stories", article_id, f"member of {len(stories)} stories ({where})")
             )
         elif story_id != stories[0]:
+            hint = f" (merged into {merged[story_id]})" if story_id in merged else ""
             found.append(
                 Violation(
-                    "stories", article_id, f"story_id {story_id} but listed by story {stories[0]}"
+                    "stories",
+                    article_id,
+                    f"story_id {story_id}{hint} but listed by story {stories[0]}",
                 )
             )
     for article_id in sorted(set(member_of) - set(articles)):

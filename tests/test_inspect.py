@@ -130,7 +130,7 @@ def test_every_mongosh_recipe_returns_what_the_docs_say(crawled, mongo_uri):
     article = db.articles.find_one(
         {"aliases": {"$regex": re.escape(crawled["url"].split("://")[1].rstrip("/"))}}
     )
-    setup, latest, history, today, biggest, copies, siblings, why = _recipes()
+    setup, latest, history, today, biggest, copies, siblings, why, _ = _recipes()
     assert setup.startswith("const key = ")
     prelude = f"const key = {json.dumps(article['aliases'][0])};\n"
 
@@ -164,3 +164,17 @@ def test_every_mongosh_recipe_returns_what_the_docs_say(crawled, mongo_uri):
 
     rows = _run(prelude + why, mongo_uri, db.name)
     assert rows and {r["outcome"] for r in rows} >= {"new", "changed"}
+
+
+def test_the_merged_story_recipe_follows_merges_to_the_live_story(db, mongo_uri):
+    *_, follow = _recipes()
+    db.stories.insert_many(
+        [
+            {"_id": "c", "size": 0, "merged_into": "b"},
+            {"_id": "b", "size": 0, "merged_into": "a"},
+            {"_id": "a", "size": 7, "title": "Live", "sites": ["x"]},
+        ]
+    )
+    for noted in ("c", "b", "a"):
+        rows = _run(f"const storyId = {json.dumps(noted)};\n" + follow, mongo_uri, db.name)
+        assert [(r["_id"], r["size"]) for r in rows] == [("a", 7)]

@@ -74,10 +74,13 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                     for m in members
                 ]
             )
-        story_ids = []
         for start in range(0, len(members), BATCH):
-            batch = members[start : start + BATCH]
-            story_ids += [a.story_id for a in index.assign_many(batch, now)]
+            index.assign_many(members[start : start + BATCH], now)
+        # read at the end: a later copy may have merged two stories placed before it
+        story_of = {
+            doc["_id"]: doc["story_id"] for doc in db.story_members.find({}, {"story_id": 1})
+        }
+        story_ids = [story_of.get(m.article_id, m.article_id) for m in members]
         story_label: dict[str, Any] = {}
         out = []
         for doc, story_id in zip(docs, story_ids, strict=True):

@@ -191,7 +191,7 @@ def story_rows(
 ) -> list[Doc]:
     """The biggest and newest stories with their first `members` members (from
     `story_members`: a story may have thousands)."""
-    query: Doc = {}
+    query: Doc = {"merged_into": None}  # a merged story's document only redirects
     if site:
         query["sites"] = site
     if since:

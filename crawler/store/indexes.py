@@ -29,6 +29,8 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.versions.create_index([("fetched_at", DESCENDING)])
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
+    # crawler.stories.merge: merges still checked at crawl starts (few; most stories never merge)
+    db.stories.create_index("recheck_until", sparse=True)
     # crawler.stories.members: one document per member, listed per story in joining order
     db.story_members.create_index([("story_id", ASCENDING), ("joined_at", ASCENDING)])
     db.story_members.create_index([("story_id", ASCENDING), ("changes_against", ASCENDING)])

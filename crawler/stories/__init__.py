@@ -3,12 +3,14 @@
 One concern a module, in the order a text goes through them: `shingles` (what
 a text is compared and looked up by), `index` (the shared index in MongoDB and
 the `stories` collection), `placement` (candidates verified by overlap, a
-story chosen), `changes` (member entries, the originating copy, what each
+story chosen), `merge` (two stories a later copy bridges become one),
+`changes` (member entries, the originating copy, what each
 site changed). The names below are the package's public face.
 """
 
 from crawler.stories.changes import local_changes
 from crawler.stories.index import CommonAnchors, StoryIndex
+from crawler.stories.merge import follow_merges, recheck_recent_merges, resolve
 from crawler.stories.placement import Assignment, Member
 from crawler.stories.shingles import (
     anchors_of,
@@ -28,11 +30,14 @@ __all__ = [
     "StoryIndex",
     "anchors_of",
     "containment",
+    "follow_merges",
     "jaccard",
     "lede_similarity",
     "ledes_of",
     "local_changes",
     "pack",
+    "recheck_recent_merges",
+    "resolve",
     "shingle_hashes",
     "unpack",
 ]

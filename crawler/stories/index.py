@@ -18,11 +18,13 @@ from crawler import normalize
 from crawler.store.writes import insert_new
 from crawler.stories.inflight import InFlight, Text
 from crawler.stories.members import record_joins
+from crawler.stories.merge import follow_merges, merge_stories
 from crawler.stories.placement import (
     Assignment,
     Candidate,
     Member,
     adds_nothing,
+    bridged_stories,
     choose_story,
     verified_matches,
 )
@@ -111,9 +113,11 @@ class StoryIndex:
         An article already in a story stays there (an edit never moves it). Each
         new fingerprint is written once, after the decision, with its story: on
         a store that re-indexes a document's whole anchor array on any update, a
-        second write costs more than the first. With record_articles=False the
+        second write costs more than the first. A copy that bridges two stories
+        merges them (crawler.stories.merge). With record_articles=False the
         caller writes `articles.story_id` itself (the pipeline puts it in the
-        article's own update).
+        article's own update) and then calls `follow_merges` on the story ids,
+        as this method does after its own writes.
         """
         for member in members:
             if member.hashes is None:
@@ -153,6 +157,7 @@ class StoryIndex:
         newcomers: list[Member] = []
         exact = self._exact_copies([bodies[m.article_id] for m in members if m.hashes])
         rejoining: list[Member] = []
+        bridges: list[tuple[str, str]] = []
         for member in members:
             if previous.get(member.article_id):
                 story = str(previous[member.article_id])
@@ -174,6 +179,7 @@ class StoryIndex:
             candidates.update(placed)
             matches = verified_matches(member, anchors, candidates)
             story_id, similarity = choose_story(member.article_id, matches)
+            bridges += [(story_id, other) for other in bridged_stories(story_id, matches)]
             indexed = not adds_nothing(member, matches)
             placed[member.article_id] = Candidate(
                 member.article_id,
@@ -188,6 +194,8 @@ class StoryIndex:
                 exact.setdefault(body, story_id)
             assignments[member.article_id] = Assignment(story_id, similarity, False)
             newcomers.append(member)
+        # a story merged away since its fingerprints were read: write to the one it went into
+        self._follow(assignments, placed)
         self._write_fingerprints(members, previous, placed, now)
         joining = newcomers + rejoining
         if joining:
@@ -197,6 +205,11 @@ class StoryIndex:
                 assignment.joined = (
                     added[member.article_id] and assignment.story_id != member.article_id
                 )
+        texts = {m.article_id: (m.title, m.paragraphs) for m in members}
+        for story_id, other in bridges:
+            merge_stories(self.db, story_id, other, now, texts)
+        if bridges:
+            self._follow(assignments, placed)
         # the article learns its story only once the story lists it: an article with a
         # story id is always a member (crawler.verify checks it)
         if record_articles and joining:
@@ -210,7 +223,17 @@ class StoryIndex:
                 ],
                 ordered=False,
             )
+            self._follow(assignments, placed)  # the second look: crawler.stories.merge
         return [assignments[m.article_id] for m in members]
+
+    def _follow(self, assignments: dict[str, Assignment], placed: dict[str, Candidate]) -> None:
+        """Point assignments at the live story where theirs was merged into another."""
+        followed = follow_merges(self.db, {a.story_id for a in assignments.values()})
+        for assignment in assignments.values():
+            assignment.story_id = followed.get(assignment.story_id, assignment.story_id)
+        for candidate in placed.values():
+            if candidate.story_id in followed:
+                candidate.story_id = followed[candidate.story_id]
 
     def _write_fingerprints(
         self,

@@ -95,9 +95,9 @@ def record_joins(
         if best is not None and (
             contested or (current and origin_rank(best) < origin_rank(current))
         ):
-            pending = _settle_origin(db, story_id, best) or pending
+            pending = settle_origin(db, story_id, best) or pending
         if pending:
-            _refresh_changes(db, story_id, texts)
+            refresh_changes(db, story_id, texts)
     return {e["_id"]: e["_id"] not in refused for e in entries}
 
 
@@ -165,7 +165,7 @@ def _recount(db: Database[Doc], story_id: str, members: list[Doc], now: datetime
     )
 
 
-def _settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
+def settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
     """Make `best` the story's origin unless a better one is there; True when it changed.
 
     Concurrent joins change the origin by compare-and-set on the origin's article id,
@@ -193,7 +193,7 @@ def _settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
     return False
 
 
-def _refresh_changes(db: Database[Doc], story_id: str, texts: Texts) -> None:
+def refresh_changes(db: Database[Doc], story_id: str, texts: Texts) -> None:
     story = db.stories.find_one({"_id": story_id}, {"origin": 1})
     origin_id = ((story or {}).get("origin") or {}).get("article_id")
     if origin_id is None:
@@ -222,7 +222,7 @@ def _refresh_changes(db: Database[Doc], story_id: str, texts: Texts) -> None:
     ]
     if updates:
         db.story_members.bulk_write(updates, ordered=False)
-    if len(stale) < CHANGES_REFRESH:
+    if len(stale) < CHANGES_REFRESH and len(updates) == len(stale):  # else: at a later join
         db.stories.update_one(
             {"_id": story_id, "origin.article_id": origin_id}, {"$set": {"changes_pending": False}}
         )
