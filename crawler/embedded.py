@@ -27,6 +27,13 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = "data/mongo"
+# No oplog: nothing here uses change streams or transactions, and secantusdb's oplog
+# pruning walks every entry it deleted before: past its 100,000-entry cap a load of
+# fingerprints went from 6 s per 10,000 inserts to over 10 minutes (bench notes in
+# the README). A months-long service passes that cap. Standalone, pymongo does not
+# retry writes: a write to a child process on loopback that fails has lost the
+# server, not a packet, and crawler.journal keeps what could not be stored.
+SERVER_ARGS = ("--standalone",)
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -64,8 +71,8 @@ class EmbeddedServer:
         port: int | None = None,
         server_args: Sequence[str] = (),
     ):
-        """`server_args` go to secantusd-py as they are (a benchmark raises its oplog
-        and cache limits with them)."""
+        """`server_args` go to secantusd-py after SERVER_ARGS, as they are (a benchmark
+        raises the cache with them)."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.server_args = list(server_args)
@@ -96,6 +103,7 @@ class EmbeddedServer:
             str(self.data_dir / "db"),
             "--log-level",
             "WARNING",
+            *SERVER_ARGS,
             *self.server_args,
         ]
         self.process = subprocess.Popen(
