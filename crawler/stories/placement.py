@@ -32,6 +32,9 @@ MIN_SHARED_ANCHORS = 1
 SAME_STORY_CONTAINMENT = 0.2
 SAME_LEDE = 0.75  # a lede this close (word-sequence ratio) ...
 LEDE_MIN_CONTAINMENT = 0.05  # ... and this much in common: a write-thru of the same copy
+LEDE_MIN_ANCHORS = (
+    2  # ... and this many anchors: one shared stock phrase is not worth a lede comparison
+)
 MAX_CANDIDATES = 50
 BRIDGE_CONTAINMENT = 0.1  # two stories a copy bridges merge when their texts share this much
 REDUNDANT_CONTAINMENT = 0.9  # a copy this close to an indexed one is not indexed itself
@@ -101,6 +104,7 @@ def verified_matches(
         score = containment(hashes, candidate.hashes)
         if score >= SAME_STORY_CONTAINMENT or (
             score >= LEDE_MIN_CONTAINMENT
+            and count >= LEDE_MIN_ANCHORS
             and lede_similarity(member.ledes or [], candidate.ledes, SAME_LEDE) >= SAME_LEDE
         ):
             matches.append((score, candidate))
