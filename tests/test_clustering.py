@@ -207,21 +207,26 @@ def test_boilerplate_shared_by_many_stories_is_learned_and_left_out_of_lookups(d
     assert db.common_anchors.count_documents({}) >= 1
 
 
+def slowed(index: StoryIndex) -> StoryIndex:
+    """The index of a loaded store: every crawl looks up before any has written."""
+    lookup = index._lookup
+
+    def slow_lookup(*args):
+        found = lookup(*args)
+        time.sleep(0.2)
+        return found
+
+    index._lookup = slow_lookup  # type: ignore[method-assign]
+    return index
+
+
 def _place_copies(
     uri: str, db_name: str, site: str, seeds: list[int], batch_size: int, start, queue
 ) -> None:
     from crawler.store import connect
 
     db = connect(uri, db_name)
-    index = StoryIndex(db)
-    lookup = index._lookup
-
-    def slow_lookup(*args):  # a loaded store: every crawl looks up before any has written
-        found = lookup(*args)
-        time.sleep(0.2)
-        return found
-
-    index._lookup = slow_lookup  # type: ignore[method-assign]
+    index = slowed(StoryIndex(db))
     copies = []
     for seed in seeds:
         rng, event, wire = story_world(seed)

@@ -10,7 +10,6 @@ items verifies against both stories too, and must not merge them.
 from __future__ import annotations
 
 import random
-import time
 
 from crawler import normalize
 from crawler.cli.inspect import story_rows
@@ -21,7 +20,7 @@ from crawler.stories import StoryIndex, containment, follow_merges, shingle_hash
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT
 from crawler.verify import verify
 from crawler.versioning import Snapshot
-from tests.test_clustering import T0, member
+from tests.test_clustering import T0, member, slowed
 
 
 def _page(article_id: str, paragraphs: list[str], title: str = "T") -> Page:
@@ -161,15 +160,7 @@ def _place_pages(uri: str, db_name: str, pages: list[tuple[str, list[str]]], sta
     from crawler.store import connect
 
     db = connect(uri, db_name)
-    index = StoryIndex(db)
-    lookup = index._lookup
-
-    def slow_lookup(*args):  # a loaded store: every crawl looks up before any has written
-        found = lookup(*args)
-        time.sleep(0.2)
-        return found
-
-    index._lookup = slow_lookup  # type: ignore[method-assign]
+    index = slowed(StoryIndex(db))
     start.wait(timeout=60)
     for article_id, paragraphs in pages:
         persist_batch(db, [_page(article_id, paragraphs)], T0, story_index=index)

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from crawler.clock import utcnow
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def merge_stories(
                     "$set": {
                         "merged_into": winner,
                         "merged_at": now,
-                        "recheck_until": _wall_clock() + RECHECK,
+                        "recheck_until": utcnow() + RECHECK,  # real time: not the caller's clock
                     },
                     "$setOnInsert": {"size": 0},
                 },
@@ -95,10 +96,9 @@ def follow_merges(db: Database[Doc], story_ids: Iterable[str]) -> dict[str, str]
     """Each of these stories that was merged, with the live story it went into; whatever
     of it is left behind (a concurrent crawl's writes) is moved there too."""
     merged = {
-        doc["_id"]: doc["merged_into"]
+        doc["_id"]
         for doc in db.stories.find(
-            {"_id": {"$in": sorted(set(story_ids))}, "merged_into": {"$ne": None}},
-            {"merged_into": 1},
+            {"_id": {"$in": sorted(set(story_ids))}, "merged_into": {"$ne": None}}, {"_id": 1}
         )
     }
     followed = {}
@@ -144,7 +144,7 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
 def recheck_recent_merges(db: Database[Doc]) -> int:
     """Move again what names a story merged in the last RECHECK (a merge stopped half-way,
     a crawl stopped before its second look); at every crawl start. Stories moved from."""
-    recent = list(db.stories.find({"recheck_until": {"$gt": _wall_clock()}}, {"merged_into": 1}))
+    recent = list(db.stories.find({"recheck_until": {"$gt": utcnow()}}, {"merged_into": 1}))
     for doc in recent:
         repoint(db, doc["_id"], resolve(db, doc["_id"]))
     return len(recent)
@@ -166,8 +166,3 @@ def _absorb_summary(db: Database[Doc], loser: str, winner: str) -> None:
     if old.get("origin"):
         settle_origin(db, winner, old["origin"])
     db.stories.update_one({"_id": loser}, {"$set": {"sample": []}})
-
-
-def _wall_clock() -> datetime:
-    """Rechecks are due in real time, shared by every machine, not the caller's clock."""
-    return datetime.now(timezone.utc)
