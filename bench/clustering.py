@@ -341,6 +341,89 @@ def _forget_probe(db: Any, background_time: Any) -> None:
     db.common_anchors.delete_many({"since": {"$gt": background_time}})
 
 
+ZYTE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "extraction-zyte"
+
+
+class CountingIndex(StoryIndex):
+    """The production index, keeping what its lookups returned for the text being placed."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.found: set[str] = set()
+
+    def _lookup(self, anchors: list[int], now: Any) -> dict[str, Any]:
+        found = super()._lookup(anchors, now)
+        self.found.update(found)
+        return found
+
+
+def neighbours(uri: str, texts: Path, corpus: Path) -> None:
+    """How many texts of other stories a lookup returns as real text accumulates, against
+    the generator's texts in the same numbers.
+
+    Each candidate costs the lookup about the same whether it matches or not (the
+    server checks it against the query, the client unpacks it): this is the cost that
+    grows with what is indexed rather than with the index's size. Its level depends on
+    how much phrasing unrelated texts share, which the generator overstates.
+    """
+    real: list[tuple[str, str, str]] = [
+        (d["story"], d["title"], d["text"]) for d in wire_set.labelled_documents(texts_path=texts)
+    ]
+    truth = corpus / "ground-truth.json"
+    if truth.exists():
+        import json
+
+        real += [
+            (f"zyte-{key}", "", page["articleBody"])
+            for key, page in json.loads(truth.read_text(encoding="utf-8")).items()
+        ]
+    if len(real) < 100:
+        print("neighbours: skipped (needs the wire set and/or the Zyte corpus)")
+        return
+    generated = [
+        (d.story, d.title, d.text) for d in labelled_corpus(seed=77, events=len(real) // 7 + 1)
+    ][: len(real)]
+    print(
+        f"neighbours: candidates of other stories per lookup as texts accumulate "
+        f"({len(real)} real texts: wire set + Zyte pages; as many generated ones)"
+    )
+    print(f"  {'texts indexed before':>22s} {'real':>6s} {'generator':>10s}")
+    quarters = [
+        _unrelated_per_lookup(uri, name, docs)
+        for name, docs in (("real", real), ("gen", generated))
+    ]
+    for q in range(4):
+        before = q * len(real) // 4
+        print(
+            f"  {before:>10d} - {(q + 1) * len(real) // 4:<9d} {quarters[0][q]:6.2f} {quarters[1][q]:10.2f}"
+        )
+
+
+def _unrelated_per_lookup(uri: str, name: str, docs: list[tuple[str, str, str]]) -> list[float]:
+    import random
+
+    from crawler.clock import utcnow
+    from crawler.store import connect, ensure_indexes
+
+    docs = list(docs)
+    random.Random(3).shuffle(docs)  # a stream, not the set's order (events grouped)
+    db = connect(uri, f"bench_neighbours_{name}_{os.getpid()}", timeout_ms=600_000)
+    db.client.drop_database(db.name)
+    ensure_indexes(db)
+    now = utcnow()
+    labels = {f"n{i:05d}": story for i, (story, _, _) in enumerate(docs)}
+    index = CountingIndex(db)
+    per_text: list[int] = []
+    for i, (story, title, text) in enumerate(docs):
+        paragraphs = normalize.clean_paragraphs(text)
+        index.found.clear()
+        index.assign(Member(f"n{i:05d}", f"s{i}", "", title, paragraphs, None, now), now)
+        per_text.append(sum(1 for key in index.found if labels[key] != story))
+    db.client.drop_database(db.name)
+    size = len(per_text)
+    return [sum(per_text[q * size // 4 : (q + 1) * size // 4]) / (size // 4) for q in range(4)]
+
+
 def cost(sizes: list[int], uri: str, ensemble_up_to: int) -> None:
     """Per-document placement cost as the index grows to max(sizes) documents, against
     datasketch on the same documents in the same run."""
@@ -527,6 +610,7 @@ def _run(args: argparse.Namespace, sizes: list[int], uri: str) -> None:
         quality(args.events, uri)
         real_copies(uri, args.wire_texts)
     if not args.skip_cost:
+        neighbours(uri, args.wire_texts, ZYTE)
         join_cost(uri)
         cost(sizes, uri, args.ensemble_up_to)
 
