@@ -30,7 +30,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
+from crawler.clock import utcnow
 from crawler.httpd import QuietHandler
+from crawler.store.reads import newest
 
 log = logging.getLogger("newscrawl.metrics")
 
@@ -174,9 +176,9 @@ class _StoreCollector:
         up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
         try:
             for site in sites:
-                run = db.crawl_runs.find_one(
-                    {"site": site, "finished_at": {"$ne": None}}, sort=[("started_at", -1)]
-                )
+                ended = {"site": site, "finished_at": {"$ne": None}}
+                runs = newest(db.crawl_runs, ended, "started_at", 1, utcnow())
+                run = runs[0] if runs else None
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())

@@ -51,6 +51,7 @@ from crawler.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
 from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database
+from crawler.store.reads import newest
 
 log = logging.getLogger("newscrawl.service")
 
@@ -208,8 +209,11 @@ class Service:
         if code != 0:
             log.warning("crawl %s: exit status %s %s", name, code, result.detail)
         try:
-            query = {"_id": result.run_id} if result.run_id else {"site": name}
-            last = self.db.crawl_runs.find_one(query, sort=[("started_at", -1)])
+            if result.run_id:
+                last = self.db.crawl_runs.find_one({"_id": result.run_id})
+            else:
+                runs = newest(self.db.crawl_runs, {"site": name}, "started_at", 1, self.clock())
+                last = runs[0] if runs else None
         except PyMongoError:
             last = None  # MongoDB away: the crawl journalled its pages; the log line stays short
         fields = {"event": "crawl_finished", "site": name, "exit": code}

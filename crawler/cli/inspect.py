@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler import urls
+from crawler.clock import utcnow
 from crawler.store import ArticleStore
+from crawler.store.reads import BIG_STORIES, first_sorted, newest
 from crawler.versioning import word_diff
 
 Doc = dict[str, Any]
@@ -132,7 +134,7 @@ def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
     )
     console().print(f'  npx mongosh "{uri}news"')
     console().print(
-        "  > db.stories.find({}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
+        "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
     )
 
 
@@ -196,9 +198,9 @@ def story_rows(
         query["sites"] = site
     if since:
         query["last_joined"] = {"$gte": since}
-    cursor = db.stories.find(query).sort([("size", -1), ("last_joined", -1)]).limit(limit)
+    biggest = [("size", -1), ("last_joined", -1)]
     rows = []
-    for story in cursor:
+    for story in first_sorted(db.stories, query, biggest, limit, BIG_STORIES):
         rows.append(
             {
                 "story_id": story["_id"],
@@ -233,7 +235,7 @@ def story_rows(
 
 def run_rows(db: Any, site: str | None = None, limit: int = 20) -> list[Doc]:
     query = {"site": site} if site else {}
-    return list(db.crawl_runs.find(query).sort("started_at", -1).limit(limit))
+    return newest(db.crawl_runs, query, "started_at", limit, utcnow())
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -408,9 +410,9 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
     leases = running_crawls(db)
     rows = []
     for site in config.sites:
-        last = db.crawl_runs.find_one(
-            {"site": site.name, "outcome": {"$ne": "running"}}, sort=[("started_at", -1)]
-        )
+        ended = {"site": site.name, "outcome": {"$ne": "running"}}
+        runs = newest(db.crawl_runs, ended, "started_at", 1, utcnow())
+        last = runs[0] if runs else None
         lease = leases.get(site.name)
         rows.append(
             {
