@@ -32,7 +32,7 @@ from pymongo.errors import PyMongoError
 
 from crawler.clock import utcnow
 from crawler.httpd import QuietHandler
-from crawler.store.reads import newest
+from crawler.store.reads import latest
 
 log = logging.getLogger("newscrawl.metrics")
 
@@ -177,8 +177,7 @@ class _StoreCollector:
         try:
             for site in sites:
                 ended = {"site": site, "finished_at": {"$ne": None}}
-                runs = newest(db.crawl_runs, ended, "started_at", 1, utcnow())
-                run = runs[0] if runs else None
+                run = latest(db.crawl_runs, ended, "started_at", utcnow())
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())

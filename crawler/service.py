@@ -51,7 +51,7 @@ from crawler.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
 from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database
-from crawler.store.reads import newest
+from crawler.store.reads import latest
 
 log = logging.getLogger("newscrawl.service")
 
@@ -212,8 +212,7 @@ class Service:
             if result.run_id:
                 last = self.db.crawl_runs.find_one({"_id": result.run_id})
             else:
-                runs = newest(self.db.crawl_runs, {"site": name}, "started_at", 1, self.clock())
-                last = runs[0] if runs else None
+                last = latest(self.db.crawl_runs, {"site": name}, "started_at", self.clock())
         except PyMongoError:
             last = None  # MongoDB away: the crawl journalled its pages; the log line stays short
         fields = {"event": "crawl_finished", "site": name, "exit": code}

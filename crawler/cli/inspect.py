@@ -20,7 +20,7 @@ from rich.text import Text
 from crawler import urls
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
-from crawler.store.reads import BIG_STORIES, first_sorted, newest
+from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
 from crawler.versioning import word_diff
 
 Doc = dict[str, Any]
@@ -411,8 +411,7 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
     rows = []
     for site in config.sites:
         ended = {"site": site.name, "outcome": {"$ne": "running"}}
-        runs = newest(db.crawl_runs, ended, "started_at", 1, utcnow())
-        last = runs[0] if runs else None
+        last = latest(db.crawl_runs, ended, "started_at", utcnow())
         lease = leases.get(site.name)
         rows.append(
             {

@@ -32,7 +32,6 @@ def first_sorted(
     sort: Sequence[tuple[str, int]],
     limit: int,
     bounds: Sequence[Any],
-    projection: Doc | None = None,
 ) -> list[Doc]:
     """The first `limit` documents in `sort` order, read through ranges of the first sort
     field (at least each of `bounds` when it sorts descending, at most when ascending)
@@ -40,8 +39,8 @@ def first_sorted(
     field, direction = sort[0]
     operator = "$gte" if direction < 0 else "$lte"
     for bound in [*bounds, None]:
-        ranged = query if bound is None else _with(query, {field: {operator: bound}})
-        docs = list(collection.find(ranged, projection).sort(list(sort)).limit(limit))
+        ranged = query if bound is None else _bounded(query, field, {operator: bound})
+        docs = list(collection.find(ranged).sort(list(sort)).limit(limit))
         if len(docs) >= limit or bound is None:
             return docs
     raise AssertionError("unreachable: the last bound is None")
@@ -53,15 +52,19 @@ def newest(
     field: str,
     limit: int,
     now: datetime,
-    projection: Doc | None = None,
 ) -> list[Doc]:
     """The `limit` documents with the latest `field` (a time), the last day's first."""
     bounds = [now - span for span in RECENT]
-    return first_sorted(collection, query, [(field, -1)], limit, bounds, projection)
+    return first_sorted(collection, query, [(field, -1)], limit, bounds)
 
 
-def _with(query: Doc, condition: Doc) -> Doc:
-    field = next(iter(condition))
+def latest(collection: Collection[Doc], query: Doc, field: str, now: datetime) -> Doc | None:
+    """The one document with the latest `field`, or None."""
+    found = newest(collection, query, field, 1, now)
+    return found[0] if found else None
+
+
+def _bounded(query: Doc, field: str, condition: Doc) -> Doc:
     if field in query:
-        return {"$and": [query, condition]}
-    return {**query, **condition}
+        return {"$and": [query, {field: condition}]}
+    return {**query, field: condition}
