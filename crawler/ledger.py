@@ -53,6 +53,7 @@ SUMMARY_KEYS = [
 
 # Outcomes of an article page that reached the store (a version, or a recorded fetch).
 STORED_OUTCOMES = {"new", "changed", "unchanged", "cosmetic", "reverted", "degraded"}
+UNFINISHED_RUN = ("queued", "running")  # a run's outcome until it ends (crawl_runs.outcome)
 # The accounting of article pages: every page the spider hands to the pipeline
 # ends in exactly one of stored / error / spooled, or the run is not "ok".
 ARTICLE_FETCHED = "article/fetched"

@@ -32,6 +32,7 @@ from pymongo.errors import PyMongoError
 
 from crawler.clock import utcnow
 from crawler.httpd import QuietHandler
+from crawler.ledger import UNFINISHED_RUN
 from crawler.store.reads import latest
 
 log = logging.getLogger("newscrawl.metrics")
@@ -175,9 +176,9 @@ class _StoreCollector:
         )
         up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
         try:
+            unfinished = _unfinished_runs_by_site(db)
             for site in sites:
-                ended = {"site": site, "finished_at": {"$ne": None}}
-                run = latest(db.crawl_runs, ended, "started_at", utcnow())
+                run = latest(db.crawl_runs, {"site": site}, "started_at", utcnow(), _finished)
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())
@@ -191,9 +192,7 @@ class _StoreCollector:
                 schedule = db.schedules.find_one({"_id": site}, {"next_run_at": 1})
                 if schedule and schedule.get("next_run_at"):
                     next_run.add_metric([site], schedule["next_run_at"].timestamp())
-                running.add_metric(
-                    [site], db.crawl_runs.count_documents({"site": site, "finished_at": None})
-                )
+                running.add_metric([site], unfinished.get(site, 0))
             up.add_metric([], 1)
         except PyMongoError as exc:
             log.warning("metrics: MongoDB unavailable (%s)", exc.__class__.__name__)
@@ -208,6 +207,21 @@ class _StoreCollector:
             median_words,
             up,
         )
+
+
+def _finished(run: Doc) -> bool:
+    return run.get("finished_at") is not None
+
+
+def _unfinished_runs_by_site(db: Any) -> dict[str, int]:
+    """Runs queued or running now, per site: one read through the `outcome` index (a count
+    per site read every run of the site, 85 ms a site at 86k runs)."""
+    found: dict[str, int] = {}
+    query = {"outcome": {"$in": list(UNFINISHED_RUN)}}
+    for run in db.crawl_runs.find(query, {"site": 1, "finished_at": 1}):
+        if run.get("finished_at") is None:
+            found[run.get("site")] = found.get(run.get("site"), 0) + 1
+    return found
 
 
 class MetricsServer:

@@ -282,3 +282,84 @@ def test_revisits_fall_due_as_the_clock_advances_and_slow_down_once_the_article_
     assert due() == []  # settled articles are revisited less often (a quarter of their age)
     clock.advance(timedelta(hours=12))
     assert due() == ["a1"]
+
+
+def _run(db, run_id: str, started, finished=None, outcome: str = "running") -> None:
+    db.crawl_runs.update_one(
+        {"_id": run_id},
+        {
+            "$set": {
+                "site": "example",
+                "started_at": started,
+                "finished_at": finished,
+                "outcome": outcome,
+            }
+        },
+        upsert=True,
+    )
+
+
+def test_each_run_that_ended_badly_is_repaired_once_however_long_it_was_open(db):
+    """A crawl start repairs what runs that did not end ok left half-written: also a run that
+    was still open through earlier starts (a week-long crawl) or whose end was recorded late
+    (replayed from the journal with its old time), and never the same run twice."""
+    from dataclasses import replace
+
+    from crawler.repair import repair_unfinished_runs
+    from crawler.store import ensure_indexes
+    from crawler.store.versions import version_doc
+    from crawler.versioning import decide
+
+    ensure_indexes(db)
+    _run(db, "ok", T0 - timedelta(hours=2), T0 - timedelta(hours=1), "ok")
+    _run(db, "failed", T0 - timedelta(hours=2), T0 - timedelta(hours=1), "error")
+    _run(db, "week-long", T0 - timedelta(days=7))
+    assert repair_unfinished_runs(db, T0).runs == 1
+    assert db.crawl_runs.find_one({"_id": "failed"})["repaired_at"] is not None
+    assert repair_unfinished_runs(db, T0 + timedelta(hours=1)).runs == 0
+
+    # the week-long run wrote version 2 of a1 and died before updating the article
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4)))
+    edited = replace(page("a1", body(5), at=T0 + timedelta(hours=2)), run_id="week-long")
+    decision = decide(Snapshot.of("Council passes budget", body(4)), edited.snapshot)
+    db.versions.insert_one(version_doc(edited, 2, decision))
+    _run(db, "week-long", T0 - timedelta(days=7), T0 + timedelta(hours=2), "interrupted")
+    report = repair_unfinished_runs(db, T0 + timedelta(hours=3))
+    assert report.runs == 1 and report.articles_caught_up == 1
+    assert db.articles.find_one({"_id": "a1"})["version_count"] == 2
+
+    # a run that started before that look, whose end reached the store only after it
+    _run(db, "journalled", T0 + timedelta(minutes=170), T0 + timedelta(minutes=175), "error")
+    assert repair_unfinished_runs(db, T0 + timedelta(hours=4)).runs == 1
+    assert repair_unfinished_runs(db, T0 + timedelta(hours=5)).runs == 0
+    assert db.crawl_runs.find_one({"_id": "ok"}).get("repaired_at") is None
+
+
+def test_a_store_written_before_url_aliases_gets_them_once(db):
+    """Articles stored before `url_aliases` existed are found by any of their URLs after the
+    next start; the backfill is not repeated (it would take aliases away from the articles
+    that own them now)."""
+    from crawler.store import ensure_indexes
+
+    db.meta.delete_many({})  # a store no start of this version has looked at
+    db.articles.insert_many(
+        [
+            {
+                "_id": "old",
+                "aliases": ["example.test/old", "example.test/renamed"],
+                "first_seen": T0,
+            },
+            {
+                "_id": "older",
+                "aliases": ["example.test/renamed"],
+                "first_seen": T0 - timedelta(days=1),
+            },
+        ]
+    )
+    ensure_indexes(db)
+    owners = {a["_id"]: a["article_id"] for a in db.url_aliases.find()}
+    assert owners == {"example.test/old": "old", "example.test/renamed": "older"}
+    db.url_aliases.delete_many({})  # had it looked again, it would fill them again
+    ensure_indexes(db)
+    assert db.url_aliases.count_documents({}) == 0

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.cli.inspect import run_rows, story_rows
+from crawler.cli.inspect import first_members, run_rows, story_rows
 from crawler.store import ensure_indexes
-from crawler.store.reads import BIG_STORIES, first_sorted, newest
+from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
@@ -99,3 +99,52 @@ def test_newscrawl_runs_lists_the_newest_runs_first(db):
     assert [r["_id"] for r in run_rows(db, site="weekly", limit=5)] == _plain(
         db, {"site": "weekly"}, 5
     )
+
+
+@pytest.mark.parametrize("days_after", [-400, 0, 30, 400])
+def test_the_last_finished_run_is_the_plain_queries(db, days_after):
+    """What the metrics and `newscrawl status` show for a site: its newest finished run,
+    also when the newest runs are still open (the test is applied to what is read)."""
+    ensure_indexes(db)
+    _runs(db, random.Random(5))
+    # the busiest site's 40 newest runs are still open
+    for doc in db.crawl_runs.find({"site": "busy"}).sort("started_at", -1).limit(40):
+        db.crawl_runs.update_one({"_id": doc["_id"]}, {"$set": {"finished_at": None}})
+    now = START + timedelta(days=60 + days_after)
+    for site in ("busy", "weekly", "rare", "once", "nobody"):
+        plain = _plain(db, {"site": site, "finished_at": {"$ne": None}}, 1)
+        got = latest(
+            db.crawl_runs,
+            {"site": site},
+            "started_at",
+            now,
+            lambda r: r.get("finished_at") is not None,
+        )
+        assert ([got["_id"]] if got else []) == plain, site
+
+
+def test_a_big_story_s_first_members_are_the_plain_sorts(db):
+    """`newscrawl stories --json` lists a story's first members in joining order, a
+    5,000-copy story's as a 3-copy one's, also members recorded without a joining time."""
+    ensure_indexes(db)
+    rng = random.Random(9)
+    for story_id, size in (("big", 600), ("small", 3), ("late", 120)):
+        created = START + timedelta(days=rng.randrange(30))
+        db.stories.insert_one({"_id": story_id, "size": size, "created_at": created})
+        members = []
+        for i in range(size):
+            joined = created + timedelta(
+                minutes=rng.choice([rng.randrange(90), rng.randrange(20_000)])
+            )
+            member = {"_id": f"{story_id}{i:04d}", "story_id": story_id, "joined_at": joined}
+            if story_id == "late":  # its copies joined days later; a few without a time
+                member["joined_at"] = joined + timedelta(days=3) if i % 40 else None
+            members.append(member)
+        db.story_members.insert_many(members)
+    for story in db.stories.find():
+        for limit in (1, 2, 50, 100, 1000):
+            plain = (
+                db.story_members.find({"story_id": story["_id"]}).sort("joined_at", 1).limit(limit)
+            )
+            got = first_members(db, story, limit)
+            assert [m["_id"] for m in got] == [m["_id"] for m in plain], (story["_id"], limit)

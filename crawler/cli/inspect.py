@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
@@ -65,6 +65,8 @@ def _when(value: Any) -> str:
 
 
 MEMBERS_SHOWN = 50  # per story in `newscrawl stories --json`; --members for more
+# a wire story's copies mostly join within hours of the first
+FIRST_MEMBERS_WITHIN = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 SUMMARY_COLUMNS = (
     "pages",
     "new",
@@ -224,13 +226,23 @@ def story_rows(
                             "changes",
                         )
                     }
-                    for m in db.story_members.find({"story_id": story["_id"]})
-                    .sort("joined_at", 1)
-                    .limit(members)
+                    for m in first_members(db, story, members)
                 ],
             }
         )
     return rows
+
+
+def first_members(db: Any, story: Doc, limit: int) -> list[Doc]:
+    """A story's first `limit` members in joining order. A big story's are read through a
+    range after its creation (the embedded store sorts all 5,000 members of a 5,000-copy
+    story to give the first 50: 167 ms against 7 ms)."""
+    created = story.get("created_at")
+    bounds = []
+    if created is not None and story.get("size", 0) > limit:
+        bounds = [created + span for span in FIRST_MEMBERS_WITHIN]
+    query = {"story_id": story["_id"]}
+    return first_sorted(db.story_members, query, [("joined_at", 1)], limit, bounds)
 
 
 def run_rows(db: Any, site: str | None = None, limit: int = 20) -> list[Doc]:
@@ -410,8 +422,7 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
     leases = running_crawls(db)
     rows = []
     for site in config.sites:
-        ended = {"site": site.name, "outcome": {"$ne": "running"}}
-        last = latest(db.crawl_runs, ended, "started_at", utcnow())
+        last = latest(db.crawl_runs, {"site": site.name}, "started_at", utcnow(), _not_running)
         lease = leases.get(site.name)
         rows.append(
             {
@@ -438,6 +449,10 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
             }
         )
     return rows
+
+
+def _not_running(run: Doc) -> bool:
+    return run.get("outcome") != "running"
 
 
 def cmd_status(args: argparse.Namespace, db: Any) -> int:
