@@ -11,7 +11,8 @@ This builds an embedded store on its service defaults with --articles articles
 (each with a version, a URL alias, a story membership and a fetch-log line; two
 copies per story), --runs crawl runs of 20 sites (one every 15 s, newest last)
 and 20 big stories (5 of 5,000 copies, 15 of 1,000), then times each step as
-the code runs it now, next to the query it replaced (written out here, run in
+the code runs it now (also each site's revisit queue, read by every crawl of the
+site: about 1 article in 75 due), next to the query it replaced (written out here, run in
 the same process on the same store, before the index or marker that replaced
 it exists).
 
@@ -37,7 +38,7 @@ from crawler.embedded import EmbeddedServer
 from crawler.metrics import ServiceMetrics
 from crawler.repair import LOOKED_MARKER
 from crawler.runner import prepare_store
-from crawler.store import connect, ensure_indexes
+from crawler.store import ArticleStore, connect, ensure_indexes
 from crawler.store.indexes import ALIASES_MARKER
 
 SITES = [f"site{i}" for i in range(20)]
@@ -71,7 +72,10 @@ def load(db: Any, articles: int, runs: int) -> None:
                     "site": site,
                     "first_seen": at,
                     "last_changed": at,
-                    "next_check_at": at + timedelta(days=1),
+                    # a few are due for a revisit now; the rest within the week
+                    "next_check_at": now - timedelta(minutes=1)
+                    if i % 75 == 0
+                    else now + timedelta(hours=1 + i % 160),
                     "version_count": 1,
                     "story_id": story_id,
                     "text": "x" * 3000,
@@ -146,6 +150,11 @@ def replaced_queries(db: Any) -> dict[str, float]:
             list(db.crawl_runs.find(ended).sort("started_at", -1).limit(1))
             db.crawl_runs.count_documents({"site": site, "finished_at": None})
 
+    def old_revisit_queues() -> None:
+        for site in SITES:
+            due = {"site": site, "status": {"$ne": "gone"}, "next_check_at": {"$lte": now}}
+            list(db.articles.find(due, {"url": 1}).sort("next_check_at", 1).limit(200))
+
     open_runs = {"outcome": "running", "started_at": {"$lt": now}}
     unrepaired = {"finished_at": {"$ne": None}, "outcome": {"$ne": "ok"}, "repaired_at": None}
     return {
@@ -154,6 +163,7 @@ def replaced_queries(db: Any) -> dict[str, float]:
         "runs to repair (every run)": timed(lambda: list(db.crawl_runs.find(unrepaired))),
         "metrics scrape, 20 sites": timed(old_scrape),
         "first 50 members of 20 big stories": timed(old_members),
+        "revisit queues of 20 sites": timed(old_revisit_queues),
     }
 
 
@@ -163,6 +173,9 @@ def current_code(db: Any) -> dict[str, float]:
         "crawl start (prepare_store)": timed(lambda: prepare_store(db)),
         "metrics scrape, 20 sites": timed(metrics.render),
         "newscrawl stories (20 stories, 50 members)": timed(lambda: story_rows(db)),
+        "revisit queues of 20 sites": timed(
+            lambda: [ArticleStore(db).due_for_revisit(site, utcnow(), 200) for site in SITES]
+        ),
     }
 
 

@@ -363,3 +363,23 @@ def test_a_store_written_before_url_aliases_gets_them_once(db):
     db.url_aliases.delete_many({})  # had it looked again, it would fill them again
     ensure_indexes(db)
     assert db.url_aliases.count_documents({}) == 0
+
+
+def test_a_gone_article_leaves_the_revisit_queue(db):
+    """An article that answered 404/410 is not revisited, and does not stay in the queue that
+    every crawl of its site reads: neither one marked now nor one marked gone by an older
+    version, which kept its place in the queue."""
+    store = ArticleStore(db)
+    for article_id in ("live", "gone-now", "gone-before"):
+        store.save_snapshot(page(article_id, body(3)))
+    store.mark_url_gone("example.test/gone-now", 410, T0)
+    later = T0 + timedelta(days=30)
+    in_queue = {"site": "example", "next_check_at": {"$lte": later}}
+    assert sorted(a["_id"] for a in db.articles.find(in_queue)) == ["gone-before", "live"]
+    for limit in (1, 10):  # the one gone before is the longest overdue: it comes first
+        db.articles.update_one(
+            {"_id": "gone-before"}, {"$set": {"status": "gone", "next_check_at": T0}}
+        )
+        assert [a["_id"] for a in store.due_for_revisit("example", later, limit)] == ["live"]
+        assert [a["_id"] for a in db.articles.find(in_queue)] == ["live"]
+    assert [a["_id"] for a in store.due_for_revisit("example", T0, 10, everything=True)] == ["live"]

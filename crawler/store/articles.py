@@ -399,11 +399,26 @@ class ArticleStore:
     def due_for_revisit(
         self, site: str, now: datetime, limit: int, everything: bool = False
     ) -> list[Doc]:
-        query: Doc = {"site": site, "status": {"$ne": "gone"}}
-        if not everything:
-            query["next_check_at"] = {"$lte": now}
-        cursor = self.articles.find(query, {"url": 1, "aliases": 1}).sort("next_check_at", 1)
-        return list(cursor.limit(limit))
+        """The site's articles whose revisit is due, the longest overdue first.
+
+        Gone articles leave the queue (mark_gone unsets their `next_check_at`); ones
+        marked gone before it did are taken out when met here. The status is tested
+        here, not in the query: with it, the embedded server read every article of the
+        site (15k articles, 200 due: 454 ms against 10 ms)."""
+        projection = {"url": 1, "aliases": 1}
+        if everything:
+            query: Doc = {"site": site, "status": {"$ne": "gone"}}
+            return list(self.articles.find(query, projection).sort("next_check_at", 1).limit(limit))
+        due = {"site": site, "next_check_at": {"$lte": now}}
+        while True:
+            cursor = self.articles.find(due, {**projection, "status": 1}).sort("next_check_at", 1)
+            docs = list(cursor.limit(limit))
+            gone = [doc["_id"] for doc in docs if doc.get("status") == "gone"]
+            if not gone:
+                return [{k: v for k, v in doc.items() if k != "status"} for doc in docs]
+            self.articles.update_many(
+                {"_id": {"$in": gone}, "status": "gone"}, {"$unset": {"next_check_at": ""}}
+            )
 
     def mark_url_gone(self, url_key: str, status: int, now: datetime) -> None:
         """The article at this URL answered 404/410: it is no longer revisited."""
@@ -414,7 +429,10 @@ class ArticleStore:
     def mark_gone(self, article_id: str, status: int, now: datetime) -> None:
         self.articles.update_one(
             {"_id": article_id},
-            {"$set": {"status": "gone", "gone_status": status, "last_seen": now}},
+            {
+                "$set": {"status": "gone", "gone_status": status, "last_seen": now},
+                "$unset": {"next_check_at": ""},  # out of the revisit queue's index range
+            },
         )
 
 
