@@ -12,6 +12,7 @@ article pages neither warn nor count towards a baseline: too few to say.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 
 BASELINE_DAYS = 7
 MIN_PAGES = 5
+BASELINE_RUNS = 200  # the newest runs of the week that make the baseline
 SHARE_FLOOR = 0.6  # a share below this in the baseline is not trusted enough to warn on
 DROP = 0.5  # below this fraction of the baseline is a drop
 
@@ -94,17 +96,14 @@ def warnings(current: Doc, base: Doc | None) -> list[str]:
 def judge(db: Any, site: str, run_id: str, coverage: ExtractionCoverage, now: datetime) -> Doc:
     """The fields the run record gets: its coverage, and the warnings against the baseline."""
     current = coverage.summary()
-    recent = list(
-        db.crawl_runs.find(
-            {
-                "site": site,
-                "_id": {"$ne": run_id},
-                "started_at": {"$gte": now - timedelta(days=BASELINE_DAYS)},
-                "extraction.pages": {"$gte": MIN_PAGES},
-            },
-            {"extraction": 1},
+    # only the indexed fields in the query: another condition in it made the embedded
+    # store read every site's runs of the week (149 ms against 83 ms on 86k runs of 20 sites)
+    week = {"site": site, "started_at": {"$gte": now - timedelta(days=BASELINE_DAYS)}}
+    with db.crawl_runs.find(week, {"extraction": 1}).sort("started_at", -1) as runs:
+        counted = (
+            r
+            for r in runs
+            if r["_id"] != run_id and (r.get("extraction") or {}).get("pages", 0) >= MIN_PAGES
         )
-        .sort("started_at", -1)
-        .limit(200)
-    )
+        recent = list(itertools.islice(counted, BASELINE_RUNS))
     return {"extraction": current, "warnings": warnings(current, baseline(recent))}
