@@ -383,3 +383,18 @@ def test_a_gone_article_leaves_the_revisit_queue(db):
         assert [a["_id"] for a in store.due_for_revisit("example", later, limit)] == ["live"]
         assert [a["_id"] for a in db.articles.find(in_queue)] == ["live"]
     assert [a["_id"] for a in store.due_for_revisit("example", T0, 10, everything=True)] == ["live"]
+
+
+def test_a_gone_article_that_answers_again_is_revisited_again(db):
+    """A 404 that was temporary: the next successful fetch (the feed announced an update)
+    puts the article back in the revisit queue, whether its text changed or not."""
+    store = ArticleStore(db)
+    for article_id in ("same", "edited"):
+        store.save_snapshot(page(article_id, body(3)))
+        store.mark_url_gone(f"example.test/{article_id}", 404, T0)
+    back = T0 + timedelta(days=2)
+    store.save_snapshot(page("same", body(3), at=back))
+    store.save_snapshot(page("edited", body(4), at=back))
+    due = store.due_for_revisit("example", back + timedelta(days=30), 10)
+    assert sorted(a["_id"] for a in due) == ["edited", "same"]
+    assert db.articles.count_documents({"status": "gone"}) == 0

@@ -48,6 +48,8 @@ from crawler.versioning import CHANGED, NEW, REVERTED, Decision
 log = logging.getLogger(__name__)
 
 MAX_WRITE_ATTEMPTS = 8
+# a page that answers again after a 404/410 is back: revisited, no longer `gone`
+BACK_FROM_GONE = {"status": "", "gone_status": ""}
 
 Doc = dict[str, Any]
 
@@ -276,6 +278,7 @@ class ArticleStore:
             "$set": self._advanced_fields(page, version, decision, story_id),
             "$setOnInsert": {"first_seen": page.fetched_at},
             "$addToSet": {"aliases": {"$each": page.aliases}},
+            "$unset": BACK_FROM_GONE,
         }
         return UpdateOne(guard, update, upsert=True)
 
@@ -314,7 +317,11 @@ class ArticleStore:
         )
         return UpdateOne(
             {"_id": page.article_id},
-            {"$set": fields, "$addToSet": {"aliases": {"$each": page.aliases}}},
+            {
+                "$set": fields,
+                "$addToSet": {"aliases": {"$each": page.aliases}},
+                "$unset": BACK_FROM_GONE,
+            },
         )
 
     def _seen_fields(self, page: Page, outcome: str) -> Doc:
