@@ -26,9 +26,9 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler.lease import running_crawls
+from crawler.store.reads import IN_BATCH
 
 Doc = dict[str, Any]
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def _check_runs(db: Database[Doc], now: datetime) -> list[Violation]:
 
 
 def _chunks(docs: list[Doc]) -> Iterator[list[Doc]]:
-    for start in range(0, len(docs), CHUNK):
-        yield docs[start : start + CHUNK]
+    for start in range(0, len(docs), IN_BATCH):
+        yield docs[start : start + IN_BATCH]
 
 
 def _ranges(numbers: list[int]) -> str:

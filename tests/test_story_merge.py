@@ -226,3 +226,26 @@ def test_a_merge_stopped_after_its_mark_is_finished_at_the_next_crawl_start(db):
     assert db.stories.find_one({"_id": g.story_id})["size"] == 0
     assert {a["story_id"] for a in db.articles.find()} == {f.story_id}
     assert verify(db, T0) == []
+
+
+def test_a_big_story_merged_into_another_moves_every_copy(db):
+    """All of a 130-copy story's members and fingerprints move, in batches, and the sizes
+    follow; a second pass (a crawl start's recheck) moves nothing twice."""
+    from crawler.stories.merge import repoint
+
+    db.stories.insert_many(
+        [
+            {"_id": "loser", "size": 130, "sites": ["a"]},
+            {"_id": "winner", "size": 3, "sites": ["b"]},
+        ]
+    )
+    for story_id, count in (("loser", 130), ("winner", 3)):
+        ids = [f"{story_id}-{i:03d}" for i in range(count)]
+        db.story_members.insert_many({"_id": i, "story_id": story_id, "site": "a"} for i in ids)
+        db.fingerprints.insert_many({"_id": i, "story_id": story_id, "anchors": []} for i in ids)
+    assert repoint(db, "loser", "winner") == 130
+    assert repoint(db, "loser", "winner") == 0
+    for collection in (db.story_members, db.fingerprints):
+        assert collection.count_documents({"story_id": "winner"}) == 133
+    sizes = {s["_id"]: s["size"] for s in db.stories.find()}
+    assert sizes == {"loser": 0, "winner": 133}
