@@ -39,7 +39,7 @@ class RepairReport:
 def repair_unfinished_runs(db: Database[Doc], now: datetime) -> RepairReport:
     """Repair the articles written by finished runs that did not end ok, once per run."""
     report = RepairReport()
-    looked, to_repair, still_open = _runs_since_last_look(db, now)
+    to_repair, still_open = _runs_since_last_look(db)
     for run in to_repair:
         ids = sorted(
             {v["article_id"] for v in db.versions.find({"run_id": run["_id"]}, {"article_id": 1})}
@@ -51,7 +51,7 @@ def repair_unfinished_runs(db: Database[Doc], now: datetime) -> RepairReport:
         db.crawl_runs.update_one({"_id": run["_id"]}, {"$set": {"repaired_at": now}})
         report.runs += 1
     # the next look starts at the oldest run still open, or at this one
-    mark = min([looked, *still_open])
+    mark = min([now, *still_open])
     db.meta.update_one({"_id": LOOKED_MARKER}, {"$max": {"runs_started_since": mark}}, upsert=True)
     if report.articles_caught_up or report.articles_placed:
         log.warning(
@@ -62,10 +62,8 @@ def repair_unfinished_runs(db: Database[Doc], now: datetime) -> RepairReport:
     return report
 
 
-def _runs_since_last_look(
-    db: Database[Doc], now: datetime
-) -> tuple[datetime, list[Doc], list[datetime]]:
-    """When this look began, the runs to repair, and when the runs still open started.
+def _runs_since_last_look(db: Database[Doc]) -> tuple[list[Doc], list[datetime]]:
+    """The runs to repair, and when the runs still open started.
 
     Reads only the runs started since the oldest one the last look saw still open
     (`started_at` is indexed), less CLOCK_SKEW for runs recorded by another machine's
@@ -82,7 +80,7 @@ def _runs_since_last_look(
                 still_open.append(run["started_at"])
         elif run.get("outcome") != "ok" and run.get("repaired_at") is None:
             to_repair.append(run)
-    return now, to_repair, still_open
+    return to_repair, still_open
 
 
 def repair_articles(db: Database[Doc], article_ids: list[str], now: datetime) -> tuple[int, int]:

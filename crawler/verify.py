@@ -26,7 +26,7 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler.lease import running_crawls
-from crawler.store.reads import IN_BATCH
+from crawler.store.reads import in_batches
 
 Doc = dict[str, Any]
 
@@ -73,7 +73,7 @@ def _check_articles(db: Database[Doc], numbers: dict[str, list[int]]) -> list[Vi
     seen: set[str] = set()
     projection = {"version_count": 1, "current_version": 1, "content_hash": 1, "title": 1}
     articles = list(db.articles.find({}, projection))
-    for chunk in _chunks(articles):
+    for chunk in in_batches(articles):
         wanted = [f"{a['_id']}:{a.get('current_version')}" for a in chunk]
         versions = {
             v["_id"]: v
@@ -186,7 +186,7 @@ def _check_stories(db: Database[Doc]) -> list[Violation]:
 def _check_aliases(db: Database[Doc]) -> list[Violation]:
     aliases = list(db.url_aliases.find({}, {"article_id": 1}))
     found: list[Violation] = []
-    for chunk in _chunks(aliases):
+    for chunk in in_batches(aliases):
         ids = sorted({a["article_id"] for a in chunk})
         existing = {d["_id"] for d in db.articles.find({"_id": {"$in": ids}}, {"_id": 1})}
         found += [
@@ -204,11 +204,6 @@ def _check_runs(db: Database[Doc], now: datetime) -> list[Violation]:
         for run in db.crawl_runs.find({"outcome": "running"}, {"site": 1}).sort("_id", 1)
         if run["_id"] not in live
     ]
-
-
-def _chunks(docs: list[Doc]) -> Iterator[list[Doc]]:
-    for start in range(0, len(docs), IN_BATCH):
-        yield docs[start : start + IN_BATCH]
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -19,7 +19,7 @@ the query against 15 ms without it and the test applied to the newest few).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,6 +95,12 @@ def latest(
         if len(found) < limit:
             return None
         limit *= 8
+
+
+def in_batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """`items` in slices of IN_BATCH, for `$in` lists that may hold thousands."""
+    for start in range(0, len(items), IN_BATCH):
+        yield items[start : start + IN_BATCH]
 
 
 def _bounded(query: Doc, field: str, condition: Any) -> Doc:

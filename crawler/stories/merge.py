@@ -37,7 +37,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from crawler.clock import utcnow
-from crawler.store.reads import IN_BATCH
+from crawler.store.reads import in_batches
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,8 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
     # that stopped half-way is followed like any merged story when it is read
     ids = [m["_id"] for m in db.story_members.find({"story_id": loser}, {"_id": 1})]
     moved = 0
-    for start in range(0, len(ids), IN_BATCH):
-        some = {"_id": {"$in": ids[start : start + IN_BATCH]}, "story_id": loser}
+    for batch in in_batches(ids):
+        some = {"_id": {"$in": list(batch)}, "story_id": loser}
         moved += db.story_members.update_many(some, {"$set": {"story_id": target}}).modified_count
         db.fingerprints.update_many(some, {"$set": {"story_id": target}})
     db.articles.update_many({"story_id": loser}, {"$set": {"story_id": target}})
