@@ -19,4 +19,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy crawler
-exec .venv/bin/python -m pytest "$@"
+# Every core: the suite is mostly real crawls and servers waiting on each other (pytest-xdist;
+# worksteal keeps both workers busy when the long service tests land on one).
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist worksteal "$@"

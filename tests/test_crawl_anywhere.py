@@ -164,6 +164,7 @@ def test_a_crawl_without_its_item_pipeline_fetches_nothing_and_fails(
     assert network.traffic.totals()[0] == 0  # refused before the first request
 
 
+@pytest.mark.slow
 def test_revisits_do_not_starve_new_feed_entries(network, db, crawl_env, tmp_path):
     net = network
     budget = 3
@@ -183,6 +184,7 @@ def test_revisits_do_not_starve_new_feed_entries(network, db, crawl_env, tmp_pat
     assert last["counters"].get("fetch/new", 0) >= 1
 
 
+@pytest.mark.slow
 def test_a_crawl_that_loses_its_lease_stops_and_says_so(db, crawl_env, tmp_path):
     # more articles than Scrapy's downloader holds at once (CONCURRENT_REQUESTS, 16):
     # requests already handed to the downloader finish, the rest are dropped on close

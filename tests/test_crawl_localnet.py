@@ -122,6 +122,7 @@ def test_one_edited_sentence_makes_exactly_one_version_with_that_sentence(networ
     assert db.versions.count_documents({"version": {"$gt": 2}}) == 0
 
 
+@pytest.mark.slow
 def test_scheduled_edits_are_picked_up_from_feed_updates(network, db, crawl_env):
     net, config = network
     newscrawl("crawl", "prairie-post", "--config", str(config), env=crawl_env)
@@ -294,6 +295,7 @@ def test_a_site_s_own_user_agent_is_sent_with_every_request(network, db, crawl_e
     assert others == {"ArchiveBot-Default/1.0"}
 
 
+@pytest.mark.slow
 def test_a_redesign_that_hides_the_body_is_a_drift_warning(network, db, crawl_env):
     net, config = network
     site = "harbour-times"

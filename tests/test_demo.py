@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 
+import pytest
 from pymongo import MongoClient
 
 from crawler.embedded import EmbeddedServer
 from tests.helpers import installed_env, newscrawl
 
 
+@pytest.mark.slow
 def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(tmp_path, installed):
     home = tmp_path / "my-folder"
     home.mkdir()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from crawler import urls
 from crawler.localnet import LocalNetwork
 from crawler.processing import persist_batch
@@ -69,6 +71,7 @@ def test_a_page_reached_through_an_old_address_continues_that_article(db):
     assert db.articles.count_documents({}) == 1
 
 
+@pytest.mark.slow
 def test_a_slug_change_on_the_local_network_keeps_one_article(tmp_path, crawl_env, db):
     with LocalNetwork(seed=7, hostile=False) as net:
         config = net.write_config(tmp_path / "sites.yaml")

@@ -66,6 +66,7 @@ def test_unknown_url_is_an_error_with_a_message(crawled):
     assert result.returncode == 1 and "no stored article" in result.stderr
 
 
+@pytest.mark.slow
 def test_stories_runs_and_status(crawled):
     env, db = crawled["env"], crawled["db"]
     stories = json.loads(newscrawl("stories", "--json", env=env).stdout)
@@ -125,6 +126,7 @@ def _run(script: str, uri: str, db_name: str) -> object:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_every_mongosh_recipe_returns_what_the_docs_say(crawled, mongo_uri):
     db = crawled["db"]
     article = db.articles.find_one(

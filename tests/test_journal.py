@@ -8,12 +8,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
 from tests.helpers import REPO, newscrawl, own_server_env
 
 
+@pytest.mark.slow
 def test_server_stopped_mid_crawl_loses_nothing_and_never_blocks_the_crawl(tmp_path, crawl_env):
     server = EmbeddedServer(tmp_path / "mongo")
     uri = server.start()

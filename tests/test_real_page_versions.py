@@ -48,6 +48,7 @@ def _last_run(db):
     return db.crawl_runs.find_one({"site": SITE}, sort=[("started_at", -1)])
 
 
+@pytest.mark.slow
 def test_chrome_never_makes_a_version_and_every_real_edit_makes_exactly_one(
     chrome_site, db, crawl_env
 ):

@@ -16,6 +16,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from crawler.localnet import LocalNetwork
@@ -117,6 +118,7 @@ def _service(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_crawls_run_on_two_scrapyd_nodes_without_overlap_and_survive_a_dead_node(
     tmp_path, db, crawl_env
 ):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from crawler.lease import LeaseHeld, SiteLease
@@ -54,6 +55,7 @@ def _stop(service, timeout=75):
     return err
 
 
+@pytest.mark.slow
 def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
     tmp_path, db, crawl_env
 ):
@@ -104,6 +106,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
         assert db.crawl_runs.count_documents({"outcome": "running"}) == 0
 
 
+@pytest.mark.slow
 def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
     with LocalNetwork(seed=3, hostile=False) as net:
         config = _config(net, tmp_path / "sites.yaml")
@@ -135,6 +138,7 @@ def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
         )
 
 
+@pytest.mark.slow
 def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_env):
     from crawler.embedded import EmbeddedServer
     from crawler.store import connect
@@ -232,6 +236,7 @@ def _get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.slow
 def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_env):
     from crawler.embedded import EmbeddedServer
     from crawler.store import connect

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import bson
+import pytest
 from bson import json_util
 
 from crawler.localnet.text import rewrite
@@ -26,6 +27,7 @@ SCHEMA1 = Path(__file__).parent / "data" / "schema1.json"  # written by commit b
 EDITS = [("headline",), ("headline", "intro"), ("trim",), ("glue", "headline"), ("lede_twice",)]
 
 
+@pytest.mark.slow
 def test_a_story_of_three_thousand_copies_is_one_story_in_bounded_documents(db):
     rng, event, wire = story_world(12)
     index = StoryIndex(db)
