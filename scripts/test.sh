@@ -18,7 +18,7 @@ if [ ! -x node_modules/.bin/mongosh ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy crawler
+.venv/bin/mypy crawler spiders scheduler.py
 # Every core: the suite is mostly real crawls and servers waiting on each other (pytest-xdist;
 # worksteal keeps both workers busy when the long service tests land on one).
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist worksteal "$@"
