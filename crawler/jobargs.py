@@ -119,13 +119,20 @@ def check_private_addresses(settings: Config, site: str, env: Mapping[str, str])
 
 
 def settings_in(argv: Iterable[str]) -> list[str]:
-    """The names of the settings on a Scrapy command line (`-s NAME=VALUE`, `--set`)."""
+    """The names of the settings on a Scrapy command line: `-s NAME=VALUE`, `-sNAME=VALUE`,
+    `--set NAME=VALUE`, `--set=NAME=VALUE`."""
     names: list[str] = []
     args = list(argv)
-    for flag, value in zip(args, args[1:], strict=False):
-        if flag in ("-s", "--set"):
-            names.append(value.split("=", 1)[0])
-    names += [a.split("=", 1)[0][len("--set=") :] for a in args if a.startswith("--set=")]
+    for i, arg in enumerate(args):
+        if arg in ("-s", "--set"):
+            pair = args[i + 1] if i + 1 < len(args) else ""
+        elif arg.startswith("--set="):
+            pair = arg[len("--set=") :]
+        elif arg.startswith("-s") and not arg.startswith("--"):
+            pair = arg[2:]
+        else:
+            continue
+        names.append(pair.split("=", 1)[0])
     return names
 
 
