@@ -336,6 +336,7 @@ class ScrapydDispatcher:
                     return Dispatched(1, run_id, node.url, job, detail)
                 state = "unreachable"
             if state == "finished":
+                self._end_unrecorded(run_id, node.url, job)
                 return Dispatched(0, run_id, node.url, job)
             if state == "unknown":
                 detail = f"node {node.url} no longer knows job {job} (the daemon restarted)"
@@ -356,6 +357,21 @@ class ScrapydDispatcher:
                 time.sleep(self.poll_s)
             else:
                 stopping.wait(self.poll_s)
+
+    def _end_unrecorded(self, run_id: str, node: str, job: str) -> None:
+        """A job that ended without its crawl recording an end (cancelled while pending,
+        refused by the node's checks, or its process died): its run is interrupted."""
+        detail = f"job {job} on {node} ended before its crawl recorded an end (see its log)"
+        try:
+            ended = self.db.crawl_runs.update_one(
+                {"_id": run_id, "outcome": {"$in": ["queued", "running"]}},
+                {"$set": {"outcome": "interrupted", "finished_at": self.clock(), "error": detail}},
+            )
+        except PyMongoError as exc:
+            log.warning("run %s: could not look at its end: %s", run_id, exc)
+            return
+        if ended.modified_count:
+            log.error("run %s: %s", run_id, detail)
 
     def _interrupt(self, run_id: str, detail: str) -> None:
         """The job's process is gone with its node: its run ends as interrupted (unless the
