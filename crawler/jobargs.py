@@ -67,9 +67,7 @@ def job_config(
         settings = parse_config(config_text, f"<config of the job for {site}>")
         check_private_addresses(settings, site, env)
         return settings
-    if config:
-        check_config_path(config, node_config_dir(env))
-    return load_config(config)
+    return load_config(check_config_path(config, node_config_dir(env)) if config else None)
 
 
 def check_arguments(extra: Mapping[str, Any]) -> None:
@@ -92,9 +90,10 @@ def node_config_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path.cwd()
 
 
-def check_config_path(config: str, folder: Path) -> None:
-    """A job's `config=` must name a file inside the node's config folder (after resolving
-    `..` and symbolic links), so a caller cannot make the node read any YAML file."""
+def check_config_path(config: str, folder: Path) -> Path:
+    """The file a job's `config=` names, which must be inside the node's config folder
+    (after resolving `..` and symbolic links; a relative path is taken from the folder),
+    so a caller cannot make the node read any YAML file."""
     path = Path(config)
     resolved = (path if path.is_absolute() else folder / path).resolve()
     if not resolved.is_relative_to(folder.resolve()):
@@ -102,6 +101,7 @@ def check_config_path(config: str, folder: Path) -> None:
             f"config={config!r} is outside this node's config folder {folder} "
             f"(set {CONFIG_DIR_ENV} to change the folder)"
         )
+    return resolved
 
 
 def check_private_addresses(settings: Config, site: str, env: Mapping[str, str]) -> None:

@@ -89,6 +89,9 @@ def test_a_job_s_config_path_must_be_in_the_node_s_config_folder(tmp_path):
             jobargs.job_config("valley-gazette", outside, None, job, env=env)
     inside = jobargs.job_config("valley-gazette", str(folder / "sites.yaml"), None, job, env=env)
     assert inside.site("valley-gazette")
+    # a relative path is read from the folder it was checked against, wherever the node runs
+    relative = jobargs.job_config("valley-gazette", "sites.yaml", None, job, env=env)
+    assert not relative.site("valley-gazette").allow_private_addresses
 
 
 def test_the_spider_checks_its_job_arguments_before_anything_else():
