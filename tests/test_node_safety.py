@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 import yaml
 
 from crawler import jobargs
-from crawler.dispatch import NodeRefused, ScrapydNode
+from crawler.config import ScrapydSettings, parse_config
+from crawler.dispatch import NodeRefused, ScrapydDispatcher, ScrapydNode
 from crawler.localnet import LocalNetwork
 from spiders.news import NewsSpider
 from tests.helpers import installed_env, wait_until
@@ -189,3 +191,14 @@ def test_a_job_cannot_read_a_config_outside_the_node_s_folder(node, tmp_path):
     outside.write_text(_text(True))
     job = _schedule(node, site="valley-gazette", config=str(outside))
     assert "outside this node's config folder" in node.job_log(job), node.job_log(job)[-3000:]
+
+
+def test_when_no_node_takes_a_job_the_service_says_what_the_node_answered(node, db, monkeypatch):
+    monkeypatch.setenv("SCRAPYD_USERNAME", CREDENTIALS[0])
+    monkeypatch.setenv("SCRAPYD_PASSWORD", CREDENTIALS[1])
+    site = parse_config(_text(False)).site("valley-gazette")
+    settings = ScrapydSettings(nodes=[node.url], project="newscrawl-typo")
+    result = ScrapydDispatcher(settings, db).run(site, _text(False), threading.Event())
+    assert result.exit_code == 1
+    assert f"{node.url} answered" in result.detail
+    assert "project 'newscrawl-typo' not found" in result.detail
