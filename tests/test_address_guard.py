@@ -4,12 +4,20 @@ connection (crawler.urls.private_host_literal, crawler.middleware.SiteGuardMiddl
 Resolvers and browsers read far more than dotted quads as IPv4 (inet_aton: decimal,
 hex, octal, shortened), and IPv6 can carry an IPv4 address (mapped, NAT64, 6to4): a
 guard that only knows `127.0.0.1` lets a feed point the crawler at the machine's own
-services. Unit tests per form, and one real crawl whose sources are such spellings of
-the local network's own loopback server: not one request may reach it.
+services. Unit tests per form, one real crawl whose sources are such spellings of the
+local network's own loopback server, and a real Scrapy crawl whose feed links to them:
+not one request may reach the server.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
+from html import escape
+from http.server import ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -19,9 +27,10 @@ from scrapy import Request
 
 from crawler import urls
 from crawler.config import Site
+from crawler.httpd import QuietHandler
 from crawler.localnet import LocalNetwork
 from crawler.middleware import OffsiteRefused, PrivateAddressRefused, SiteGuardMiddleware
-from tests.helpers import newscrawl
+from tests.helpers import REPO, newscrawl
 
 NON_PUBLIC = [
     ("127.0.0.1", "loopback"),
@@ -184,3 +193,66 @@ def test_a_crawl_whose_sources_spell_loopback_every_way_connects_to_none(tmp_pat
     refused = {url for url, f in fetches.items() if "private" in f.get("detail", "")}
     expected = {Request(url).url for url in sources}
     assert refused == expected, {u: f.get("detail") for u, f in fetches.items()}
+
+
+class _FeedServer:
+    """A loopback site with a feed (set `feed`); it counts every request it answers."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.feed = b""
+        outer = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                outer.paths.append(self.path)
+                if self.path == "/feed.xml":
+                    self.send_body(200, "application/rss+xml", outer.feed)
+                else:
+                    self.send_body(200, "text/html", b"<html><body>reached</body></html>")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _rss(links: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>{i}</title><link>{escape(link)}</link></item>"
+        for i, link in enumerate(links)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+
+
+def test_a_feed_linking_to_every_spelling_of_loopback_gets_none_of_them_fetched():
+    """A real Scrapy crawl with crawler.settings' middlewares: the feed (fetched exempt from
+    the guard, as only this probe does) links to loopback spelled every way, each host in
+    allowed_domains; not one link reaches the server, each is refused as a private address."""
+    server = _FeedServer()
+    port = server.port
+    server.feed = _rss([f"http://{h}:{port}/article-{i}" for i, h in enumerate(LOOPBACK_SPELLINGS)])
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "tests" / "data" / "guard_probe.py"),
+                f"http://127.0.0.1:{port}/feed.xml",
+                *[f"{h.strip('[]')}:{port}" for h in LOOPBACK_SPELLINGS],
+            ],
+            cwd=REPO,
+            env=dict(os.environ, SCRAPY_SETTINGS_MODULE="crawler.settings"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.close()
+    ends = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert server.paths == ["/feed.xml"], server.paths  # no article, no robots.txt
+    assert len(ends) == len(LOOPBACK_SPELLINGS), result.stderr[-3000:]
+    assert {e["outcome"] for e in ends} == {"PrivateAddressRefused"}, ends
+    assert all("allow_private_addresses" in e["detail"] for e in ends)
