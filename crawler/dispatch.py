@@ -140,7 +140,11 @@ def kill_group(child: subprocess.Popen[bytes]) -> None:
 
 
 class NodeDown(Exception):
-    """A Scrapyd node did not answer (or answered with an error)."""
+    """A Scrapyd node did not answer (or answered with an error: NodeRefused)."""
+
+
+class NodeRefused(NodeDown):
+    """A Scrapyd node answered, with an error; the message is what it said."""
 
 
 class ScrapydNode:
@@ -164,7 +168,12 @@ class ScrapydNode:
 
         try:
             return action()
-        except (requests.RequestException, ErrorResponse, MalformedResponse, KeyError) as exc:
+        except ErrorResponse as exc:
+            raise NodeRefused(f"{self.url} answered: {exc}"[:600]) from exc
+        except MalformedResponse as exc:  # e.g. 401 Unauthorized: credentials missing or wrong
+            text = " ".join(str(exc).split())
+            raise NodeRefused(f"{self.url} answered (not JSON): {text}"[:600]) from exc
+        except (requests.RequestException, KeyError) as exc:
             raise NodeDown(f"{self.url}: {exc.__class__.__name__}: {exc}"[:300]) from exc
 
     def load(self) -> int:
@@ -256,11 +265,13 @@ class ScrapydDispatcher:
             "run_id": run_id,
             "setting": f"CLOSESPIDER_TIMEOUT={parse_duration(site.crawl_timeout).total_seconds():.0f}",
         }
+        refused: list[str] = []
         for node in self.ranked_nodes():
             try:
                 job = node.schedule(args)
             except NodeDown as exc:
                 log.warning("crawl %s: could not schedule on %s: %s", site.name, node.url, exc)
+                refused.append(str(exc))
                 continue
             log.info("crawl %s: job %s on %s (run %s)", site.name, job, node.url, run_id)
             self._record_job(run_id, site.name, node.url, job)
@@ -272,6 +283,8 @@ class ScrapydDispatcher:
             finally:
                 with self._lock:
                     self._running.pop(site.name, None)
+        if refused:  # the nodes answered: say what they said
+            return Dispatched(1, run_id=None, detail="no node took the job: " + "; ".join(refused))
         return Dispatched(1, run_id=None, detail="no Scrapyd node answered")
 
     def _record_job(self, run_id: str, site: str, node: str, job: str) -> None:
@@ -323,6 +336,7 @@ class ScrapydDispatcher:
                     return Dispatched(1, run_id, node.url, job, detail)
                 state = "unreachable"
             if state == "finished":
+                self._end_unrecorded(run_id, node.url, job)
                 return Dispatched(0, run_id, node.url, job)
             if state == "unknown":
                 detail = f"node {node.url} no longer knows job {job} (the daemon restarted)"
@@ -343,6 +357,21 @@ class ScrapydDispatcher:
                 time.sleep(self.poll_s)
             else:
                 stopping.wait(self.poll_s)
+
+    def _end_unrecorded(self, run_id: str, node: str, job: str) -> None:
+        """A job that ended without its crawl recording an end (cancelled while pending,
+        refused by the node's checks, or its process died): its run is interrupted."""
+        detail = f"job {job} on {node} ended before its crawl recorded an end (see its log)"
+        try:
+            ended = self.db.crawl_runs.update_one(
+                {"_id": run_id, "outcome": {"$in": ["queued", "running"]}},
+                {"$set": {"outcome": "interrupted", "finished_at": self.clock(), "error": detail}},
+            )
+        except PyMongoError as exc:
+            log.warning("run %s: could not look at its end: %s", run_id, exc)
+            return
+        if ended.modified_count:
+            log.error("run %s: %s", run_id, detail)
 
     def _interrupt(self, run_id: str, detail: str) -> None:
         """The job's process is gone with its node: its run ends as interrupted (unless the

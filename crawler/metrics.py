@@ -224,12 +224,24 @@ def _unfinished_runs_by_site(db: Any) -> dict[str, int]:
     return found
 
 
-class MetricsServer:
-    """/metrics and /healthz on a loopback port, in a thread of the service."""
+IDLE_TIMEOUT_S = 10.0
 
-    def __init__(self, metrics: ServiceMetrics, port: int, host: str = "127.0.0.1"):
+
+class MetricsServer:
+    """/metrics and /healthz on a loopback port, in a thread of the service.
+
+    A connection that sends nothing (or stops sending) for `idle_timeout_s` is closed:
+    each connection holds a thread, so idle ones would otherwise pile up for good."""
+
+    def __init__(
+        self,
+        metrics: ServiceMetrics,
+        port: int,
+        host: str = "127.0.0.1",
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ):
         self.metrics = metrics
-        self.server = ThreadingHTTPServer((host, port), _handler(metrics))
+        self.server = ThreadingHTTPServer((host, port), _handler(metrics, idle_timeout_s))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(
@@ -245,8 +257,12 @@ class MetricsServer:
         self.server.server_close()
 
 
-def _handler(metrics: ServiceMetrics) -> type[BaseHTTPRequestHandler]:
+def _handler(metrics: ServiceMetrics, idle_timeout_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
+        # socketserver sets it on the connection: a read that waits longer ends the
+        # request (http.server answers nothing and closes the connection)
+        timeout = idle_timeout_s
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?", 1)[0]
             if path == "/metrics":

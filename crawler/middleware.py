@@ -2,7 +2,9 @@
 
 `SiteGuardMiddleware` sees every request, redirects included, before robots.txt
 is fetched: a feed or a redirect that points at another domain is refused, and
-so is a URL whose host is itself a private address (an IP literal, localhost).
+so is a URL whose host is itself a private address (an IP literal in any spelling
+a resolver accepts, localhost: crawler.urls.private_host_literal), before any
+connection is made.
 
 `PrivateAddressGuardMiddleware` sits next to the downloader and checks the
 address each response actually came from (`response.ip_address`, the peer of
@@ -62,9 +64,11 @@ class SiteGuardMiddleware(_FromCrawler):
             return None
         if not urls.in_allowed_domains(request.url, site.domains):
             raise OffsiteRefused(f"{request.url}: outside allowed_domains {site.domains}")
-        host = urlsplit(request.url).hostname or ""
-        if not site.allow_private_addresses and urls.is_private_host_literal(host):
-            raise PrivateAddressRefused(_private_message(request.url, host))
+        if site.allow_private_addresses:
+            return None
+        refusal = urls.private_host_literal(urlsplit(request.url).hostname or "")
+        if refusal is not None:
+            raise PrivateAddressRefused(_refusal_message(request.url, refusal))
         return None
 
 
@@ -78,17 +82,15 @@ class PrivateAddressGuardMiddleware(_FromCrawler):
         address = getattr(response, "ip_address", None)
         if address is not None and urls.is_private_address(address):
             self.crawler.stats.inc_value("newscrawl/refused/private-address")
+            host = f"{urlsplit(request.url).hostname} ({address})"
             raise PrivateAddressRefused(
-                _private_message(request.url, f"{urlsplit(request.url).hostname} ({address})")
+                _refusal_message(request.url, f"{host} is a private/loopback address")
             )
         return response
 
 
-def _private_message(url: str, host: str) -> str:
-    return (
-        f"{url}: {host} is a private/loopback address "
-        "(set allow_private_addresses: true for sites on a local network)"
-    )
+def _refusal_message(url: str, refusal: str) -> str:
+    return f"{url}: {refusal} (set allow_private_addresses: true for sites on a local network)"
 
 
 class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import socket
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -80,8 +81,24 @@ def in_allowed_domains(url: str, domains: list[str]) -> bool:
     return False
 
 
-def is_private_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for private, loopback, link-local, reserved, multicast or unspecified addresses.
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# NAT64 (RFC 6052's well-known prefix): the last 32 bits are the IPv4 address reached
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: whatever it translates to is a local choice
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+# the characters of the IPv4 spellings a resolver accepts (inet_aton): decimal, 0x hex, octal
+_IPV4_SPELLING = re.compile(r"^[0-9a-fx.]+$")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+
+def is_private_address(address: str | IPAddress) -> bool:
+    """True for every address that is not a public unicast one: private, loopback,
+    link-local (169.254.169.254, the cloud metadata address), shared address space
+    (100.64.0.0/10, 100.100.100.200), unique-local IPv6 (fd00:ec2::254), reserved,
+    multicast, unspecified (0.0.0.0), and whatever else `ipaddress` does not call
+    global. An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64's
+    64:ff9b::/96, 6to4) is judged by the IPv4 address it reaches.
 
     Refusing these stops a hostile feed from pointing the crawler at the
     machine's own services or the local network (SSRF).
@@ -90,22 +107,101 @@ def is_private_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Addr
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id:  # fe80::1%eth0: the zone does not change what the address is
+            ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _not_public(embedded)
+        if ip in _NAT64_LOCAL:
+            return True
+    return _not_public(ip)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def _not_public(ip: IPAddress) -> bool:
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
     return bool(
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_reserved
         or ip.is_multicast
         or ip.is_unspecified
+        or site_local
     )
+
+
+class NotAnAddress(ValueError):
+    """A host that ends in a number, so no resolver treats it as a DNS name, yet is no
+    IPv4 address either (e.g. 1.2.3.4.5, 08.1.1.1)."""
+
+
+def host_address(host: str) -> IPAddress | None:
+    """The address a URL's host names without DNS, or None for a DNS name.
+
+    Spelled as resolvers and browsers read it: besides dotted quads, IPv4 in decimal
+    (2130706433), hex (0x7f000001), octal (0177.0.0.1), shortened (127.1) or mixed,
+    with a trailing dot, in full-width digits, and IPv6 in brackets with a zone.
+    The rule for which hosts are addresses is the URL standard's (WHATWG, "ends in
+    a number"): a host whose last label is numeric is an IPv4 address, since no DNS
+    name ends in one (top-level domains are not numeric), so `1.2.3` is 1.2.0.3 while
+    `news.1a.example` stays a name. Hand-written around `socket.inet_aton` (the C
+    library's parser, which getaddrinfo uses) because no library installed here
+    exposes the WHATWG host parser.
+    """
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # what Scrapy sends: １２７．０．０．１
+        except UnicodeError:
+            return None
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError as exc:
+            raise NotAnAddress(f"{host!r} is not an IPv6 address") from exc
+    name = host[:-1] if host.endswith(".") else host
+    if not _NUMERIC_LABEL.match(name.rpartition(".")[2]):
+        return None
+    try:
+        if not _IPV4_SPELLING.match(name):
+            raise OSError(name)
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError as exc:
+        raise NotAnAddress(f"{host!r} ends in a number but is not an IPv4 address") from exc
+
+
+def private_host_literal(host: str) -> str | None:
+    """Why the host is refused before any connection, or None when it is a DNS name (judged
+    later by the address actually connected to) or a public address."""
+    bare = host.strip().strip("[]").lower().rstrip(".")
+    if bare == "localhost" or bare.endswith(".localhost"):
+        return f"{host} is a loopback name"
+    try:
+        address = host_address(host)
+    except NotAnAddress as exc:
+        return str(exc)
+    if address is None or not is_private_address(address):
+        return None
+    spelled = host.strip("[]").lower()
+    named = "" if spelled == str(address) else f" ({address})"
+    return f"{host}{named} is a private, loopback or other non-public address"
 
 
 def is_private_host_literal(host: str) -> bool:
     """A host that names a private address without DNS: an IP literal, or localhost."""
-    host = host.strip("[]").lower()
-    return host == "localhost" or host.endswith(".localhost") or is_private_address(host)
+    return private_host_literal(host) is not None
 
 
 _TRAILING_ID = re.compile(r"(?:^|[-_.])(\d+)$")

@@ -28,9 +28,9 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import discovery, frontier, urls
+from crawler import discovery, frontier, jobargs, urls
 from crawler.clock import Clock, utcnow
-from crawler.config import Site, load_config, parse_config, parse_duration
+from crawler.config import Site, parse_duration
 from crawler.journal import Journal
 from crawler.ledger import (
     ARTICLE_FETCHED,
@@ -67,11 +67,9 @@ class NewsSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
-        settings_file = (
-            parse_config(config_text, f"<config of the job for {site}>")
-            if config_text
-            else load_config(config)
-        )
+        # a Scrapyd job's arguments are checked on the node (crawler.jobargs)
+        extra = dict(kwargs, managed=managed, clock=clock)
+        settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")

@@ -1,110 +1,27 @@
 """More than one crawl machine: the service dispatches crawls to two real Scrapyd daemons.
 
-The project is deployed to both with scrapyd-client's `scrapyd-deploy` (an egg
-built from the package, as users deploy it); the service runs in `scrapyd`
-mode against the local news network; one daemon is killed mid-crawl.
+One is set up as the docker-compose `scrapyd` service is (the package installed,
+`scrapyd` run in config/, no egg); the project is deployed to the other with
+scrapyd-client's `scrapyd-deploy` (an egg built from the package, as users deploy
+it, on a node that takes eggs on purpose). The service runs in `scrapyd` mode
+against the local news network; the egg's daemon is killed mid-crawl.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from crawler.localnet import LocalNetwork
-from tests.helpers import REPO, free_port, newscrawl, wait_until
+from tests.helpers import REPO, installed_env, newscrawl, wait_until
+from tests.scrapyd_nodes import Node, deploy
 
 SITES = ["valley-gazette", "harbour-times"]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return json.loads(response.read()).get("status") == "ok"
-    except (OSError, ValueError):
-        return False
-
-
-class Node:
-    """A Scrapyd daemon in a folder of its own, in a process group of its own (killing the
-    group is a crawl machine dying: the daemon and the crawls it runs)."""
-
-    def __init__(self, folder: Path, env: dict[str, str]):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        folder.mkdir()
-        (folder / "scrapyd.conf").write_text(
-            "[scrapyd]\n"
-            "bind_address = 127.0.0.1\n"
-            f"http_port = {self.port}\n"
-            f"eggs_dir = {folder / 'eggs'}\n"
-            f"logs_dir = {folder / 'logs'}\n"
-            f"dbs_dir = {folder / 'dbs'}\n"
-            "items_dir =\n"
-            "poll_interval = 0.5\n"
-            "max_proc = 4\n"
-            "jobs_to_keep = 50\n"
-        )
-        self.log = open(folder / "daemon.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scrapyd"],
-            cwd=folder,
-            env=dict(env, CRAWLER_DATA=str(folder / "data")),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert wait_until(lambda: _answers(f"{self.url}/daemonstatus.json"), timeout=60), (
-            folder / "daemon.log"
-        ).read_text()[-3000:]
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.kill()
-        self.log.close()
-
-
-def deploy(nodes: list[Node], tmp_path: Path) -> None:
-    """`scrapyd-deploy -a` from a copy of the project, whose scrapy.cfg names the nodes."""
-    source = tmp_path / "project"
-    source.mkdir()
-    for name in ("crawler", "spiders"):
-        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md", "setup.py", "scrapy.cfg"):
-        shutil.copy(REPO / name, source / name)
-    targets = "".join(
-        f"\n[deploy:node{i}]\nurl = {node.url}/\nproject = newscrawl\n"
-        for i, node in enumerate(nodes)
-    )
-    with open(source / "scrapy.cfg", "a", encoding="utf-8") as cfg:
-        cfg.write(targets)
-    deploy_command = Path(sys.executable).parent / "scrapyd-deploy"
-    result = subprocess.run(
-        [str(deploy_command), "-a", "-p", "newscrawl"],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    for node in nodes:
-        with urllib.request.urlopen(f"{node.url}/listspiders.json?project=newscrawl") as response:
-            assert json.loads(response.read())["spiders"] == ["news"]
 
 
 def _service(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -120,12 +37,21 @@ def _service(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_crawls_run_on_two_scrapyd_nodes_without_overlap_and_survive_a_dead_node(
-    tmp_path, db, crawl_env
+    tmp_path, db, crawl_env, installed
 ):
-    env = dict(crawl_env, NEWSCRAWL_EXTRACT_WORKERS="1", CRAWLER_DATA=str(tmp_path / "data"))
-    nodes = [Node(tmp_path / "node-a", env), Node(tmp_path / "node-b", env)]
+    env = dict(
+        crawl_env,
+        NEWSCRAWL_EXTRACT_WORKERS="1",
+        CRAWLER_DATA=str(tmp_path / "data"),
+        NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES="1",  # the local news network is on loopback
+    )
+    eggs = dict(env, NEWSCRAWL_NODE_EGGS="1")
+    nodes = [
+        Node(tmp_path / "node-a", eggs),
+        Node(tmp_path / "node-b", installed_env(env, installed), shipped=True),
+    ]
     try:
-        deploy(nodes, tmp_path)
+        deploy(nodes[:1], tmp_path)
         with LocalNetwork(seed=7, hostile=False) as net:
             data = net.config(delay=0.3)  # a crawl lasts seconds: time to kill its node
             data["sites"] = [s for s in data["sites"] if s["name"] in SITES]

@@ -12,9 +12,22 @@ Doc = dict[str, Any]
 
 
 def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
-    """A database handle with short timeouts, so an outage is noticed and retried, not hung on."""
+    """A database handle with short timeouts, so an outage is noticed and retried, not hung on.
+
+    MONGODB_USERNAME and MONGODB_PASSWORD, when set, are the credentials (pymongo takes
+    them beside the URI, so they need no escaping: a password such as `a/b+c=` from
+    `openssl rand -base64` breaks a URI it is pasted into)."""
+    credentials: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("username", os.environ.get("MONGODB_USERNAME")),
+            ("password", os.environ.get("MONGODB_PASSWORD")),
+        )
+        if value
+    }
     client: MongoClient[Doc] = MongoClient(
         uri,
+        **credentials,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=max(timeout_ms * 6, 30000),

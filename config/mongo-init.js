@@ -1,0 +1,16 @@
+// Run once by the mongo image on its first start (/docker-entrypoint-initdb.d), as the
+// root user: creates the application's user, which may read and write the crawler's
+// database and nothing else. The scheduler and the Scrapyd nodes connect as this user;
+// root stays for administration. Names and password come from the environment
+// (docker-compose.yml), so they may contain any character.
+const dbName = process.env.CRAWLER_DB || "news";
+const user = process.env.MONGO_APP_USER;
+const password = process.env.MONGO_APP_PASSWORD;
+if (!user || !password) {
+  throw new Error("set MONGO_APP_USER and MONGO_APP_PASSWORD (.env)");
+}
+db.getSiblingDB("admin").createUser({
+  user: user,
+  pwd: password,
+  roles: [{ role: "readWrite", db: dbName }],
+});
