@@ -200,10 +200,8 @@ def bridged_stories(
     not enough: a roundup page carrying two unrelated wire items verifies against
     both. So the two stories' matched texts must also share BRIDGE_CONTAINMENT
     between themselves: what independent reports of one event almost never reach,
-    and half of what a gallery page shares with its full copy. And what they
-    share must be more than one sentence (more_than_a_sentence, counted in the
-    bridging copy): a lede page verifies against the wire story and a report that
-    lifted the wire's lede, which are not one story.
+    and half of what a gallery page shares with its full copy. And the bridging
+    copy must be more than one sentence of narrative (_bridge).
     """
     ours = [c for _, c in matches if c.story_id == story_id]
     others: dict[str, list[Candidate]] = {}
@@ -218,10 +216,14 @@ def bridged_stories(
 
 
 def _bridge(a: Candidate, b: Candidate, member: Member | None) -> bool:
-    score = containment(a.hashes, b.hashes)
-    if score < BRIDGE_CONTAINMENT:
+    """Texts of two stories a copy matched are one story: they share BRIDGE_CONTAINMENT,
+    and the copy has more narrative than one sentence. A page carrying only a wire lede
+    verifies against the wire story and against a report that lifted that lede; what
+    it shares with each says nothing about the rest of either."""
+    if containment(a.hashes, b.hashes) < BRIDGE_CONTAINMENT:
         return False
-    if member is None or score >= MOSTLY_SHARED:
+    if member is None:
         return True
-    both = Candidate(a.article_id, None, a.hashes & b.hashes)
-    return more_than_a_sentence(member, both, 0.0)
+    if member.sentences is None:
+        member.sentences = sentence_shingles(member.paragraphs)
+    return len(member.sentences) >= SHARED_SENTENCES

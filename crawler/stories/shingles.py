@@ -286,6 +286,7 @@ def _skeleton_table() -> dict[int, str]:
 # "(Photo : La Presse canadienne)", "Foto: dpa": what a gallery page repeats, not narrative
 _CAPTION = re.compile(
     r"^\s*(?:FILE|FICHIER|ARCHIVES)\s*[-—–:]|\((?:[A-Z]{2,8}\s+)?(?:Photo|Foto)\b[^)]{0,80}\)"
+    r"|\((?:Source|Picture|Photo|Foto|Bild|Credit|Crédit(?: photo)?)\s*:[^)]{0,80}\)"
     r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:Getty Images|Shutterstock|picture alliance)",
     re.I,
 )
