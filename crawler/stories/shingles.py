@@ -287,7 +287,7 @@ def _skeleton_table() -> dict[int, str]:
 _CAPTION = re.compile(
     r"^\s*(?:FILE|FICHIER|ARCHIVES)\s*[-—–:]|\((?:[A-Z]{2,8}\s+)?(?:Photo|Foto)\b[^)]{0,80}\)"
     r"|\((?:Source|Picture|Photo|Foto|Bild|Credit|Crédit(?: photo)?)\s*:[^)]{0,80}\)"
-    r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:Getty Images|Shutterstock|picture alliance)",
+    r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:/|via |\()\s*(?:Getty Images|Shutterstock|picture alliance)",
     re.I,
 )
 CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
