@@ -20,6 +20,7 @@ from tests.test_story_matching import WIRE, place
         (["WASHINGTON (AP) — The Senate voted Tuesday."], [], "AP"),
         (["LONDON (Reuters) - Britain's economy grew."], [], "Reuters"),
         (["PARIS (AFP) - La grève a commencé mardi."], [], "AFP"),
+        (["VATICAN CITY (Associated Press) — The Vatican says the pope died."], [], "AP"),
         (
             ["Düsseldorf (dpa/lnw) - Die Polizei hat am Dienstag drei Männer festgenommen."],
             [],

@@ -37,9 +37,19 @@ _NAMES = (
     (re.compile(r"\bdpa\b|deutsche presse-agentur", re.I), "dpa"),
 )
 _DATELINE = re.compile(
-    r"^[^\n]{0,60}?\((AP|CP|PC|Reuters|AFP|dpa(?:/[a-z]{2,4})?|La Presse [Cc]anadienne)\)\s*[-—–]"
+    r"^[^\n]{0,60}?\((AP|CP|PC|Reuters|AFP|dpa(?:/[a-z]{2,4})?|La Presse [Cc]anadienne"
+    r"|(?:The )?Associated Press|(?:The )?Canadian Press|Agence France-Presse)\)\s*[-—–]"
 )
-_DATELINE_NAMES = {"ap": "AP", "cp": "CP", "pc": "CP", "reuters": "Reuters", "afp": "AFP"}
+_DATELINE_NAMES = {
+    "ap": "AP",
+    "cp": "CP",
+    "pc": "CP",
+    "reuters": "Reuters",
+    "afp": "AFP",
+    "associated press": "AP",
+    "the associated press": "AP",
+    "agence france-presse": "AFP",
+}
 # a credit line: short, and nothing but the agency (with a dash, a copyright sign, a
 # year, "Staff", "by"), or an agency's fixed formula
 _CREDIT = re.compile(
