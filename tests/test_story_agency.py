@@ -4,11 +4,13 @@ byline, credit lines and JSON-LD, kept on the member and the story, shown by `st
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from crawler.cli.inspect import story_rows
 from crawler.extract import extract
+from crawler.processing import FetchedPage, persist_batch, prepare
 from crawler.stories.agency import agency_of, story_agency
 from tests.test_story_matching import WIRE, place
 
@@ -56,8 +58,8 @@ def test_the_dateline_comes_before_a_contributing_agency_s_credit():
     assert agency_of(paragraphs, ["Reuters"]) == "CP"
 
 
-def test_json_ld_credits_name_the_agency():
-    html = (
+def _dpa_page() -> str:
+    return (
         "<html><head><title>Flood</title><script type='application/ld+json'>"
         + json.dumps(
             {
@@ -71,9 +73,23 @@ def test_json_ld_credits_name_the_agency():
         + "".join(f"<p>{p}</p>" for p in WIRE[1:])
         + "</article></body></html>"
     )
-    page = extract(html, "https://example.test/flood")
+
+
+def test_json_ld_credits_name_the_agency():
+    page = extract(_dpa_page(), "https://example.test/flood")
     assert "dpa" in page.credits
     assert agency_of(page.paragraphs, page.authors, page.credits) == "dpa"
+
+
+def test_a_crawled_page_s_story_is_named_from_its_json_ld(db):
+    """The pipeline's path: the worker reads the agency with the page, the story keeps it."""
+    when = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+    url = "https://example.test/flood"
+    prepared = prepare(FetchedPage("s", url, url, _dpa_page().encode(), when))
+    assert prepared.page is not None and prepared.page.agency == "dpa"
+    [outcome] = persist_batch(db, [prepared.page], when)
+    assert db.stories.find_one({"_id": outcome.story_id})["agency"] == "dpa"
+    assert db.story_members.find_one({"_id": prepared.page.article_id})["agency"] == "dpa"
 
 
 def test_a_story_is_named_by_its_origin_else_by_most_members():
