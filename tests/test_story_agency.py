@@ -44,6 +44,14 @@ from tests.test_story_matching import WIRE, place
             "CP",
         ),
         (["The mayor spoke at length.", "— The Associated Press"], [], "AP"),
+        (["Par La Presse Canadienne, 2025", "OTTAWA — La Fédération a refusé."], [], "CP"),
+        (["By Alessia Passafiume, The Canadian Press", "The federation said no."], [], "CP"),
+        # a photo credit names the photo's agency, not the story's
+        (
+            ["The federation said no.", "Chartrand speaks in Winnipeg. THE CANADIAN PRESS/Jo Doe"],
+            [],
+            "unknown",
+        ),
         # a contributor named, not the agency of the copy
         (["Ottawa said it would act.", "With files from The Associated Press"], [], "unknown"),
         (["The council met on Tuesday night to discuss the budget."], ["Jane Doe"], "unknown"),

@@ -4,7 +4,8 @@ What media monitors ask of a story first. Read per article, from what the copy
 says of itself, strongest first:
 1. the dateline ("OTTAWA (CP) —", "Berlin (dpa) -", "(dpa/lnw)", "(AFP)");
 2. the byline (the extractor's authors: "The Associated Press", "Reuters Staff");
-3. credit lines in the text ("The Associated Press", "— The Canadian Press",
+3. credit and byline lines in the text ("The Associated Press", "— The Canadian
+   Press", "By Jane Doe, The Canadian Press", "Par La Presse Canadienne, 2025",
    "This report by The Canadian Press was first published ...", "(Reporting by
    ...; Editing by ...)" for Reuters, "© dpa-infocom", "La Presse Canadienne");
 4. the page's JSON-LD names (author, publisher, sourceOrganization,
@@ -55,9 +56,13 @@ _DATELINE_NAMES = {
 _CREDIT = re.compile(
     r"^\s*(?:[-—–©]|\(c\)|copyright|by)?\s*(?:\d{4}\s*)?(?:the\s+)?"
     r"(associated press|canadian press|la presse canadienne|reuters|agence france-presse|"
-    r"afp|dpa(?:-infocom)?)(?:\s+staff)?[\s.,]*(?:all rights reserved\.?)?\s*$",
+    r"afp|dpa(?:-infocom)?)(?:\s+staff)?[\s.,]*(?:\d{4}\.?)?\s*(?:all rights reserved\.?)?\s*$",
     re.I,
 )
+# a byline in the text: "By Alessia Passafiume, The Canadian Press", "Par La Presse
+# Canadienne, 2025", "Von dpa": short, opening with by / par / von
+_BYLINE = re.compile(r"^\s*(?:by|par|von)\s", re.I)
+BYLINE_MAX_WORDS = 15
 _FORMULA = (
     (re.compile(r"this (?:report|story) by the canadian press was first published", re.I), "CP"),
     (re.compile(r"^\s*\(reporting by [^)]{3,200}(?:editing by|writing by)", re.I), "Reuters"),
@@ -112,6 +117,10 @@ def _from_credit_lines(paragraphs: Sequence[str]) -> str | None:
         match = _CREDIT.match(paragraph) if len(paragraph) <= 80 else None
         if match:
             found = _from_names([match.group(1)])
+            if found:
+                return found
+        if _BYLINE.match(paragraph) and len(paragraph.split()) <= BYLINE_MAX_WORDS:
+            found = _from_names([paragraph])
             if found:
                 return found
         for pattern, agency in _FORMULA:
