@@ -39,7 +39,8 @@ from crawler.localnet.text import labelled_corpus
 from crawler.stories import Member, StoryIndex, shingle_hashes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import wire_set  # noqa: E402 - a sibling script, run from anywhere
+import lookalike  # noqa: E402 - a sibling script, run from anywhere
+import wire_set  # noqa: E402
 
 BATCH = 32
 
@@ -73,16 +74,26 @@ def real_copies(uri: str, texts: Path) -> None:
             "see bench/wire_set.py)"
         )
         return
+    made = lookalike.made_copies(docs)
+    docs = docs + made
     rows = cluster_documents(
         [
-            {"id": i, "text": d["text"], "title": d["title"], "url": d["url"]}
+            {
+                "id": i,
+                "text": d["text"],
+                "title": d["title"],
+                "url": d["url"],
+                "authors": d.get("authors") or [],
+                "credits": d.get("credits") or [],
+            }
             for i, d in enumerate(docs)
         ],
         uri,
     )
     events = len({d["event"] for d in docs})
     print(
-        f"real wire copies: {len(docs)} pages, {events} events, {len({d['story'] for d in docs})} stories"
+        f"real wire copies: {len(docs)} pages ({len(made)} look-alike copies made from them by "
+        f"bench/lookalike.py), {events} events, {len({d['story'] for d in docs})} stories"
     )
     # the baselines get plain word 5-grams of the whole text, quotes included
     shingles = [_plain_shingles(normalize.clean_paragraphs(d["text"])) for d in docs]
@@ -114,12 +125,67 @@ def real_copies(uri: str, texts: Path) -> None:
         f"  {'newscrawl cluster, spun copies left out':42s} {precision:9.3f} {recall:7.3f}   "
         f"({len(docs) - len(kept)} machine-reworded pages)"
     )
+    hard = {"machine-reworded", "lookalike-made"}
+    plain = [i for i, d in enumerate(docs) if d["role"] not in hard]
+    precision, recall, _ = _pairwise(
+        [docs[i] for i in plain], [stories_found[i] for i in plain], len(names)
+    )
+    print(
+        f"  {'newscrawl cluster, spun and made copies out':42s} {precision:9.3f} {recall:7.3f}   "
+        "(real pages only, machine-reworded left out)"
+    )
+    _per_language(docs, stories_found, len(names))
+    _agency_share(docs, rows)
     print(
         "  groups (share of pairs predicted the same story; g1-g4 should be 1, g5-g6 should be 0):"
     )
     production = tallies["newscrawl cluster (production)"]
     for i, name in enumerate(names):
         print(f"    g{i + 1} {name}: {production[i][0]} pairs")
+
+
+def _per_language(docs: list[dict[str, Any]], predicted: list[Any], groups: int) -> None:
+    """Precision and recall among the pages of each language (labels' `language`)."""
+    languages = sorted({d.get("language") or "en" for d in docs})
+    for language in languages:
+        kept = [i for i, d in enumerate(docs) if (d.get("language") or "en") == language]
+        events = len({docs[i]["event"] for i in kept})
+        precision, recall, _ = _pairwise(
+            [docs[i] for i in kept], [predicted[i] for i in kept], groups
+        )
+        print(
+            f"  {'language ' + language:42s} {precision:9.3f} {recall:7.3f}   "
+            f"({len(kept)} pages, {events} events)"
+        )
+
+
+# the agency a labelled story comes from, by its label's prefix ("ap-betty-white");
+# other prefixes (bbc-, cnn-, independent reports' outlets) name no agency
+AGENCY_OF_LABEL = {"ap": "AP", "cp": "CP", "pc": "CP", "reuters": "Reuters", "afp": "AFP"}
+AGENCY_OF_LABEL["dpa"] = "dpa"
+
+
+def _agency_share(docs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Share of labelled stories whose pages' story names the right agency (the story's
+    agency as `newscrawl cluster` reports it, for the story's first page)."""
+    right = total = 0
+    agency_stories = right_agency = 0
+    seen: set[str] = set()
+    for doc, row in zip(docs, rows, strict=True):
+        if doc["story"] in seen:
+            continue
+        seen.add(doc["story"])
+        expected = AGENCY_OF_LABEL.get(doc["story"].split("-")[0], "unknown")
+        total += 1
+        right += row["agency"] == expected
+        if expected != "unknown":
+            agency_stories += 1
+            right_agency += row["agency"] == expected
+    print(
+        f"  agency: {right}/{total} stories named right ({right / max(total, 1):.3f}); "
+        f"of the {agency_stories} agency stories, {right_agency} "
+        f"({right_agency / max(agency_stories, 1):.3f})"
+    )
 
 
 def _plain_shingles(paragraphs: list[str]) -> set[int]:

@@ -3,7 +3,7 @@
 `bench/data/wire_copies.jsonl` holds, per page, the news event, the story it
 reproduces (pages with one story label are copies of one wire story; another
 label on the same event is an independently written article, which must stay
-apart), the page's URL and its difficulty (`role`: a trimmed copy, a reworded
+apart), the page's URL, its language (`language`, "en" when absent) and its difficulty (`role`: a trimmed copy, a reworded
 lede, a copy with the site's header, captions or comments left in, hard line
 breaks, glued words, a write-thru, a site that kept the agency's lede and wrote
 the rest itself, ...). The 175 pages of 33 events (December 2026 rebuild; the
@@ -58,6 +58,7 @@ GROUPS = {
         "glued",
         "glued-paragraphs",
         "glued-new-lede",
+        "lookalike-made",  # made by bench/lookalike.py from a real copy, labelled `made`
     ),
     "trimmed: first paragraphs only": ("first-paragraphs", "early-take"),
     "rewritten: write-thru, regional edit, reworded": (
@@ -121,7 +122,13 @@ def fetch(out: Path) -> int:
                 print(f"{url}: {exc}", file=sys.stderr)
                 failed += 1
                 continue
-            row = {"url": url, "title": page.title, "text": page.text}
+            row = {
+                "url": url,
+                "title": page.title,
+                "text": page.text,
+                "authors": page.authors,
+                "credits": page.credits,
+            }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             kept += 1
     print(f"{kept} pages extracted into {out}, {failed} failed")

@@ -52,6 +52,9 @@ class Extracted:
     language: str | None = None
     site_name: str | None = None
     body_source: str = "trafilatura"
+    # names the page's JSON-LD credits it to (author, publisher, sourceOrganization,
+    # copyrightHolder): where a copy names its news agency (crawler.stories.agency)
+    credits: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -108,6 +111,7 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.authors = _authors(ld, meta)
     result.language = _language(tree, meta)
     result.site_name = _first(meta.get("og:site_name"))
+    result.credits = _ld_names(ld, ("author", "publisher", "sourceOrganization", "copyrightHolder"))
 
     paragraphs = _body(tree, body, url)  # prunes `tree`: nothing reads it after this
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else ""
@@ -314,6 +318,18 @@ def _authors(ld: dict[str, Any], meta: dict[str, str]) -> list[str]:
         names = [part for part in re.split(r";|\band\b|,", text) if part.strip()]
     cleaned = [normalize.clean_title(re.sub(r"^\s*by\s+", "", n, flags=re.I)) for n in names]
     return list(dict.fromkeys(name for name in cleaned if name and not name.startswith("http")))
+
+
+def _ld_names(ld: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The names under JSON-LD keys, whether given as strings, objects or lists of them."""
+    names: list[str] = []
+    for key in keys:
+        raw = ld.get(key)
+        for item in raw if isinstance(raw, list) else [raw]:
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str) and name.strip():
+                names.append(name.strip())
+    return list(dict.fromkeys(names))
 
 
 def _iso_date(value: Any) -> str | None:

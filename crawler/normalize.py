@@ -58,8 +58,8 @@ def clean_paragraphs(text: str) -> list[str]:
     return drop_repeated(reflow([p for p in paragraphs if p]))
 
 
-_SENTENCE_END = tuple('.!?:;"”’)]')
-_FULL_STOP = re.compile(r"[.!?][\"”’)\]]*$")
+_SENTENCE_END = tuple('.!?:;"”’)]»“')  # French « » and German „ “ close sentences too
+_FULL_STOP = re.compile(r"[.!?][\"”’)\]»“]*$")
 
 
 def reflow(lines: Sequence[str]) -> list[str]:

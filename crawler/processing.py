@@ -23,6 +23,7 @@ from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
+from crawler.stories.agency import agency_of
 from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]
@@ -116,6 +117,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
             "body_source": extracted.body_source,
         },
         run_id=fetched.run_id,
+        agency=agency_of(extracted.paragraphs, extracted.authors, extracted.credits),
     )
     timings = {"extract": extracted_at - started, "normalise": time.perf_counter() - extracted_at}
     return Prepared(page, title=extracted.title, timings=timings)
@@ -222,6 +224,7 @@ def _member(page: Page, rejoin: bool = False) -> Member:
         authors=page.authors,
         hashes=page.shingles,
         body_hash=page.body_hash,
+        agency=page.agency,
     )
 
 

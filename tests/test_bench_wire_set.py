@@ -76,6 +76,11 @@ def test_clustering_bench_reports_the_real_copies_when_their_texts_exist(tmp_pat
         "\n".join(json.dumps({"url": c["url"], "title": "T", "text": lede}) for c in copies)
     )
     run = _clustering_bench(tmp_path, texts)
-    assert "real wire copies: 2 pages, 1 events, 1 stories" in run.stdout
+    # a look-alike copy is made of the first plain copy (bench/lookalike.py) and joins it
+    made = sum(1 for c in copies if c["role"] == "copy")
+    assert f"real wire copies: {2 + made} pages ({made} look-alike" in run.stdout
     production = next(line for line in run.stdout.splitlines() if "(production)" in line)
     assert production.split()[3:5] == ["1.000", "1.000"]  # precision, recall
+    assert "language en" in run.stdout
+    # no dateline or credit in these texts: the AP story is not named
+    assert "agency: 0/1 stories named right" in run.stdout

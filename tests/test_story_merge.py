@@ -41,19 +41,21 @@ def _hashes(paragraphs: list[str]) -> set[int]:
 
 
 def gallery_world(seed: int = 11) -> tuple[list[str], list[str], list[str]]:
-    """The full wire copy, a gallery page (captions around the agency's lede) that shares
-    too little with it to join it, and a copy carrying both."""
+    """The full wire copy, a gallery page (long captions around the agency's first two
+    paragraphs) that shares too little with it to join it, and a copy carrying both.
+    The captions carry no credit line: recognised as captions, they would be left out
+    of the narrative and the gallery would join the full copy at once."""
     rng = random.Random(seed)
     event, elsewhere = make_event(rng, 0), make_event(rng, 1)
     full = wire_story(rng, event, "w0").paragraphs
     captions = [
-        f"Photo: {p}"
+        f"Pictured: {p}"
         for n in range(3)
         for p in independent_story(rng, elsewhere, f"c{n}", "Jo Lee").paragraphs
     ]
     for extra in range(3, len(captions)):
         # captions first, as galleries print them: the lede is not among the page's ledes
-        gallery = captions[:3] + [full[0]] + captions[3:extra]
+        gallery = captions[:3] + full[:2] + captions[3:extra]
         share = containment(_hashes(gallery), _hashes(full))
         if share < SAME_STORY_CONTAINMENT:
             break

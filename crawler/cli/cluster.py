@@ -1,8 +1,10 @@
 """`newscrawl cluster FILE.jsonl`: deduplicate an export with the pipeline's own clustering.
 
-Input lines: {"id", "text"} with optional "title", "url", "site", "published".
-Output lines: {"id", "story"} in input order, where "story" is the id of the
-first document of that story. Runs in a scratch database that is dropped
+Input lines: {"id", "text"} with optional "title", "url", "site", "published",
+"authors" and "credits" (names from the page's JSON-LD: publisher, sourceOrganization).
+Output lines: {"id", "story", "agency"} in input order, where "story" is the id of the
+first document of that story and "agency" the news agency the story names
+(crawler.stories.agency: AP, CP, Reuters, AFP, dpa or unknown). Runs in a scratch database that is dropped
 afterwards, so it never touches the crawl data.
 """
 
@@ -20,6 +22,7 @@ from crawler.clock import utcnow
 from crawler.discovery import parse_date
 from crawler.store import connect, ensure_indexes
 from crawler.stories import Member, StoryIndex
+from crawler.stories.agency import UNKNOWN, agency_of
 
 
 class InputError(ValueError):
@@ -53,6 +56,7 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
         for position, doc in enumerate(docs):
             article_id = hashlib.sha1(f"{position}:{doc['id']}".encode()).hexdigest()
             paragraphs = normalize.clean_paragraphs(doc["text"])
+            authors = _names(doc.get("authors"))
             member = Member(
                 article_id=article_id,
                 site=str(doc.get("site") or ""),
@@ -64,6 +68,8 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                 else None,
                 seen_at=now,
                 label=str(doc["id"]),
+                authors=authors,
+                agency=agency_of(paragraphs, authors, _names(doc.get("credits"))),
             )
             members.append(member)
         # the story index reads an originating copy's text from `articles`, as in a crawl
@@ -81,15 +87,31 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
             doc["_id"]: doc["story_id"] for doc in db.story_members.find({}, {"story_id": 1})
         }
         story_ids = [story_of.get(m.article_id, m.article_id) for m in members]
+        agency = {doc["_id"]: doc.get("agency") for doc in db.stories.find({}, {"agency": 1})}
         story_label: dict[str, Any] = {}
         out = []
         for doc, story_id in zip(docs, story_ids, strict=True):
             story_label.setdefault(story_id, doc["id"])
-            out.append({"id": doc["id"], "story": story_label[story_id]})
+            out.append(
+                {
+                    "id": doc["id"],
+                    "story": story_label[story_id],
+                    "agency": agency.get(story_id) or UNKNOWN,
+                }
+            )
         return out
     finally:
         db.client.drop_database(db.name)
         db.client.close()
+
+
+def _names(value: Any) -> list[str]:
+    """A list of names from an optional input field (a string or a list of strings)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def run(path: str, uri: str) -> int:

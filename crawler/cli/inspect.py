@@ -210,6 +210,7 @@ def story_rows(
                 "size": story.get("size", 0),
                 "sites": story.get("sites", []),
                 "origin": story.get("origin"),
+                "agency": story.get("agency") or "unknown",
                 "first_published": story.get("first_published"),
                 "last_joined": story.get("last_joined"),
                 "sample": story.get("sample", []),
@@ -222,6 +223,7 @@ def story_rows(
                             "url",
                             "title",
                             "similarity",
+                            "agency",
                             "joined_at",
                             "changes",
                         )
@@ -351,12 +353,13 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
         return 0
     table = _table(
         "stories (biggest, then newest)",
-        ("size", "sites", "originating copy", "title", "last joined"),
+        ("size", "agency", "sites", "originating copy", "title", "last joined"),
     )
     for row in rows:
         origin = row.get("origin") or {}
         table.add_row(
             str(row["size"]),
+            row["agency"],
             ", ".join(row["sites"]),
             origin.get("site") or "-",
             row.get("title") or "-",

@@ -56,6 +56,7 @@ class Page:
     http: dict[str, Any] = field(default_factory=dict)
     extractor: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    agency: str | None = None  # crawler.stories.agency.agency_of, computed by the worker
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler import normalize
+from crawler.stories.agency import agency_of
 from crawler.stories.placement import Member
 from crawler.stories.shingles import is_wire_copy
 
@@ -22,6 +23,7 @@ def member_entry(member: Member, similarity: float, now: datetime) -> Doc:
         "joined_at": now,
         "published": member.published,
         "wire_dateline": is_wire_copy(member.paragraphs, member.authors),
+        "agency": member.agency or agency_of(member.paragraphs, member.authors),
     }
     if member.label is not None:
         entry["label"] = member.label

@@ -179,7 +179,7 @@ class StoryIndex:
             candidates.update(placed)
             matches = verified_matches(member, anchors, candidates)
             story_id, similarity = choose_story(member.article_id, matches)
-            bridges += [(story_id, other) for other in bridged_stories(story_id, matches)]
+            bridges += [(story_id, other) for other in bridged_stories(story_id, matches, member)]
             indexed = not adds_nothing(member, matches)
             placed[member.article_id] = Candidate(
                 member.article_id,

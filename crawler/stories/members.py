@@ -25,6 +25,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from crawler.store.writes import insert_new
+from crawler.stories.agency import UNKNOWN, story_agency
 from crawler.stories.changes import local_changes, member_entry, origin_rank
 from crawler.stories.placement import Assignment, Member
 
@@ -42,6 +43,7 @@ ORIGIN_KEYS = (
     "published",
     "label",
     "wire_dateline",
+    "agency",
     "joined_at",
 )
 
@@ -83,7 +85,7 @@ def record_joins(
         story_id: [e for e in story_entries if e["_id"] not in refused]
         for story_id, story_entries in by_story.items()
     }
-    founded = _summarise(db, {sid: group for sid, group in new.items() if group}, now)
+    founded = _summarise(db, {sid: group for sid, group in new.items() if group}, stories, now)
     for story_id, story_entries in by_story.items():
         story = stories.get(story_id)
         if any(e["_id"] in refused for e in story_entries):  # a retried batch: see _recount
@@ -106,21 +108,39 @@ def _with_origin(story: Doc | None, entries: list[Doc]) -> list[Doc]:
     return [origin, *entries] if origin else entries
 
 
-def _summarise(db: Database[Doc], new: dict[str, list[Doc]], now: datetime) -> set[str]:
+def _summarise(
+    db: Database[Doc], new: dict[str, list[Doc]], stories: dict[str, Doc], now: datetime
+) -> set[str]:
     """One bulk update of the summaries whatever the stories' sizes; upserts, so joins
-    racing a story's founding land in it too. The stories this call created."""
+    racing a story's founding land in it too. The stories this call created.
+
+    Each story counts its members' agencies (`agencies`) and names one (`agency`,
+    crawler.stories.agency.story_agency) from what was read before this batch plus the
+    batch: a join racing this one is counted in, and named at the story's next join."""
     if not new:
         return set()
     updates = []
     for story_id, entries in new.items():
         first = min(entries, key=origin_rank)
         sample = [{k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in entries]
+        story = stories.get(story_id) or {}
+        counts = dict(story.get("agencies") or {})
+        batch: dict[str, int] = {}
+        for entry in entries:
+            name = entry.get("agency") or UNKNOWN
+            batch[name] = batch.get(name, 0) + 1
+            counts[name] = counts.get(name, 0) + 1
+        origin = story.get("origin") or min(entries, key=origin_rank)
         updates.append(
             UpdateOne(
                 {"_id": story_id},
                 {
                     "$setOnInsert": _founding(first, now),
-                    "$inc": {"size": len(entries)},
+                    "$inc": {
+                        "size": len(entries),
+                        **{f"agencies.{name}": n for name, n in sorted(batch.items())},
+                    },
+                    "$set": {"agency": story_agency(origin, counts)},
                     "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
                     "$max": {"last_joined": now},
                     "$min": {
@@ -185,6 +205,10 @@ def settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
                     "origin": {k: best.get(k) for k in ORIGIN_KEYS},
                     "title": best.get("title"),
                     "changes_pending": True,
+                    # the origin's agency names the story when it is known (story_agency)
+                    **(
+                        {"agency": best["agency"]} if best.get("agency", UNKNOWN) != UNKNOWN else {}
+                    ),
                 }
             },
         )

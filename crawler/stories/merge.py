@@ -33,11 +33,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from crawler.clock import utcnow
 from crawler.store.reads import in_batches
+from crawler.stories.agency import UNKNOWN, story_agency
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,8 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
     # fingerprints are found through the members (same _id): `fingerprints.story_id` has
     # no index of its own, every placement would pay for it; one left behind by a write
     # that stopped half-way is followed like any merged story when it is read
-    ids = [m["_id"] for m in db.story_members.find({"story_id": loser}, {"_id": 1})]
+    listed = list(db.story_members.find({"story_id": loser}, {"_id": 1, "agency": 1}))
+    ids = [m["_id"] for m in listed]
     moved = 0
     for batch in in_batches(ids):
         some = {"_id": {"$in": list(batch)}, "story_id": loser}
@@ -124,17 +127,28 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
         db.fingerprints.update_many(some, {"$set": {"story_id": target}})
     db.articles.update_many({"story_id": loser}, {"$set": {"story_id": target}})
     if moved:
+        agencies: dict[str, int] = {}
+        for member in listed:  # as listed: a member moved by a concurrent run counts here too
+            name = member.get("agency") or UNKNOWN
+            agencies[name] = agencies.get(name, 0) + 1
         left = db.stories.find_one_and_update(
-            {"_id": loser}, {"$inc": {"size": -moved}}, {"sites": 1}
+            {"_id": loser},
+            {"$inc": {"size": -moved, **{f"agencies.{a}": -n for a, n in agencies.items()}}},
+            {"sites": 1},
         )
-        db.stories.update_one(
+        joined = db.stories.find_one_and_update(
             {"_id": target},
             {
-                "$inc": {"size": moved},
+                "$inc": {"size": moved, **{f"agencies.{a}": n for a, n in agencies.items()}},
                 "$addToSet": {"sites": {"$each": sorted((left or {}).get("sites") or [])}},
                 "$set": {"changes_pending": True},  # measured against the other origin
             },
+            {"origin": 1, "agencies": 1},
+            return_document=ReturnDocument.AFTER,
         )
+        if joined:
+            named = story_agency(joined.get("origin"), joined.get("agencies") or {})
+            db.stories.update_one({"_id": target}, {"$set": {"agency": named}})
         refresh_changes(db, target, dict(texts or {}))
     return moved
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.stories.shingles import containment, lede_similarity
+from crawler.stories.shingles import containment, lede_similarity, sentence_shingles
 
 MIN_SHARED_ANCHORS = 1
 SAME_STORY_CONTAINMENT = 0.2
@@ -35,6 +35,12 @@ LEDE_MIN_CONTAINMENT = 0.05  # ... and this much in common: a write-thru of the 
 LEDE_MIN_ANCHORS = (
     2  # ... and this many anchors: one shared stock phrase is not worth a lede comparison
 )
+# One borrowed sentence is not a copy: a containment match must share at least
+# SHARED_SENTENCES sentences, or cover at least MOSTLY_SHARED of the smaller text's
+# narrative (a caption page, an early take: one sentence, and little else of its own)
+SHARED_SENTENCES = 2
+SENTENCE_SHARED = 0.5  # a sentence counts as shared when this share of its shingles is
+MOSTLY_SHARED = 0.5
 MAX_CANDIDATES = 50
 BRIDGE_CONTAINMENT = 0.1  # two stories a copy bridges merge when their texts share this much
 REDUNDANT_CONTAINMENT = 0.9  # a copy this close to an indexed one is not indexed itself
@@ -54,6 +60,8 @@ class Member:
     hashes: set[int] | None = None  # shingle_hashes(paragraphs), when already computed
     body_hash: str | None = None  # normalize.body_hash(paragraphs), when already computed
     ledes: list[str] | None = None  # ledes_of(paragraphs), when already computed
+    agency: str | None = None  # crawler.stories.agency.agency_of, when already computed
+    sentences: list[set[int]] | None = None  # sentence_shingles(paragraphs), computed on need
     # placed before, but the story may not list it yet (a write that stopped half-way):
     # its indexed story is joined again (a no-op when it is listed) and recorded
     rejoin: bool = False
@@ -77,6 +85,7 @@ class Candidate:
     anchors: list[int] = field(default_factory=list)
     body_hash: str = ""
     ledes: list[str] = field(default_factory=list)
+    same_first_lede: bool = False  # set by verification: it opens as the text being placed
 
 
 def verified_matches(
@@ -102,13 +111,57 @@ def verified_matches(
         if count < need:
             break
         score = containment(hashes, candidate.hashes)
-        if score >= SAME_STORY_CONTAINMENT or (
+        if (score >= SAME_STORY_CONTAINMENT and more_than_a_sentence(member, candidate, score)) or (
             score >= LEDE_MIN_CONTAINMENT
             and count >= LEDE_MIN_ANCHORS
-            and lede_similarity(member.ledes or [], candidate.ledes, SAME_LEDE) >= SAME_LEDE
+            and same_lede(member, candidate, score)
         ):
             matches.append((score, candidate))
+    for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
+        candidate.same_first_lede = (
+            len(matches) > 1
+            and lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE)
+            >= SAME_LEDE
+        )
     return matches
+
+
+def same_lede(member: Member, candidate: Candidate, score: float) -> bool:
+    """The lede rule: both texts open with the same lede, reworded in a few places (an
+    agency's write-thru), or a lede of one is among the other's first ones and more than
+    that one sentence is shared (a copy with a local intro on top). A sentence lifted into
+    the middle of a text written otherwise is not a lede kept (more_than_a_sentence)."""
+    mine, theirs = member.ledes or [], candidate.ledes
+    if lede_similarity(mine[:1], theirs[:1], SAME_LEDE) >= SAME_LEDE:
+        return True
+    return lede_similarity(mine, theirs, SAME_LEDE) >= SAME_LEDE and more_than_a_sentence(
+        member, candidate, score
+    )
+
+
+def more_than_a_sentence(member: Member, candidate: Candidate, score: float) -> bool:
+    """Whether what two texts share is more than one borrowed sentence.
+
+    A station's own short rewrite that lifts one wire sentence can reach the
+    containment threshold on that sentence alone, while a gallery page carrying
+    the wire's lede under its captions, or an agency's one-paragraph early take,
+    shares one sentence too, and has next to nothing of its own. So: two shared
+    sentences or more, or most of the smaller text's narrative shared. Shared
+    sentences are counted in the member's text (the shared passage is in both,
+    and only the member's text is at hand); captions are no narrative
+    (shingles.is_caption).
+    """
+    if score >= MOSTLY_SHARED:
+        return True
+    if member.sentences is None:
+        member.sentences = sentence_shingles(member.paragraphs)
+    shared = 0
+    for sentence in member.sentences:
+        if len(sentence & candidate.hashes) >= SENTENCE_SHARED * len(sentence):
+            shared += 1
+            if shared >= SHARED_SENTENCES:
+                return True
+    return False
 
 
 def adds_nothing(member: Member, matches: list[tuple[float, Candidate]]) -> bool:
@@ -121,17 +174,25 @@ def adds_nothing(member: Member, matches: list[tuple[float, Candidate]]) -> bool
 
 
 def choose_story(article_id: str, matches: list[tuple[float, Candidate]]) -> tuple[str, float]:
-    """Deterministic: the smallest story id among the verified matches, else the smallest article id."""
+    """Deterministic: the smallest story id among the verified matches, else the smallest article id.
+
+    Matches that open with this text's lede come first: a page carrying little
+    but a wire lede verifies against the wire's story and against a page that
+    lifted that sentence into its own report; it is a copy of the one it opens like.
+    """
     if not matches:
         return article_id, 1.0
     best = max(score for score, _ in matches)
-    with_story = [c.story_id for _, c in matches if c.story_id]
+    opening = [(s, c) for s, c in matches if c.same_first_lede and c.story_id]
+    with_story = [c.story_id for _, c in opening or matches if c.story_id]
     if with_story:
         return min(with_story), best
     return min([article_id] + [c.article_id for _, c in matches]), best
 
 
-def bridged_stories(story_id: str, matches: list[tuple[float, Candidate]]) -> list[str]:
+def bridged_stories(
+    story_id: str, matches: list[tuple[float, Candidate]], member: Member | None = None
+) -> list[str]:
     """Other stories this copy verified against that are the same story as `story_id`.
 
     A copy that verifies against two stories bridges them (a lede-and-captions page
@@ -139,7 +200,8 @@ def bridged_stories(story_id: str, matches: list[tuple[float, Candidate]]) -> li
     not enough: a roundup page carrying two unrelated wire items verifies against
     both. So the two stories' matched texts must also share BRIDGE_CONTAINMENT
     between themselves: what independent reports of one event almost never reach,
-    and half of what a gallery page shares with its full copy.
+    and half of what a gallery page shares with its full copy. And the bridging
+    copy must be more than one sentence of narrative (_bridge).
     """
     ours = [c for _, c in matches if c.story_id == story_id]
     others: dict[str, list[Candidate]] = {}
@@ -149,5 +211,19 @@ def bridged_stories(story_id: str, matches: list[tuple[float, Candidate]]) -> li
     return sorted(
         other
         for other, theirs in others.items()
-        if any(containment(a.hashes, b.hashes) >= BRIDGE_CONTAINMENT for a in ours for b in theirs)
+        if any(_bridge(a, b, member) for a in ours for b in theirs)
     )
+
+
+def _bridge(a: Candidate, b: Candidate, member: Member | None) -> bool:
+    """Texts of two stories a copy matched are one story: they share BRIDGE_CONTAINMENT,
+    and the copy has more narrative than one sentence. A page carrying only a wire lede
+    verifies against the wire story and against a report that lifted that lede; what
+    it shares with each says nothing about the rest of either."""
+    if containment(a.hashes, b.hashes) < BRIDGE_CONTAINMENT:
+        return False
+    if member is None:
+        return True
+    if member.sentences is None:
+        member.sentences = sentence_shingles(member.paragraphs)
+    return len(member.sentences) >= SHARED_SENTENCES

@@ -17,7 +17,9 @@ twice counts once).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import unicodedata
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
@@ -49,32 +51,149 @@ def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
     sentences. A text that is nearly all quotes keeps them (QUOTES_KEPT_BELOW).
     Short lines such as captions are skipped.
     """
-    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in paragraphs)
+    own = [p for p in paragraphs if not is_caption(p)]
+    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in own)
     if len(narrative) >= QUOTES_KEPT_BELOW:
         return narrative
-    return _shingles(paragraphs)
+    return _shingles(own) or _shingles(paragraphs)
 
 
 def _shingles(paragraphs: Iterable[str]) -> set[int]:
     hashes: set[int] = set()
     for paragraph in paragraphs:
         for part in paragraph.split("\n"):
-            tokens = normalize.words(part)
+            tokens = match_words(part)
             if len(tokens) < MIN_PARAGRAPH_WORDS:
                 continue
             for i in range(len(tokens) - SHINGLE_WORDS + 1):
-                hashes.add(zlib.crc32(" ".join(tokens[i : i + SHINGLE_WORDS]).encode()))
+                hashes.add(_hash(tokens[i : i + SHINGLE_WORDS]))
     return hashes
+
+
+def _hash(tokens: Sequence[str]) -> int:
+    return zlib.crc32(" ".join(tokens).encode())
+
+
+def sentence_shingles(paragraphs: Sequence[str]) -> list[set[int]]:
+    """The narrative shingles of each sentence (those starting in it), quotes and captions
+    left out as in shingle_hashes: how many sentences two texts share, which containment
+    alone does not say (crawler.stories.placement.ONE_SENTENCE)."""
+    found: list[set[int]] = []
+    for paragraph in paragraphs:
+        if is_caption(paragraph):
+            continue
+        for part in _QUOTED.sub(" \n ", paragraph).split("\n"):
+            owner: list[int] = []
+            tokens: list[str] = []
+            for sentence in split_sentences(part):
+                words = match_words(sentence)
+                owner += [len(found)] * len(words)
+                tokens += words
+                found.append(set())
+            if len(tokens) < MIN_PARAGRAPH_WORDS:
+                continue
+            for i in range(len(tokens) - SHINGLE_WORDS + 1):
+                found[owner[i]].add(_hash(tokens[i : i + SHINGLE_WORDS]))
+    return [s for s in found if s]
+
+
+# a full stop, then a space and a capital (or an opening quote, a digit): a new sentence,
+# unless the word before is a known abbreviation or a single letter ("Gen. Smith", "J. Doe")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”»“’)\]]*\s+(?=(?:«\s?|[\"“„‚‹(])?[^\W\d_a-zà-ÿ])")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "lt",
+        "col",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "jan",
+        "feb",
+        "aug",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "no",
+        "nos",
+        "vs",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "ave",
+        "blvd",
+        "m",
+        "mme",
+        "mm",
+        "mlle",
+        "me",
+        "dre",
+        "prof",
+        "nr",
+        "hr",
+        "fr",
+        "frau",
+        "bzw",
+        "ca",
+        "dt",
+        "vgl",
+        "abs",
+        "art",
+        "bd",
+        "ste",
+    ]
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph, in any of the Latin-script languages crawled (English,
+    French, German: capitals and quote marks of each). Hand-written: a tokenizer library
+    (nltk's punkt, spaCy) brings models per language for what here only decides whether a
+    shared passage is one sentence or more, where a rare wrong split costs little."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        before = text[start : match.start()].rstrip('.!?…"”»“’)]').split()
+        last = before[-1].casefold() if before else ""
+        if len(last) <= 1 or last in _ABBREVIATIONS or "." in last:
+            continue
+        sentences.append(text[start : match.start()])
+        start = match.end()
+    sentences.append(text[start:])
+    return [s for s in sentences if s.strip()]
 
 
 # "MEMPHIS, Tenn. (WMC) - ", "LOS ANGELES (AP) — ", "VATICAN CITY — ": where a copy was
 # filed, not what it says; left in, it makes the same lede look reworded
+_CAPS = "A-ZÀ-ÖØ-Þ"
+_PAREN_AGENCY = r"\((?:[A-Za-z]{2,10}(?:/[a-z]{2,4})?|La Presse [Cc]anadienne)\)"
 _DATELINE = re.compile(
-    r"^\s*(?:[A-Z][A-Z'.-]+(?:\s+[A-Z][A-Z'.-]+)*(?:,\s*[A-Z][A-Za-z.]+(?:\s[A-Z][A-Za-z.]+)?)?"
-    r"|[A-Za-z .,'’-]{2,40}(?=\s*\([A-Z][A-Za-z]{1,9}\)))"
-    r"\s*(?:\([A-Z][A-Za-z]{1,9}\))?\s*[-—–]+\s+"
+    rf"^\s*(?:[{_CAPS}][{_CAPS}'.-]+(?:\s+[{_CAPS}][{_CAPS}'.-]+)*"
+    rf"(?:,\s*[{_CAPS}][A-Za-zÀ-ÿ.]+(?:\s[{_CAPS}][A-Za-zÀ-ÿ.]+)?)?"
+    rf"|[A-Za-zÀ-ÿ .,'’/-]{{2,40}}(?=\s*{_PAREN_AGENCY}))"
+    rf"\s*(?:{_PAREN_AGENCY})?\s*[-—–]+\s+"
 )
-_QUOTED = re.compile(r"“[^”]{0,2000}”|\"[^\"]{0,2000}\"|«[^»]{0,2000}»")
+# quoted speech in English (“ ” " "), French (« »), German („ “, ‚ ‘, » «) and Swiss (‹ ›)
+# typography; the German pairs come first, as their closing mark is the English opening one
+_QUOTED = re.compile(
+    r"„[^“”]{0,2000}[“”]|‚[^‘’]{0,600}[‘’]|“[^”]{0,2000}”|\"[^\"]{0,2000}\"|«[^»]{0,2000}»"
+    r"|»[^«»]{0,2000}«|‹[^›]{0,600}›"
+)
 QUOTES_KEPT_BELOW = 20  # narrative shingles: fewer than this and the quotes count too
 
 
@@ -83,7 +202,9 @@ def ledes_of(paragraphs: Sequence[str]) -> list[str]:
     even when an agency's write-thru or a regional desk rewrote the rest."""
     found: list[str] = []
     for paragraph in paragraphs:
-        tokens = normalize.words(_QUOTED.sub(" ", _DATELINE.sub("", paragraph, count=1)))
+        if is_caption(paragraph):
+            continue
+        tokens = match_words(_QUOTED.sub(" ", _DATELINE.sub("", paragraph, count=1)))
         if len(tokens) >= LEDE_WORDS:
             found.append(" ".join(tokens[:60]))
             if len(found) == LEDES_KEPT:
@@ -126,6 +247,56 @@ def anchors_of(hashes: Iterable[int], ledes: Sequence[str] = ()) -> list[int]:
     for lede in ledes:
         anchors.update(sorted(_shingles([lede]) & pool)[:LEDE_ANCHORS])
     return sorted(anchors) or sorted(pool)[:4]  # very short texts: a few shingles stand in
+
+
+def match_words(text: str) -> list[str]:
+    """The words a text is matched by: NFKC-folded, case-folded, format characters
+    (zero-width joiners, soft hyphens) taken out and every letter mapped to its
+    confusables skeleton (Unicode TS #39), so a copy whose Latin letters were swapped
+    for Cyrillic or Greek look-alikes ("Тhе Аssосiаtеd") shingles as the original.
+    Only matching sees this form: stored text and its hashes are unchanged."""
+    plain = unicodedata.normalize("NFKC", _FORMAT_CHARS.sub("", text))
+    return normalize.loose_form(plain.translate(_skeleton_table())).split()
+
+
+_FORMAT_CHARS = re.compile("[\u00ad\u034f\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _skeleton_table() -> dict[int, str]:
+    """Each non-ASCII character that Unicode's confusables list (confusable-homoglyphs'
+    copy of confusables.txt) gives an ASCII letter or digit look-alike for, mapped to
+    it: the TS #39 skeleton restricted to what scrapers swap into Latin text. Accented
+    letters (é, ü, ß) have no such look-alike and stay as they are."""
+    from confusable_homoglyphs import confusables
+
+    table: dict[int, str] = {}
+    for char, glyphs in confusables.confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in glyphs:
+            target = glyph["c"]
+            if target.isascii() and target.isalnum():
+                table[ord(char)] = target
+                break
+    return table
+
+
+# a photo caption or credit line: "FILE - ...", "(AP Photo/Jane Doe)", "Photo: Reuters",
+# "(Photo : La Presse canadienne)", "Foto: dpa": what a gallery page repeats, not narrative
+_CAPTION = re.compile(
+    r"^\s*(?:FILE|FICHIER|ARCHIVES)\s*[-—–:]|\((?:[A-Z]{2,8}\s+)?(?:Photo|Foto)\b[^)]{0,80}\)"
+    r"|\((?:Source|Picture|Photo|Foto|Bild|Credit|Crédit(?: photo)?)\s*:[^)]{0,80}\)"
+    r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:/|via |\()\s*(?:Getty Images|Shutterstock|picture alliance)",
+    re.I,
+)
+CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
+
+
+def is_caption(paragraph: str) -> bool:
+    """A photo caption or credit line (crawler.stories.placement: a gallery page that
+    carries the wire's lede among captions is that lede, not captions plus a lede)."""
+    return len(paragraph.split()) <= CAPTION_MAX_WORDS and bool(_CAPTION.search(paragraph))
 
 
 def containment(a: set[int], b: set[int]) -> float:
