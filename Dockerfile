@@ -5,6 +5,7 @@ COPY crawler ./crawler
 COPY spiders ./spiders
 COPY config ./config
 RUN pip install --no-cache-dir -c constraints.txt ".[node]"  # node: Scrapyd, for crawl nodes
+ENV CRAWLER_DATA=/app/data
 RUN useradd --create-home crawler && mkdir -p /app/data && chown crawler /app/data
 USER crawler
 CMD ["python", "scheduler.py"]
