@@ -235,7 +235,9 @@ def store_exists(data_dir: Path) -> bool:
 
 
 def port_free(port: int) -> bool:
+    """Whether a server could listen on `port` now (as servers do, despite TIME_WAIT)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -245,6 +247,7 @@ def port_free(port: int) -> bool:
 
 # -- one store, many processes -----------------------------------------------------------
 
+KEEP_CHECK_S = 2.0  # how often an owner (service, `newscrawl store`) checks its server
 DECISION_LOCK = "store.lock"  # held exclusively while a process decides to start or stop
 USERS_LOCK = "users.lock"  # every process using the store holds a shared lock on it
 
@@ -277,6 +280,8 @@ class SharedStore:
         self.state: dict[str, Any] = {}
         self._users_fd: int | None = None
         self._server: EmbeddedServer | None = None
+        self._keeping = threading.Event()  # set: no keeper thread runs (or it must end)
+        self._keeping.set()
 
     def attach(self, create: bool = True) -> str:
         """Use the running server, or start one; with `create` False, never make a new store."""
@@ -293,8 +298,36 @@ class SharedStore:
         self.state = read_state(self.data_dir)
         return self.uri
 
+    def keep(self, every_s: float = KEEP_CHECK_S) -> None:
+        """Watch the server for as long as this process holds it, and start it again (on the
+        same port when free, so the URI handed to crawls stays right) when it died. The
+        service and `newscrawl store` keep the store this way: they are its owners."""
+        self._keeping.clear()
+        thread = threading.Thread(target=self._keep, args=(every_s,), name="store-keeper")
+        thread.daemon = True
+        thread.start()
+
+    def _keep(self, every_s: float) -> None:
+        backoff = every_s
+        while not self._keeping.wait(backoff):
+            pid = read_state(self.data_dir).get("pid")
+            if pid_alive(pid):
+                backoff = every_s
+                continue
+            with self._deciding():
+                if self._keeping.is_set() or pid_alive(read_state(self.data_dir).get("pid")):
+                    continue
+                log.warning("the embedded store at %s is gone; starting it again", self.uri)
+                try:
+                    self.uri = self._start(create=True)
+                    backoff = every_s
+                except Exception as exc:  # tried again later, less often
+                    log.error("could not start the embedded store again: %s", exc)
+                    backoff = min(backoff * 2, 60.0)
+
     def detach(self) -> bool:
         """Stop holding the store; stop the server if no other process holds it. True if stopped."""
+        self._keeping.set()
         if self._users_fd is None:
             return False
         with self._deciding():

@@ -458,9 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pymongo").setLevel(logging.WARNING)
     path = config_path(args.config)
     try:
-        # The service holds the embedded store for its whole life: a command that started it
-        # earlier and ends meanwhile leaves it running (crawler.embedded.SharedStore).
-        with store_session(label=f"the service (scheduler.py, pid {os.getpid()})"):
+        # The service holds the embedded store for its whole life, and starts it again if it
+        # dies: a command that started it earlier and ends meanwhile leaves it running
+        # (crawler.embedded.SharedStore).
+        with store_session(label=f"the service (scheduler.py, pid {os.getpid()})", keep=True):
             service = Service(
                 str(path),
                 metrics_port=args.metrics_port,

@@ -30,13 +30,16 @@ def redact(uri: str) -> str:
 
 
 @contextlib.contextmanager
-def store_session(quiet: bool = False, create: bool = True, label: str = "") -> Iterator[str]:
+def store_session(
+    quiet: bool = False, create: bool = True, label: str = "", keep: bool = False
+) -> Iterator[str]:
     """MONGODB_URI if set; otherwise the embedded store under $CRAWLER_DATA.
 
     `create` False (commands that only read) raises crawler.embedded.NoStore when the
     data folder holds no store and none is running, instead of making an empty one.
-    `label` names the command in server.json, for the others' messages. `quiet`
-    leaves the mongosh hint out of the line on stderr.
+    `label` names the command in server.json, for the others' messages. `keep` (the
+    service, `newscrawl store`: the store's owners) starts the server again if it dies
+    while the session lasts. `quiet` leaves the mongosh hint out of the line on stderr.
     """
     from crawler.paths import journal_dir
 
@@ -58,6 +61,8 @@ def store_session(quiet: bool = False, create: bool = True, label: str = "") -> 
         )
     store = SharedStore(data_dir, label=label or _command_label())
     uri = store.attach(create=create)
+    if keep:
+        store.keep()
     _say(_embedded_line(store, quiet))
     os.environ["MONGODB_URI"] = uri
     os.environ[EMBEDDED_VARIABLE] = str(data_dir)

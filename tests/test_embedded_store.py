@@ -77,6 +77,7 @@ def test_newscrawl_store_serves_until_sigterm_and_commands_from_any_folder_attac
         assert store.stdout is not None
         uri = store.stdout.readline().strip()
         assert uri.startswith("mongodb://127.0.0.1:"), uri
+        assert store.stdout.readline().strip() == f'mongosh:  npx mongosh "{uri.rstrip("/")}/news"'
         assert ping(uri)
         # a command from another folder finds it, says so, and leaves it running
         result = newscrawl("verify", env=env, cwd=there)
@@ -85,11 +86,19 @@ def test_newscrawl_store_serves_until_sigterm_and_commands_from_any_folder_attac
         assert "attached (started by newscrawl store" in result.stderr
         assert "store is consistent" in result.stdout
         assert ping(uri)
+        state = read_state(_store_dir(tmp_path))
+        assert state["uri"] == uri
+        # the server dies: its owner starts it again, at the same URI
+        os.kill(state["pid"], signal.SIGKILL)
+        restarted = wait_until(
+            lambda: read_state(_store_dir(tmp_path)).get("pid") != state["pid"], 30
+        )
+        assert restarted, _stop(store)[1]
         assert read_state(_store_dir(tmp_path))["uri"] == uri
+        assert wait_until(lambda: ping(uri, 500), 30)
     finally:
-        out, err = _stop(store)
+        _out, err = _stop(store)
     assert store.returncode == 0, err[-2000:]
-    assert f'npx mongosh "{uri.rstrip("/")}/news"' in out
     assert not ping(uri, 500)  # the last holder ended: the server stopped cleanly
     assert read_state(_store_dir(tmp_path)) == {}
 

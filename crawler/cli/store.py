@@ -33,7 +33,8 @@ def cmd_store(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    with store_session(quiet=True, label=f"newscrawl store (pid {os.getpid()})") as uri:
+    label = f"newscrawl store (pid {os.getpid()})"
+    with store_session(quiet=True, label=label, keep=True) as uri:
         print_uri(uri)
         while not stop.wait(1.0):
             pass
