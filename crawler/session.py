@@ -99,7 +99,13 @@ def _command_label() -> str:
     name = os.path.basename(argv[0])
     if name in ("__main__.py", "-m", "-c") or name.startswith("python"):
         name = "newscrawl"
-    words = [a for a in argv[1:] if not a.startswith("-")][:1]
+    words, skip = [], False
+    for arg in argv[1:]:  # the subcommand: the first word that is no option or its value
+        if skip or arg.startswith("-"):
+            skip = arg == "--log-level"
+            continue
+        words.append(arg)
+        break
     return " ".join([name, *words]) + f" (pid {os.getpid()})"
 
 
