@@ -343,9 +343,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _failed(run: dict) -> bool:
-    """A crawl that did not end well (a lease-busy skip is not a failure)."""
+    """A crawl that ended badly (a lease-busy skip is not a failure, one still running has
+    not ended); each is printed with its error."""
     outcome = str(run.get("outcome"))
-    return not (outcome.startswith("ok") or outcome == "skipped-busy")
+    bad = not (outcome.startswith("ok") or outcome in ("skipped-busy", "running"))
+    if bad:
+        print(f"  failed: {run['_id']} {outcome} {run.get('error') or ''}", flush=True)
+    return bad
 
 
 def fault_store_starter_ends(net: LocalNetwork, tmp: Path) -> dict[str, int]:
