@@ -203,3 +203,27 @@ def _healthz(port: int) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def test_a_store_whose_last_holder_was_killed_is_stopped_by_the_next_command_to_end(tmp_path):
+    """kill -9 of the only holder leaves the server running with nobody holding it: the next
+    command attaches to it (no second server on the folder) and, ending last, stops it."""
+    env = _plain_env(tmp_path)
+    store = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "store"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert store.stdout is not None
+    uri = store.stdout.readline().strip()
+    store.kill()
+    store.wait()
+    assert ping(uri)  # the server outlives its starter: it runs in its own session
+    result = newscrawl("verify", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"at {uri} " in result.stderr and "attached" in result.stderr
+    assert wait_until(lambda: not ping(uri, 500), 30)
+    assert read_state(_store_dir(tmp_path)) == {}
