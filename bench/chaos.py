@@ -21,6 +21,16 @@ Then one final clean crawl, `newscrawl verify`, and a comparison with the
 reference: every article and every version of the clean crawl must be there,
 no version twice. It prints the figures and exits 1 if any must-be-zero figure
 is not.
+
+    python bench/chaos.py --service-faults [store-starter-ends] [config-reloads]
+
+runs the service's faults instead, each watched for a minute:
+
+- store-starter-ends: no MONGODB_URI; a manual crawl starts the embedded store,
+                the service joins it, the crawl ends (once finishing, once by
+                SIGKILL); the service's crawls after that and /healthz are counted;
+- config-reloads: the config reloaded every 3 s (file edits and SIGHUP in turn),
+                against a baseline minute without reloads in the same service run.
 """
 
 from __future__ import annotations
@@ -174,7 +184,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--crawls", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--service-faults",
+        nargs="*",
+        metavar="FAULT",
+        help="run the service faults instead (store-starter-ends, config-reloads; none: all)",
+    )
     args = parser.parse_args()
+    if args.service_faults is not None:
+        return run_service_faults(args.seed, args.service_faults)
     rng = random.Random(args.seed)
     started = time.monotonic()
     with (
@@ -249,6 +267,293 @@ def main() -> int:
         "journal files left unreplayed",
     ]
     return 1 if any(figures[k] for k in must_be_zero) else 0
+
+
+# -- service faults (issue 29.4, 29.5, 29.9): python bench/chaos.py --service-faults -----------
+
+SERVICE_WINDOW_S = 60.0  # how long the service is watched after each fault
+RELOAD_EVERY_S = 3.0
+STORE_ENV = ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+
+
+def _site_config(net: LocalNetwork, path: Path, names: list[str], every: str, **kw: float) -> Path:
+    """A config of `names` only, each on `every` (jitter as configured, default 30 s)."""
+    import yaml
+
+    data = net.config(**kw)
+    data["sites"] = [s for s in data["sites"] if s["name"] in names]
+    for site in data["sites"]:
+        site["schedule"] = {"every": every}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _start_service(config: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "scheduler.py", "--config", str(config), "--metrics-port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _stop_service(service: subprocess.Popen[bytes]) -> int:
+    service.send_signal(signal.SIGTERM)
+    try:
+        return service.wait(120)
+    except subprocess.TimeoutExpired:
+        os.killpg(service.pid, signal.SIGKILL)
+        return service.wait()
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), ""
+    except OSError:
+        return 0, ""
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _scheduled_runs(db, sites: list[str], since: datetime, until: datetime) -> list[dict]:
+    """Scheduled runs of `sites` started in [since, until)."""
+    runs = db.crawl_runs.find(
+        {"site": {"$in": sites}, "trigger": "schedule", "started_at": {"$gte": since}}
+    )
+    return [r for r in runs if _aware(r["started_at"]) < until]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _failed(run: dict) -> bool:
+    """A crawl that ended badly (a lease-busy skip is not a failure, one still running has
+    not ended); each is printed with its error."""
+    outcome = str(run.get("outcome"))
+    bad = not (outcome.startswith("ok") or outcome in ("skipped-busy", "running"))
+    if bad:
+        print(f"  failed: {run['_id']} {outcome} {run.get('error') or ''}", flush=True)
+    return bad
+
+
+def fault_store_starter_ends(net: LocalNetwork, tmp: Path) -> dict[str, int]:
+    """The embedded store's starter ends while the service uses it (issue 29.4).
+
+    No MONGODB_URI: a manual crawl starts the embedded store, the service starts and
+    joins it, then the manual crawl ends, once by finishing and once by SIGKILL. The
+    service's scheduled crawls after that must all succeed, /healthz stay 200, and the
+    store stop only when the service (its last holder) stops.
+    """
+    from crawler.embedded import ping, read_state
+
+    data = tmp / "starter-data"
+    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
+    env.update(CRAWLER_DATA=str(data), CRAWLER_MONGO_TIMEOUT_MS="1500")
+    names = sorted(net.world.sites)
+    manual_site, service_sites = names[0], names[1:3]
+    manual = _site_config(net, tmp / "starter-manual.yaml", [manual_site], "15m", delay=0.5)
+    scheduled = _site_config(net, tmp / "starter-service.yaml", service_sites, "5s")
+    tally: Counter[str] = Counter()
+    for how in ("finishes", "is killed"):
+        tally["rounds"] += 1
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", manual_site, "--config", str(manual)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait(lambda: read_state(data / "mongo").get("state") == "running", 60)
+        uri = str(read_state(data / "mongo").get("uri"))
+        port = free_port()
+        service = _start_service(scheduled, env, port)
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        _wait(lambda url=healthz: _get(url)[0] == 200, 90)
+        tally["starter still running when the service joined"] += crawl.poll() is None
+        if how == "is killed":
+            os.killpg(crawl.pid, signal.SIGKILL)
+        try:
+            crawl.wait(CRAWL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(crawl.pid, signal.SIGKILL)
+            crawl.wait()
+        ended = datetime.now(timezone.utc)
+        unhealthy = 0
+        deadline = time.monotonic() + SERVICE_WINDOW_S
+        while time.monotonic() < deadline:
+            unhealthy += _get(f"http://127.0.0.1:{port}/healthz")[0] != 200
+            time.sleep(1.0)
+        tally["/healthz not 200 after the starter ended (1 s samples)"] += unhealthy
+        tally["store up after the starter ended"] += ping(uri)
+        db = connect(uri, "news", timeout_ms=1500)
+        try:
+            runs = _scheduled_runs(db, service_sites, ended, datetime.now(timezone.utc))
+        except Exception:  # the store is gone: every crawl since failed
+            runs = []
+            tally["crawls failed because of it"] += 1
+        finally:
+            db.client.close()
+        tally["scheduled crawls after the starter ended"] += len(runs)
+        tally["crawls failed because of it"] += sum(_failed(r) for r in runs)
+        tally["service exit status not 0"] += _stop_service(service) != 0
+        stopped = not ping(uri, 500) and read_state(data / "mongo") == {}
+        tally["store stopped with its last holder"] += stopped
+    verified = subprocess.run(
+        [sys.executable, "-m", "crawler", "verify", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    violations = json.loads(verified.stdout or '{"violations": [null]}')["violations"]
+    tally["runs left running without a lease"] = sum(
+        "lease" in str(v) and "running" in str(v) for v in violations
+    )
+    tally["invariant violations"] = len(violations)
+    tally["lost: journal files left"] = len(list((data / "journal").glob("journal-*")))
+    return dict(tally)
+
+
+def fault_config_reloads(net: LocalNetwork, tmp: Path, uri: str) -> dict[str, int]:
+    """The config reloaded every RELOAD_EVERY_S seconds (file edits and SIGHUP in turn) while
+    the service runs (issue 29.5). Two sites keep their schedule (every 15s, default jitter
+    30 s, capped to 1.5 s); a third's schedule changes at every reload. Against a baseline
+    window without reloads in the same service run, the unchanged sites must be crawled as
+    often, no crawl may fail, and /metrics' next run must stay within one interval."""
+    names = sorted(net.world.sites)[:3]
+    steady, changing = names[:2], names[2]
+    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
+    env.update(
+        MONGODB_URI=uri,
+        CRAWLER_DB="chaos_reload",
+        CRAWLER_JOURNAL=str(tmp / "journal-reload"),
+        CRAWLER_MONGO_TIMEOUT_MS="1500",
+    )
+    config = tmp / "reload.yaml"
+
+    def write(toggle: bool) -> None:
+        _site_config(net, config, names, "15s")
+        text = config.read_text()
+        if toggle:  # the third site's schedule changes; the others' stay as they are
+            head, _, tail = text.partition(f"name: {changing}")
+            text = head + f"name: {changing}" + tail.replace("every: 15s", "every: 20s", 1)
+        config.write_text(text)
+
+    write(False)
+    port = free_port()
+    service = _start_service(config, env, port)
+    db = connect(uri, "chaos_reload", timeout_ms=1500)
+    tally: Counter[str] = Counter()
+    try:
+        _wait(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 90)
+        time.sleep(5.0)  # the first crawls, due at start, are under way
+        base_from = datetime.now(timezone.utc)
+        time.sleep(SERVICE_WINDOW_S)
+        reload_from = datetime.now(timezone.utc)
+        stale = reloads = 0
+        deadline = time.monotonic() + SERVICE_WINDOW_S
+        while time.monotonic() < deadline:
+            reloads += 1
+            if reloads % 2:
+                write(reloads % 4 == 1)
+            else:
+                service.send_signal(signal.SIGHUP)
+            time.sleep(RELOAD_EVERY_S)
+            stale += _stale_next_runs(_get(f"http://127.0.0.1:{port}/metrics")[1], steady, 15 * 1.1)
+        until = datetime.now(timezone.utc)
+        time.sleep(1.0)
+        baseline = _scheduled_runs(db, steady, base_from, reload_from)
+        reloaded = _scheduled_runs(db, steady, reload_from, until)
+        tally["reloads"] = reloads
+        tally[f"crawls of 2 unchanged sites in {SERVICE_WINDOW_S:.0f} s, no reloads"] = len(
+            baseline
+        )
+        tally[f"crawls of 2 unchanged sites in {SERVICE_WINDOW_S:.0f} s, reloads"] = len(reloaded)
+        tally["crawls of the site whose schedule changed, reloads"] = len(
+            _scheduled_runs(db, [changing], reload_from, until)
+        )
+        # one crawl per site of slack: a window's edge may cut a crawl either way
+        tally["lost: crawls missing against the baseline"] = max(
+            0, len(baseline) - len(reloaded) - len(steady)
+        )
+        tally["crawls failed because of it"] = sum(
+            _failed(r) for r in _scheduled_runs(db, names, reload_from, until)
+        )
+        tally["next-run metric stale (samples)"] = stale
+    finally:
+        tally["service exit status not 0"] = int(_stop_service(service) != 0)
+        db.client.close()
+    return dict(tally)
+
+
+def _stale_next_runs(metrics: str, sites: list[str], period_s: float) -> int:
+    """Sites whose next-run metric is not within (now - 5 s, now + period]: a reload that
+    pushed the next run out, or a next run left in the past."""
+    import re
+
+    now, stale = time.time(), 0
+    for site in sites:
+        found = re.search(
+            rf'newscrawl_next_run_timestamp_seconds\{{site="{site}"\}} (\S+)', metrics
+        )
+        if not found or not (now - 5 < float(found.group(1)) <= now + period_s):
+            stale += 1
+    return stale
+
+
+def run_service_faults(seed: int, only: list[str]) -> int:
+    """Each service fault on its own local network; prints its figures, exit 1 if a
+    must-be-zero figure is not."""
+    started = time.monotonic()
+    failed = False
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        LocalNetwork(seed=seed, hostile=False) as net,
+    ):
+        tmp = Path(tmp_name)
+        server = EmbeddedServer(tmp / "mongo", port=free_port())
+        uri = server.start()
+        try:
+            faults = {
+                "store-starter-ends": lambda: fault_store_starter_ends(net, tmp),
+                "config-reloads": lambda: fault_config_reloads(net, tmp, uri),
+            }
+            for name, fault in faults.items():
+                if only and name not in only:
+                    continue
+                figures = fault()
+                print(f"\n== {name} ==", flush=True)
+                width = max(len(k) for k in figures)
+                for key, value in figures.items():
+                    print(f"{key:<{width}}  {value}", flush=True)
+                failed |= any(
+                    value
+                    for key, value in figures.items()
+                    if key.startswith(("lost", "crawls failed", "runs left running"))
+                    or key in ("invariant violations", "service exit status not 0")
+                )
+        finally:
+            server.stop()
+    print(f"\nseconds  {time.monotonic() - started:.1f}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Where newscrawl keeps its local files, resolved once so every process agrees.
 
-`$CRAWLER_DATA` (default `data/` in the directory the command was started
-from) holds the embedded store (`mongo/`) and, unless `$CRAWLER_JOURNAL` says
-otherwise, the journal of pages that could not reach MongoDB (`journal/`).
-Relative paths are made absolute and exported to the environment the first
-time they are asked for, so the service's child crawls, the demo's rounds and
-a replay started later from elsewhere in the same shell all use the same
-folders, not one per working directory.
+`$CRAWLER_DATA` holds the embedded store (`mongo/`) and, unless
+`$CRAWLER_JOURNAL` says otherwise, the journal of pages that could not reach
+MongoDB (`journal/`). Its default is the user's data directory as platformdirs
+gives it (`~/.local/share/newscrawl` on Linux, `~/Library/Application
+Support/newscrawl` on macOS), not the folder a command starts in: a command
+run from any folder then finds the store the service uses, instead of making
+an empty one of its own (docs/operations-store.md). Relative paths are made
+absolute and exported to the environment the first time they are asked for, so
+the service's child crawls, the demo's rounds and a replay started later from
+elsewhere in the same shell all use the same folders.
 """
 
 from __future__ import annotations
@@ -14,12 +17,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_DATA_DIR = "data"
+import platformdirs
+
+APP_NAME = "newscrawl"
+LEGACY_DATA_DIR = "data"  # the default before the per-user folder: ./data
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder ($XDG_DATA_HOME/newscrawl on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def data_dir() -> Path:
-    """The data folder, absolute ($CRAWLER_DATA, else ./data)."""
-    return _resolved("CRAWLER_DATA", Path(DEFAULT_DATA_DIR))
+    """The data folder, absolute ($CRAWLER_DATA, else the per-user data folder)."""
+    return _resolved("CRAWLER_DATA", default_data_dir())
 
 
 def journal_dir() -> Path:
@@ -29,6 +40,15 @@ def journal_dir() -> Path:
 
 def embedded_store_dir() -> Path:
     return data_dir() / "mongo"
+
+
+def legacy_store_here() -> Path | None:
+    """A store left in ./data/mongo by an older version, when it is not the one in use:
+    commands mention it once, so its data is not taken for lost."""
+    legacy = (Path.cwd() / LEGACY_DATA_DIR / "mongo").resolve()
+    if (legacy / "db").is_dir() and legacy != embedded_store_dir():
+        return legacy
+    return None
 
 
 def _resolved(variable: str, default: Path) -> Path:

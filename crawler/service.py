@@ -42,6 +42,7 @@ from crawler.clock import Clock, utcnow
 from crawler.config import (
     Config,
     ConfigError,
+    Schedule,
     ScrapydSettings,
     ServiceSettings,
     Site,
@@ -59,15 +60,47 @@ STOP_GRACE_S = 30.0
 CONFIG_POLL_S = 5.0
 
 
+JITTER_FRACTION = 0.1  # a site's jitter is at most a tenth of its interval
+
+
+def jitter_seconds(schedule: Schedule) -> float | None:
+    """The jitter applied to an interval schedule: as configured, capped at JITTER_FRACTION
+    of the interval. APScheduler adds up to this much to every fire time, so an uncapped
+    default (30 s) on a 10 s schedule would more than halve the crawls asked for."""
+    if schedule.interval is None or not schedule.jitter_seconds:
+        return None
+    return min(float(schedule.jitter_seconds), schedule.interval.total_seconds() * JITTER_FRACTION)
+
+
 def trigger_for(site: Site) -> IntervalTrigger | CronTrigger:
     schedule = site.schedule
-    jitter = schedule.jitter_seconds or None
     if schedule.interval is not None:
         return IntervalTrigger(
-            seconds=schedule.interval.total_seconds(), jitter=jitter, timezone=timezone.utc
+            seconds=schedule.interval.total_seconds(),
+            jitter=jitter_seconds(schedule),
+            timezone=timezone.utc,
         )
     assert schedule.cron is not None
     return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
+
+
+def next_run_after_change(
+    trigger: IntervalTrigger | CronTrigger,
+    last_started: datetime | None,
+    planned: datetime | None,
+    now: datetime,
+) -> datetime:
+    """When a site whose schedule changed is crawled next: the new schedule's next time after
+    its last run (now, if that is already past). A site never crawled keeps its planned
+    first run. Taking `now` and the last run, not the wall clock, keeps this testable."""
+    if last_started is None:
+        return planned or now
+    due = trigger.get_next_fire_time(_aware(last_started), now)
+    return max(due, now) if due is not None else now
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def first_run_time(site: Site, stored: dict[str, Any] | None, now: datetime) -> datetime:
@@ -112,6 +145,8 @@ class Service:
             timezone=timezone.utc,
         )
         self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self._scheduled: dict[str, Schedule] = {}  # the schedule each site's job was made with
+        self._last_started: dict[str, datetime] = {}  # by this process; else from `schedules`
         self.stopping = threading.Event()
         self.dispatcher: Dispatcher = self._dispatcher()
         self._config_mtime = _mtime(self.config_path)
@@ -142,11 +177,16 @@ class Service:
 
     def schedule_all(self) -> None:
         now = self.clock()
-        stored = {doc["_id"]: doc for doc in self.db.schedules.find()}
+        try:
+            stored = {doc["_id"]: doc for doc in self.db.schedules.find()}
+        except PyMongoError as exc:  # MongoDB away: what this process knows is enough
+            log.warning("could not read the stored schedules: %s", exc)
+            stored = {}
         wanted = set(self.config.names)
         for job in self.scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
+                self._scheduled.pop(job.id, None)
                 log.info("site %s removed from the schedule", job.id)
         for site in self.config.sites:
             self._schedule(site, stored.get(site.name), now)
@@ -156,9 +196,12 @@ class Service:
         grace = int((site.schedule.interval or timedelta(minutes=30)).total_seconds())
         existing = self.scheduler.get_job(site.name)
         if existing is not None:
-            existing.reschedule(trigger)
+            self._reschedule(existing, site, trigger, stored, now)
             existing.modify(misfire_grace_time=grace, args=[site.name])
+            self._scheduled[site.name] = site.schedule
+            self._save_next(site.name)  # so `status` and /metrics show the true next run
             return
+        self._scheduled[site.name] = site.schedule
         self.scheduler.add_job(
             self.run_site,
             trigger=trigger,
@@ -170,6 +213,24 @@ class Service:
             replace_existing=True,
         )
         self._save_next(site.name)
+
+    def _reschedule(
+        self,
+        job: Any,
+        site: Site,
+        trigger: IntervalTrigger | CronTrigger,
+        stored: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        """On a reload: an unchanged schedule keeps its next run time (APScheduler's
+        `reschedule` would start a full interval from now, so frequent reloads starved
+        the site); a changed one is recomputed from the site's last run."""
+        if self._scheduled.get(site.name) == site.schedule:
+            return
+        last = self._last_started.get(site.name) or (stored or {}).get("last_started")
+        when = next_run_after_change(trigger, last, job.next_run_time, now)
+        job.modify(trigger=trigger, next_run_time=when)
+        log.info("site %s: schedule now %s, next run %s", site.name, site.schedule.describe(), when)
 
     def _save_next(self, name: str, **fields: Any) -> None:
         site = self._site(name)
@@ -202,7 +263,9 @@ class Service:
         site = self._site(name)
         if site is None or self.stopping.is_set():
             return -1
-        self._save_next(name, last_started=self.clock(), running=True)
+        started = self.clock()
+        self._last_started[name] = started
+        self._save_next(name, last_started=started, running=True)
         log.info("crawl %s: starting", name)
         result = self.dispatcher.run(site, self._job_config(site), self.stopping)
         code = result.exit_code
@@ -395,7 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pymongo").setLevel(logging.WARNING)
     path = config_path(args.config)
     try:
-        with store_session():
+        # The service holds the embedded store for its whole life, and starts it again if it
+        # dies: a command that started it earlier and ends meanwhile leaves it running
+        # (crawler.embedded.SharedStore).
+        with store_session(label=f"the service (scheduler.py, pid {os.getpid()})", keep=True):
             service = Service(
                 str(path),
                 metrics_port=args.metrics_port,

@@ -22,6 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_data_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default data folder (embedded store, journal) of every command the tests run is
+    one of the session's, never the user's own (platformdirs reads XDG_DATA_HOME)."""
+    home = tmp_path_factory.mktemp("xdg-data")
+    os.environ["XDG_DATA_HOME"] = str(home)
+    for variable in ("CRAWLER_DATA", "CRAWLER_JOURNAL"):
+        os.environ.pop(variable, None)
+    return home
+
+
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer | None]:
     """The running test server (None when MONGODB_URI points elsewhere)."""

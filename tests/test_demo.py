@@ -1,5 +1,6 @@
 """`newscrawl demo`: the offline tour, run as a user runs it — the installed command,
-started from a folder of the user's, with no settings: data goes to ./data there."""
+started from a folder of the user's, with no settings: data goes to the user's data
+directory (platformdirs: $XDG_DATA_HOME/newscrawl), whatever the folder."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
         for k, v in os.environ.items()
         if k not in ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
     }
-    env = installed_env(plain, installed)
+    env = installed_env(dict(plain, XDG_DATA_HOME=str(tmp_path / "xdg")), installed)
+    store = tmp_path / "xdg" / "newscrawl" / "mongo"
     result = subprocess.run(
         [str(installed / "bin" / "newscrawl"), "demo"],
         cwd=home,
@@ -33,11 +35,11 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"(data in {home / 'data' / 'mongo'})" in result.stderr
+    assert f"(data in {store})" in result.stderr
     edited = re.search(r"newscrawl history (\S+)", result.stdout).group(1)
     assert "npx mongosh" in result.stdout
     # the store stopped with the command; start it again on the same data, as a user would
-    with EmbeddedServer(home / "data" / "mongo") as server:
+    with EmbeddedServer(store) as server:
         db = MongoClient(server.uri).news
         assert db.articles.count_documents({}) >= 20
         assert db.versions.count_documents({}) >= db.articles.count_documents({})

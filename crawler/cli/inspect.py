@@ -265,7 +265,7 @@ def _with_store(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         from crawler.session import store_session
 
-        with store_session(quiet=True):
+        with store_session(quiet=True, create=False):  # reading never makes an empty store
             try:
                 return int(func(args, _db()))
             except NotFound as exc:

@@ -14,11 +14,16 @@ import time
 from pathlib import Path
 
 from crawler.config import ConfigError, config_path, load_config
+from crawler.embedded import NoStore
 from crawler.session import UsageError, store_session
 
 log = logging.getLogger("newscrawl")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+NO_STORE_HINT = (
+    "crawl first, start one with `newscrawl store`, or point CRAWLER_DATA or MONGODB_URI "
+    "at the store (docs/operations-store.md)"
+)
 
 
 def _print_progress(site: str, summary: dict[str, int]) -> None:
@@ -146,7 +151,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from crawler.store import ensure_indexes, open_database
     from crawler.verify import verify
 
-    with store_session(quiet=args.json):
+    with store_session(quiet=args.json, create=False):
         db = open_database()
         ensure_indexes(db)
         violations = verify(db, utcnow())
@@ -172,7 +177,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from crawler.store import ensure_indexes, open_database
     from crawler.stories.migrate import SCHEMA_VERSION, migrate
 
-    with store_session(quiet=args.json):
+    with store_session(quiet=args.json, create=False):
         db = open_database()
         ensure_indexes(db)
         done = migrate(db, utcnow())
@@ -237,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.cli import inspect as inspect_commands
 
     inspect_commands.add_commands(sub)
+    from crawler.cli import store as store_command
+
+    store_command.add_command(sub)
     return parser
 
 
@@ -258,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except NoStore as exc:
+        print(f"newscrawl: {exc}; {NO_STORE_HINT}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except Exception as exc:
