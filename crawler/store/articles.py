@@ -43,7 +43,7 @@ from crawler.store.versions import (
     version_doc,
 )
 from crawler.store.writes import bulk_ignoring_races, insert_new
-from crawler.versioning import CHANGED, NEW, REVERTED, Decision
+from crawler.versioning import CHANGED, DEGRADED, NEW, REVERTED, Decision
 
 log = logging.getLogger(__name__)
 
@@ -312,8 +312,11 @@ class ArticleStore:
 
     def _touch_op(self, page: Page, outcome: str, article: Doc) -> UpdateOne:
         fields = self._seen_fields(page, outcome)
+        # a page that was not the article (a wall, a cut body) is looked at again soon
         fields["next_check_at"] = revisit.next_check(
-            page.fetched_at, article.get("last_changed") or page.fetched_at, changed=False
+            page.fetched_at,
+            article.get("last_changed") or page.fetched_at,
+            changed=outcome == DEGRADED,
         )
         return UpdateOne(
             {"_id": page.article_id},
