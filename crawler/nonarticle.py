@@ -207,6 +207,7 @@ def judge(current: Text | None, new: Text, evidence: Evidence | None) -> str | N
     if retitled and ev.title_pages >= SHARED_PAGES and lost:
         return _named(
             ev,
+            new,
             f"its title {new.title[:60]!r} and only {kept} of the article's words",
             ev.title_pages,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from crawler import nonarticle
 from crawler.nonarticle import Evidence, RunTally, response_cut
 from crawler.versioning import Snapshot, decide
 
@@ -114,14 +113,20 @@ def test_the_same_text_on_several_articles_of_one_run_is_not_an_article():
 
 
 def test_an_error_page_whose_title_many_articles_got_this_run_is_degraded():
+    """Each error page names its own request, so no paragraph repeats; the title does."""
     tally = RunTally()
-    page = [STORY[0], "Please try again later, our newsroom systems are being updated tonight."]
+
+    def error_page(i: int) -> list[str]:
+        return [STORY[i], f"Request {i * 7919} failed; our newsroom systems are being updated."]
+
     for i in range(3):
-        tally.add("site", f"a{i}", "Temporarily unavailable", [STORY[i], page[1]])
-    ev = tally.evidence("site", "Temporarily unavailable", page, None)
-    assert ev.title_pages == 3
-    decision = decide(snap(), snap(title="Temporarily unavailable", paras=page), evidence=ev)
-    assert decision.outcome == "degraded", decision.reason
+        tally.add("site", f"a{i}", "Temporarily unavailable", error_page(i))
+    ev = tally.evidence("site", "Temporarily unavailable", error_page(0), None)
+    assert ev.title_pages == 3 and not ev.shared
+    decision = decide(
+        snap(), snap(title="Temporarily unavailable", paras=error_page(0)), evidence=ev
+    )
+    assert decision.outcome == "degraded" and "3 articles of this run" in decision.reason
 
 
 def test_the_response_says_when_it_was_cut():

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler.localnet import faults
 from crawler.localnet.text import GLUE_PAIRS
 from crawler.localnet.world import HOSTILE_SITE, Post, SiteContent, World
 
@@ -87,6 +88,9 @@ class SiteServer:
         # a redesign: the body after the lede is rendered by a script, so an extractor finds
         # only the lede (what crawler.drift must notice)
         self.redesigned = False
+        # a round of non-article answers for every article (crawler.localnet.faults):
+        # "wall", "error" or "cut"; None serves the articles
+        self.fault: str | None = None
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -117,6 +121,9 @@ class SiteServer:
                 {"Content-Type": "text/html"},
                 b"<html><body><h1>Not found</h1></body></html>",
             )
+        if self.fault:  # served whole whatever the request's validators say, as a wall is
+            status, out, page = self._article(post, {}, now)
+            return status, out, faults.apply(self.fault, page)
         return self._article(post, headers, now)
 
     def _document(self, route: str, headers: dict[str, str], now: datetime) -> Response:

@@ -1,0 +1,180 @@
+"""Rounds in which a site answers 200 without the article: a login wall, an error page, a cut body.
+
+A fault is applied to the page the site would have served, so the site's own
+frame (its header, per-request chrome, footer) stays around it, as on real
+sites whose paywall or error template is rendered inside the usual layout:
+
+- `wall`: the headline and the first paragraph, then "Subscribe to keep
+  reading" and a login prompt; the JSON-LD body is cut to the teaser, as hard
+  paywalls do;
+- `error`: "Something went wrong" in place of the article, with no article
+  metadata at all (no headline, no JSON-LD);
+- `cut`: the HTML stops in the middle of the paragraph that holds 60 % of the
+  article's words (a connection dropped mid-body; Content-Length matches what
+  was sent, as a proxy that re-chunked the body would say).
+
+Used by the local news network (`SiteServer.fault`), the Zyte page server
+(`FaultyZyteSite`) and `bench/versioning.py`. Generic over the page's markup:
+the article is the element with the most paragraph text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from crawler.localnet.zyte import ZyteChromeSite
+
+WALL, ERROR, CUT = "wall", "error", "cut"
+FAULTS = (WALL, ERROR, CUT)
+CUT_SHARE = 0.6
+_CUT_MARK = "QQCUTHEREQQ"
+
+WALL_HTML = (
+    '<div class="paywall"><h3>Subscribe to keep reading</h3>'
+    "<p>This story is for subscribers. Get unlimited digital access to local news, "
+    "sports and obituaries from your community for only $1 a week for the first year.</p>"
+    "<p>Already a subscriber? Log in to continue reading, or create a free account "
+    "to read three stories a month.</p>"
+    '<a class="button" href="/subscribe/">Subscribe now</a> <a href="/login/">Log in</a></div>'
+)
+ERROR_HTML = (
+    '<div class="error-page"><h1>Something went wrong</h1>'
+    "<p>We're sorry, but something went wrong on our end and this page could not be shown. "
+    "Our technical team has been notified of the problem and is working to fix it.</p>"
+    "<p>Please try again in a few minutes, or return to our home page for the latest local "
+    "news, weather and sports from across the region.</p>"
+    '<p><a href="/">Back to the home page</a></p></div>'
+)
+
+
+def apply(fault: str, html: bytes) -> bytes:
+    """The page as the site serves it during a `fault` round (unchanged if it has no article)."""
+    tree = lxml.html.document_fromstring(html)
+    container = _article_container(tree)
+    if container is None:
+        return html
+    if fault == WALL:
+        return _wall(tree, container)
+    if fault == ERROR:
+        return _error(tree, container)
+    if fault == CUT:
+        return _cut(tree, container)
+    raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+
+
+def _paragraphs(container: Any) -> list[Any]:
+    return [p for p in container.iter("p") if len(p.text_content().split()) >= 8]
+
+
+def _article_container(tree: Any) -> Any:
+    """The element whose own <p> children hold the most text."""
+    best, most = None, 0
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        words = sum(
+            len(child.text_content().split())
+            for child in element
+            if isinstance(child.tag, str) and child.tag == "p"
+        )
+        if words > most:
+            best, most = element, words
+    return best
+
+
+def _wall(tree: Any, container: Any) -> bytes:
+    paragraphs = _paragraphs(container)
+    for p in paragraphs[1:]:
+        _drop(p)
+    container.append(lxml.html.fragment_fromstring(WALL_HTML))
+    teaser = paragraphs[0].text_content() if paragraphs else ""
+    _edit_json_ld(tree, lambda data: _set_body(data, teaser))
+    return _serialise(tree)
+
+
+def _error(tree: Any, container: Any) -> bytes:
+    for h1 in list(tree.iter("h1")):
+        _drop(h1)
+    for child in list(container):
+        container.remove(child)
+    container.text = None
+    container.append(lxml.html.fragment_fromstring(ERROR_HTML))
+    title = tree.find(".//title")
+    if title is not None:
+        title.text = "Something went wrong"
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        _drop(script)
+    for meta in tree.xpath("//meta[@property or @name]"):
+        if (meta.get("property") or meta.get("name") or "").lower() in (
+            "og:title",
+            "twitter:title",
+            "title",
+            "author",
+            "description",
+            "og:description",
+        ):
+            _drop(meta)
+    return _serialise(tree)
+
+
+def _cut(tree: Any, container: Any) -> bytes:
+    paragraphs = _paragraphs(container)
+    total = sum(len(p.text_content().split()) for p in paragraphs)
+    seen = 0
+    for p in paragraphs:
+        words = len(p.text_content().split())
+        if seen + words >= CUT_SHARE * total:
+            text = p.text or ""
+            if len(text.split()) >= 4:
+                half = text.split()
+                p.text = " ".join(half[: len(half) // 2]) + " " + _CUT_MARK
+            else:
+                p.insert(0, lxml.html.fragment_fromstring(f"<span>{_CUT_MARK}</span>"))
+            break
+        seen += words
+    page = _serialise(tree)
+    return page[: page.index(_CUT_MARK.encode())].rstrip()
+
+
+def _drop(element: Any) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        element.drop_tree()
+
+
+def _edit_json_ld(tree: Any, edit: Any) -> None:
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except (json.JSONDecodeError, TypeError):
+            continue
+        script.text = json.dumps(edit(data))
+
+
+def _set_body(data: Any, teaser: str) -> Any:
+    if isinstance(data, list):
+        return [_set_body(item, teaser) for item in data]
+    if isinstance(data, dict):
+        return {
+            k: (teaser if k == "articleBody" else _set_body(v, teaser)) for k, v in data.items()
+        }
+    return data
+
+
+def _serialise(tree: Any) -> bytes:
+    return etree.tostring(tree, method="html", encoding="utf-8", doctype="<!DOCTYPE html>")
+
+
+class FaultyZyteSite(ZyteChromeSite):
+    """The Zyte chrome site (crawler.localnet.zyte), which a round can turn into walls,
+    error pages or cut bodies for every page at once (`fault`; None: the articles)."""
+
+    fault: str | None = None
+
+    def render(self, page_id: str) -> bytes:
+        page = super().render(page_id)
+        return apply(self.fault, page) if self.fault else page
