@@ -58,6 +58,9 @@ CUT, WALL, ERROR, CONSENT, OTHER = "cut", "wall", "error", "consent", "not-artic
 KINDS = (CUT, WALL, ERROR, CONSENT, OTHER)
 
 _CLOSERS = re.compile(rb"</\s*(?:body|html)\s*>", re.IGNORECASE)
+# a closing tag, a comment's end or a void element: where a page that never closes its
+# <body> may legitimately end; text, half a tag or an opened element may not
+_CLOSED_END = re.compile(rb"<(?:/|!|(?:br|hr|img|meta|link|input|wbr)\b|[^>]*/>$)", re.IGNORECASE)
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 # weak signal: names the kind of a page judged on other grounds, never decides
@@ -146,9 +149,10 @@ def response_cut(body: bytes, headers: Mapping[str, str]) -> tuple[str, bool]:
     if not body.strip() or _CLOSERS.search(body):
         return "", False
     end = body.rstrip()
-    if not end.endswith(b">"):
-        return "the HTML ends mid-element, without </body> or </html>", True
-    return "", True
+    last_tag = end[end.rfind(b"<") :] if end.endswith(b">") else b""
+    if last_tag and _CLOSED_END.match(last_tag):
+        return "", True  # ends on a closed element: unclosed, maybe by design
+    return "the HTML ends mid-element, without </body> or </html>", True
 
 
 def hint(title: str, paragraphs: Sequence[str]) -> str:
@@ -204,11 +208,11 @@ def judge(current: Text | None, new: Text, evidence: Evidence | None) -> str | N
     ):
         return _named(ev, new, f"{shared} of its {new_words} words", ev.shared_pages)
     retitled = normalize.loose_form(new.title) != normalize.loose_form(current.title)
-    if retitled and ev.title_pages >= SHARED_PAGES and lost:
+    if retitled and ev.title_pages >= SHARED_PAGES:  # its new title is many articles' title
         return _named(
             ev,
             new,
-            f"its title {new.title[:60]!r} and only {kept} of the article's words",
+            f"its title {new.title[:60]!r} (it keeps {kept} of the article's words)",
             ev.title_pages,
         )
     if lost and new_words < old_words and novel >= NEW_SHARE * new_words:
@@ -255,10 +259,10 @@ def _overlap(old: Sequence[str], new: Sequence[str]) -> tuple[int, int, int]:
 def _lost_tail(old: Sequence[str], new: Sequence[str], unclosed: bool) -> str:
     """The new text is the old one's head with the tail gone, and does not end cleanly.
 
-    Clean means: its last paragraph ends a sentence and the HTML was complete. A
-    story shortened to a clean end (whole paragraphs or sentences taken off its
-    end) is an edit; one that stops mid-sentence, or whose HTML stops unclosed,
-    was cut in transit.
+    Clean means: the HTML was complete and the text ends on a whole paragraph of
+    the article, or on one trimmed to a sentence's end. A story shortened so is
+    an edit; one whose last paragraph is an article paragraph's beginning that
+    stops mid-sentence, or whose HTML stops unclosed, was cut in transit.
     """
     if not new:
         return ""
@@ -274,9 +278,18 @@ def _lost_tail(old: Sequence[str], new: Sequence[str], unclosed: bool) -> str:
     end = blocks[-1].a + blocks[-1].size
     if len(old_words) - end < TAIL_LOST * len(old_words):
         return ""
-    if not unclosed and _FULL_STOP.search(new[-1].strip()):
-        return ""
-    where = "where the HTML stops unclosed" if unclosed else "mid-sentence"
+    last = normalize.loose_form(new[-1])
+    olds = [normalize.loose_form(p) for p in old]
+    if last in olds:  # it ends on a whole paragraph of the article
+        if not unclosed:
+            return ""  # a story shortened to a clean end: an edit
+        where = "where the HTML stops unclosed"
+    elif any(p.startswith(last) for p in olds) and not _FULL_STOP.search(new[-1].strip()):
+        where = "mid-sentence"  # a paragraph of the article, cut short
+    elif unclosed:
+        where = "where the HTML stops unclosed"
+    else:
+        return ""  # its last paragraph was edited or trimmed to a sentence's end: an edit
     return f"the text stops {where} after {end} of the article's {len(old_words)} words"
 
 
