@@ -51,6 +51,7 @@ WALL_SHARE = 0.5  # shared text making half of the page: not the article, histor
 WALL_SHARE_WITH_LOSS = 0.15  # ... or a sixth of it, on a page that also lost the article's text
 KEEP_SHARE = 0.5  # a page keeping less than half of the article's words...
 NEW_SHARE = 0.2  # ... where a fifth of the page is text the article never had
+SHORT_PAGE_WORDS = 200  # an error or wall page is short; a story printed twice need not be
 TAIL_MATCH = 0.9  # a head of the article: this share of the new words stands in order in the old
 TAIL_LOST = 0.1  # and at least this share of the old words came after the last match
 
@@ -157,7 +158,7 @@ def response_cut(body: bytes, headers: Mapping[str, str]) -> tuple[str, bool]:
 
 def hint(title: str, paragraphs: Sequence[str]) -> str:
     """The kind of non-article the page's phrases suggest, or "" (a label, never a verdict)."""
-    text = " " + normalize.loose_form(" ".join([title, *paragraphs[:40]])) + " "
+    text = " " + " ".join(normalize.loose_form(p) for p in [title, *paragraphs[:40]]) + " "
     scores = {
         kind: sum(text.count(f" {phrase} ") for phrase in phrases)
         for kind, phrases in _HINTS.items()
@@ -191,10 +192,7 @@ def judge(current: Text | None, new: Text, evidence: Evidence | None) -> str | N
         return f"{CUT}: {ev.cut}"
     new_words = _word_count(new.paragraphs)
     if current is None:
-        shared = _shared_words(new.paragraphs, set(), ev)
-        if new_words and shared >= WALL_SHARE * new_words:
-            return _named(ev, new, f"{shared} of its {new_words} words", ev.shared_pages)
-        return None
+        return _first_fetch(new, new_words, ev)
     cut = _lost_tail(current.paragraphs, new.paragraphs, ev.unclosed)
     if cut:
         return f"{CUT}: {cut}"
@@ -224,6 +222,21 @@ def judge(current: Text | None, new: Text, evidence: Evidence | None) -> str | N
     return None
 
 
+def _first_fetch(new: Text, new_words: int, ev: Evidence) -> str | None:
+    """Without history, only the run can tell. A wall is a frame around each article's
+    own headline: its text is shared, its title is not. Pages identical in title and
+    text are copies of one story (a site may print a wire story under several
+    addresses), unless they are short and read like an error or a wall page."""
+    shared = _shared_words(new.paragraphs, set(), ev)
+    if not new_words or shared < WALL_SHARE * new_words:
+        return None
+    if ev.title_pages < SHARED_PAGES:
+        return _named(ev, new, f"{shared} of its {new_words} words", ev.shared_pages)
+    if ev.hint and new_words < SHORT_PAGE_WORDS:
+        return _named(ev, new, f"its title and {shared} of its {new_words} words", ev.title_pages)
+    return None
+
+
 def _named(ev: Evidence, new: Text, what: str, pages: int) -> str:
     kind = ev.hint or hint(new.title, new.paragraphs) or WALL
     return f"{kind}: {what} served on {pages} articles of this run"
@@ -249,8 +262,8 @@ def _shared_words(paragraphs: Sequence[str], own: set[str], ev: Evidence) -> int
 
 def _overlap(old: Sequence[str], new: Sequence[str]) -> tuple[int, int, int]:
     """(old words the new text keeps, new words the old text never had, old word count)."""
-    old_words = Counter(normalize.words(" ".join(old)))
-    new_words = Counter(normalize.words(" ".join(new)))
+    old_words = Counter(_words(old))
+    new_words = Counter(_words(new))
     kept = sum((old_words & new_words).values())
     novel = sum((new_words - old_words).values())
     return kept, novel, sum(old_words.values())
@@ -266,8 +279,8 @@ def _lost_tail(old: Sequence[str], new: Sequence[str], unclosed: bool) -> str:
     """
     if not new:
         return ""
-    old_words = normalize.words(" ".join(old))
-    new_words = normalize.words(" ".join(new))
+    old_words = _words(old)
+    new_words = _words(new)
     if not old_words or len(new_words) >= len(old_words):
         return ""
     matcher = difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False)
@@ -291,6 +304,12 @@ def _lost_tail(old: Sequence[str], new: Sequence[str], unclosed: bool) -> str:
     else:
         return ""  # its last paragraph was edited or trimmed to a sentence's end: an edit
     return f"the text stops {where} after {end} of the article's {len(old_words)} words"
+
+
+def _words(paragraphs: Sequence[str]) -> list[str]:
+    """The text's words, paragraph by paragraph (normalize caches each paragraph's form;
+    a whole text joined would fill that cache with one-off entries)."""
+    return [word for paragraph in paragraphs for word in normalize.words(paragraph)]
 
 
 def _key_digest(key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crawler import nonarticle
 from crawler.nonarticle import Evidence, RunTally, response_cut
 from crawler.versioning import Snapshot, decide
 
@@ -101,12 +102,21 @@ def test_the_same_text_on_several_articles_of_one_run_is_not_an_article():
     assert ev.shared_pages == 4 and len(ev.shared) == 2
     first_fetch = decide(None, snap(title="Story 0", paras=teasers[0]), evidence=ev)
     assert first_fetch.outcome == "degraded" and first_fetch.reason.startswith("wall:")
-    # two articles sharing a wire story's text are two articles
-    pair = RunTally()
-    for i in range(2):
-        pair.add("site", f"w{i}", "Wire story", STORY)
-    ev = pair.evidence("site", "Wire story", STORY, None)
-    assert decide(None, snap(paras=STORY), evidence=ev).outcome == "new"
+    # one wire story printed under several addresses of the site is that story each time
+    copies = RunTally()
+    for i in range(4):
+        copies.add("site", f"w{i}", "Wire story", STORY)
+    ev = copies.evidence("site", "Wire story", STORY, None)
+    assert ev.shared_pages == 4 and ev.title_pages == 4
+    assert decide(None, snap(title="Wire story"), evidence=ev).outcome == "new"
+    # but the same short error page for every new address of the run is not an article
+    errors = RunTally()
+    for i in range(4):
+        errors.add("site", f"e{i}", "Something went wrong", ERROR)
+    ev = errors.evidence("site", "Something went wrong", ERROR, None)
+    ev = Evidence(**{**ev.__dict__, "hint": nonarticle.hint("Something went wrong", ERROR)})
+    first = decide(None, snap(title="Something went wrong", paras=ERROR), evidence=ev)
+    assert first.outcome == "degraded" and first.reason.startswith("error:"), first.reason
     # nor does one site's wall count for another site
     other = tally.evidence("other-site", "Story 0", teasers[0], None)
     assert decide(None, snap(title="Story 0", paras=teasers[0]), evidence=other).outcome == "new"
