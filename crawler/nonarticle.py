@@ -138,12 +138,18 @@ class Text(Protocol):
 # -- the response -----------------------------------------------------------------
 
 
-def response_cut(body: bytes, headers: Mapping[str, str]) -> tuple[str, bool]:
+def response_cut(
+    body: bytes, headers: Mapping[str, str], flags: Sequence[str] = ()
+) -> tuple[str, bool]:
     """(why the response is cut or "", whether its HTML lacks its closing tags).
 
     Content-Length is compared only when it says more than arrived: Scrapy
     decompresses gzip bodies and keeps the compressed length, which is smaller.
+    Scrapy flags `dataloss` on a body whose connection closed early (article
+    requests accept such bodies, so that they are recorded as cut).
     """
+    if "dataloss" in flags:
+        return "the connection closed before the declared body had arrived", False
     declared = (headers.get("content-length") or "").strip()
     if declared.isdigit() and int(declared) > len(body):
         return f"{len(body)} of the {int(declared)} bytes its Content-Length declares", False

@@ -44,6 +44,7 @@ class FetchedPage:
     allowed_domains: list[str] = field(default_factory=list)
     language: str | None = None  # the site's language (config), for pages that state none
     download_s: float = 0.0  # Scrapy's download latency: the fetch stage's share
+    flags: list[str] = field(default_factory=list)  # Scrapy's response flags ("dataloss")
 
     def to_dict(self) -> Doc:
         return dict(self.__dict__)
@@ -85,7 +86,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
         return Prepared(None, f"{fetched.final_url}: {exc}")
     extracted_at = time.perf_counter()
     url = identity_url(fetched, extracted.canonical_url)
-    cut, unclosed = nonarticle.response_cut(fetched.body, fetched.headers)
+    cut, unclosed = nonarticle.response_cut(fetched.body, fetched.headers, fetched.flags)
     evidence = nonarticle.Evidence(
         cut=cut, unclosed=unclosed, hint=nonarticle.hint(extracted.title, extracted.paragraphs)
     )

@@ -149,6 +149,8 @@ def test_the_response_says_when_it_was_cut():
     assert response_cut(b"<html><body><article><p>Text.</p>", {}) == ("", True)
     # a gzip body decoded by Scrapy keeps the smaller compressed length: not a cut
     assert response_cut(whole, {"content-length": "20"}) == ("", False)
+    # Scrapy's flag on a body whose connection closed early (a chunked body has no length)
+    assert "closed" in response_cut(whole, {}, ["dataloss"])[0]
     # whatever the text says, an incomplete response is never a version
     cut = decide(snap(), snap(), evidence=Evidence(cut=short))
     assert cut.outcome == "degraded" and cut.reason.startswith("cut:")

@@ -1,8 +1,9 @@
 """A site that answers 200 without its articles for a whole round, crawled as users do.
 
 The local news network's site serves a login wall, then an error page, then
-bodies cut off mid-paragraph for every article (crawler/localnet/faults.py),
-then recovers: no round makes a version, every page is `degraded` with its
+bodies cut off mid-paragraph, then bodies short of their Content-Length (the
+connection closed early) for every article (crawler/localnet/faults.py), then
+recovers: no round makes a version, every page is `degraded` with its
 reason, the runs say so, and the recovery is `unchanged`, not `reverted`.
 """
 
@@ -40,18 +41,19 @@ def test_wall_error_and_cut_rounds_make_no_version_and_the_recovery_no_revert(
     articles = db.articles.count_documents({"site": SITE})
     assert articles >= 5 and db.versions.count_documents({"site": SITE}) == articles
     server = net.servers[SITE][1]
-    for fault in ("wall", "error", "cut"):
+    for fault in ("wall", "error", "cut", "short"):
         server.fault = fault
         run, fetches = _recheck(config, crawl_env, db)
         assert len(fetches) == articles
         outcomes = Counter(f["outcome"] for f in fetches)
         assert outcomes == {"degraded": articles}, (fault, outcomes, fetches[0].get("detail"))
         reasons = {f["detail"].split(":", 1)[0] for f in fetches}
-        assert reasons == {fault}, (fault, [f["detail"] for f in fetches][:3])
+        kind = "cut" if fault == "short" else fault  # a body short of its Content-Length
+        assert reasons == {kind}, (fault, [f["detail"] for f in fetches][:3])
         assert db.versions.count_documents({"site": SITE}) == articles
         # the run does not pass for a good one: its outcome and counters say what it got
         assert run["outcome"] == "degraded", run["outcome"]
-        assert run["counters"][f"degraded/{fault}"] == articles
+        assert run["counters"][f"degraded/{kind}"] == articles
         assert run["summary"]["degraded"] == articles
         # and the articles are due again soon, not a week from now
         due = db.articles.find_one({"site": SITE})["next_check_at"]

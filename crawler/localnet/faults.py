@@ -11,7 +11,9 @@ sites whose paywall or error template is rendered inside the usual layout:
   metadata at all (no headline, no JSON-LD);
 - `cut`: the HTML stops in the middle of the paragraph that holds 60 % of the
   article's words (a connection dropped mid-body; Content-Length matches what
-  was sent, as a proxy that re-chunked the body would say).
+  was sent, as a proxy that re-chunked the body would say);
+- `short` (local news network only): the same body under the whole page's
+  Content-Length, the connection closed after it.
 
 Used by the local news network (`SiteServer.fault`), the Zyte page server
 (`FaultyZyteSite`) and `bench/versioning.py`. Generic over the page's markup:
@@ -30,6 +32,10 @@ from crawler.localnet.zyte import ZyteChromeSite, _body_paragraphs
 
 WALL, ERROR, CUT = "wall", "error", "cut"
 FAULTS = (WALL, ERROR, CUT)
+# the cut body under the whole page's Content-Length, the connection closed early
+# (a server or proxy that died mid-body): the local news network serves it
+SHORT = "short"
+DECLARED_LENGTH = "X-Declared-Length"  # the length the local server declares instead
 CUT_SHARE = 0.6
 _CUT_MARK = "QQCUTHEREQQ"
 
@@ -64,7 +70,7 @@ def apply(fault: str, html: bytes, article: str | None = None) -> bytes:
         return _wall(tree, container)
     if fault == ERROR:
         return _error(tree, container)
-    if fault == CUT:
+    if fault in (CUT, SHORT):
         return _cut(tree, container)
     raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
 

@@ -123,6 +123,8 @@ class SiteServer:
             )
         if self.fault:  # served whole whatever the request's validators say, as a wall is
             status, out, page = self._article(post, {}, now)
+            if self.fault == faults.SHORT:
+                out[faults.DECLARED_LENGTH] = str(len(page))
             return status, out, faults.apply(self.fault, page)
         return self._article(post, headers, now)
 
@@ -458,6 +460,9 @@ def _make_handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
                 status, out, body = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
             huge = isinstance(site, HostileServer) and self.path.endswith("huge.html")
             size = HUGE_BODY_BYTES if huge else len(body)
+            declared = out.pop(faults.DECLARED_LENGTH, None)  # a body cut short (faults.SHORT)
+            if declared is not None:
+                size, self.close_connection = int(declared), True
             try:
                 self.send_response(status)
                 for key, value in out.items():
