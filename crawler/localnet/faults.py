@@ -57,7 +57,7 @@ ERROR_HTML = (
 )
 
 
-def apply(fault: str, html: bytes, article: str | None = None) -> bytes:
+def apply_fault(fault: str, html: bytes, article: str | None = None) -> bytes:
     """The page as the site serves it during a `fault` round (unchanged if it has no article).
 
     `article`: the article's text where it is known (the Zyte benchmark's), which
@@ -230,4 +230,4 @@ class FaultyZyteSite(ZyteChromeSite):
         article = self.pages[page_id].body
         if page_id in self.shortened:
             page = shorten(page, article=article)
-        return apply(self.fault, page, article) if self.fault else page
+        return apply_fault(self.fault, page, article) if self.fault else page

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from crawler.localnet import faults
+from crawler.localnet.faults import DECLARED_LENGTH, SHORT, apply_fault
 from crawler.localnet.text import GLUE_PAIRS
 from crawler.localnet.world import HOSTILE_SITE, Post, SiteContent, World
 
@@ -123,9 +123,9 @@ class SiteServer:
             )
         if self.fault:  # served whole whatever the request's validators say, as a wall is
             status, out, page = self._article(post, {}, now)
-            if self.fault == faults.SHORT:
-                out[faults.DECLARED_LENGTH] = str(len(page))
-            return status, out, faults.apply(self.fault, page)
+            if self.fault == SHORT:
+                out[DECLARED_LENGTH] = str(len(page))
+            return status, out, apply_fault(self.fault, page)
         return self._article(post, headers, now)
 
     def _document(self, route: str, headers: dict[str, str], now: datetime) -> Response:
@@ -460,7 +460,7 @@ def _make_handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
                 status, out, body = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
             huge = isinstance(site, HostileServer) and self.path.endswith("huge.html")
             size = HUGE_BODY_BYTES if huge else len(body)
-            declared = out.pop(faults.DECLARED_LENGTH, None)  # a body cut short (faults.SHORT)
+            declared = out.pop(DECLARED_LENGTH, None)  # a body cut short (faults.SHORT)
             if declared is not None:
                 size, self.close_connection = int(declared), True
             try:
