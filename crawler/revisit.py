@@ -45,3 +45,10 @@ def missing_retry(answers: int) -> timedelta:
 def retired(answers: int, since: datetime, now: datetime) -> bool:
     """Enough 404/410 answers, far enough apart, to stop looking at the article."""
     return answers >= GONE_ANSWERS and now - since >= GONE_SPAN
+
+
+def degraded_retry(fetches: int, age: timedelta) -> timedelta:
+    """When to look again at an article whose last `fetches` fetches in a row were not
+    the article (a wall, an error page, a cut body): MIN_INTERVAL, doubling with each
+    such fetch, never later than its regular interval (`age`: since it last changed)."""
+    return min(max(MIN_INTERVAL, interval_for(age)), MIN_INTERVAL * 2 ** max(0, fetches - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crawler.clock import SteppedClock
-from crawler.revisit import GONE_SPAN, missing_retry
+from crawler.revisit import GONE_SPAN, MIN_INTERVAL, missing_retry
 from crawler.store import ArticleStore
 from tests.test_store import T0, body, page
 
@@ -64,3 +64,26 @@ def test_an_answer_between_404s_starts_the_count_again(db):
 def test_the_back_off_grows_and_is_bounded():
     assert missing_retry(1) < missing_retry(2) < missing_retry(3)
     assert missing_retry(10) == missing_retry(20) == timedelta(days=2)
+
+
+def test_an_article_that_keeps_answering_with_a_wall_is_looked_at_less_often(db):
+    """Degraded fetches (not the article) bring the article back soon, then back off;
+    the article's real text answering again ends the run."""
+    from crawler.nonarticle import Evidence
+
+    clock = SteppedClock(T0)
+    store = ArticleStore(db)
+    store.save_snapshot(page("a1", body(4), at=clock()))
+    clock.advance(timedelta(days=3))
+    waits = []
+    for _ in range(4):
+        wall = page("a1", body(4), at=clock())
+        wall.evidence = Evidence(cut="the HTML ends mid-element")
+        assert store.save_snapshot(wall).outcome == "degraded"
+        article = db.articles.find_one({"_id": "a1"})
+        waits.append(article["next_check_at"] - clock())
+        clock.advance(article["next_check_at"] - clock())
+    assert waits[0] == MIN_INTERVAL and waits == sorted(waits) and waits[-1] > waits[0]
+    assert db.articles.find_one({"_id": "a1"})["degraded_fetches"] == 4
+    store.save_snapshot(page("a1", body(4), at=clock()))  # the article again
+    assert "degraded_fetches" not in db.articles.find_one({"_id": "a1"})

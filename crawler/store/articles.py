@@ -279,7 +279,7 @@ class ArticleStore:
             "$set": self._advanced_fields(page, version, decision, story_id),
             "$setOnInsert": {"first_seen": page.fetched_at},
             "$addToSet": {"aliases": {"$each": page.aliases}},
-            "$unset": BACK_FROM_GONE,
+            "$unset": {**BACK_FROM_GONE, "degraded_fetches": ""},
         }
         return UpdateOne(guard, update, upsert=True)
 
@@ -313,18 +313,27 @@ class ArticleStore:
 
     def _touch_op(self, page: Page, outcome: str, article: Doc) -> UpdateOne:
         fields = self._seen_fields(page, outcome)
-        # a page that was not the article (a wall, a cut body) is looked at again soon
-        fields["next_check_at"] = revisit.next_check(
-            page.fetched_at,
-            article.get("last_changed") or page.fetched_at,
-            changed=outcome == DEGRADED,
-        )
+        last_changed = article.get("last_changed") or page.fetched_at
+        unset = dict(BACK_FROM_GONE)
+        if outcome == DEGRADED:
+            # not the article (a wall, a cut body): looked at again soon, then less often
+            # while the site keeps answering so (revisit.degraded_retry)
+            streak = int(article.get("degraded_fetches", 0)) + 1
+            fields["degraded_fetches"] = streak
+            fields["next_check_at"] = page.fetched_at + revisit.degraded_retry(
+                streak, page.fetched_at - last_changed
+            )
+        else:
+            fields["next_check_at"] = revisit.next_check(
+                page.fetched_at, last_changed, changed=False
+            )
+            unset["degraded_fetches"] = ""
         return UpdateOne(
             {"_id": page.article_id},
             {
                 "$set": fields,
                 "$addToSet": {"aliases": {"$each": page.aliases}},
-                "$unset": BACK_FROM_GONE,
+                "$unset": unset,
             },
         )
 
