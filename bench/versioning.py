@@ -163,7 +163,8 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
     """Rounds in which the site answers 200 without the article (crawler/localnet/faults.py).
 
     Every page is fetched once as it is, then once in each round in which the
-    whole site serves a login wall, an error page or bodies cut mid-paragraph,
+    whole site serves a login wall, an error page, bodies cut mid-paragraph or a
+    cookie-consent page,
     then once after it recovered; last, a third of the pages are shortened by
     the publisher to a clean end (a real edit, which must make a version). Each
     round is one run (one RunTally). Versions made by newscrawl and by the
@@ -175,7 +176,7 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
     from crawler import nonarticle
     from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
-    from crawler.localnet.faults import FAULTS, FaultyZyteSite
+    from crawler.localnet.faults import CONSENT, FAULTS, FaultyZyteSite
     from crawler.localnet.zyte import load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
@@ -222,11 +223,12 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
             rows.append((label, outcomes, baseline, kinds))
 
         fetch_round(0, "first", None)
-        for k, fault in enumerate(FAULTS, start=1):
+        faults = (*FAULTS, CONSENT)
+        for k, fault in enumerate(faults, start=1):
             fetch_round(k, fault, fault)
-        fetch_round(len(FAULTS) + 1, "recovered", None)
+        fetch_round(len(faults) + 1, "recovered", None)
         site.shortened = {page.page_id for page in pages[: len(pages) // 3]}
-        fetch_round(len(FAULTS) + 2, "shortened (real)", None)
+        fetch_round(len(faults) + 2, "shortened (real)", None)
 
     print(f"non-article rounds: {len(pages)} real pages, each round one run of every page")
     print(

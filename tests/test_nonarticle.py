@@ -75,6 +75,16 @@ def test_a_wall_or_an_error_page_is_degraded_against_the_article_s_own_history()
     assert other.outcome == "degraded" and other.reason.startswith("not-article:"), other.reason
 
 
+def test_a_consent_page_in_the_article_s_place_is_degraded_and_named():
+    consent = [
+        "We and our 842 partners use cookies and similar technologies to store and access "
+        "information on your device, to personalise ads and content, and to measure them.",
+        "You can accept all cookies, or manage your preferences at any time.",
+    ]
+    decision = decide(snap(), snap(title="Before you continue", paras=consent))
+    assert decision.outcome == "degraded" and decision.reason.startswith("consent:")
+
+
 def test_real_edits_are_not_taken_for_non_articles():
     base = snap()
     added = decide(

@@ -12,6 +12,8 @@ sites whose paywall or error template is rendered inside the usual layout:
 - `cut`: the HTML stops in the middle of the paragraph that holds 60 % of the
   article's words (a connection dropped mid-body; Content-Length matches what
   was sent, as a proxy that re-chunked the body would say);
+- `consent`: a cookie-consent page in the article's place, built like the error
+  page;
 - `short` (local news network only): the same body under the whole page's
   Content-Length, the connection closed after it.
 
@@ -35,6 +37,7 @@ FAULTS = (WALL, ERROR, CUT)
 # the cut body under the whole page's Content-Length, the connection closed early
 # (a server or proxy that died mid-body): the local news network serves it
 SHORT = "short"
+CONSENT = "consent"  # a consent page in the article's place (bench/versioning.py's 4th round)
 DECLARED_LENGTH = "X-Declared-Length"  # the length the local server declares instead
 CUT_SHARE = 0.6
 _CUT_MARK = "QQCUTHEREQQ"
@@ -46,6 +49,14 @@ WALL_HTML = (
     "<p>Already a subscriber? Log in to continue reading, or create a free account "
     "to read three stories a month.</p>"
     '<a class="button" href="/subscribe/">Subscribe now</a> <a href="/login/">Log in</a></div>'
+)
+CONSENT_HTML = (
+    '<div class="consent-page"><h1>Before you continue</h1>'
+    "<p>We and our 842 partners use cookies and similar technologies to store and access "
+    "information on your device, to personalise ads and content, and to measure them.</p>"
+    "<p>You can accept all cookies, or manage your preferences and object to legitimate "
+    "interest at any time in the privacy settings at the bottom of every page.</p>"
+    "<button>Accept all</button> <button>Manage preferences</button></div>"
 )
 ERROR_HTML = (
     '<div class="error-page"><h1>Something went wrong</h1>'
@@ -70,6 +81,8 @@ def apply_fault(fault: str, html: bytes, article: str | None = None) -> bytes:
         return _wall(tree, container)
     if fault == ERROR:
         return _error(tree, container)
+    if fault == CONSENT:
+        return _error(tree, container, CONSENT_HTML, "Before you continue")
     if fault in (CUT, SHORT):
         return _cut(tree, container)
     raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
@@ -127,14 +140,16 @@ def _empty(container: Any) -> None:
     container.text = None
 
 
-def _error(tree: Any, container: Any) -> bytes:
+def _error(
+    tree: Any, container: Any, markup: str = ERROR_HTML, title_text: str = "Something went wrong"
+) -> bytes:
     for h1 in list(tree.iter("h1")):
         _drop(h1)
     _empty(container)
-    container.append(lxml.html.fragment_fromstring(ERROR_HTML))
+    container.append(lxml.html.fragment_fromstring(markup))
     title = tree.find(".//title")
     if title is not None:
-        title.text = "Something went wrong"
+        title.text = title_text
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         _drop(script)
     for meta in tree.xpath("//meta[@property or @name]"):
