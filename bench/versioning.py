@@ -1,6 +1,6 @@
 """Versioning on real pages: chrome-only re-fetches that made a version, and edits caught.
 
-    python bench/versioning.py [--pages N] [--corpus DIR]
+    python bench/versioning.py [--pages N] [--corpus DIR] [--only nonarticle]
 
 Serves the Zyte benchmark's real pages with chrome that changes on every
 request (crawler/localnet/zyte.py: a clock-and-weather bar in the header and
@@ -15,6 +15,10 @@ is fetched once more. Three judges of the same fetches, in the same run:
   fetch compared with the previous one by `versioning.decide` alone;
 - trafilatura hash: a new version whenever the hash of trafilatura.extract's
   text changes (what a crawler without a versioning stage does).
+
+Then `nonarticle_rounds`: whole rounds of login walls, error pages and cut
+bodies (crawler/localnet/faults.py), the recovery and a real shortening, with
+versions made per kind next to the trafilatura-hash baseline.
 
 Skips (exit 0) without ../shared/corpora.
 """
@@ -38,9 +42,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument("--only", choices=["nonarticle"], help="run only this section")
     args = parser.parse_args()
     if not (args.corpus / "ground-truth.json").exists():
         print(f"skipped: {args.corpus} not present")
+        return 0
+    if args.only == "nonarticle":
+        nonarticle_rounds(args.corpus, args.pages)
         return 0
 
     import trafilatura
@@ -146,7 +154,98 @@ def main() -> int:
     print(f"site chrome learned: {chrome_lines} line shapes")
     per_page = {phase: 1000 * s / len(pages) for phase, s in seconds.items()}
     print("store path per page (ms):", {k: round(v, 2) for k, v in per_page.items()})
+    print()
+    nonarticle_rounds(args.corpus, args.pages)
     return 0
+
+
+def nonarticle_rounds(corpus: Path, count: int) -> None:
+    """Rounds in which the site answers 200 without the article (crawler/localnet/faults.py).
+
+    Every page is fetched once as it is, then once in each round in which the
+    whole site serves a login wall, an error page, bodies cut mid-paragraph or a
+    cookie-consent page,
+    then once after it recovered; last, a third of the pages are shortened by
+    the publisher to a clean end (a real edit, which must make a version). Each
+    round is one run (one RunTally). Versions made by newscrawl and by the
+    baseline (a new version whenever the hash of trafilatura.extract's text
+    changes), degraded pages and the kinds their reasons name, in the same run.
+    """
+    import trafilatura
+
+    from crawler import nonarticle
+    from crawler.chrome import ChromeBook
+    from crawler.embedded import EmbeddedServer
+    from crawler.localnet.faults import CONSENT, FAULTS, FaultyZyteSite
+    from crawler.localnet.zyte import load_pages
+    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.store import connect, ensure_indexes
+
+    pages = load_pages(corpus, count)
+    site = FaultyZyteSite(pages)
+    start = datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)
+    traf_prev: dict[str, str] = {}
+    rows: list[tuple[str, Counter[str], int, Counter[str]]] = []
+    caught: list[str] = []  # shortened pages that made a version
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(Path(tmp) / "mongo") as server:
+        db = connect(server.uri, "bench_nonarticle")
+        ensure_indexes(db)
+
+        def fetch_round(round_no: int, label: str, fault: str | None) -> None:
+            site.fault = fault
+            at = start + timedelta(hours=round_no)
+            book, tally = ChromeBook(db), nonarticle.RunTally()
+            outcomes: Counter[str] = Counter()
+            kinds: Counter[str] = Counter()
+            baseline = 0
+            batch = []
+            for page in pages:
+                url = f"http://127.0.0.1:1/articles/{page.page_id}/"
+                body = site.render(page.page_id)
+                headers = {"content-length": str(len(body))}
+                fetched = FetchedPage("zyte-faults", url, url, body, at, headers=headers)
+                prepared = prepare(fetched).page
+                assert prepared is not None
+                batch.append(prepared)
+                digest = hashlib.sha256((trafilatura.extract(body) or "").encode()).hexdigest()
+                baseline += page.page_id in traf_prev and traf_prev[page.page_id] != digest
+                traf_prev[page.page_id] = digest
+            for i in range(0, len(batch), 16):
+                part = batch[i : i + 16]
+                done = persist_batch(db, part, at, chrome_book=book, run_tally=tally)
+                for page, outcome in zip(pages[i : i + 16], done, strict=True):
+                    outcomes[outcome.outcome] += 1
+                    if outcome.outcome == "changed" and page.page_id in site.shortened:
+                        caught.append(page.page_id)
+                    if outcome.outcome == "degraded":
+                        kinds[nonarticle.kind_of(outcome.detail or "")] += 1
+            book.flush(at)
+            rows.append((label, outcomes, baseline, kinds))
+
+        fetch_round(0, "first", None)
+        faults = (*FAULTS, CONSENT)
+        for k, fault in enumerate(faults, start=1):
+            fetch_round(k, fault, fault)
+        fetch_round(len(faults) + 1, "recovered", None)
+        site.shortened = {page.page_id for page in pages[: len(pages) // 3]}
+        fetch_round(len(faults) + 2, "shortened (real)", None)
+
+    print(f"non-article rounds: {len(pages)} real pages, each round one run of every page")
+    print(
+        f"{'round':18s} {'newscrawl versions':>19s} {'degraded':>9s} {'reverted':>9s}"
+        f" {'trafilatura-hash versions':>26s}  degraded kinds"
+    )
+    for label, outcomes, baseline, kinds in rows:
+        made = outcomes["changed"] if label != "first" else outcomes["new"]
+        print(
+            f"{label:18s} {made:>19d} {outcomes['degraded']:>9d} {outcomes['reverted']:>9d}"
+            f" {baseline:>26d}  {dict(sorted(kinds.items()))}"
+        )
+    print(
+        f"shortened: {len(pages) // 3} pages cut by the publisher to 70 % of their paragraphs,"
+        f" {len(caught)} made a version (the other versions of these rounds are chrome-only"
+        " ones, counted in the first section)"
+    )
 
 
 if __name__ == "__main__":

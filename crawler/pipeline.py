@@ -17,7 +17,7 @@ from typing import Any
 
 from scrapy import Spider
 
-from crawler import processing, workers
+from crawler import nonarticle, processing, workers
 from crawler.chrome import ChromeBook
 from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
@@ -26,6 +26,7 @@ from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page
 from crawler.stories import StoryIndex
+from crawler.versioning import DEGRADED
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class StorePipeline:
         self.spider: Any = None  # set when the spider opens; the writer thread uses its db
         self.chrome: ChromeBook | None = None
         self.stories: StoryIndex | None = None
+        # what this run's pages have in common (a wall served for every article): the
+        # batches of all extraction workers are written here, so one tally sees them all
+        self.tally = nonarticle.RunTally()
         self.writer: workers.BatchWriter[Page, Outcome | Exception] = workers.BatchWriter(
             self._write
         )
@@ -117,6 +121,8 @@ class StorePipeline:
             return None
         spider.store.mark_up()
         ledger.count(ARTICLE_STORED)
+        if result.outcome == DEGRADED:  # counted by kind on the run (wall, error, cut...)
+            ledger.count(f"degraded/{nonarticle.kind_of(result.detail or '')}")
         ledger.record(
             fetched.url,
             fetched.fetched_at,
@@ -176,7 +182,13 @@ class StorePipeline:
             return list(
                 with_retry(
                     lambda: processing.persist_batch(
-                        db, pages, self.spider.clock(), self.stages, self.chrome, self.stories
+                        db,
+                        pages,
+                        self.spider.clock(),
+                        self.stages,
+                        self.chrome,
+                        self.stories,
+                        self.tally,
                     )
                 )
             )

@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import chrome, identity, normalize, urls
+from crawler import chrome, identity, nonarticle, normalize, urls
 from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
@@ -45,6 +45,7 @@ class FetchedPage:
     allowed_domains: list[str] = field(default_factory=list)
     language: str | None = None  # the site's language (config), for pages that state none
     download_s: float = 0.0  # Scrapy's download latency: the fetch stage's share
+    flags: list[str] = field(default_factory=list)  # Scrapy's response flags ("dataloss")
 
     def to_dict(self) -> Doc:
         return dict(self.__dict__)
@@ -86,6 +87,10 @@ def prepare(fetched: FetchedPage) -> Prepared:
         return Prepared(None, f"{fetched.final_url}: {exc}")
     extracted_at = time.perf_counter()
     url = identity_url(fetched, extracted.canonical_url)
+    cut, unclosed = nonarticle.response_cut(fetched.body, fetched.headers, fetched.flags)
+    evidence = nonarticle.Evidence(
+        cut=cut, unclosed=unclosed, hint=nonarticle.hint(extracted.title, extracted.paragraphs)
+    )
     aliases = sorted({urls.url_key(u) for u in (fetched.url, fetched.final_url, url)})
     page = Page(
         article_id=urls.article_id(url),
@@ -118,6 +123,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
         },
         run_id=fetched.run_id,
         agency=agency_of(extracted.paragraphs, extracted.authors, extracted.credits),
+        evidence=evidence,
     )
     timings = {"extract": extracted_at - started, "normalise": time.perf_counter() - extracted_at}
     return Prepared(page, title=extracted.title, timings=timings)
@@ -135,13 +141,16 @@ def persist_batch(
     clock: StageClock | None = None,
     chrome_book: chrome.ChromeBook | None = None,
     story_index: StoryIndex | None = None,
+    run_tally: nonarticle.RunTally | None = None,
 ) -> list[Outcome]:
     """Version a batch of pages and place the new texts in stories; one outcome per page, in order.
 
     Idempotent like the single-page path (a retried batch stores nothing twice):
     the store's unique indexes decide, not the batching. `chrome_book` and
     `story_index` carry what a crawl has read (the sites' chrome, the common
-    anchors) across its batches.
+    anchors) across its batches, `run_tally` what its pages had in common (the
+    same wall served for many articles: crawler.nonarticle); without one, the
+    batch is its own evidence.
     """
     clock = clock or StageClock()
     book = chrome_book or chrome.ChromeBook(db)  # a caller's own book is saved by the caller
@@ -150,6 +159,7 @@ def persist_batch(
     with clock.timing("version"):
         strip_chrome(book, pages, now)
         identity.continue_renamed(db, pages)  # a slug rewritten: the same article goes on
+        add_run_evidence(run_tally or nonarticle.RunTally(), pages)
 
     def place(indexes: list[int]) -> dict[str, str]:
         with clock.timing("cluster"):
@@ -187,6 +197,16 @@ def persist_batch(
         )
         for i, result in enumerate(results)
     ]
+
+
+def add_run_evidence(tally: nonarticle.RunTally, pages: list[Page]) -> None:
+    """Count the batch's texts into the run's tally, then give each page what the run says."""
+    for page in pages:
+        tally.add(page.site, page.article_id, page.snapshot.title, page.snapshot.paragraphs)
+    for page in pages:
+        page.evidence = tally.evidence(
+            page.site, page.snapshot.title, page.snapshot.paragraphs, page.evidence
+        )
 
 
 def strip_chrome(book: chrome.ChromeBook, pages: list[Page], now: datetime) -> None:

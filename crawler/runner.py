@@ -265,7 +265,9 @@ def judge_run(
 
     "ok" only when every fetched article page is accounted for (stored, or
     recorded as an error) and none waits in the journal: a crawl that fetched
-    pages and stored none without saying why is an error, not a success.
+    pages and stored none without saying why is an error, not a success. A crawl
+    whose every stored page was not the article (crawler.nonarticle) is
+    "degraded": the site answered, but with walls, errors or cut bodies.
     """
     if lease_lost:
         return LEASE_LOST, lease_lost
@@ -287,9 +289,27 @@ def judge_run(
             f"{counts['spooled']} pages kept in the journal ({journal.journal_dir()}) while "
             "MongoDB was unreachable; they are stored on the next start"
         )
+    degraded = ledger.summary().get("degraded", 0)
+    if degraded and degraded == counts["stored"]:
+        return DEGRADED_RUN, (
+            f"none of the {degraded} article pages stored was the article "
+            f"({_degraded_kinds(ledger)}): the site served walls, errors or cut pages; "
+            "they are fetched again soon"
+        )
     if ledger.summary().get("errors"):
         return "ok-with-errors", error
     return outcome, error
+
+
+DEGRADED_RUN = "degraded"  # every article page of the run was not the article
+
+
+def _degraded_kinds(ledger: RunLedger) -> str:
+    counters = ledger.counters
+    kinds = sorted(
+        (k.split("/", 1)[1], n) for k, n in counters.items() if k.startswith("degraded/")
+    )
+    return ", ".join(f"{kind} {n}" for kind, n in kinds) or "degraded"
 
 
 def finish_run(

@@ -8,7 +8,9 @@ Outcomes (the `fetches.outcome` values):
 - new        first snapshot of an article
 - unchanged  same title and text
 - cosmetic   differs only in whitespace, quote style or punctuation
-- degraded   the extraction failed or lost most of the text: recorded, not stored
+- degraded   the extraction failed or lost most of the text, or the page is not the
+             article (a wall, an error or consent page, a cut body: crawler.nonarticle):
+             recorded with its reason, not stored
 - reverted   the text returned to an earlier version (A -> B -> A): no new version
 - changed    a real edit: a new immutable version
 """
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler import normalize
+from crawler import nonarticle, normalize
 
 DEGRADED_WORD_SHARE = 0.5
 MIN_ARTICLE_WORDS = 25
@@ -77,27 +79,44 @@ class Decision:
 
 
 def decide(
-    current: Snapshot | None, new: Snapshot, known_hashes: frozenset[str] = frozenset()
+    current: Snapshot | None,
+    new: Snapshot,
+    known_hashes: frozenset[str] = frozenset(),
+    evidence: nonarticle.Evidence | None = None,
 ) -> Decision:
     """Compare a new snapshot with the article's current state.
 
     `known_hashes` are the content hashes of the article's earlier versions: a
-    return to one of them is a revert, not a new version.
+    return to one of them is a revert, not a new version. `evidence` is what the
+    response and the site's other pages of the same run say (crawler.nonarticle):
+    a page that is not the article is degraded before any comparison counts.
     """
+    if evidence is not None and evidence.cut:
+        return Decision(DEGRADED, nonarticle.judge(current, new, evidence) or evidence.cut)
     if new.word_count < MIN_ARTICLE_WORDS and (
         current is None or current.word_count >= MIN_ARTICLE_WORDS
     ):
-        return Decision(DEGRADED, f"extraction gave {new.word_count} words")
+        return Decision(
+            DEGRADED, nonarticle.label(f"extraction gave {new.word_count} words", evidence)
+        )
     if current is None:
+        not_article = nonarticle.judge(None, new, evidence)
+        if not_article:
+            return Decision(DEGRADED, not_article)
         return Decision(NEW, "first snapshot")
     if new.content_hash == current.content_hash:
         return Decision(UNCHANGED, "same content hash")
     if new.loose_hash == current.loose_hash:
         return Decision(COSMETIC, "same words; only spacing, quotes or punctuation differ")
+    not_article = nonarticle.judge(current, new, evidence)
+    if not_article:
+        return Decision(DEGRADED, not_article)
     if new.word_count < DEGRADED_WORD_SHARE * current.word_count and _is_prefix_loss(current, new):
         return Decision(
             DEGRADED,
-            f"extraction kept {new.word_count} of {current.word_count} words",
+            nonarticle.label(
+                f"extraction kept {new.word_count} of {current.word_count} words", evidence
+            ),
         )
     if new.content_hash in known_hashes:
         return Decision(REVERTED, "content returned to an earlier version")

@@ -222,7 +222,9 @@ class NewsSpider(scrapy.Spider):
             url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={"reason": reason},
+            # a body cut short by the connection arrives (flagged "dataloss") and is recorded
+            # as a cut page, degraded, instead of an unexplained download error
+            meta={"reason": reason, "download_fail_on_dataloss": False},
             dont_filter=True,  # claim() dedups; Scrapy's filter would hide redirect loops
         )
 
@@ -440,6 +442,7 @@ class NewsSpider(scrapy.Spider):
                 allowed_domains=self.site.domains,
                 language=self.site.language,
                 download_s=float(response.meta.get("download_latency") or 0.0),
+                flags=list(response.flags),
             )
         }
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler.localnet.faults import DECLARED_LENGTH, SHORT, apply_fault
 from crawler.localnet.text import GLUE_PAIRS
 from crawler.localnet.world import HOSTILE_SITE, Post, SiteContent, World
 
@@ -87,6 +88,9 @@ class SiteServer:
         # a redesign: the body after the lede is rendered by a script, so an extractor finds
         # only the lede (what crawler.drift must notice)
         self.redesigned = False
+        # a round of non-article answers for every article (crawler.localnet.faults):
+        # "wall", "error" or "cut"; None serves the articles
+        self.fault: str | None = None
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -117,6 +121,11 @@ class SiteServer:
                 {"Content-Type": "text/html"},
                 b"<html><body><h1>Not found</h1></body></html>",
             )
+        if self.fault:  # served whole whatever the request's validators say, as a wall is
+            status, out, page = self._article(post, {}, now)
+            if self.fault == SHORT:
+                out[DECLARED_LENGTH] = str(len(page))
+            return status, out, apply_fault(self.fault, page)
         return self._article(post, headers, now)
 
     def _document(self, route: str, headers: dict[str, str], now: datetime) -> Response:
@@ -451,6 +460,9 @@ def _make_handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
                 status, out, body = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
             huge = isinstance(site, HostileServer) and self.path.endswith("huge.html")
             size = HUGE_BODY_BYTES if huge else len(body)
+            declared = out.pop(DECLARED_LENGTH, None)  # a body cut short (faults.SHORT)
+            if declared is not None:
+                size, self.close_connection = int(declared), True
             try:
                 self.send_response(status)
                 for key, value in out.items():

@@ -43,13 +43,14 @@ from crawler.store.versions import (
     version_doc,
 )
 from crawler.store.writes import bulk_ignoring_races, insert_new
-from crawler.versioning import CHANGED, NEW, REVERTED, Decision
+from crawler.versioning import CHANGED, DEGRADED, NEW, REVERTED, Decision
 
 log = logging.getLogger(__name__)
 
 MAX_WRITE_ATTEMPTS = 8
-# a page that answers again after a 404/410 is back: revisited, no longer `gone`
-BACK_FROM_GONE = {"status": "", "gone_status": ""}
+# a page that answers again after a 404/410 is back: revisited, no longer `gone`, and
+# its run of missing answers starts again from nothing
+BACK_FROM_GONE = {"status": "", "gone_status": "", "missing": ""}
 
 Doc = dict[str, Any]
 
@@ -278,7 +279,7 @@ class ArticleStore:
             "$set": self._advanced_fields(page, version, decision, story_id),
             "$setOnInsert": {"first_seen": page.fetched_at},
             "$addToSet": {"aliases": {"$each": page.aliases}},
-            "$unset": BACK_FROM_GONE,
+            "$unset": {**BACK_FROM_GONE, "degraded_fetches": ""},
         }
         return UpdateOne(guard, update, upsert=True)
 
@@ -312,15 +313,27 @@ class ArticleStore:
 
     def _touch_op(self, page: Page, outcome: str, article: Doc) -> UpdateOne:
         fields = self._seen_fields(page, outcome)
-        fields["next_check_at"] = revisit.next_check(
-            page.fetched_at, article.get("last_changed") or page.fetched_at, changed=False
-        )
+        last_changed = article.get("last_changed") or page.fetched_at
+        unset = dict(BACK_FROM_GONE)
+        if outcome == DEGRADED:
+            # not the article (a wall, a cut body): looked at again soon, then less often
+            # while the site keeps answering so (revisit.degraded_retry)
+            streak = int(article.get("degraded_fetches", 0)) + 1
+            fields["degraded_fetches"] = streak
+            fields["next_check_at"] = page.fetched_at + revisit.degraded_retry(
+                streak, page.fetched_at - last_changed
+            )
+        else:
+            fields["next_check_at"] = revisit.next_check(
+                page.fetched_at, last_changed, changed=False
+            )
+            unset["degraded_fetches"] = ""
         return UpdateOne(
             {"_id": page.article_id},
             {
                 "$set": fields,
                 "$addToSet": {"aliases": {"$each": page.aliases}},
-                "$unset": BACK_FROM_GONE,
+                "$unset": unset,
             },
         )
 
@@ -427,20 +440,48 @@ class ArticleStore:
                 {"_id": {"$in": gone}, "status": "gone"}, {"$unset": {"next_check_at": ""}}
             )
 
-    def mark_url_gone(self, url_key: str, status: int, now: datetime) -> None:
-        """The article at this URL answered 404/410: it is no longer revisited."""
+    def mark_url_gone(self, url_key: str, status: int, now: datetime) -> bool:
+        """The article at this URL answered 404/410 (see mark_gone): is it gone now?"""
         article = self.find_by_url_key(url_key)
-        if article:
-            self.mark_gone(article["_id"], status, now)
+        return article is not None and self.mark_gone(article["_id"], status, now)
 
-    def mark_gone(self, article_id: str, status: int, now: datetime) -> None:
-        self.articles.update_one(
-            {"_id": article_id},
-            {
-                "$set": {"status": "gone", "gone_status": status, "last_seen": now},
-                "$unset": {"next_check_at": ""},  # out of the revisit queue's index range
-            },
-        )
+    def mark_gone(self, article_id: str, status: int, now: datetime) -> bool:
+        """Count a 404/410 answer; retire the article only on repeated ones spread over time.
+
+        Until revisit.retired says so (3 answers over at least 2 days) the article
+        stays in the revisit queue, looked at again after a growing back-off
+        (revisit.missing_retry); `missing` keeps the run of answers, and any
+        answered fetch removes it. Returns whether the article is now gone.
+        """
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            article = self.articles.find_one({"_id": article_id}, {"missing": 1, "status": 1})
+            if article is None or article.get("status") == "gone":
+                return article is not None
+            before = article.get("missing")
+            answers = int((before or {}).get("answers", 0)) + 1
+            since = (before or {}).get("since") or now
+            missing = {"since": since, "answers": answers, "last_at": now, "status": status}
+            if revisit.retired(answers, since, now):
+                update: Doc = {
+                    "$set": {
+                        "status": "gone",
+                        "gone_status": status,
+                        "last_seen": now,
+                        "missing": missing,
+                    },
+                    "$unset": {"next_check_at": ""},  # out of the revisit queue's index range
+                }
+            else:
+                retry = now + revisit.missing_retry(answers)
+                update = {"$set": {"missing": missing, "next_check_at": retry}}
+            # guarded by the run of answers read: two writers never count one answer twice
+            guard: Doc = {"_id": article_id, "missing.answers": answers - 1}
+            if before is None:
+                guard = {"_id": article_id, "missing": {"$exists": False}}
+            if self.articles.update_one(guard, update).matched_count:
+                return "status" in update["$set"]
+        log.warning("%s: could not count its %s answer (write conflicts)", article_id, status)
+        return False
 
 
 def _first_of_each_article(pages: list[Page]) -> tuple[list[int], list[int]]:
