@@ -46,17 +46,32 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             progress=_print_progress,
             log_level=args.log_level,
         )
+        counters = _run_counters([r.run_id for r in results]) if not args.json else {}
     if args.json:
         print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
     else:
         from crawler.cli.inspect import print_crawl_summary
 
-        print_crawl_summary(results)
+        print_crawl_summary(results, counters)
     missing = sorted(set(sites) - {r.site for r in results})
     for name in missing:  # a crawl that ended without a result is not a success
         print(f"{name}: the crawl ended without recording a result (see the log)", file=sys.stderr)
     ok = not missing and all(r.outcome.startswith("ok") for r in results)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _run_counters(run_ids: list[str]) -> dict[str, dict[str, int]]:
+    """The counters of the runs just made (the summary table splits their skips); none when
+    the store cannot be read now (the table then shows the skips undivided)."""
+    from pymongo.errors import PyMongoError
+
+    from crawler.store import open_database
+
+    try:
+        runs = open_database().crawl_runs.find({"_id": {"$in": run_ids}}, {"counters": 1})
+        return {run["_id"]: run.get("counters") or {} for run in runs}
+    except PyMongoError:
+        return {}
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -237,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.cli import inspect as inspect_commands
 
     inspect_commands.add_commands(sub)
+    from crawler.cli import changes as change_commands
+
+    change_commands.add_commands(sub)
     return parser
 
 
