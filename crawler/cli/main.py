@@ -255,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.cli import changes as change_commands
 
     change_commands.add_commands(sub)
+    from crawler.cli import export as export_commands
+
+    export_commands.add_commands(sub)
     return parser
 
 

@@ -30,6 +30,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.versions.create_index([("fetched_at", DESCENDING)])
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
+    db.stories.create_index("last_joined")  # newscrawl export: the stories joined in a window
     # crawler.stories.merge: merges still checked at crawl starts (few; most stories never merge)
     db.stories.create_index("recheck_until", sparse=True)
     # crawler.stories.members: one document per member, listed per story in joining order

@@ -175,3 +175,134 @@ def test_tables_are_readable_at_80_columns(archive, command):
         first_column = "".join(line.split("│")[1].strip() for line in rows)
         for run in db.crawl_runs.find({}, {"_id": 1}):
             assert run["_id"] in first_column
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def _export(tmp_path, env, *args, name="out"):
+    path = tmp_path / name
+    result = newscrawl("export", *args, "-o", str(path), env=env)
+    assert result.returncode == 0, result.stderr
+    return path, result
+
+
+def _warc_records(path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            yield record, record.content_stream().read()
+
+
+def test_warc_export_round_trips_every_version(archive, tmp_path):
+    from crawler.store.versions import decompress_raw
+
+    env, db = archive["env"], archive["db"]
+    path, result = _export(tmp_path, env, "--format", "warc", name="all.warc.gz")
+    assert "--since" in result.stderr  # says how to resume
+    responses, metadata, first = {}, {}, None
+    for record, body in _warc_records(path):
+        first = first or record.rec_type
+        assert record.rec_headers.protocol == "WARC/1.1"
+        if record.rec_type == "response":
+            key = record.rec_headers.get_header("WARC-Newscrawl-Version")
+            responses[key] = (record, body)
+        elif record.rec_type == "metadata":
+            metadata[record.rec_headers.get_header("WARC-Concurrent-To")] = json.loads(body)
+    assert first == "warcinfo"
+    stored = list(db.versions.find())
+    assert len(responses) == len(stored) == len(metadata)
+    for version in stored:
+        record, body = responses[f"{version['article_id']}:{version['version']}"]
+        assert body == decompress_raw(version["raw"]["zstd"])
+        assert record.rec_headers.get_header("WARC-Target-URI") == version["http"]["final_url"]
+        date = record.rec_headers.get_header("WARC-Date")
+        assert date == version["fetched_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert record.http_headers.get_statuscode() == str(version["http"]["status"])
+        content_type = dict(version["http"]["headers"])["content-type"]
+        assert record.http_headers.get_header("Content-Type") == content_type
+        about = metadata[record.rec_headers.get_header("WARC-Record-ID")]
+        assert (about["title"], about["change"]["kinds"]) == (
+            version["title"],
+            version["change"]["kinds"],
+        )
+
+
+def test_warc_export_is_indexed_by_cdxj_indexer(archive, tmp_path):
+    indexer = REPO / ".venv" / "bin" / "cdxj-indexer"
+    if not indexer.exists():
+        pytest.skip("cdxj-indexer is not installed")
+    path, _ = _export(tmp_path, archive["env"], "--format", "warc", name="all.warc.gz")
+    index = subprocess.run(
+        [str(indexer), str(path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    lines = [json.loads(line.split(" ", 2)[2]) for line in index]
+    responses = [line for line in lines if line.get("mime") != "application/json"]
+    assert len(responses) == archive["db"].versions.count_documents({})
+    assert all(int(line["length"]) > 0 and "offset" in line for line in lines)
+
+
+def test_export_windows_join_without_gaps_and_old_versions_get_headers(archive, tmp_path):
+    env, db = archive["env"], archive["db"]
+    times = sorted({v["fetched_at"] for v in db.versions.find({}, {"fetched_at": 1})})
+    middle = times[len(times) // 2].isoformat()
+    before, _ = _export(tmp_path, env, "--format", "warc", "--until", middle, name="a.warc.gz")
+    after, _ = _export(tmp_path, env, "--format", "warc", "--since", middle, name="b.warc.gz")
+    keys = [
+        record.rec_headers.get_header("WARC-Newscrawl-Version")
+        for path in (before, after)
+        for record, _ in _warc_records(path)
+        if record.rec_type == "response"
+    ]
+    assert sorted(keys) == sorted(f"{v['article_id']}:{v['version']}" for v in db.versions.find())
+    only, _ = _export(tmp_path, env, "--format", "warc", "--site", "harbour-times", name="h.gz")
+    sites = {
+        record.rec_headers.get_header("WARC-Target-URI").split("/")[2]
+        for record, _ in _warc_records(only)
+        if record.rec_type == "response"
+    }
+    assert len(sites) == 1
+    # a version stored before the headers were kept: status and content type rebuilt
+    old = db.versions.find_one({"site": "valley-gazette"})
+    db.versions.update_one({"_id": old["_id"]}, {"$unset": {"http.headers": ""}})
+    try:
+        path, _ = _export(tmp_path, env, "--format", "warc", "--site", "valley-gazette")
+        record = next(
+            record
+            for record, _ in _warc_records(path)
+            if record.rec_headers.get_header("WARC-Newscrawl-Version")
+            == f"{old['article_id']}:{old['version']}"
+        )
+        assert record.rec_headers.get_header("WARC-Newscrawl-Headers") == "synthesized"
+        assert record.http_headers.protocol == "HTTP/1.1"
+        assert record.http_headers.get_statuscode() == "200"
+        assert record.http_headers.get_header("Content-Type") == old["http"]["content-type"]
+    finally:
+        db.versions.update_one({"_id": old["_id"]}, {"$set": {"http": old["http"]}})
+
+
+def test_jsonl_export_has_versions_articles_and_stories(archive, tmp_path):
+    import base64
+
+    from crawler.store.versions import decompress_raw
+
+    env, db = archive["env"], archive["db"]
+    path, _ = _export(tmp_path, env, "--format", "jsonl", name="all.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    by_type = {}
+    for line in lines:
+        by_type.setdefault(line["type"], []).append(line)
+    assert len(by_type["version"]) == db.versions.count_documents({})
+    assert not any("raw" in v or "raw_base64" in v for v in by_type["version"])
+    assert {a["_id"] for a in by_type["article"]} == {a["_id"] for a in db.articles.find()}
+    assert {s["_id"] for s in by_type["story"]} == {
+        s["_id"] for s in db.stories.find({"last_joined": {"$ne": None}})
+    }
+    raw, _ = _export(tmp_path, env, "--format", "jsonl", "--raw", name="raw.jsonl")
+    stored = {v["_id"]: decompress_raw(v["raw"]["zstd"]) for v in db.versions.find()}
+    versions = [json.loads(line) for line in raw.read_text().splitlines()]
+    versions = [v for v in versions if v["type"] == "version"]
+    assert {v["_id"]: base64.b64decode(v["raw_base64"]) for v in versions} == stored
+    refused = newscrawl("export", "--format", "jsonl", "-o", str(path), env=env, check=False)
+    assert refused.returncode == 2 and "exists" in refused.stderr
