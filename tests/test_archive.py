@@ -306,3 +306,19 @@ def test_jsonl_export_has_versions_articles_and_stories(archive, tmp_path):
     assert {v["_id"]: base64.b64decode(v["raw_base64"]) for v in versions} == stored
     refused = newscrawl("export", "--format", "jsonl", "-o", str(path), env=env, check=False)
     assert refused.returncode == 2 and "exists" in refused.stderr
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from crawler.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert missing == []

@@ -3,6 +3,7 @@ started from a folder of the user's, with no settings: data goes to ./data there
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,18 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
     assert f"(data in {home / 'data' / 'mongo'})" in result.stderr
     edited = re.search(r"newscrawl history (\S+)", result.stdout).group(1)
     assert "npx mongosh" in result.stdout
+    # the commands it prints run as printed (newscrawl is not on this PATH: a full path)
+    printed = re.search(r"^  (\S+) changes --since 1d", result.stdout, re.M).group(1)
+    assert printed == str(installed / "bin" / "newscrawl")
+    changes = subprocess.run(
+        [printed, "changes", "--since", "1d", "--json"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert changes.returncode == 0 and json.loads(changes.stdout), changes.stderr[-2000:]
     # the store stopped with the command; start it again on the same data, as a user would
     with EmbeddedServer(home / "data" / "mongo") as server:
         db = MongoClient(server.uri).news

@@ -124,27 +124,52 @@ def print_extracted(result: Any) -> None:
         console().print()
 
 
+def newscrawl_command() -> str:
+    """How to run this newscrawl, as a user can paste it: `newscrawl` when that is what was
+    run and PATH finds the same script, else that script's full path (a venv not
+    activated), else `python -m crawler` with this Python."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    script = Path(sys.argv[0]).absolute()
+    if script.name != "newscrawl" or not script.exists():
+        return f"{shlex.quote(sys.executable)} -m crawler"
+    found = shutil.which("newscrawl")
+    if found and Path(found).resolve() == script.resolve():
+        return "newscrawl"
+    return shlex.quote(str(script))
+
+
 def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
-    console().print(
+    import shlex
+
+    run = newscrawl_command()
+    out = console()
+    out.print(
         f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
     )
-    console().print("Look at it:")
-    console().print(
-        "  newscrawl stories                  # wire copies grouped across sites, with the originating copy"
-    )
-    console().print("  newscrawl runs                     # the crawl runs and their counters")
+    out.print("Look at it (from this folder):")
+    for command, why in (
+        ("changes --since 1d", "what was edited, newest first"),
+        ("stories", "wire copies grouped across sites, with each copy's URL"),
+        ("runs", "the crawl runs and their counters"),
+    ):
+        out.print(f"  {run} {command}    # {why}", soft_wrap=True, highlight=False)
     for url in edited:
-        console().print(f"  newscrawl history {url}")
-        console().print(f"  newscrawl diff {url} 1 2")
-    console().print(
+        out.print(f"  {run} history {shlex.quote(url)}", soft_wrap=True, highlight=False)
+        out.print(f"  {run} diff {shlex.quote(url)} 1 2", soft_wrap=True, highlight=False)
+    out.print(
         "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
     )
-    console().print(
+    out.print(
         "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
     )
-    console().print(f'  npx mongosh "{uri}news"')
-    console().print(
-        "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
+    out.print(f'  npx mongosh "{uri}news"', soft_wrap=True, highlight=False)
+    out.print(
+        "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)",
+        soft_wrap=True,
+        highlight=False,
     )
 
 

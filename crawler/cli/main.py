@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     crawl = sub.add_parser("crawl", help="one-off crawl of sites from the config")
-    crawl.add_argument("sites", nargs="*")
+    crawl.add_argument("sites", nargs="*", help="site names of the config")
     crawl.add_argument("--all", action="store_true", help="every site in the config")
     crawl.add_argument(
         "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
@@ -222,13 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--trigger", default="manual", choices=["manual", "schedule"], help=argparse.SUPPRESS
     )
-    crawl.add_argument("--json", action="store_true")
+    crawl.add_argument("--json", action="store_true", help="print the results as JSON")
     crawl.set_defaults(func=cmd_crawl)
 
     extract = sub.add_parser("extract", help="show the extraction of one page (file or URL)")
-    extract.add_argument("source")
+    extract.add_argument("source", help="a saved HTML file, or an http(s) URL to fetch")
     extract.add_argument("--url", help="the page's URL, for a saved file")
-    extract.add_argument("--json", action="store_true")
+    extract.add_argument("--json", action="store_true", help="print JSON instead of text")
     extract.set_defaults(func=cmd_extract)
 
     cluster = sub.add_parser("cluster", help='group {"id","text"} JSON lines into stories')
@@ -238,15 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="crawl a local news network into the embedded store (offline)"
     )
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--seed", type=int, default=7, help="the local network's articles (default 7)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     verify = sub.add_parser("verify", help="check the store's invariants; exit 1 if one is broken")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help="print JSON instead of text")
     verify.set_defaults(func=cmd_verify)
 
     migrate = sub.add_parser("migrate", help="bring an existing database to the current schema")
-    migrate.add_argument("--json", action="store_true")
+    migrate.add_argument("--json", action="store_true", help="print JSON instead of text")
     migrate.set_defaults(func=cmd_migrate)
 
     from crawler.cli import inspect as inspect_commands
