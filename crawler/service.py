@@ -278,6 +278,7 @@ class Service:
         signal.signal(signal.SIGHUP, self.request_reload)
         self.schedule_all()
         self.scheduler.start()
+        threading.Thread(target=self._alerts, name="newscrawl-alerts", daemon=True).start()
         if self.metrics_server is not None:
             self.metrics_server.start()
             log.info("metrics on port %d: /metrics, /healthz", self.metrics_server.port)
@@ -294,6 +295,17 @@ class Service:
                 self.reload()
         self._shutdown()
         return 0
+
+    def _alerts(self) -> None:
+        """Change alerts (crawler.notify): record and send every NOTIFY_EVERY, in a thread of
+        its own, so a slow receiver never delays a crawl or the schedule."""
+        from crawler.notify import NOTIFY_EVERY, run_once
+
+        while not self.stopping.wait(NOTIFY_EVERY.total_seconds()):
+            try:
+                run_once(self.db, self.config.notify, self.clock(), within_s=20)
+            except Exception:  # never the service's end: the next pass tries again
+                log.exception("change alerts: pass failed")
 
     def _shutdown(self) -> None:
         """Stop scheduling, ask running crawls to stop (Scrapy closes them as 'shutdown'), wait,

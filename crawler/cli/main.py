@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from crawler.config import ConfigError, config_path, load_config
 from crawler.session import UsageError, store_session
@@ -47,6 +48,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             log_level=args.log_level,
         )
         counters = _run_counters([r.run_id for r in results]) if not args.json else {}
+        _send_alerts(config)
     if args.json:
         print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
     else:
@@ -58,6 +60,28 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(f"{name}: the crawl ended without recording a result (see the log)", file=sys.stderr)
     ok = not missing and all(r.outcome.startswith("ok") for r in results)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+ALERTS_WITHIN_S = 10.0  # what `newscrawl crawl` spends on alerts once its crawls are over
+
+
+def _send_alerts(config: Any) -> None:
+    """Record and send the change alerts of what was just stored, and the ones still pending
+    (crawler.notify): after the crawls, for a few seconds at most; what is not sent
+    waits in `notifications` for the next crawl or the service."""
+    if not config.notify.targets:
+        return
+    from crawler.clock import utcnow
+    from crawler.notify import run_once
+    from crawler.store import open_database
+
+    done = run_once(open_database(), config.notify, utcnow(), within_s=ALERTS_WITHIN_S)
+    if done.get("pending") or done.get("failed"):
+        print(
+            f"change alerts: {done.get('sent', 0)} sent, {done['pending']} to retry, "
+            f"{done['failed']} failed (see the notifications collection)",
+            file=sys.stderr,
+        )
 
 
 def _run_counters(run_ids: list[str]) -> dict[str, dict[str, int]]:
