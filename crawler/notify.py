@@ -15,7 +15,7 @@ Two steps, both outside any crawl's event loop, and neither can fail a crawl:
    collection for the next `newscrawl crawl` or the service's next pass.
 
 `newscrawl crawl` runs both once its crawls are over, for a few seconds at most; the
-service runs them every NOTIFY_EVERY in a scheduler thread.
+service every 30 seconds in a thread of its own (crawler.service).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ CURSOR = "notify"  # meta document: the fetched_at the last scan read up to
 LOOK_BACK = timedelta(minutes=15)  # versions written a little after they were fetched
 FIRST_SCAN = timedelta(hours=1)  # a store's first scan alerts on the last hour only
 CLAIM = timedelta(minutes=2)  # a claimed delivery whose sender died is due again after this
-NOTIFY_EVERY = timedelta(seconds=30)  # the service's pass
 BODY_CHARS = 3000
 EDITS = ("headline", "lede", "body_added", "body_removed", "correction", "body_edited")
 

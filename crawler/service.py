@@ -113,6 +113,7 @@ class Service:
         )
         self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.stopping = threading.Event()
+        self.alerts_every_s = 30.0  # crawler.notify's pass (newscrawl demo --serve: faster)
         self.dispatcher: Dispatcher = self._dispatcher()
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
@@ -297,11 +298,11 @@ class Service:
         return 0
 
     def _alerts(self) -> None:
-        """Change alerts (crawler.notify): record and send every NOTIFY_EVERY, in a thread of
+        """Change alerts (crawler.notify): record and send every `alerts_every_s`, in a thread of
         its own, so a slow receiver never delays a crawl or the schedule."""
-        from crawler.notify import NOTIFY_EVERY, run_once
+        from crawler.notify import run_once
 
-        while not self.stopping.wait(NOTIFY_EVERY.total_seconds()):
+        while not self.stopping.wait(self.alerts_every_s):
             try:
                 run_once(self.db, self.config.notify, self.clock(), within_s=20)
             except Exception:  # never the service's end: the next pass tries again

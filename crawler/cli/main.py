@@ -137,6 +137,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     import subprocess
 
+    if args.serve:
+        from crawler.cli.tour import serve
+
+        return serve(args)
     from crawler.cli.inspect import print_demo_tour
     from crawler.localnet import LocalNetwork
 
@@ -264,6 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--seed", type=int, default=7, help="the local network's articles (default 7)"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the network and the service running, editing articles as time passes "
+        "(Ctrl-C stops)",
+    )
+    demo.add_argument(
+        "--every", default="20s", help="with --serve: how often each site is crawled (default 20s)"
+    )
+    demo.add_argument(
+        "--edit-every",
+        default="10s",
+        help="with --serve: how often an article is edited (default 10s; 20 minutes pass on "
+        "the network's clock)",
     )
     demo.set_defaults(func=cmd_demo)
 
