@@ -322,3 +322,37 @@ def test_every_option_of_every_command_says_what_it_does():
         if not isinstance(action, argparse._HelpAction) and not action.help
     ]
     assert missing == []
+
+
+def test_piped_tables_take_columns_and_name_urls_seen_again(archive):
+    env, db = archive["env"], archive["db"]
+    narrow = newscrawl("runs", env=dict(env, COLUMNS="80")).stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    wide = newscrawl("runs", "--limit", "1", env=dict(env, COLUMNS="250")).stdout
+    assert "seen again" in wide and "not fetched" in wide and "skipped" not in wide
+    run = db.crawl_runs.find().sort("started_at", -1)[0]
+    again = run["counters"].get("skip/duplicate", 0)
+    row = next(line for line in wide.splitlines() if run["_id"] in line)
+    cells = [c.strip() for c in row.split("│")]
+    header = next(line for line in wide.splitlines() if "seen again" in line)
+    names = [c.strip() for c in header.split("┃")]
+    assert cells[names.index("seen again")] == str(again)
+    not_fetched = run["summary"]["skipped"] - again
+    assert cells[names.index("not fetched")] == str(not_fetched)
+
+
+def test_crawl_summary_splits_skips_into_seen_again_and_not_fetched(capsys, monkeypatch):
+    from crawler.cli.inspect import print_crawl_summary
+    from crawler.runner import RunResult
+
+    monkeypatch.setenv("COLUMNS", "200")
+    summary = {"pages": 12, "new": 9, "changed": 0, "skipped": 27, "errors": 0}
+    result = RunResult("valley-gazette", "run-1", "ok", summary)
+    print_crawl_summary([result], {"run-1": {"skip/duplicate": 25, "skip/not-due": 2}})
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "seen again" in line)
+    row = next(line for line in out.splitlines() if "valley-gazette" in line)
+    names = [c.strip() for c in header.split("┃")]
+    cells = [c.strip() for c in row.split("│")]
+    assert cells[names.index("seen again")] == "25" and cells[names.index("not fetched")] == "2"
+    assert cells[names.index("new")] == "9"
