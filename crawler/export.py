@@ -15,9 +15,9 @@ are the decoded body (Scrapy undoes gzip and chunking), so the headers describin
 transfer (Content-Encoding, Transfer-Encoding, Content-Length) are replaced by the
 body's own Content-Length.
 
-Streaming: versions are read oldest first one hour of `fetched_at` at a time (the
+Streaming: versions are read oldest first six hours of `fetched_at` at a time (the
 range is indexed), fifty documents a cursor batch: this process holds fifty pages
-whatever the store's size, and the server sorts one hour's versions (the embedded
+whatever the store's size, and the server sorts six hours of versions (the embedded
 store sorts a query's matches in memory, so a sort over the whole collection is never
 asked for). Fetching the hour's ids first and the documents by `_id: {$in}` was
 measured slower: that `$in` costs the embedded store a read of the collection.
@@ -39,7 +39,9 @@ from crawler.store.versions import decompress_raw
 
 Doc = dict[str, Any]
 
-WINDOW = timedelta(hours=1)
+WINDOW = timedelta(
+    hours=6
+)  # each a query: 120 for a month (one an hour: 6 s of 15 at 1,500 versions)
 BATCH = 50  # versions a cursor batch: memory holds this many pages at a time
 TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 SYNTHESIZED = "synthesized"
