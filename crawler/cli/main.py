@@ -75,7 +75,13 @@ def _send_alerts(config: Any) -> None:
     from crawler.notify import run_once
     from crawler.store import open_database
 
-    done = run_once(open_database(), config.notify, utcnow(), within_s=ALERTS_WITHIN_S)
+    try:
+        done = run_once(open_database(), config.notify, utcnow(), within_s=ALERTS_WITHIN_S)
+    except Exception:  # the crawls are stored: an alert's trouble must not fail the command
+        log.warning(
+            "change alerts: not sent now; the next crawl or the service tries again", exc_info=True
+        )
+        return
     if done.get("pending") or done.get("failed"):
         print(
             f"change alerts: {done.get('sent', 0)} sent, {done['pending']} to retry, "
