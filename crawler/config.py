@@ -196,9 +196,43 @@ class ServiceSettings(_Strict):
         return self
 
 
+class NotifySettings(_Strict):
+    """Change alerts (crawler.notify): where they go and which changes make one.
+
+    `targets` are Apprise URLs (`json://host:port/path` posts JSON to a webhook;
+    `mailto://`, `slack://`, `matrix://`, ...). An alert is sent for each new version of
+    an article of `sites` (all when empty) whose change has one of `kinds` (every edit
+    when empty; `first` for new articles), and once when a story reaches
+    `story_sites` sites. A delivery that fails is tried again `attempts` times, waiting
+    `backoff`, then twice as long each time."""
+
+    targets: list[str] = []
+    sites: list[str] = []
+    kinds: list[
+        Literal[
+            "first", "headline", "lede", "body_added", "body_removed", "correction", "body_edited"
+        ]
+    ] = []
+    story_sites: int | None = Field(default=None, ge=2)
+    attempts: int = Field(default=8, ge=1)
+    backoff: Duration = "30s"
+
+    @field_validator("targets")
+    @classmethod
+    def _apprise_urls(cls, value: list[str]) -> list[str]:
+        if value:
+            import apprise
+
+            for url in value:
+                if apprise.Apprise.instantiate(url) is None:
+                    raise ValueError(f"not an Apprise URL it can send to: {url!r}")
+        return value
+
+
 class Config(_Strict):
     sites: list[Site]
     service: ServiceSettings = ServiceSettings()
+    notify: NotifySettings = NotifySettings()  # change alerts (crawler.notify)
     user_agent: str = DEFAULT_USER_AGENT
     # keys every site gets unless it sets its own (merged into each site entry, nested
     # mappings such as politeness key by key); see parse_config

@@ -115,6 +115,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
                 for k, v in fetched.headers.items()
                 if k in ("etag", "last-modified", "content-type")
             },
+            "headers": sorted(fetched.headers.items()),  # every response header (WARC export)
         },
         extractor={
             "name": "trafilatura+jsonld",

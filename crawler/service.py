@@ -148,6 +148,7 @@ class Service:
         self._scheduled: dict[str, Schedule] = {}  # the schedule each site's job was made with
         self._last_started: dict[str, datetime] = {}  # by this process; else from `schedules`
         self.stopping = threading.Event()
+        self.alerts_every_s = 30.0  # crawler.notify's pass (newscrawl demo --serve: faster)
         self.dispatcher: Dispatcher = self._dispatcher()
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
@@ -341,6 +342,7 @@ class Service:
         signal.signal(signal.SIGHUP, self.request_reload)
         self.schedule_all()
         self.scheduler.start()
+        threading.Thread(target=self._alerts, name="newscrawl-alerts", daemon=True).start()
         if self.metrics_server is not None:
             self.metrics_server.start()
             log.info("metrics on port %d: /metrics, /healthz", self.metrics_server.port)
@@ -357,6 +359,17 @@ class Service:
                 self.reload()
         self._shutdown()
         return 0
+
+    def _alerts(self) -> None:
+        """Change alerts (crawler.notify): record and send every `alerts_every_s`, in a thread of
+        its own, so a slow receiver never delays a crawl or the schedule."""
+        from crawler.notify import run_once
+
+        while not self.stopping.wait(self.alerts_every_s):
+            try:
+                run_once(self.db, self.config.notify, self.clock(), within_s=20)
+            except Exception:  # never the service's end: the next pass tries again
+                log.exception("change alerts: pass failed")
 
     def _shutdown(self) -> None:
         """Stop scheduling, ask running crawls to stop (Scrapy closes them as 'shutdown'), wait,

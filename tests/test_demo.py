@@ -4,6 +4,7 @@ directory (platformdirs: $XDG_DATA_HOME/newscrawl), whatever the folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,6 +39,18 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
     assert f"(data in {store})" in result.stderr
     edited = re.search(r"newscrawl history (\S+)", result.stdout).group(1)
     assert "npx mongosh" in result.stdout
+    # the commands it prints run as printed (newscrawl is not on this PATH: a full path)
+    printed = re.search(r"^  (\S+) changes --since 1d", result.stdout, re.M).group(1)
+    assert printed == str(installed / "bin" / "newscrawl")
+    changes = subprocess.run(
+        [printed, "changes", "--since", "1d", "--json"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert changes.returncode == 0 and json.loads(changes.stdout), changes.stderr[-2000:]
     # the store stopped with the command; start it again on the same data, as a user would
     with EmbeddedServer(store) as server:
         db = MongoClient(server.uri).news

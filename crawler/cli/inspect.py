@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from crawler import urls
+from crawler.cli import tables
+from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, positive_int
+from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
 from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
@@ -29,18 +32,11 @@ Doc = dict[str, Any]
 def console() -> Console:
     """The terminal, made when first printed to: importing this module prints nothing and
     opens nothing (a command that only prints JSON never builds one)."""
-    return Console(width=None if sys.stdout.isatty() else 140)
+    return tables.console()
 
 
 class NotFound(Exception):
     pass
-
-
-def _table(title: str, columns: tuple[str, ...]) -> Table:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    return table
 
 
 def _json(data: Any) -> None:
@@ -74,26 +70,38 @@ SUMMARY_COLUMNS = (
     "unchanged",
     "cosmetic",
     "degraded",
+    "seen again",
     "skipped",
     "errors",
 )
+SUMMARY_LABELS = {"skipped": "not fetched"}
+SUMMARY_PRIORITY = {"pages": 2, "new": 1, "changed": 1, "errors": 1, "unchanged": 3}
 
 
-def print_crawl_summary(results: list[Any]) -> None:
-    table = Table(title="crawl summary")
-    table.add_column("site")
-    table.add_column("outcome")
-    for column in SUMMARY_COLUMNS:
-        table.add_column(column, justify="right")
+def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = None) -> None:
+    """One row per site; `counters` (run_id -> the run's counters) splits the skipped entries
+    into URLs seen again in another source and URLs not fetched."""
+    columns = [Column("site"), Column("outcome")]
+    columns += [
+        Column(SUMMARY_LABELS.get(k, k), SUMMARY_PRIORITY.get(k, 3), "right")
+        for k in SUMMARY_COLUMNS
+    ]
+    cells = []
     for result in results:
-        table.add_row(
-            result.site, result.outcome, *(str(result.summary.get(k, 0)) for k in SUMMARY_COLUMNS)
+        summary = dict(result.summary)
+        again = seen_again((counters or {}).get(result.run_id, {}))
+        summary["seen again"] = again
+        summary["skipped"] = max(int(summary.get("skipped", 0)) - again, 0)
+        cells.append(
+            (result.site, result.outcome, *(str(summary.get(k, 0)) for k in SUMMARY_COLUMNS))
         )
         if result.error:
             console().print(f"[red]{result.site}: {result.error}[/red]")
-    console().print(table)
+    print_table("crawl summary", columns, cells)
     console().print(
-        "new = new articles, changed = new versions; details per URL are in the 'fetches' collection."
+        "new = new articles, changed = new versions, seen again = URLs listed by more than one "
+        "source (fetched once), not fetched = not due, robots.txt, off-site or over the limit; "
+        "details per URL are in the 'fetches' collection."
     )
 
 
@@ -116,35 +124,71 @@ def print_extracted(result: Any) -> None:
         console().print()
 
 
+def newscrawl_command() -> str:
+    """How to run this newscrawl, as a user can paste it: `newscrawl` when that is what was
+    run and PATH finds the same script, else that script's full path (a venv not
+    activated), else `python -m crawler` with this Python."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    script = Path(sys.argv[0]).absolute()
+    if script.name != "newscrawl" or not script.exists():
+        return f"{shlex.quote(sys.executable)} -m crawler"
+    found = shutil.which("newscrawl")
+    if found and Path(found).resolve() == script.resolve():
+        return "newscrawl"
+    return shlex.quote(str(script))
+
+
 def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
-    console().print(
+    import shlex
+
+    run = newscrawl_command()
+    out = console()
+    out.print(
         f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
     )
-    console().print("Look at it:")
-    console().print(
-        "  newscrawl stories                  # wire copies grouped across sites, with the originating copy"
-    )
-    console().print("  newscrawl runs                     # the crawl runs and their counters")
+    out.print("Look at it (from this folder):")
+    for command, why in (
+        ("changes --since 1d", "what was edited, newest first"),
+        ("stories", "wire copies grouped across sites, with each copy's URL"),
+        ("runs", "the crawl runs and their counters"),
+    ):
+        out.print(f"  {run} {command}    # {why}", soft_wrap=True, highlight=False)
     for url in edited:
-        console().print(f"  newscrawl history {url}")
-        console().print(f"  newscrawl diff {url} 1 2")
-    console().print(
+        out.print(f"  {run} history {shlex.quote(url)}", soft_wrap=True, highlight=False)
+        out.print(f"  {run} diff {shlex.quote(url)} 1 2", soft_wrap=True, highlight=False)
+    out.print(
         "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
     )
-    console().print(
+    out.print(
         "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
     )
-    console().print(f'  npx mongosh "{uri}news"')
-    console().print(
-        "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)"
+    out.print(f'  npx mongosh "{uri}news"', soft_wrap=True, highlight=False)
+    out.print(
+        "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)",
+        soft_wrap=True,
+        highlight=False,
     )
 
 
 # -- lookups ------------------------------------------------------------------------------
 
 
+ARTICLE_ID = re.compile(r"^[0-9a-f]{40}$")  # urls.article_id: sha1 of the url_key
+ARTICLE_HELP = "the article: any URL variant of it, or its article_id (as --json prints)"
+
+
 def find_article(db: Any, url: str) -> Doc:
-    article = ArticleStore(db).find_by_url_key(urls.url_key(url))
+    """The article a URL (any variant: tracking parameters, AMP, http/https) or an
+    `article_id` names."""
+    text = url.strip()
+    if ARTICLE_ID.match(text):
+        article: Doc | None = db.articles.find_one({"_id": text})
+        if article is not None:
+            return article
+    article = ArticleStore(db).find_by_url_key(urls.url_key(text))
     if article is None:
         raise NotFound(f"no stored article for {url}")
     return article
@@ -276,28 +320,33 @@ def _with_store(func: Any) -> Any:
 
 
 def cmd_history(args: argparse.Namespace, db: Any) -> int:
-    rows = history_rows(db, args.url)
+    rows = history_rows(db, args.article)
     if args.json:
         _json(rows)
         return 0
-    table = _table(
-        f"history of {args.url}", ("version", "fetched at (UTC)", "change", "words", "title")
+    columns = (
+        Column("version"),
+        Column("fetched at (UTC)"),
+        Column("change", 2),
+        Column("words", 3, "right"),
+        Column("title"),
     )
-    for row in rows:
-        marker = " (current)" if row["current"] else ""
-        table.add_row(
-            f"{row['version']}{marker}",
+    cells = [
+        (
+            f"{row['version']}{' (current)' if row['current'] else ''}",
             _when(row["fetched_at"]),
             ", ".join(row["kinds"]),
             str(row["word_count"]),
             row["title"],
         )
-    console().print(table)
+        for row in rows
+    ]
+    print_table(f"history of {args.article}", columns, cells)
     return 0
 
 
 def cmd_show(args: argparse.Namespace, db: Any) -> int:
-    version = get_version(db, args.url, args.version)
+    version = get_version(db, args.article, args.version)
     if args.json:
         _json(version)
         return 0
@@ -315,14 +364,34 @@ def cmd_show(args: argparse.Namespace, db: Any) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, db: Any) -> int:
-    old = get_version(db, args.url, args.a)
-    new = get_version(db, args.url, args.b)
+    old = get_version(db, args.article, args.a)
+    new = get_version(db, args.article, args.b)
+    title_ops, body_ops = version_diff(old, new)
+    if args.json:
+        _json(
+            {
+                "url": args.article,
+                "article_id": new["article_id"],
+                "from": args.a,
+                "to": args.b,
+                "title": title_ops,
+                "text": body_ops,
+            }
+        )
+        return 0
+    console().print(f"[bold]diff of {args.article}: version {args.a} → {args.b}[/bold]")
+    print_diff(title_ops, body_ops)
+    return 0
+
+
+def version_diff(old: Doc, new: Doc) -> tuple[list[Any], list[Any]]:
+    """Word-level diffs of the title and of the text (paragraph breaks shown as ¶)."""
     title_ops = word_diff(old["title"], new["title"])
     body_ops = word_diff(old["text"].replace("\n", " ¶ "), new["text"].replace("\n", " ¶ "))
-    if args.json:
-        _json({"url": args.url, "from": args.a, "to": args.b, "title": title_ops, "text": body_ops})
-        return 0
-    console().print(f"[bold]diff of {args.url}: version {args.a} → {args.b}[/bold]")
+    return title_ops, body_ops
+
+
+def print_diff(title_ops: list[Any], body_ops: list[Any]) -> None:
     for label, ops in (("title", title_ops), ("text", body_ops)):
         if all(op == "=" for op, _ in ops):
             continue
@@ -335,7 +404,6 @@ def cmd_diff(args: argparse.Namespace, db: Any) -> int:
             else:
                 line.append("{+" + chunk + "+} ", style="bold green")
         console().print(line)
-    return 0
 
 
 def _elide(chunk: str, keep: int = 12) -> str:
@@ -345,76 +413,105 @@ def _elide(chunk: str, keep: int = 12) -> str:
     return " ".join(words[:keep]) + " … " + " ".join(words[-keep:])
 
 
+COPIES_IN_TABLE = 5  # members listed per story in the table (--json lists --members)
+
+
 def cmd_stories(args: argparse.Namespace, db: Any) -> int:
-    since = _parse_since(args.since) if args.since else None
+    check_site(db, args.site, args.config)
+    since = parse_since(args.since, utcnow()) if args.since else None
     rows = story_rows(db, args.site, since, args.limit, args.members)
     if args.json:
         _json(rows)
         return 0
-    table = _table(
-        "stories (biggest, then newest)",
-        ("size", "agency", "sites", "originating copy", "title", "last joined"),
+    columns = (
+        Column("size", 1, "right"),
+        Column("agency", 2),
+        Column("title and copies (site: URL)", 1, fold=True),
+        Column("originating copy", 3),
+        Column("last joined (UTC)", 2),
     )
+    cells = []
     for row in rows:
         origin = row.get("origin") or {}
-        table.add_row(
-            str(row["size"]),
-            row["agency"],
-            ", ".join(row["sites"]),
-            origin.get("site") or "-",
-            row.get("title") or "-",
-            _when(row.get("last_joined")),
+        cells.append(
+            (
+                str(row["size"]),
+                row.get("agency") or "unknown",
+                _story_cell(row),
+                origin.get("site") or "-",
+                _when(row.get("last_joined")),
+            )
         )
-    console().print(table)
+    print_table("stories (biggest, then newest)", columns, cells)
     return 0
 
 
-def _parse_since(text: str) -> datetime:
-    from crawler.discovery import parse_date
+def _story_cell(row: Doc) -> str:
+    lines = [row.get("title") or "-"]
+    members = row.get("members") or []
+    for member in members[:COPIES_IN_TABLE]:
+        lines.append(f"  {member.get('site')}: {member.get('url')}")
+    more = row["size"] - min(len(members), COPIES_IN_TABLE)
+    if more > 0:
+        lines.append(f"  and {more} more (newscrawl stories --json --members N)")
+    return "\n".join(lines)
 
-    parsed = parse_date(text)
-    if parsed is None:
-        from crawler.session import UsageError
 
-        raise UsageError(f"--since: not a date: {text!r} (use e.g. 2026-11-25)")
-    return parsed
+def runs_json(rows: list[Doc]) -> list[Doc]:
+    """Run records as `--json` prints them: `run_id` (as `crawl --json`), not `_id`."""
+    return [{"run_id": run["_id"], **{k: v for k, v in run.items() if k != "_id"}} for run in rows]
+
+
+def seen_again(counters: Doc) -> int:
+    """Entries skipped because another source of the run listed the same URL: not lost
+    articles, the same article reached twice (the ledger's `skip/duplicate`)."""
+    return int((counters or {}).get("skip/duplicate", 0))
 
 
 def cmd_runs(args: argparse.Namespace, db: Any) -> int:
+    check_site(db, args.site, args.config)
     rows = run_rows(db, args.site, args.limit)
     if args.json:
-        _json(rows)
+        _json(runs_json(rows))
         return 0
-    table = _table(
-        "crawl runs (newest first)",
-        (
-            "run",
-            "trigger",
-            "started (UTC)",
-            "duration",
-            "outcome",
-            "pages",
-            "new",
-            "changed",
-            "unchanged",
-            "skipped",
-            "errors",
-        ),
+    columns = (
+        Column("run", 1, fold=True),
+        Column("site", 4),
+        Column("trigger", 6),
+        Column("started (UTC)"),
+        Column("duration", 5, "right"),
+        Column("outcome"),
+        Column("pages", 3, "right"),
+        Column("new", 2, "right"),
+        Column("changed", 2, "right"),
+        Column("unchanged", 5, "right"),
+        Column("seen again", 4, "right"),
+        Column("not fetched", 5, "right"),
+        Column("errors", 2, "right"),
     )
+    cells = []
     for run in rows:
         s = run.get("summary") or {}
-        table.add_row(
-            run["_id"],
-            run.get("trigger", "-"),
-            _when(run.get("started_at")),
-            f"{run.get('duration_s', '-')}s",
-            run.get("outcome", "-"),
-            *(
-                str(s.get(k, 0))
-                for k in ("pages", "new", "changed", "unchanged", "skipped", "errors")
-            ),
+        again = seen_again(run.get("counters") or {})
+        cells.append(
+            (
+                run["_id"],
+                run.get("site", "-"),
+                run.get("trigger", "-"),
+                _when(run.get("started_at")),
+                f"{run.get('duration_s', '-')}s",
+                run.get("outcome", "-"),
+                *(str(s.get(k, 0)) for k in ("pages", "new", "changed", "unchanged")),
+                str(again),
+                str(max(int(s.get("skipped", 0)) - again, 0)),
+                str(s.get("errors", 0)),
+            )
         )
-    console().print(table)
+    print_table("crawl runs (newest first)", columns, cells)
+    console().print(
+        "seen again = URLs listed by more than one source (fetched once); "
+        "not fetched = not due, robots.txt, off-site or over the limit."
+    )
     return 0
 
 
@@ -437,7 +534,6 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
                 "last_run": {
                     k: last.get(k)
                     for k in (
-                        "_id",
                         "trigger",
                         "started_at",
                         "finished_at",
@@ -447,6 +543,7 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
                         "warnings",
                     )
                 }
+                | {"run_id": last.get("_id")}
                 if last
                 else None,
             }
@@ -465,33 +562,33 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(rows)
         return 0
-    table = _table(
-        "sites",
-        (
-            "site",
-            "schedule",
-            "running",
-            "next run (UTC)",
-            "last run",
-            "outcome",
-            "new",
-            "changed",
-            "errors",
-        ),
+    columns = (
+        Column("site"),
+        Column("schedule", 3),
+        Column("running", 2),
+        Column("next run (UTC)", 2),
+        Column("last run (UTC)", 3),
+        Column("outcome"),
+        Column("new", 2, "right"),
+        Column("changed", 2, "right"),
+        Column("errors", 2, "right"),
     )
+    cells = []
     for row in rows:
         last = row["last_run"] or {}
         s = last.get("summary") or {}
-        table.add_row(
-            row["site"],
-            row["schedule"],
-            "yes" if row["running"] else "no",
-            _when(row["next_run_at"]),
-            _when(last.get("started_at")),
-            last.get("outcome", "-"),
-            *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
+        cells.append(
+            (
+                row["site"],
+                row["schedule"],
+                "yes" if row["running"] else "no",
+                _when(row["next_run_at"]),
+                _when(last.get("started_at")),
+                last.get("outcome", "-"),
+                *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
+            )
         )
-    console().print(table)
+    print_table("sites", columns, cells)
     for row in rows:  # extraction drift (crawler.drift): the layout changed, text went missing
         for warning in (row["last_run"] or {}).get("warnings") or []:
             console().print(f"[yellow]warning[/yellow] {row['site']}: extraction drift: {warning}")
@@ -500,40 +597,47 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
 
 def add_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="per site: schedule, last and next run, running or not")
-    status.add_argument("--config")
-    status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=_with_store(cmd_status))
 
     history = sub.add_parser("history", help="all versions of an article")
-    history.add_argument("url")
-    history.add_argument("--json", action="store_true")
+    history.add_argument("article", metavar="URL|ID", help=ARTICLE_HELP)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(func=_with_store(cmd_history))
 
     show = sub.add_parser("show", help="text and metadata of a version")
-    show.add_argument("url")
-    show.add_argument("--version", type=int)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("article", metavar="URL|ID", help=ARTICLE_HELP)
+    show.add_argument("--version", type=positive_int, help="version number (default: current)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(func=_with_store(cmd_show))
 
     diff = sub.add_parser("diff", help="word-level diff between two versions")
-    diff.add_argument("url")
-    diff.add_argument("a", type=int)
-    diff.add_argument("b", type=int)
-    diff.add_argument("--json", action="store_true")
+    diff.add_argument("article", metavar="URL|ID", help=ARTICLE_HELP)
+    diff.add_argument("a", type=positive_int, help="the older version's number")
+    diff.add_argument("b", type=positive_int, help="the newer version's number")
+    diff.add_argument("--json", action="store_true", help="print JSON instead of text")
     diff.set_defaults(func=_with_store(cmd_diff))
 
-    stories = sub.add_parser("stories", help="the biggest and newest stories")
-    stories.add_argument("--site")
-    stories.add_argument("--since")
-    stories.add_argument("--limit", type=int, default=20)
+    stories = sub.add_parser("stories", help="the biggest and newest stories, with their copies")
+    add_site(stories, "only stories this site carries")
+    stories.add_argument("--since", help=f"only stories joined since: {SINCE_FORMS}")
     stories.add_argument(
-        "--members", type=int, default=MEMBERS_SHOWN, help="members listed per story (--json)"
+        "--limit", type=positive_int, default=20, help="stories listed (default 20)"
     )
-    stories.add_argument("--json", action="store_true")
+    stories.add_argument(
+        "--members",
+        type=positive_int,
+        default=MEMBERS_SHOWN,
+        help=f"members listed per story with --json (default {MEMBERS_SHOWN})",
+    )
+    stories.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stories.set_defaults(func=_with_store(cmd_stories))
 
     runs = sub.add_parser("runs", help="recent crawl runs with their counters")
-    runs.add_argument("--site")
-    runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--json", action="store_true")
+    add_site(runs, "only this site's runs")
+    runs.add_argument("--limit", type=positive_int, default=20, help="runs listed (default 20)")
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     runs.set_defaults(func=_with_store(cmd_runs))

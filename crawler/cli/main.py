@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from crawler.config import ConfigError, config_path, load_config
 from crawler.embedded import NoStore
@@ -51,17 +52,61 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             progress=_print_progress,
             log_level=args.log_level,
         )
+        counters = _run_counters([r.run_id for r in results]) if not args.json else {}
+        _send_alerts(config)
     if args.json:
         print(json.dumps([r.__dict__ for r in results], default=str, indent=2))
     else:
         from crawler.cli.inspect import print_crawl_summary
 
-        print_crawl_summary(results)
+        print_crawl_summary(results, counters)
     missing = sorted(set(sites) - {r.site for r in results})
     for name in missing:  # a crawl that ended without a result is not a success
         print(f"{name}: the crawl ended without recording a result (see the log)", file=sys.stderr)
     ok = not missing and all(r.outcome.startswith("ok") for r in results)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+ALERTS_WITHIN_S = 10.0  # what `newscrawl crawl` spends on alerts once its crawls are over
+
+
+def _send_alerts(config: Any) -> None:
+    """Record and send the change alerts of what was just stored, and the ones still pending
+    (crawler.notify): after the crawls, for a few seconds at most; what is not sent
+    waits in `notifications` for the next crawl or the service."""
+    if not config.notify.targets:
+        return
+    from crawler.clock import utcnow
+    from crawler.notify import run_once
+    from crawler.store import open_database
+
+    try:
+        done = run_once(open_database(), config.notify, utcnow(), within_s=ALERTS_WITHIN_S)
+    except Exception:  # the crawls are stored: an alert's trouble must not fail the command
+        log.warning(
+            "change alerts: not sent now; the next crawl or the service tries again", exc_info=True
+        )
+        return
+    if done.get("pending") or done.get("failed"):
+        print(
+            f"change alerts: {done.get('sent', 0)} sent, {done['pending']} to retry, "
+            f"{done['failed']} failed (see the notifications collection)",
+            file=sys.stderr,
+        )
+
+
+def _run_counters(run_ids: list[str]) -> dict[str, dict[str, int]]:
+    """The counters of the runs just made (the summary table splits their skips); none when
+    the store cannot be read now (the table then shows the skips undivided)."""
+    from pymongo.errors import PyMongoError
+
+    from crawler.store import open_database
+
+    try:
+        runs = open_database().crawl_runs.find({"_id": {"$in": run_ids}}, {"counters": 1})
+        return {run["_id"]: run.get("counters") or {} for run in runs}
+    except PyMongoError:
+        return {}
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -103,6 +148,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     import subprocess
 
+    if args.serve:
+        from crawler.cli.tour import serve
+
+        return serve(args)
     from crawler.cli.inspect import print_demo_tour
     from crawler.localnet import LocalNetwork
 
@@ -203,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     crawl = sub.add_parser("crawl", help="one-off crawl of sites from the config")
-    crawl.add_argument("sites", nargs="*")
+    crawl.add_argument("sites", nargs="*", help="site names of the config")
     crawl.add_argument("--all", action="store_true", help="every site in the config")
     crawl.add_argument(
         "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
@@ -212,13 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--trigger", default="manual", choices=["manual", "schedule"], help=argparse.SUPPRESS
     )
-    crawl.add_argument("--json", action="store_true")
+    crawl.add_argument("--json", action="store_true", help="print the results as JSON")
     crawl.set_defaults(func=cmd_crawl)
 
     extract = sub.add_parser("extract", help="show the extraction of one page (file or URL)")
-    extract.add_argument("source")
+    extract.add_argument("source", help="a saved HTML file, or an http(s) URL to fetch")
     extract.add_argument("--url", help="the page's URL, for a saved file")
-    extract.add_argument("--json", action="store_true")
+    extract.add_argument("--json", action="store_true", help="print JSON instead of text")
     extract.set_defaults(func=cmd_extract)
 
     cluster = sub.add_parser("cluster", help='group {"id","text"} JSON lines into stories')
@@ -228,15 +277,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="crawl a local news network into the embedded store (offline)"
     )
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--seed", type=int, default=7, help="the local network's articles (default 7)"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the network and the service running, editing articles as time passes "
+        "(Ctrl-C stops)",
+    )
+    demo.add_argument(
+        "--every", default="20s", help="with --serve: how often each site is crawled (default 20s)"
+    )
+    demo.add_argument(
+        "--edit-every",
+        default="10s",
+        help="with --serve: how often an article is edited (default 10s; 20 minutes pass on "
+        "the network's clock)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     verify = sub.add_parser("verify", help="check the store's invariants; exit 1 if one is broken")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help="print JSON instead of text")
     verify.set_defaults(func=cmd_verify)
 
     migrate = sub.add_parser("migrate", help="bring an existing database to the current schema")
-    migrate.add_argument("--json", action="store_true")
+    migrate.add_argument("--json", action="store_true", help="print JSON instead of text")
     migrate.set_defaults(func=cmd_migrate)
 
     from crawler.cli import inspect as inspect_commands
@@ -245,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.cli import store as store_command
 
     store_command.add_command(sub)
+    from crawler.cli import changes as change_commands
+
+    change_commands.add_commands(sub)
+    from crawler.cli import export as export_commands
+
+    export_commands.add_commands(sub)
     return parser
 
 

@@ -30,6 +30,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.versions.create_index([("fetched_at", DESCENDING)])
     db.stories.create_index([("size", DESCENDING), ("last_joined", DESCENDING)])
     db.stories.create_index("sites")
+    db.stories.create_index("last_joined")  # newscrawl export: the stories joined in a window
     # crawler.stories.merge: merges still checked at crawl starts (few; most stories never merge)
     db.stories.create_index("recheck_until", sparse=True)
     # crawler.stories.members: one document per member, listed per story in joining order
@@ -57,6 +58,8 @@ def ensure_indexes(db: Database[Doc]) -> None:
     # runs queued or running now, at every crawl start and metrics scrape: few among many
     db.crawl_runs.create_index("outcome")
     db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
+    # crawler.notify: the alerts due (sent and failed ones have no next_attempt_at)
+    db.notifications.create_index("next_attempt_at", sparse=True)
     backfill_url_aliases(db)
 
 

@@ -107,3 +107,33 @@ def _bounded(query: Doc, field: str, condition: Any) -> Doc:
     if field in query:
         return {"$and": [query, {field: condition}]}
     return {**query, field: condition}
+
+
+def newest_first(
+    collection: Collection[Doc],
+    query: Doc,
+    field: str,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    projection: Doc | None = None,
+) -> Iterator[Doc]:
+    """Every document of `query` with `field` in [since, until), newest first, read one
+    time window at a time (the last hour, day, week, month, then the rest): the embedded
+    store sorts each window in memory, so the caller that stops after 50 documents has
+    read only the windows they came from, never the whole collection."""
+    upper = until or now
+    edges = [now - span for span in RECENT]
+    lowers: list[datetime | None] = [edge for edge in edges if edge < upper]
+    lowers.append(None)
+    for lower in lowers:
+        if since is not None and (lower is None or lower < since):
+            lower = since
+        condition: Doc = {"$lt": upper}
+        if lower is not None:
+            condition["$gte"] = lower
+        window = collection.find(_bounded(query, field, condition), projection)
+        yield from window.sort(field, -1)
+        if lower is None or lower == since:
+            return
+        upper = lower
