@@ -1,0 +1,233 @@
+"""One run lifecycle (crawler.lifecycle) on every path, and outcomes that tell the truth.
+
+Real crawls in child processes against loopback sites: `newscrawl crawl` and
+`scrapy crawl news` record runs of the same shape; a busy site does not stop the
+others; three `crawl --all` at once never crawl a site twice at the same time;
+a site that cannot be reached, that robots.txt closes or whose only feed is gone
+ends `failed` with its reason and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from crawler.clock import utcnow
+from crawler.lease import SiteLease
+from crawler.localnet import LocalNetwork
+from crawler.store import connect
+from crawler.verify import verify
+from tests.helpers import REPO, free_port, newscrawl
+
+OK = ("ok", "ok-with-errors")
+
+
+@pytest.fixture
+def network(tmp_path, crawl_env) -> Iterator[LocalNetwork]:
+    with LocalNetwork(seed=5, hostile=False) as net:
+        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        yield net
+
+
+def _config(net: LocalNetwork, path: Path, names: list[str] | None = None) -> Path:
+    data = net.config()
+    if names is not None:
+        data["sites"] = [s for s in data["sites"] if s["name"] in names]
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _shapes(db, run_id: str) -> tuple[set[str], dict[tuple[str, str], set[str]]]:
+    run = db.crawl_runs.find_one({"_id": run_id})
+    fetches: dict[tuple[str, str], set[str]] = {}
+    for row in db.fetches.find({"run_id": run_id}):
+        fetches.setdefault((row["reason"], row["outcome"]), set()).update(row)
+    return set(run), fetches
+
+
+def test_newscrawl_crawl_and_scrapy_crawl_record_runs_of_the_same_shape(
+    network, db, crawl_env, tmp_path
+):
+    config = _config(network, tmp_path / "sites.yaml", ["harbour-times"])
+    result = newscrawl("crawl", "harbour-times", "--config", str(config), env=crawl_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [cli_run] = db.crawl_runs.find()
+
+    other = f"{db.name}_scrapy"
+    scrapy = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "site=harbour-times"]
+        + ["-a", f"config={config}", "-s", "LOG_LEVEL=WARNING"],
+        cwd=REPO,
+        env=dict(crawl_env, CRAWLER_DB=other),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    second = connect(crawl_env["MONGODB_URI"], other)
+    try:
+        assert scrapy.returncode == 0, scrapy.stderr[-3000:]
+        [scrapy_run] = second.crawl_runs.find()
+        assert cli_run["outcome"] == scrapy_run["outcome"] == "ok"
+        run_keys, fetch_shapes = _shapes(db, cli_run["_id"])
+        scrapy_keys, scrapy_shapes = _shapes(second, scrapy_run["_id"])
+        assert run_keys == scrapy_keys
+        assert fetch_shapes == scrapy_shapes
+        assert second.leases.count_documents({}) == 0
+    finally:
+        second.client.drop_database(other)
+
+
+def test_a_busy_first_site_does_not_stop_the_others(network, db, crawl_env, tmp_path):
+    config = _config(network, tmp_path / "sites.yaml", ["valley-gazette", "harbour-times"])
+    lease = SiteLease(db, "valley-gazette", "someone-else")
+    lease.acquire()
+    try:
+        result = newscrawl(
+            "crawl",
+            "valley-gazette",
+            "harbour-times",
+            "--config",
+            str(config),
+            "--json",
+            env=crawl_env,
+        )
+    finally:
+        lease.release()
+    assert result.returncode == 1, result.stderr[-3000:]
+    outcomes = {r["site"]: r["outcome"] for r in json.loads(result.stdout)}
+    assert outcomes == {"valley-gazette": "skipped-busy", "harbour-times": "ok"}
+    busy = db.crawl_runs.find_one({"site": "valley-gazette"})
+    assert busy["outcome"] == "skipped-busy" and "already being crawled" in busy["error"]
+    assert db.articles.count_documents({"site": "harbour-times"}) > 0
+    assert db.articles.count_documents({"site": "valley-gazette"}) == 0
+
+
+def test_three_crawl_all_at_once_never_crawl_a_site_twice_at_the_same_time(
+    network, db, crawl_env, tmp_path
+):
+    config = _config(network, tmp_path / "sites.yaml")
+    names = [s["name"] for s in network.config()["sites"]]
+    crawls = [
+        subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", "--all", "--config", str(config), "--json"],
+            cwd=REPO,
+            env=crawl_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [crawl.communicate(timeout=400) for crawl in crawls]
+    for crawl, (out, err) in zip(crawls, outputs, strict=True):
+        assert crawl.returncode in (0, 1), err[-3000:]
+        assert {r["site"] for r in json.loads(out)} == set(names), err[-3000:]
+    for name in names:
+        runs = list(db.crawl_runs.find({"site": name}).sort("started_at", 1))
+        assert {r["outcome"] for r in runs} <= {*OK, "skipped-busy"}, runs
+        done = [r for r in runs if r["outcome"] in OK]
+        assert done, f"{name} was never crawled: {runs}"
+        for before, after in zip(done, done[1:], strict=False):  # one at a time
+            assert before["finished_at"] <= after["started_at"], (before, after)
+    assert db.crawl_runs.count_documents({"outcome": "running"}) == 0
+    assert db.leases.count_documents({}) == 0
+    assert verify(db, utcnow()) == []
+
+
+# -- honest outcomes --------------------------------------------------------------------------
+
+ROBOTS_CLOSED = {"/robots.txt": (200, b"User-agent: *\nDisallow: /\n")}
+
+
+def _feed(port: int) -> tuple[int, bytes]:
+    """An RSS feed of one article, at /a."""
+    return 200, (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>a</title><link>http://127.0.0.1:{port}/a</link></item></channel></rss>"
+    ).encode()
+
+
+class _Pages(BaseHTTPRequestHandler):
+    pages: dict[str, tuple[int, bytes]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        status, body = self.pages.get(self.path, (404, b"not found"))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_site() -> Iterator[Any]:
+    servers = []
+
+    def serve(pages: dict[str, tuple[int, bytes]]) -> int:
+        handler = type("Pages", (_Pages,), {"pages": pages})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        pages.setdefault("/feed.xml", _feed(server.server_address[1]))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _site(name: str, port: int) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "name": name,
+        "url": f"{base}/",
+        "feeds": [f"{base}/feed.xml"],
+        "allowed_domains": [f"127.0.0.1:{port}"],
+        "allow_private_addresses": True,
+        "politeness": {"delay": 0, "concurrency": 2, "autothrottle": False, "timeout": 2},
+    }
+
+
+def test_a_crawl_that_reaches_nothing_fails_with_its_reason(loopback_site, db, crawl_env, tmp_path):
+    refused = free_port()  # nobody listens there
+    closed = loopback_site(dict(ROBOTS_CLOSED))
+    gone = loopback_site({"/feed.xml": (404, b"gone")})
+    healthy = loopback_site({})  # its one article answers 404
+    sites = [
+        _site("refused", refused),
+        _site("robots-closed", closed),
+        _site("feed-gone", gone),
+        _site("one-404", healthy),
+    ]
+    config = tmp_path / "sites.yaml"
+    config.write_text(yaml.safe_dump({"sites": sites}))
+    env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+    result = newscrawl("crawl", "--all", "--config", str(config), "--json", env=env)
+    assert result.returncode == 1, result.stderr[-3000:]
+    reported = {r["site"]: (r["outcome"], r["reason"]) for r in json.loads(result.stdout)}
+    assert reported == {
+        "refused": ("failed", "unreachable"),
+        "robots-closed": ("failed", "blocked-by-robots"),
+        "feed-gone": ("failed", "sources-failed"),
+        "one-404": ("ok-with-errors", None),  # the site answered: one article is gone
+    }
+    for name, (outcome, reason) in reported.items():
+        run = db.crawl_runs.find_one({"site": name})
+        assert (run["outcome"], run.get("reason")) == (outcome, reason)
+        assert run["consecutive_failures"] == (1 if outcome == "failed" else 0)
+    again = newscrawl("crawl", "feed-gone", "--config", str(config), env=env)
+    assert again.returncode == 1
+    last = db.crawl_runs.find_one({"site": "feed-gone"}, sort=[("started_at", -1)])
+    assert last["consecutive_failures"] == 2
