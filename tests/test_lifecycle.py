@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,41 @@ def test_a_crawl_that_reaches_nothing_fails_with_its_reason(loopback_site, db, c
     assert again.returncode == 1
     last = db.crawl_runs.find_one({"site": "feed-gone"}, sort=[("started_at", -1)])
     assert last["consecutive_failures"] == 2
+
+
+# -- time from the database ------------------------------------------------------------------
+
+
+def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_run(
+    db, tmp_path, monkeypatch
+):
+    """The lease's expiry and abandoned runs are judged by the server's clock: a process
+    three minutes ahead (longer than a lease lives) finds the running crawl alive."""
+    from crawler.lease import LeaseHeld
+    from crawler.runner import prepare_store
+
+    monkeypatch.setenv("CRAWLER_JOURNAL", str(tmp_path / "journal"))
+    live = SiteLease(db, "valley-gazette", "run-live")
+    live.acquire()
+    started = utcnow()
+    db.crawl_runs.insert_many(
+        [
+            {"_id": "run-live", "site": "valley-gazette", "outcome": "running"},
+            {"_id": "run-dead", "site": "harbour-times", "outcome": "running"},
+        ]
+    )
+    db.crawl_runs.update_many({}, {"$set": {"started_at": started, "finished_at": None}})
+
+    def ahead():
+        return utcnow() + timedelta(minutes=3)
+
+    try:
+        with pytest.raises(LeaseHeld):
+            SiteLease(db, "valley-gazette", "run-skewed", clock=ahead).acquire()
+        prepare_store(db, ahead)  # what a crawl process does first
+        assert db.crawl_runs.find_one({"_id": "run-live"})["outcome"] == "running"
+        assert db.crawl_runs.find_one({"_id": "run-dead"})["outcome"] == "interrupted"
+        assert verify(db, ahead()) == []
+        assert live.renew() and not live.lost
+    finally:
+        live.release()
