@@ -11,6 +11,7 @@ Scrapyd jobs.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -162,6 +163,7 @@ def crawl_sites(
         crawlers.append(crawler)
     if progress:
         _start_progress(crawlers, progress)
+    stop.hand_over()
     process.start()
     return results
 
@@ -185,6 +187,19 @@ class EarlyStop:
 
     def note(self, signum: int, _frame: Any) -> None:
         self.signalled = signum
+
+    def hand_over(self) -> None:
+        """A signal noted while the reactor starts is sent again once Scrapy's handlers are
+        in place (they are installed "after startup"), so Scrapy closes the crawls."""
+        from twisted.internet import reactor as installed
+
+        reactor: Any = installed
+
+        def replay() -> None:
+            if self.signalled:
+                os.kill(os.getpid(), self.signalled)
+
+        reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0, replay)
 
     def why(self) -> str:
         return f"stopped by {signal.Signals(self.signalled or 0).name} before the crawl started"

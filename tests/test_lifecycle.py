@@ -10,6 +10,7 @@ ends `failed` with its reason and a non-zero exit.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from crawler.lease import SiteLease
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
 from crawler.verify import verify
-from tests.helpers import REPO, free_port, newscrawl
+from tests.helpers import REPO, free_port, newscrawl, wait_until
 
 OK = ("ok", "ok-with-errors")
 
@@ -270,3 +271,52 @@ def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_r
         assert live.renew() and not live.lost
     finally:
         live.release()
+
+
+# -- the service ------------------------------------------------------------------------------
+
+
+def test_sigterm_closes_the_services_crawls_through_scrapy_and_logs_their_own_runs(
+    tmp_path, db, crawl_env
+):
+    slow = {"delay": 0.5, "concurrency": 1, "autothrottle": False, "timeout": 5}
+    names = ["valley-gazette", "harbour-times"]
+    with LocalNetwork(seed=11, hostile=False, locals_per_site=30) as net:
+        data = net.config()
+        data["sites"] = [s for s in data["sites"] if s["name"] in names]
+        for site in data["sites"]:
+            site.update(politeness=slow, schedule={"every": "1h", "jitter": "0s"})
+        config = tmp_path / "sites.yaml"
+        config.write_text(yaml.safe_dump(data))
+        earlier = utcnow() - timedelta(days=1)  # the site's previous run, which must not be named
+        db.crawl_runs.insert_one(
+            {"_id": "previous", "site": names[0], "outcome": "ok", "started_at": earlier}
+        )
+        env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+        service = subprocess.Popen(
+            [sys.executable, "scheduler.py", "--config", str(config)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert wait_until(
+                lambda: (
+                    db.crawl_runs.count_documents({"outcome": "running"}) == 2
+                    and all(db.articles.count_documents({"site": n}) for n in names)
+                ),
+                timeout=120,
+            )
+        finally:
+            service.send_signal(signal.SIGTERM)
+            _out, err = service.communicate(timeout=120)
+    assert service.returncode == 0, err[-3000:]
+    for name in names:
+        [run] = db.crawl_runs.find({"site": name, "_id": {"$ne": "previous"}})
+        # closed by Scrapy (counters, no "process ended"), not killed and found abandoned
+        assert run["outcome"] == "interrupted", run
+        assert "error" not in run and run["summary"]["new"] > 0, run
+        assert f"crawl {name}: interrupted" in err and run["_id"] in err, err[-3000:]
+    assert "previous" not in err

@@ -439,6 +439,9 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
                         "started_at",
                         "finished_at",
                         "outcome",
+                        "reason",
+                        "error",
+                        "consecutive_failures",
                         "summary",
                         "extraction",
                         "warnings",
@@ -471,6 +474,7 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
             "next run (UTC)",
             "last run",
             "outcome",
+            "failed in a row",
             "new",
             "changed",
             "errors",
@@ -479,13 +483,17 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
     for row in rows:
         last = row["last_run"] or {}
         s = last.get("summary") or {}
+        outcome = str(last.get("outcome", "-"))
+        if last.get("reason"):
+            outcome += f" ({last['reason']})"
         table.add_row(
             row["site"],
             row["schedule"],
             "yes" if row["running"] else "no",
             _when(row["next_run_at"]),
             _when(last.get("started_at")),
-            last.get("outcome", "-"),
+            outcome,
+            str(last.get("consecutive_failures") or 0),
             *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
         )
     console().print(table)
