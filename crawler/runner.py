@@ -254,7 +254,7 @@ def _start_progress(crawlers: list[Any], progress: Any) -> None:
     def tick() -> None:
         for crawler in crawlers:
             spider = getattr(crawler, "spider", None)
-            if spider is not None and crawler.crawling and hasattr(spider, "lifecycle"):
+            if spider is not None and crawler.crawling and spider.lifecycle is not None:
                 progress(spider.site.name, spider.ledger.summary())
 
     loop = task.LoopingCall(tick)

@@ -26,6 +26,7 @@ import yaml
 from crawler.clock import utcnow
 from crawler.lease import SiteLease
 from crawler.localnet import LocalNetwork
+from crawler.metrics import ServiceMetrics
 from crawler.store import connect
 from crawler.verify import verify
 from tests.helpers import REPO, free_port, newscrawl, wait_until
@@ -233,6 +234,16 @@ def test_a_crawl_that_reaches_nothing_fails_with_its_reason(loopback_site, db, c
     assert again.returncode == 1
     last = db.crawl_runs.find_one({"site": "feed-gone"}, sort=[("started_at", -1)])
     assert last["consecutive_failures"] == 2
+    # status and the metrics say which sites fail, and for how long; the service is healthy
+    status = json.loads(newscrawl("status", "--config", str(config), "--json", env=env).stdout)
+    in_a_row = {row["site"]: row["last_run"]["consecutive_failures"] for row in status}
+    assert in_a_row == {"refused": 1, "robots-closed": 1, "feed-gone": 2, "one-404": 0}
+    metrics = ServiceMetrics(db, lambda: list(in_a_row))
+    text = metrics.render().decode()
+    assert 'newscrawl_consecutive_failed_runs{site="feed-gone"} 2.0' in text
+    assert 'newscrawl_site_failing{site="refused"} 1.0' in text
+    assert 'newscrawl_site_failing{site="one-404"} 0.0' in text
+    assert metrics.health() == (True, "ok")
 
 
 # -- time from the database ------------------------------------------------------------------
