@@ -112,7 +112,10 @@ class RunLifecycle:
     async def spider_closed(self, spider: Any, reason: str) -> None:
         try:
             if self.busy is None and self.open_error is None:
-                await spider.wrap_up(reason)
+                try:
+                    await spider.wrap_up(reason)
+                except Exception:  # its sources are read whole next time; the run still ends
+                    log.exception("%s: the crawl's wrap-up failed", spider.site.name)
             self.result = await spider.store.run(self._finish, spider, reason)
         finally:
             spider.run_result = self.result
@@ -121,7 +124,11 @@ class RunLifecycle:
     def _finish(self, spider: Any, reason: str) -> RunResult:
         """Judge the run, record its end and free the site, whatever happened to the crawl."""
         name, run_id, ledger = spider.site.name, spider.run_id, spider.ledger
-        verdict = self._verdict(spider, reason)
+        try:
+            verdict = self._verdict(spider, reason)
+        except Exception as exc:  # the run must still end and free its site
+            log.exception("run %s of %s could not be judged", run_id, name)
+            verdict = Verdict("error", f"the run could not be judged: {exc!r}"[:500])
         now = spider.clock()
         extra: dict[str, Any] = {}
         try:
