@@ -331,3 +331,22 @@ def test_sigterm_closes_the_services_crawls_through_scrapy_and_logs_their_own_ru
         assert "error" not in run and run["summary"]["new"] > 0, run
         assert f"crawl {name}: interrupted" in err and run["_id"] in err, err[-3000:]
     assert "previous" not in err
+
+
+def test_a_sigterm_before_scrapy_runs_is_noted_not_fatal():
+    """A crawl process told to stop while it prepares the store (before Scrapy installs its
+    handlers) is not killed, which would leave its runs to be found abandoned: the signal
+    is noted, and no crawl starts (crawler.runner.crawl_sites)."""
+    import os
+
+    from crawler.runner import EarlyStop
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop = EarlyStop.install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signalled == signal.SIGTERM
+        assert "SIGTERM before the crawl started" in stop.why()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
