@@ -20,6 +20,7 @@ crawler.offload doorway. The spider stays Scrapy glue: it never sees the lease.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,11 @@ class RunLifecycle:
         self.busy: str | None = None  # why the site could not be crawled
         self.open_error: str | None = None  # why the run could not be opened
         self.result: RunResult | None = None
+        # a crawl stopped (SIGTERM) while its run is being opened closes at once, in
+        # another store thread: its end waits for the opening, so the lease it takes and
+        # the run it records are released and ended too, never left behind
+        self._opening = threading.Lock()
+        self._ended = False  # the run's end was recorded: a late opening must not start it
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -79,6 +85,12 @@ class RunLifecycle:
     def _open(self, spider: Any) -> str | None:
         """Take the lease and create the run record; the close reason when the crawl
         cannot run (another crawl holds the site, or the store is out of reach)."""
+        with self._opening:
+            if self._ended:  # closed before it opened (stopped at once): nothing to start
+                return None
+            return self._open_run(spider)
+
+    def _open_run(self, spider: Any) -> str | None:
         name = spider.site.name
         try:
             if not self.crawler.settings.getbool(PREPARED_SETTING):
@@ -123,6 +135,11 @@ class RunLifecycle:
 
     def _finish(self, spider: Any, reason: str) -> RunResult:
         """Judge the run, record its end and free the site, whatever happened to the crawl."""
+        with self._opening:
+            self._ended = True
+            return self._finish_run(spider, reason)
+
+    def _finish_run(self, spider: Any, reason: str) -> RunResult:
         name, run_id, ledger = spider.site.name, spider.run_id, spider.ledger
         try:
             verdict = self._verdict(spider, reason)
