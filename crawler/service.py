@@ -335,20 +335,19 @@ class Service:
 def describe_crawl(fields: dict[str, Any], detail: str = "") -> str:
     """The text log's line for a finished crawl: its outcome, reason, counters and run id."""
     outcome = fields.get("outcome") or "no run recorded"
-    parts = [str(outcome)]
-    if fields.get("reason"):
-        parts.append(f"({fields['reason']})")
+    head = f"{outcome} ({fields['reason']})" if fields.get("reason") else str(outcome)
     summary = fields.get("summary") or {}
     counters = " ".join(f"{k}={v}" for k, v in summary.items() if v)
-    parts.append(f"[{counters or 'nothing fetched'}]")
+    parts = [f"{head} [{counters or 'nothing fetched'}]"]
     if fields.get("consecutive_failures"):
-        parts.append(f"failed {fields['consecutive_failures']} runs in a row")
+        parts.append(f"{fields['consecutive_failures']} failed runs in a row")
     parts.append(f"run {fields.get('run_id', '-')}, exit {fields.get('exit')}")
+    line = ", ".join(parts)
     if fields.get("error"):
-        parts.append(f"- {fields['error']}")
-    elif detail and fields.get("exit"):
-        parts.append(f"- {detail}")
-    return " ".join(parts)
+        return f"{line}: {fields['error']}"
+    if detail and fields.get("exit"):
+        return f"{line}: {detail}"
+    return line
 
 
 def _aware(when: datetime) -> datetime:
