@@ -350,3 +350,56 @@ def test_a_sigterm_before_scrapy_runs_is_noted_not_fatal():
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize(
+    ("sources", "responses", "download_errors", "expected"),
+    [
+        # one source answered: the site is reachable, its other source's error is counted
+        ({"f": ("error", "HTTP 404"), "s": ("fetched", "")}, 3, 0, ("ok-with-errors", None)),
+        # a source never fetched (left for later, say) is no proof that all failed
+        ({"f": ("error", "HTTP 404"), "s": None}, 1, 0, ("ok-with-errors", None)),
+        # robots.txt refused one source, the other is gone: the sources failed
+        (
+            {"f": ("error", "f: RobotsRefused: Forbidden"), "s": ("error", "HTTP 410")},
+            2,
+            0,
+            ("failed", "sources-failed"),
+        ),
+        ({"f": ("error", "f: RobotsRefused: Forbidden")}, 1, 0, ("failed", "blocked-by-robots")),
+        ({"f": ("error", "f: TimeoutError: took longer")}, 0, 3, ("failed", "unreachable")),
+        ({"f": ("not-modified", "")}, 1, 0, ("ok", None)),
+    ],
+)
+def test_a_crawl_fails_only_when_it_reached_nothing_it_was_sent_for(
+    sources, responses, download_errors, expected
+):
+    from crawler.outcomes import CrawlFacts, judge
+
+    errors = sum(1 for seen in sources.values() if seen and seen[0] == "error")
+    facts = CrawlFacts(
+        "finished",
+        responses=responses,
+        download_errors=download_errors,
+        errors=errors,
+        sources=sources,
+    )
+    verdict = judge(facts)
+    assert (verdict.outcome, verdict.reason) == expected
+
+
+def test_failed_runs_in_a_row_count_failures_and_skip_runs_that_say_nothing_of_the_site():
+    from crawler.outcomes import consecutive_failures
+
+    count = 0
+    for outcome, expected in [
+        ("failed", 1),
+        ("error", 2),
+        ("skipped-busy", 2),
+        ("interrupted", 2),
+        ("timeout", 3),
+        ("ok-with-errors", 0),
+        ("failed", 1),
+    ]:
+        count = consecutive_failures(outcome, {"consecutive_failures": count})
+        assert count == expected, outcome
