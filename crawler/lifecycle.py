@@ -110,8 +110,9 @@ class RunLifecycle:
                 return SKIPPED_BUSY
             self.lease = lease
             spider.ledger.start()  # on record before anything can fail
-        except PyMongoError as exc:
-            self.open_error = f"MongoDB unavailable when the crawl started: {exc}"[:500]
+        except Exception as exc:  # never crawl without a lease and a run on record
+            why = "MongoDB unavailable" if isinstance(exc, PyMongoError) else "could not start"
+            self.open_error = f"{why} when the crawl started: {exc!r}"[:500]
             log.error("%s: %s", name, self.open_error)
             if self.lease is not None:
                 self.lease.release()
