@@ -3,6 +3,17 @@
 The lease document `leases/{_id: site}` names its holder and expires unless
 renewed, so a holder that dies (killed, machine lost) frees the site after
 LEASE_TTL without anyone cleaning up.
+
+Time from the database: whether a lease has expired, and when a taken or renewed
+lease expires, is judged by the MongoDB server's clock (`server_now`), never the
+caller's: a crawl process whose clock runs minutes ahead would otherwise take a
+live lease (and stop its crawl as lease-lost), or find other hosts' running
+crawls abandoned. Why `hello`'s localTime and not `$$NOW` in the queries: the
+embedded server (secantusdb) evaluates `$$NOW` in update pipelines but not inside
+`$expr` in a query filter (there it matched an unexpired lease as expired, so a
+second holder took it); one read of the server's time, then plain comparisons,
+works on both. While MongoDB is out of reach a holder counts its own lease's time
+on its monotonic clock, from the last renewal the server confirmed.
 """
 
 from __future__ import annotations
@@ -10,9 +21,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pymongo.database import Database
@@ -30,6 +42,12 @@ class LeaseHeld(Exception):
     """Another crawl of this site is running; the message says where."""
 
 
+def server_now(db: Database[Doc]) -> datetime:
+    """The MongoDB server's time (its `hello` reply's localTime), timezone-aware UTC."""
+    now = db.command("hello")["localTime"]
+    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+
+
 class SiteLease:
     """The site's lease, renewed every RENEW_EVERY_S while held.
 
@@ -37,6 +55,9 @@ class SiteLease:
     or when renewals have failed until its expiry: `on_lost` is then called once,
     from the renewal thread, with the reason, and the crawl must stop, since
     another crawl of the site may start at any moment.
+
+    `clock` (the caller's) is not consulted for expiry: see the module. `monotonic`
+    measures the lease's time while the server cannot be asked (tests step it).
     """
 
     def __init__(
@@ -48,7 +69,9 @@ class SiteLease:
         on_lost: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         renew_every_s: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
+        self.db = db
         self.leases = db.leases
         self.site = site
         self.run_id = run_id
@@ -60,27 +83,31 @@ class SiteLease:
         )
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.expires_at: datetime | None = None
+        self.monotonic = monotonic
+        self.confirmed_at: float | None = None  # monotonic time of the last confirmed take/renewal
         self.lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self, now: datetime | None = None) -> None:
-        now = now or self.clock()
+    def acquire(self) -> None:
+        """Take the site's lease, or raise LeaseHeld naming the crawl that holds it."""
         try:
-            self._take(now)
+            self._take()
         except LeaseHeld:
             current = self.leases.find_one({"_id": self.site}) or {}
             if not holder_is_dead(current):
                 raise
             # its holder died on this machine without releasing: no need to wait for expiry
             self.leases.delete_one({"_id": self.site, "holder": current.get("holder")})
-            self._take(now)
+            self._take()
         self._thread = threading.Thread(
             target=self._renew_loop, name=f"lease-{self.site}", daemon=True
         )
         self._thread.start()
 
-    def _take(self, now: datetime) -> None:
+    def _take(self) -> None:
+        asked = self.monotonic()
+        now = server_now(self.db)
         fields: Doc = {
             "holder": self.holder,
             "run_id": self.run_id,
@@ -96,6 +123,7 @@ class SiteLease:
                 upsert=True,
             )
             self.expires_at = fields["expires_at"]
+            self.confirmed_at = asked
         except DuplicateKeyError:
             current = self.leases.find_one({"_id": self.site}) or {}
             raise LeaseHeld(
@@ -105,20 +133,23 @@ class SiteLease:
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.renew_every_s):
-            if not self.renew(self.clock()):
+            if not self.renew():
                 return
 
-    def renew(self, now: datetime) -> bool:
+    def renew(self) -> bool:
         """Extend the lease; False (and on_lost called) once it is lost."""
         if self.lost:
             return False
+        asked = self.monotonic()
         try:
+            now = server_now(self.db)
             result = self.leases.update_one(
                 {"_id": self.site, "holder": self.holder, "expires_at": {"$gt": now}},
                 {"$set": {"expires_at": now + self.ttl}},
             )
         except PyMongoError as exc:
-            if self.expires_at is not None and now < self.expires_at:
+            held_s = asked - self.confirmed_at if self.confirmed_at is not None else None
+            if held_s is not None and held_s < self.ttl.total_seconds():
                 return True  # MongoDB is away; the lease still holds until it expires
             return self._lose(
                 f"lease expired while MongoDB was unreachable ({exc.__class__.__name__})"
@@ -131,6 +162,7 @@ class SiteLease:
                 else f"lease of {self.site!r} lost: it expired and was removed"
             )
         self.expires_at = now + self.ttl
+        self.confirmed_at = asked
         return True
 
     def _lose(self, reason: str) -> bool:
@@ -166,8 +198,8 @@ def holder_is_dead(lease: Doc) -> bool:
     return not pid_alive(pid)
 
 
-def running_crawls(db: Database[Doc], now: datetime | None = None) -> dict[str, Doc]:
-    """Sites with a live lease: unexpired and not held by a dead process of this machine."""
-    now = now or utcnow()
-    leases = db.leases.find({"expires_at": {"$gt": now}})
+def running_crawls(db: Database[Doc]) -> dict[str, Doc]:
+    """Sites with a live lease: unexpired by the server's clock and not held by a dead
+    process of this machine."""
+    leases = db.leases.find({"expires_at": {"$gt": server_now(db)}})
     return {doc["_id"]: doc for doc in leases if not holder_is_dead(doc)}

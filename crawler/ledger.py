@@ -114,6 +114,14 @@ class RunLedger:
         # where fetch records and the run's end go when MongoDB cannot take them:
         # a crawler.journal.Journal (records are replayed with the pages)
         self.spill = spill
+        # the site's configured sources and how each last ended (crawler.outcomes)
+        self.watched: frozenset[str] = frozenset()
+        self.source_last: dict[str, tuple[str, str]] = {}
+
+    def watch_sources(self, urls: list[str]) -> None:
+        """Remember how each of these (the configured sources) ends: a crawl whose every
+        source failed is judged `failed` (crawler.outcomes)."""
+        self.watched = frozenset(urls)
 
     def use_stats(self, stats: Any) -> None:
         """Count in a crawl's Scrapy stats from now on (what was counted before moves too)."""
@@ -174,6 +182,8 @@ class RunLedger:
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:
         """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
         reverted/error/skipped/not-modified; `reason` says why it was fetched or skipped."""
+        if url in self.watched:
+            self.source_last[url] = (outcome, str(details.get("detail") or ""))
         self.count(_summary_key(outcome))
         self.count(
             f"{'skip' if outcome == 'skipped' else 'fetch'}/{reason if outcome == 'skipped' else outcome}"

@@ -12,6 +12,10 @@ Served on a loopback port (`scheduler.py --metrics-port 9410`):
   each scrape, so they are right after a restart and for crawls started by
   hand; the counters and the histogram are the service's own (a Prometheus
   counter must only grow).
+- Per site, `newscrawl_consecutive_failed_runs` (the site's failed runs in a
+  row: `failed`, `error`, `timeout`, `lease-lost`; skipped and interrupted runs
+  neither count nor break it) and `newscrawl_site_failing` (1 while it is not
+  0): what to alert on, since `/healthz` speaks for the service, not the sites.
 - `/healthz`: 200 while the scheduler loop is alive (it beat within
   HEARTBEAT_STALE_S) and MongoDB answers a ping, 503 otherwise, with the reason.
 """
@@ -55,6 +59,8 @@ OUTCOMES = (
     "failed",
     "interrupted",
     "timeout",
+    "lease-lost",
+    "skipped-busy",
 )
 
 Doc = dict[str, Any]
@@ -183,6 +189,14 @@ class _StoreCollector:
             "Median body length extracted in the last run",
             labels=["site"],
         )
+        failures = GaugeMetricFamily(
+            "newscrawl_consecutive_failed_runs",
+            "The site's failed runs in a row (crawl_runs.consecutive_failures of its last run)",
+            labels=["site"],
+        )
+        failing = GaugeMetricFamily(
+            "newscrawl_site_failing", "1 while the site's last runs failed", labels=["site"]
+        )
         up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
         try:
             unfinished = _unfinished_runs_by_site(db)
@@ -198,6 +212,9 @@ class _StoreCollector:
                     extraction = run.get("extraction") or {}
                     if "median_words" in extraction:
                         median_words.add_metric([site], extraction["median_words"])
+                    in_a_row = int(run.get("consecutive_failures") or 0)
+                    failures.add_metric([site], in_a_row)
+                    failing.add_metric([site], 1 if in_a_row else 0)
                 schedule = db.schedules.find_one({"_id": site}, {"next_run_at": 1})
                 if schedule and schedule.get("next_run_at"):
                     next_run.add_metric([site], schedule["next_run_at"].timestamp())
@@ -214,6 +231,8 @@ class _StoreCollector:
             running,
             drift,
             median_words,
+            failures,
+            failing,
             up,
         )
 

@@ -2,25 +2,27 @@
 
 The service runs each crawl as a child process (`python -m crawler crawl SITE
 --trigger schedule`), which ends up here, so a crash, a hang or a leak stays in
-that child. Per crawl: take the site's lease, replay any journal, run the spider,
-record the run, release the lease.
+that child. Here: prepare the store once (indexes, the journal of an outage, runs
+whose process died), then one Scrapy crawler per site; each crawl's lease, run
+record and end are crawler.lifecycle's, the same for `scrapy crawl news` and
+Scrapyd jobs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
-from dataclasses import dataclass, field
+import threading
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import PyMongoError
-
-from crawler import drift, journal, processing
+from crawler import journal, processing
 from crawler.clock import Clock, utcnow
-from crawler.config import Config, parse_duration
-from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
+from crawler.config import Config
+from crawler.ledger import new_run_id
+from crawler.outcomes import RunResult
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
@@ -29,18 +31,7 @@ from crawler.stories.migrate import migrate_if_needed
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 5.0
-FINISH_OUTCOMES = {"finished": "ok", "shutdown": "interrupted", "closespider_timeout": "timeout"}
-LEASE_LOST = "lease-lost"
-STOP_RETRY_S, STOP_ATTEMPTS = 0.2, 300
-
-
-@dataclass
-class RunResult:
-    site: str
-    run_id: str
-    outcome: str
-    summary: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
+__all__ = ["RunResult", "crawl_sites", "prepare_store", "replay_journal", "mark_abandoned_runs"]
 
 
 def replay_journal(db: Any) -> journal.ReplayReport:
@@ -131,11 +122,12 @@ def crawl_sites(
 ) -> list[RunResult]:
     """Crawl the named sites (concurrently, one crawler each) and return one result per site.
 
-    No store call of a crawl runs on Scrapy's event loop: the spider's go through
-    crawler.offload, the pipeline's writes through its batch writer's thread,
-    and each crawl's end (judging the run, releasing the lease) through a thread
-    of its own, since the other sites' crawls are still fetching on that loop.
+    Each crawl's lease, run record and end are crawler.lifecycle's, as for `scrapy
+    crawl` and Scrapyd jobs: a site another crawl holds ends `skipped-busy` while
+    the others are crawled. No store call of a crawl runs on Scrapy's event loop
+    (crawler.offload), since the other sites' crawls are still fetching on it.
     """
+    stop = EarlyStop.install()  # a SIGTERM before Scrapy takes over its signals
     from scrapy.crawler import CrawlerProcess
 
     from spiders.news import NewsSpider
@@ -148,29 +140,16 @@ def crawl_sites(
     settings.set(
         "LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline"
     )  # the command set up logging
+    settings.set("NEWSCRAWL_STORE_PREPARED", True, priority="cmdline")  # done just above
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+    if stop.signalled:
+        return [RunResult(name, "", "interrupted", error=stop.why()) for name in sites]
     process = CrawlerProcess(settings)
     results: list[RunResult] = []
-    started: list[Any] = []  # the crawlers of this process
-
+    crawlers: list[Any] = []
     for name in sites:
-        site = config.site(name)
-        now = clock()
-        run_id = new_run_id(name, now)
+        run_id = new_run_id(name, clock())
         crawler = process.create_crawler(NewsSpider)
-        lease = SiteLease(db, name, run_id, on_lost=stopper(crawler, name), clock=clock)
-        try:
-            lease.acquire(now)
-        except LeaseHeld as exc:
-            results.append(RunResult(name, run_id, "skipped-busy", error=str(exc)))
-            print(f"[{name}] {exc}", file=sys.stderr)
-            continue
-        RunLedger(db, name, run_id, trigger, now).start()  # recorded before anything can fail
-        crawler.settings.set(
-            "CLOSESPIDER_TIMEOUT",
-            parse_duration(site.crawl_timeout).total_seconds(),
-            priority="cmdline",
-        )
         deferred = process.crawl(
             crawler,
             site=name,
@@ -179,22 +158,68 @@ def crawl_sites(
             trigger=trigger,
             run_id=run_id,
             clock=clock,
-            managed=True,  # this runner holds the lease and records the run's end
         )
-        holder: dict[str, Any] = {
-            "crawler": crawler,
-            "lease": lease,
-            "name": name,
-            "run_id": run_id,
-        }
-        deferred.addBoth(_finish_in_thread, holder, results)
-        started.append(crawler)
-
-    if started:
-        if progress:
-            _start_progress(process, started, progress)
-        process.start()
+        deferred.addBoth(_collect, crawler, name, run_id, results)
+        crawlers.append(crawler)
+    if progress:
+        _start_progress(crawlers, progress)
+    stop.hand_over()
+    process.start()
     return results
+
+
+class EarlyStop:
+    """SIGTERM or SIGINT before Scrapy installed its own handlers (while the store is
+    prepared, say) would kill the process and leave its runs to be found abandoned:
+    noted instead, and no crawl starts. Scrapy's handlers replace these once it runs
+    (the first signal then closes each crawl as `shutdown`, recorded `interrupted`)."""
+
+    def __init__(self) -> None:
+        self.signalled: int | None = None
+
+    @classmethod
+    def install(cls) -> EarlyStop:
+        stop = cls()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, stop.note)
+        return stop
+
+    def note(self, signum: int, _frame: Any) -> None:
+        self.signalled = signum
+
+    def hand_over(self) -> None:
+        """A signal noted while the reactor starts is sent again once Scrapy's handlers are
+        in place (they are installed "after startup"), so Scrapy closes the crawls."""
+        from twisted.internet import reactor as installed
+
+        reactor: Any = installed
+
+        def replay() -> None:
+            if self.signalled:
+                os.kill(os.getpid(), self.signalled)
+
+        reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0, replay)
+
+    def why(self) -> str:
+        return f"stopped by {signal.Signals(self.signalled or 0).name} before the crawl started"
+
+
+def _collect(outcome: Any, crawler: Any, name: str, run_id: str, results: list[RunResult]) -> None:
+    """The crawl's result as crawler.lifecycle recorded it; `failed` when the crawl died
+    before it could record one (its spider could not be made, say)."""
+    result = getattr(getattr(crawler, "spider", None), "run_result", None)
+    if result is None:
+        error = (
+            f"{outcome.type.__name__}: {outcome.getErrorMessage()}"
+            if hasattr(outcome, "getErrorMessage")
+            else "the crawl ended without recording a result"
+        )
+        log.error("crawl of %s failed: %s", name, error)
+        result = RunResult(name, run_id, "failed", error=error)
+    if result.error and not result.outcome.startswith("ok"):
+        print(f"[{name}] {result.outcome}: {result.error}", file=sys.stderr)
+    results.append(result)
 
 
 def prepare_store(db: Any, clock: Clock = utcnow) -> None:
@@ -203,7 +228,7 @@ def prepare_store(db: Any, clock: Clock = utcnow) -> None:
     ensure_indexes(db)
     migrate_if_needed(db, clock())  # before the journal's pages are placed in stories
     replay_journal(db)
-    mark_abandoned_runs(db, clock())
+    mark_abandoned_runs(db)
     repair_unfinished_runs(db, clock())
     recheck_recent_merges(db)  # a merge of stories that stopped half-way
 
@@ -223,193 +248,43 @@ def crawl_settings() -> Any:
     return settings
 
 
-def stopper(crawler: Any, name: str) -> Any:
-    """on_lost for a crawl's lease: close the spider (from the reactor thread) as lease-lost.
-
-    The loss can be noticed before the engine has opened the spider, when Scrapy
-    refuses to close it ("Engine slot not assigned"): the close is then tried
-    again every STOP_RETRY_S until it takes, or the crawl has ended by itself.
-    """
-
-    def stop(reason: str) -> None:
-        from scrapy.utils.defer import deferred_from_coro
-        from twisted.internet import reactor as installed
-
-        reactor: Any = installed  # its zope interfaces confuse mypy's view of callLater
-        attempts = [0]
-
-        def retry() -> None:
-            attempts[0] += 1
-            if attempts[0] < STOP_ATTEMPTS:
-                reactor.callLater(STOP_RETRY_S, close)
-
-        def close() -> None:
-            engine = crawler.engine
-            if not crawler.crawling or engine is None or engine.spider is None:
-                retry()
-                return
-            if attempts[0] == 0:
-                log.error("%s: %s; stopping the crawl", name, reason)
-            deferred = deferred_from_coro(engine.close_spider_async(reason=LEASE_LOST))
-            deferred.addErrback(lambda failure: retry() if failure.check(RuntimeError) else None)
-
-        reactor.callFromThread(close)
-
-    return stop
-
-
-def judge_run(
-    outcome: str, error: str | None, ledger: RunLedger, lease_lost: str | None
-) -> tuple[str, str | None]:
-    """The run's outcome from how it ended and what its counters say.
-
-    "ok" only when every fetched article page is accounted for (stored, or
-    recorded as an error) and none waits in the journal: a crawl that fetched
-    pages and stored none without saying why is an error, not a success. A crawl
-    whose every stored page was not the article (crawler.nonarticle) is
-    "degraded": the site answered, but with walls, errors or cut bodies.
-    """
-    if lease_lost:
-        return LEASE_LOST, lease_lost
-    if outcome == PIPELINE_MISSING:
-        return "error", (
-            "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored"
-        )
-    if not outcome.startswith("ok"):
-        return outcome, error
-    counts = ledger.article_counts()
-    missing = ledger.unaccounted_pages()
-    if missing:
-        return "error", (
-            f"{missing} of {counts['fetched']} fetched article pages were neither stored, "
-            "recorded as errors nor journalled"
-        )
-    if counts["spooled"]:
-        return "spooled", (
-            f"{counts['spooled']} pages kept in the journal ({journal.journal_dir()}) while "
-            "MongoDB was unreachable; they are stored on the next start"
-        )
-    degraded = ledger.summary().get("degraded", 0)
-    if degraded and degraded == counts["stored"]:
-        return DEGRADED_RUN, (
-            f"none of the {degraded} article pages stored was the article "
-            f"({_degraded_kinds(ledger)}): the site served walls, errors or cut pages; "
-            "they are fetched again soon"
-        )
-    if ledger.summary().get("errors"):
-        return "ok-with-errors", error
-    return outcome, error
-
-
-DEGRADED_RUN = "degraded"  # every article page of the run was not the article
-
-
-def _degraded_kinds(ledger: RunLedger) -> str:
-    counters = ledger.counters
-    kinds = sorted(
-        (k.split("/", 1)[1], n) for k, n in counters.items() if k.startswith("degraded/")
-    )
-    return ", ".join(f"{kind} {n}" for kind, n in kinds) or "degraded"
-
-
-def finish_run(
-    spider: Any, outcome: str, error: str | None, lease_lost: str | None
-) -> tuple[str, str | None, dict[str, int]]:
-    """Judge the run and record its end (also for `scrapy crawl`, which has no runner)."""
-    summary = spider.ledger.summary()
-    outcome, error = judge_run(outcome, error, spider.ledger, lease_lost)
-    stages = getattr(spider, "stage_clock", None)
-    now = spider.clock()
-    spider.ledger.finish(
-        outcome, now, error, stages=stages.totals() if stages else None, extra=_drift(spider, now)
-    )
-    return outcome, error, summary
-
-
-def _drift(spider: Any, now: datetime) -> dict[str, Any]:
-    """What extraction found in this run against the site's last week (crawler.drift)."""
-    coverage = getattr(spider, "coverage", None)
-    if coverage is None:
-        return {}
-    try:
-        fields = drift.judge(spider.db, spider.site.name, spider.run_id, coverage, now)
-    except PyMongoError:  # the baseline is out of reach: the coverage itself still counts
-        return {"extraction": coverage.summary()}
-    for warning in fields["warnings"]:
-        log.warning("%s: extraction drift: %s", spider.site.name, warning)
-    return fields
-
-
-def _finish_reason(crawler: Any) -> str | None:
-    """Scrapy's finish_reason stat; none when the crawl failed before its stats existed."""
-    try:
-        stats = crawler.stats
-    except RuntimeError:  # Scrapy >= 2.13: "Crawler.stats is not set yet"
-        return None
-    return stats.get_value("finish_reason") if stats else None
-
-
-def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> None:
-    """Record the run's end and free the site, whatever happened to the crawl."""
-    crawler, lease, name, run_id = (
-        holder["crawler"],
-        holder["lease"],
-        holder["name"],
-        holder["run_id"],
-    )
-    spider = getattr(crawler, "spider", None)
-    error = None
-    if hasattr(outcome, "getErrorMessage"):
-        error = f"{outcome.type.__name__}: {outcome.getErrorMessage()}"
-        log.error("crawl of %s failed: %s", name, error)
-    reason = _finish_reason(crawler)
-    result_outcome = (
-        "failed" if error else FINISH_OUTCOMES.get(str(reason), str(reason or "failed"))
-    )
-    summary: dict[str, int] = {}
-    try:
-        if spider is not None:
-            result_outcome, error, summary = finish_run(spider, result_outcome, error, lease.lost)
-    except Exception as exc:  # the data is already stored or journalled
-        log.warning("could not record the end of run %s: %s", run_id, exc)
-    finally:
-        lease.release()
-    if error and result_outcome not in ("ok", "ok-with-errors"):
-        print(f"[{name}] {result_outcome}: {error}", file=sys.stderr)
-    results.append(RunResult(name, run_id, result_outcome, summary, error))
-
-
-def _finish_in_thread(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> Any:
-    from twisted.internet.threads import deferToThread
-
-    return deferToThread(_finish, outcome, holder, results)
-
-
-def _start_progress(process: Any, crawlers: list[Any], progress: Any) -> None:
+def _start_progress(crawlers: list[Any], progress: Any) -> None:
     from twisted.internet import task
 
     def tick() -> None:
         for crawler in crawlers:
             spider = getattr(crawler, "spider", None)
-            if spider is not None and crawler.crawling:
+            if spider is not None and crawler.crawling and spider.lifecycle is not None:
                 progress(spider.site.name, spider.ledger.summary())
 
     loop = task.LoopingCall(tick)
     loop.start(PROGRESS_EVERY_S, now=False)
 
 
-def mark_abandoned_runs(db: Any, now: datetime | None = None) -> int:
-    """Runs left 'running' by a process that no longer holds its site's lease were interrupted."""
-    now = now or utcnow()
-    from crawler.lease import running_crawls
+def mark_abandoned_runs(db: Any) -> int:
+    """Runs left 'running' by a process that no longer holds its site's lease were interrupted.
 
-    live = {doc.get("run_id") for doc in running_crawls(db, now).values()}
+    Judged by the server's clock (crawler.lease), not this process's: one whose clock
+    runs ahead must not find other hosts' live crawls expired. The running runs are
+    read before the leases: a crawl takes its lease before it records its run, so a
+    live run read first has its lease seen after, and a crawl starting meanwhile is
+    not taken for abandoned.
+    """
+    from crawler.lease import running_crawls, server_now
+
+    running = [run["_id"] for run in db.crawl_runs.find({"outcome": "running"}, {"_id": 1})]
+    if not running:
+        return 0
+    live = {doc.get("run_id") for doc in running_crawls(db).values()}
+    abandoned = [run_id for run_id in running if run_id not in live]
+    if not abandoned:
+        return 0
     result = db.crawl_runs.update_many(
-        {"outcome": "running", "_id": {"$nin": list(live)}, "started_at": {"$lt": now}},
+        {"_id": {"$in": abandoned}, "outcome": "running"},
         {
             "$set": {
                 "outcome": "interrupted",
-                "finished_at": now,
+                "finished_at": server_now(db),
                 "error": "process ended before the run was recorded",
             }
         },

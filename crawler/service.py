@@ -268,28 +268,46 @@ class Service:
         self._last_started[name] = started
         self._save_next(name, last_started=started, running=True)
         log.info("crawl %s: starting", name)
+        since = utcnow() - timedelta(seconds=1)  # the child's run starts after this, by its clock
         result = self.dispatcher.run(site, self._job_config(site), self.stopping)
         code = result.exit_code
-        if code != 0:
-            log.warning("crawl %s: exit status %s %s", name, code, result.detail)
         try:
-            if result.run_id:
-                last = self.db.crawl_runs.find_one({"_id": result.run_id})
-            else:
-                last = latest(self.db.crawl_runs, {"site": name}, "started_at", self.clock())
+            last = self._run_of(name, result.run_id, since)
         except PyMongoError:
             last = None  # MongoDB away: the crawl journalled its pages; the log line stays short
-        fields = {"event": "crawl_finished", "site": name, "exit": code}
+        fields: dict[str, Any] = {"event": "crawl_finished", "site": name, "exit": code}
         if result.node:
             fields.update(node=result.node, job=result.job)
         if last:
             fields.update(
-                run_id=last["_id"], outcome=last.get("outcome"), summary=last.get("summary")
+                run_id=last["_id"],
+                outcome=last.get("outcome"),
+                reason=last.get("reason"),
+                error=last.get("error"),
+                summary=last.get("summary"),
+                consecutive_failures=last.get("consecutive_failures"),
             )
             self.metrics.run_finished(name, last)
-        log.info("crawl %s: done (exit %s)", name, code, extra={"fields": fields})
+        outcome = str(fields.get("outcome") or "no run recorded")
+        log.log(
+            logging.INFO if code == 0 and outcome.startswith("ok") else logging.WARNING,
+            "crawl %s: %s",
+            name,
+            describe_crawl(fields, result.detail),
+            extra={"fields": fields},
+        )
         self._save_next(name, last_finished=self.clock(), last_exit=code, running=False)
         return code
+
+    def _run_of(self, name: str, run_id: str | None, since: datetime) -> dict[str, Any] | None:
+        """The run this crawl recorded: by its id when the dispatcher knows it, else the
+        site's latest run started after the child was (never an earlier run of the site)."""
+        if run_id:
+            return self.db.crawl_runs.find_one({"_id": run_id})
+        run = latest(self.db.crawl_runs, {"site": name}, "started_at", utcnow())
+        if run and run.get("started_at") and _aware(run["started_at"]) >= since:
+            return run
+        return None
 
     def _job_config(self, site: Site) -> str:
         """The config a crawl of `site` needs, as text: a Scrapyd job carries it as an argument,
@@ -388,6 +406,24 @@ class Service:
         if self.metrics_server is not None:
             self.metrics_server.stop()
         print("newscrawl service stopped", flush=True)
+
+
+def describe_crawl(fields: dict[str, Any], detail: str = "") -> str:
+    """The text log's line for a finished crawl: its outcome, reason, counters and run id."""
+    outcome = fields.get("outcome") or "no run recorded"
+    head = f"{outcome} ({fields['reason']})" if fields.get("reason") else str(outcome)
+    summary = fields.get("summary") or {}
+    counters = " ".join(f"{k}={v}" for k, v in summary.items() if v)
+    parts = [f"{head} [{counters or 'nothing fetched'}]"]
+    if fields.get("consecutive_failures"):
+        parts.append(f"{fields['consecutive_failures']} failed runs in a row")
+    parts.append(f"run {fields.get('run_id', '-')}, exit {fields.get('exit')}")
+    line = ", ".join(parts)
+    if fields.get("error"):
+        return f"{line}: {fields['error']}"
+    if detail and fields.get("exit"):
+        return f"{line}: {detail}"
+    return line
 
 
 def _mtime(path: str) -> float:

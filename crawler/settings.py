@@ -44,6 +44,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middleware.PrivateAddressGuardMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+# The run around every crawl, however it was started (newscrawl crawl, scrapy crawl,
+# Scrapyd): lease, run record, outcome, release (crawler.lifecycle)
+EXTENSIONS = {"crawler.lifecycle.RunLifecycle": 0}
 # An article page yields one item. Scrapy starts CONCURRENT_ITEMS asyncio tasks for
 # every response's output (default 100): creating them was the crawling process's
 # largest single cost in a py-spy profile (~10 %), for no concurrency gained.

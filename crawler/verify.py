@@ -198,10 +198,13 @@ def _check_aliases(db: Database[Doc]) -> list[Violation]:
 
 
 def _check_runs(db: Database[Doc], now: datetime) -> list[Violation]:
-    live = {doc.get("run_id") for doc in running_crawls(db, now).values()}
+    # runs before leases (a crawl takes its lease before it records its run); expiry by
+    # the server's clock (crawler.lease)
+    running = list(db.crawl_runs.find({"outcome": "running"}, {"site": 1}).sort("_id", 1))
+    live = {doc.get("run_id") for doc in running_crawls(db).values()} if running else set()
     return [
         Violation("runs", run["_id"], f"'running' on {run.get('site')} without a live lease")
-        for run in db.crawl_runs.find({"outcome": "running"}, {"site": 1}).sort("_id", 1)
+        for run in running
         if run["_id"] not in live
     ]
 

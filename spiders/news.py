@@ -2,10 +2,10 @@
 
     scrapy crawl news -a site=valley-gazette [-a config=PATH] [-a recheck=1]
 
-Run that way (or as a Scrapyd job, crawler.dispatch, which passes the config
-itself as `config_text` and the run id it recorded) the spider does what
-crawler.runner does around `newscrawl crawl`: it prepares the store, takes the
-site's lease, records the run's end and releases the lease.
+Run that way, as a Scrapyd job (crawler.dispatch, which passes the config
+itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
+(crawler.runner), the run around the spider is crawler.lifecycle's: the Scrapy
+extension that takes the site's lease, records the run and judges its end.
 
 Scrapy glue only: which URL to fetch and why is decided by crawler.frontier,
 parsing by crawler.discovery, and what a page means by crawler.processing (via
@@ -41,6 +41,7 @@ from crawler.ledger import (
     new_run_id,
 )
 from crawler.offload import StoreCalls
+from crawler.outcomes import LIFECYCLE_MISSING
 from crawler.processing import FetchedPage
 from crawler.store import ArticleStore, open_database
 
@@ -62,24 +63,20 @@ class NewsSpider(scrapy.Spider):
         run_id: str | None = None,
         clock: Clock | None = None,
         config_text: str | None = None,
-        managed: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
         # a Scrapyd job's arguments are checked on the node (crawler.jobargs)
-        extra = dict(kwargs, managed=managed, clock=clock)
+        extra = dict(kwargs, clock=clock)
         settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = self.clock()
-        # `scrapy crawl news` and Scrapyd jobs have no crawler.runner around them: the spider
-        # takes the site's lease and records its run's end itself
-        self.owns_run = not managed
-        self.lease: Any = None  # crawler.lease.SiteLease, while the spider holds it
-        self.busy: str | None = None  # why the site could not be crawled (another crawl of it)
+        self.lifecycle: Any = None  # crawler.lifecycle.RunLifecycle, once the spider opened
+        self.run_result: Any = None  # crawler.outcomes.RunResult, once the run is recorded
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()  # a client: it connects in its own threads, later
         # every store call made from Scrapy's event loop goes through here (crawler.offload)
@@ -113,6 +110,8 @@ class NewsSpider(scrapy.Spider):
             settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
             # sent with every request; robots.txt is matched against the same one
             settings.set("USER_AGENT", spider.site_user_agent, priority="spider")
+            timeout = parse_duration(spider.site.crawl_timeout).total_seconds()
+            settings.set("CLOSESPIDER_TIMEOUT", timeout, priority="spider")
         return spider
 
     def _count_in_crawl_stats(self, spider: Any = None) -> None:
@@ -121,37 +120,17 @@ class NewsSpider(scrapy.Spider):
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.owns_run:
-            self.busy = await self.store.run(self._open_own_run)
-            if self.busy:
-                raise CloseSpider("skipped-busy")
-        await self.store.run(self.ledger.start)  # the run is on record before anything can fail
+        if self.lifecycle is None:  # no lease, no run record: crawling would overlap others
+            log.error(
+                "%s: the extension crawler.lifecycle.RunLifecycle is not enabled "
+                "(Scrapy was started without crawler.settings); nothing is crawled",
+                self.site.name,
+            )
+            raise CloseSpider(LIFECYCLE_MISSING)
         if not self._store_pipeline_enabled():
             raise CloseSpider(PIPELINE_MISSING)
         for request in await self.start_requests_list():
             yield request
-
-    def _open_own_run(self) -> str | None:
-        """Prepare the store and take the site's lease, as crawler.runner does; the reason
-        the crawl cannot run (another crawl holds the lease), or None."""
-        from crawler.lease import LeaseHeld, SiteLease
-        from crawler.runner import prepare_store, stopper
-
-        prepare_store(self.db, self.clock)
-        lease = SiteLease(
-            self.db,
-            self.site.name,
-            self.run_id,
-            on_lost=stopper(self.crawler, self.site.name),
-            clock=self.clock,
-        )
-        try:
-            lease.acquire(self.clock())
-        except LeaseHeld as exc:
-            log.warning("%s", exc)
-            return str(exc)
-        self.lease = lease
-        return None
 
     def _store_pipeline_enabled(self) -> bool:
         """Without crawler.pipeline.StorePipeline a crawl would fetch every page and store
@@ -468,42 +447,11 @@ class NewsSpider(scrapy.Spider):
             return "redirect-loop"
         return "ignored"
 
-    async def closed(self, reason: str) -> None:
+    async def wrap_up(self, reason: str) -> None:
+        """The crawl's own loose ends, before crawler.lifecycle records the run: the
+        bookkeeping still in flight, and what it learnt of its sources."""
         await self.store.drain()
-        try:
-            await self.store.run(self._remember_sources, reason)
-            if not self.owns_run:
-                await self.store.run(self.ledger.flush, final=True)  # the runner records the end
-            elif self.busy:
-                await self.store.run(self._record_busy)
-            else:
-                await self.store.run(self._finish_own_run, reason)
-        finally:
-            self.store.close()
-
-    def _record_busy(self) -> None:
-        """Another crawl holds the site: this run is on record as skipped, and says why."""
-        self.ledger.start()
-        self.ledger.finish("skipped-busy", self.clock(), self.busy)
-
-    def _finish_own_run(self, reason: str) -> None:
-        from crawler.runner import FINISH_OUTCOMES, finish_run
-
-        lost = self.lease.lost if self.lease is not None else None
-        try:
-            outcome, error, _ = finish_run(
-                self, FINISH_OUTCOMES.get(reason, reason), None, lease_lost=lost
-            )
-        finally:
-            if self.lease is not None:
-                self.lease.release()
-        log.log(
-            logging.INFO if outcome.startswith("ok") else logging.ERROR,
-            "run %s: %s%s",
-            self.run_id,
-            outcome,
-            f" ({error})" if error else "",
-        )
+        await self.store.run(self._remember_sources, reason)
 
 
 def _header(response: Response, name: str) -> str | None:

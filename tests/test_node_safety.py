@@ -56,7 +56,7 @@ def test_a_job_with_an_argument_the_dispatcher_never_sends_is_refused(extra):
 
 
 def test_the_arguments_the_dispatcher_sends_are_accepted():
-    extra = {"_job": "j1", "_version": "r1", "managed": False, "clock": None}
+    extra = {"_job": "j1", "_version": "r1", "clock": None}
     config = jobargs.job_config("valley-gazette", None, _text(False), extra, env={})
     assert config.site("valley-gazette").feeds == ["https://valley.example/feed"]
 

@@ -30,9 +30,10 @@ from crawler.lease import SiteLease
 from crawler.ledger import RunLedger, SourceState, SourceStates
 from crawler.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
 from crawler.offload import StoreCalls
+from crawler.outcomes import CrawlFacts, judge
 from crawler.pipeline import StorePipeline
 from crawler.processing import FetchedPage, Outcome
-from crawler.runner import judge_run, replay_journal
+from crawler.runner import replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
 from crawler.verify import verify
 from tests.test_store import T0, body, page
@@ -125,13 +126,27 @@ def test_every_page_ends_as_exactly_one_fetch_record_and_the_counts_add_up(db, t
 def test_a_run_that_fetched_pages_but_recorded_none_is_an_error(db):
     ledger = RunLedger(db, "example", "run-x", "manual", NOW)
     ledger.count("article/fetched", 12)  # what a crawl without the item pipeline looks like
-    outcome, error = judge_run("ok", None, ledger, lease_lost=None)
+
+    def judged(reason: str, lease_lost: str | None = None) -> tuple[str, str | None]:
+        counts = ledger.article_counts()
+        facts = CrawlFacts(
+            reason,
+            lease_lost,
+            fetched=counts["fetched"],
+            unaccounted=ledger.unaccounted_pages(),
+            spooled=counts["spooled"],
+            responses=12,
+        )
+        verdict = judge(facts)
+        return verdict.outcome, verdict.error
+
+    outcome, error = judged("finished")
     assert outcome == "error" and "12 of 12 fetched article pages" in (error or "")
-    outcome, error = judge_run("pipeline-missing", None, ledger, lease_lost=None)
+    outcome, error = judged("pipeline-missing")
     assert outcome == "error" and "pipeline" in (error or "")
     ledger.count("article/spooled", 12)
-    assert judge_run("ok", None, ledger, lease_lost=None)[0] == "spooled"
-    assert judge_run("ok", None, ledger, lease_lost="lease lost: held by r2")[0] == "lease-lost"
+    assert judged("finished")[0] == "spooled"
+    assert judged("finished", lease_lost="lease lost: held by r2")[0] == "lease-lost"
 
 
 def test_fetch_records_wait_for_mongodb_and_go_to_the_journal_at_the_end(tmp_path, mongo_uri):
@@ -277,27 +292,38 @@ def test_replay_records_what_it_cannot_store_and_keeps_it(db, tmp_path, monkeypa
 def test_a_lease_taken_over_by_another_crawl_is_lost(db):
     lost: list[str] = []
     lease = SiteLease(db, "example", "run-1", on_lost=lost.append, clock=lambda: T0)
-    lease.acquire(T0)
+    lease.acquire()
     try:
-        assert lease.renew(T0 + timedelta(seconds=20))
+        assert lease.renew()
         # it expired while this crawl was stuck, and another crawl took the site
         db.leases.update_one({"_id": "example"}, {"$set": {"holder": "other", "run_id": "run-2"}})
-        assert not lease.renew(T0 + timedelta(seconds=40))
+        assert not lease.renew()
         assert lost and "run-2" in lost[0]
-        assert not lease.renew(T0 + timedelta(seconds=60)) and len(lost) == 1
+        assert not lease.renew() and len(lost) == 1
     finally:
         lease.release()
 
 
 def test_a_lease_that_cannot_be_renewed_until_it_expires_is_lost(db):
     lost: list[str] = []
-    lease = SiteLease(db, "example", "run-1", on_lost=lost.append, ttl=timedelta(seconds=90))
-    lease.acquire(T0)
+    held = [0.0]  # this process's monotonic clock, stepped
+    lease = SiteLease(
+        db,
+        "example",
+        "run-1",
+        on_lost=lost.append,
+        ttl=timedelta(seconds=90),
+        monotonic=lambda: held[0],
+    )
+    lease.acquire()
     try:
-        lease.leases = connect("mongodb://127.0.0.1:9/", "nowhere", timeout_ms=200).leases
-        assert lease.renew(T0 + timedelta(seconds=30))  # MongoDB away, the lease still holds
+        lease.db = connect("mongodb://127.0.0.1:9/", "nowhere", timeout_ms=200)
+        lease.leases = lease.db.leases
+        held[0] = 30.0
+        assert lease.renew()  # MongoDB away, the lease still holds
         assert not lost
-        assert not lease.renew(T0 + timedelta(seconds=91))
+        held[0] = 91.0
+        assert not lease.renew()
         assert lost and "expired" in lost[0]
     finally:
         lease.release()

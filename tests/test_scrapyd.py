@@ -79,7 +79,8 @@ def test_crawls_run_on_two_scrapyd_nodes_without_overlap_and_survive_a_dead_node
                     _out, err = service.communicate()
                 assert service.returncode == 0, err[-3000:]
         # nothing half-written anywhere: numbering, stories, aliases, runs
-        assert db.crawl_runs.count_documents({"outcome": {"$in": ["queued", "running"]}}) == 0
+        left = list(db.crawl_runs.find({"outcome": {"$in": ["queued", "running"]}}))
+        assert left == [], (left, list(db.leases.find()), err[-3000:])
         verify = newscrawl("verify", "--json", env=crawl_env)
         assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
     finally:

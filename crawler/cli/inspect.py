@@ -538,6 +538,9 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
                         "started_at",
                         "finished_at",
                         "outcome",
+                        "reason",
+                        "error",
+                        "consecutive_failures",
                         "summary",
                         "extraction",
                         "warnings",
@@ -569,6 +572,7 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
         Column("next run (UTC)", 2),
         Column("last run (UTC)", 3),
         Column("outcome"),
+        Column("failed in a row", 2, "right"),
         Column("new", 2, "right"),
         Column("changed", 2, "right"),
         Column("errors", 2, "right"),
@@ -577,6 +581,9 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
     for row in rows:
         last = row["last_run"] or {}
         s = last.get("summary") or {}
+        outcome = str(last.get("outcome", "-"))
+        if last.get("reason"):
+            outcome += f" ({last['reason']})"
         cells.append(
             (
                 row["site"],
@@ -584,7 +591,8 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
                 "yes" if row["running"] else "no",
                 _when(row["next_run_at"]),
                 _when(last.get("started_at")),
-                last.get("outcome", "-"),
+                outcome,
+                str(last.get("consecutive_failures") or 0),
                 *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
             )
         )
