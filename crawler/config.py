@@ -30,6 +30,11 @@ DEFAULT_CONFIG_PATH = "config/sites.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SITE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# upper bounds of the numbers a site sets: a typo such as `max_articles: 1e23` is an
+# error at load time, not an OverflowError (or a crawl without end) at run time
+MAX_ARTICLES = 100_000
+MAX_SITEMAPS = 10_000
+MAX_ENTRIES = 1_000_000
 
 
 class ConfigError(Exception):
@@ -124,7 +129,11 @@ class Site(_Strict):
     politeness: Politeness = Politeness()
     allow_private_addresses: bool = False
     max_age: Duration = "3d"
-    max_articles: int = Field(default=500, ge=1)
+    max_articles: int = Field(default=500, ge=1, le=MAX_ARTICLES)
+    # bounded discovery per crawl (crawler.frontier.SourceBudget): child sitemaps fetched,
+    # and feed/sitemap entries read; what is left over is counted and read by a later crawl
+    max_sitemaps: int = Field(default=50, ge=0, le=MAX_SITEMAPS)
+    max_entries: int = Field(default=10_000, ge=1, le=MAX_ENTRIES)
     crawl_timeout: Duration = "20m"
     # the language the site publishes in (ISO 639-1, "en", "fr"): an article whose page
     # states none is stored with this one
