@@ -62,6 +62,7 @@ ARTICLE_STORED = "article/stored"
 ARTICLE_ERROR = "article/error"
 ARTICLE_SPOOLED = "article/spooled"
 PIPELINE_MISSING = "pipeline-missing"  # the spider's close reason when nothing could be stored
+MEMORY_EXCEEDED = "memusage_exceeded"  # Scrapy's MemoryUsage closed the crawl (MEMUSAGE_LIMIT_MB)
 MAX_PENDING_FETCHES = 100_000  # held in memory while MongoDB is away, then spilled
 
 
@@ -171,6 +172,9 @@ class RunLedger:
             {"_id": self.run_id, "outcome": "queued"},
             {"$set": {"outcome": "running", "started_at": self.started_at, **here}},
         )
+
+    def _identity(self) -> Doc:
+        return {"site": self.site, "trigger": self.trigger, "started_at": self.started_at}
 
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:
         """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
@@ -339,13 +343,28 @@ class RunLedger:
             fields["stages"] = stages
         fields.update(extra or {})
         try:
-            self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
+            # upserted: a crawl closed before its start was recorded (Scrapy's memory check
+            # runs as the engine starts) still leaves its run on record
+            self.db.crawl_runs.update_one(
+                {"_id": self.run_id},
+                {"$set": fields, "$setOnInsert": self._identity()},
+                upsert=True,
+            )
         except PyMongoError:
             if self.spill is None:
                 raise
             self.spill.append_records("run", [{"_id": self.run_id, **fields}])
             log.warning("MongoDB unavailable: the end of run %s is journalled", self.run_id)
         return fields
+
+
+def memory_exceeded_error(ledger: RunLedger) -> str:
+    """Why a crawl Scrapy's MemoryUsage extension stopped is an error, in figures."""
+    peak = ledger.stats.get_value("memusage/max") or 0
+    return (
+        f"memory limit exceeded: the crawl process reached {peak / 2**20:.0f} MB, over "
+        "MEMUSAGE_LIMIT_MB (crawler/settings.py); the crawl was stopped"
+    )
 
 
 def _encodable(doc: Doc) -> Doc:

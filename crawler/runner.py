@@ -20,7 +20,13 @@ from crawler import drift, journal, processing
 from crawler.clock import Clock, utcnow
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import PIPELINE_MISSING, RunLedger, new_run_id
+from crawler.ledger import (
+    MEMORY_EXCEEDED,
+    PIPELINE_MISSING,
+    RunLedger,
+    memory_exceeded_error,
+    new_run_id,
+)
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
@@ -269,6 +275,8 @@ def judge_run(
     """
     if lease_lost:
         return LEASE_LOST, lease_lost
+    if outcome == MEMORY_EXCEEDED:
+        return "error", memory_exceeded_error(ledger)
     if outcome == PIPELINE_MISSING:
         return "error", (
             "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored"

@@ -7,11 +7,14 @@ directly too.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import yaml
 
 from crawler import discovery, frontier
 from crawler.localnet.sitemaps import SitemapSite, sitemap_index, urlset
-from tests.helpers import newscrawl
+from tests.helpers import REPO, newscrawl
 
 
 def crawl(tmp_path, crawl_env, *entries: dict) -> None:
@@ -114,3 +117,36 @@ def test_a_big_sitemap_s_skipped_entries_are_stored_as_counts(db, crawl_env, tmp
     assert capped["sample"][0].endswith("/news/item-5000")
     # a handful of fetch-log lines, not one per entry
     assert db.fetches.count_documents({"run_id": run["_id"]}) < 20
+
+
+def test_a_crawl_over_its_memory_limit_ends_error_with_the_reason(db, crawl_env, tmp_path):
+    """Scrapy's MemoryUsage extension stops the crawl; the run says so in figures."""
+    with SitemapSite() as site:
+        site.documents["/s.xml"] = urlset([site.url("/news/one")])
+        config = tmp_path / "sites.yaml"
+        config.write_text(yaml.safe_dump({"sites": [site.site_config("heavy", ["/s.xml"])]}))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "news",
+                "-a",
+                "site=heavy",
+                "-a",
+                f"config={config}",
+                "-s",
+                "MEMUSAGE_LIMIT_MB=1",  # every process is over 1 MB: stopped at the first check
+                "-s",
+                "LOG_LEVEL=WARNING",
+            ],
+            cwd=REPO,
+            env=dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal")),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    [run] = db.crawl_runs.find()
+    assert run["outcome"] == "error", (run, result.stderr[-2000:])
+    assert "memory limit exceeded" in run["error"] and "MEMUSAGE_LIMIT_MB" in run["error"]
