@@ -62,7 +62,10 @@ def test_an_index_listing_itself_and_a_pair_listing_each_other_are_fetched_once(
                 "/index.xml": sitemap_index([site.url("/index.xml"), site.url("/a.xml")]),
                 "/a.xml": sitemap_index([site.url("/b.xml")]),
                 "/b.xml": sitemap_index([site.url("/a.xml"), site.url("/urls.xml")]),
-                "/urls.xml": urlset([site.url(f"/news/story-{i}") for i in range(3)]),
+                "/urls.xml": urlset(
+                    [site.url(f"/news/story-{i}") for i in range(3)]
+                    + [site.url("/news/" + "x" * 100_000)]  # a 100 KB URL: skipped, recorded
+                ),
             }
         )
         crawl(tmp_path, crawl_env, site.site_config("loops", ["/index.xml"]))
@@ -74,6 +77,9 @@ def test_an_index_listing_itself_and_a_pair_listing_each_other_are_fetched_once(
     assert run["outcome"] == "ok", run
     assert run["counters"]["skip/visited"] == 2  # index -> itself, b -> a
     assert sum(row["count"] for row in skip_rows(db, "visited")) == 2
+    [too_long] = skip_rows(db, "url-too-long")
+    assert too_long["count"] == 1 and too_long["url"].endswith("/urls.xml")
+    assert len(too_long["sample"][0]) == 300  # an example, cut short
 
 
 def test_an_index_of_many_children_stops_at_the_cap_and_records_it(db, crawl_env, tmp_path):
