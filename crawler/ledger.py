@@ -62,6 +62,7 @@ ARTICLE_STORED = "article/stored"
 ARTICLE_ERROR = "article/error"
 ARTICLE_SPOOLED = "article/spooled"
 PIPELINE_MISSING = "pipeline-missing"  # the spider's close reason when nothing could be stored
+JOURNAL_UNWRITABLE = "journal/unwritable"  # pages or records neither stored nor journalled
 MEMORY_EXCEEDED = "memusage_exceeded"  # Scrapy's MemoryUsage closed the crawl (MEMUSAGE_LIMIT_MB)
 MAX_PENDING_FETCHES = 100_000  # held in memory while MongoDB is away, then spilled
 
@@ -293,7 +294,7 @@ class RunLedger:
                 self.spill.append_records("fetches", chunk)
                 journalled += len(chunk)
             except OSError as error:
-                self.count("journal/unwritable", len(chunk))
+                self.count(JOURNAL_UNWRITABLE, len(chunk))
                 log.error(
                     "MongoDB unavailable and the journal cannot be written (%s): "
                     "%d fetch records lost: %s",

@@ -21,6 +21,7 @@ from crawler.clock import Clock, utcnow
 from crawler.config import Config, parse_duration
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.ledger import (
+    JOURNAL_UNWRITABLE,
     MEMORY_EXCEEDED,
     PIPELINE_MISSING,
     RunLedger,
@@ -281,6 +282,13 @@ def judge_run(
         return "error", (
             "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored"
         )
+    lost = ledger.counters.get(JOURNAL_UNWRITABLE, 0)
+    if lost:
+        return "error", (
+            f"{lost} pages or fetch records were neither stored nor journalled: MongoDB was "
+            "unavailable and the journal could not be written (full or read-only disk); "
+            "their URLs are in the error log"
+        )
     if not outcome.startswith("ok"):
         return outcome, error
     counts = ledger.article_counts()
@@ -358,8 +366,10 @@ def _finish(outcome: Any, holder: dict[str, Any], results: list[RunResult]) -> N
     try:
         if spider is not None:
             result_outcome, error, summary = finish_run(spider, result_outcome, error, lease.lost)
-    except Exception as exc:  # the data is already stored or journalled
-        log.warning("could not record the end of run %s: %s", run_id, exc)
+    except Exception as exc:  # the data is stored or journalled; the run's end is not
+        log.error("could not record the end of run %s: %r", run_id, exc)
+        result_outcome = "error"  # never `ok` when the end could not be recorded
+        error = f"the end of run {run_id} could not be recorded: {exc!r}"[:500]
     finally:
         lease.release()
     if error and result_outcome not in ("ok", "ok-with-errors"):
