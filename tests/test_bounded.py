@@ -156,3 +156,13 @@ def test_a_crawl_over_its_memory_limit_ends_error_with_the_reason(db, crawl_env,
     [run] = db.crawl_runs.find()
     assert run["outcome"] == "error", (run, result.stderr[-2000:])
     assert "memory limit exceeded" in run["error"] and "MEMUSAGE_LIMIT_MB" in run["error"]
+
+
+def test_a_feed_past_its_limit_is_counted_too():
+    items = "".join(
+        f"<item><title>T{i}</title><link>https://a.test/news/{i}</link></item>" for i in range(3000)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    found = discovery.parse_feed(body, "https://a.test/feed", limit=250)
+    assert (len(found.entries), found.dropped) == (250, 2750)
+    assert found.dropped_sample[0] == "https://a.test/news/250"
