@@ -104,6 +104,7 @@ class NewsSpider(scrapy.Spider):
             max_sitemaps=self.site.max_sitemaps, max_entries=self.site.max_entries
         )
         self._seen_sources: dict[str, dict[str, Any]] = {}  # stored when the crawl ends
+        self._parents: dict[str, str] = {}  # child sitemap -> the index that listed it
         self.allowed_domains = self.site.domains
 
     @classmethod
@@ -262,7 +263,7 @@ class NewsSpider(scrapy.Spider):
             return
         skipped = frontier.SkipTally()
         self._cap_entries(found, kind, skipped)
-        requests = await self._child_sitemaps(found.sitemaps, skipped)
+        requests = await self._child_sitemaps(found.sitemaps, skipped, parent=state.url)
         articles, deferred = await self._entries(
             found.entries, keys[: len(found.entries)], state.url, kind, skipped
         )
@@ -273,6 +274,8 @@ class NewsSpider(scrapy.Spider):
         self._source_seen(
             response, state, kind, now, content_hash, complete=not (deferred or capped)
         )
+        if deferred or capped:  # the index that listed it is not done with either
+            self._incomplete_upwards(state.url)
         if found.warning:
             self.ledger.count(f"source/{kind}-warning")
             log.warning("%s: %s", response.url, found.warning)
@@ -390,8 +393,16 @@ class NewsSpider(scrapy.Spider):
             _parse_source, kind, response.body, response.url, content_type, self.budget.entries_left
         )
 
+    def _incomplete_upwards(self, source: str) -> None:
+        """A child sitemap left entries for later: the indexes above it must be read again
+        next time too, or their unchanged hash would keep the child from being re-read."""
+        parent = self._parents.get(source)
+        while parent is not None and parent in self._seen_sources:
+            self._seen_sources[parent]["complete"] = False
+            parent = self._parents.get(parent)  # each source has one parent: no cycle
+
     async def _child_sitemaps(
-        self, children: list[discovery.Entry], skipped: frontier.SkipTally
+        self, children: list[discovery.Entry], skipped: frontier.SkipTally, parent: str
     ) -> list[scrapy.Request]:
         """Requests for an index's child sitemaps: each at most once a crawl, newest
         (by lastmod) first, at most max_sitemaps a crawl; the rest are counted."""
@@ -420,6 +431,7 @@ class NewsSpider(scrapy.Spider):
                     skipped.add(reason, child.url)
                     continue
                 self.budget.take_child()
+                self._parents[child.url] = parent
                 requests.append(self._source_request(child.url, "sitemap", states[child.url]))
         rest = onsite[done:]
         if rest:

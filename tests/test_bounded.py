@@ -107,22 +107,27 @@ def test_a_big_sitemap_s_skipped_entries_are_stored_as_counts(db, crawl_env, tmp
     entries = 20_000
     with SitemapSite() as site:
         site.documents["/big.xml"] = urlset([site.url(f"/news/item-{i}") for i in range(entries)])
+        site.documents["/index.xml"] = sitemap_index([site.url("/big.xml")])
         crawl(
             tmp_path,
             crawl_env,
-            site.site_config("big", ["/big.xml"], max_articles=3, max_entries=5000),
+            site.site_config("big", ["/index.xml"], max_articles=3, max_entries=5000),
         )
+        index = site.url("/index.xml")
     assert db.articles.count_documents({}) == 3
     [run] = db.crawl_runs.find()
     counters = run["counters"]
-    assert counters["skip/limit"] == 5000 - 3
-    assert counters["skip/entry-cap"] == entries - 5000
+    assert counters["skip/limit"] == 4999 - 3
+    # the index's one child spent one entry of the budget: 4,999 are left for the sitemap
+    assert counters["skip/entry-cap"] == entries - 4999
     [limit] = skip_rows(db, "limit")
     [capped] = skip_rows(db, "entry-cap")
-    assert (limit["count"], capped["count"]) == (4997, 15_000)
-    assert capped["sample"][0].endswith("/news/item-5000")
+    assert (limit["count"], capped["count"]) == (4996, 15_001)
+    assert capped["sample"][0].endswith("/news/item-4999")
     # a handful of fetch-log lines, not one per entry
     assert db.fetches.count_documents({"run_id": run["_id"]}) < 20
+    # the child left entries for later, so the index above it is read again next time
+    assert db.feeds.find_one({"_id": index})["content_hash"] is None
 
 
 def test_a_crawl_over_its_memory_limit_ends_error_with_the_reason(db, crawl_env, tmp_path):
