@@ -171,3 +171,40 @@ def test_a_feed_past_its_limit_is_counted_too():
     found = discovery.parse_feed(body, "https://a.test/feed", limit=250)
     assert (len(found.entries), found.dropped) == (250, 2750)
     assert found.dropped_sample[0] == "https://a.test/news/250"
+
+
+def test_the_fetch_log_is_written_in_bounded_inserts(mongo_uri, db_name, db):
+    """A crawl's final flush of 5,000 records (a big site's fetch log) is many small
+    inserts, none big enough to time out; the records all land, once."""
+    from pymongo import MongoClient, monitoring
+
+    from crawler.ledger import FETCH_BATCH, RunLedger
+    from tests.test_nothing_lost import NOW
+
+    class Inserts(monitoring.CommandListener):
+        sizes: list[int] = []
+
+        def started(self, event):
+            if event.command_name == "insert":
+                self.sizes.append(len(event.command.get("documents", [])))
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    listener = Inserts()
+    client = MongoClient(mongo_uri, event_listeners=[listener], tz_aware=True)
+    try:
+        ledger = RunLedger(client[db_name], "big", "run-big", "manual", NOW)
+        for i in range(5000):
+            with ledger._pending_lock:  # what 5,000 records waiting for MongoDB look like
+                ledger._pending.append(
+                    {"url": f"https://big.test/{i}", "run_id": "run-big", "at": NOW}
+                )
+        ledger.flush(final=True)
+    finally:
+        client.close()
+    assert max(listener.sizes) <= FETCH_BATCH and len(listener.sizes) == 5000 // FETCH_BATCH
+    assert db.fetches.count_documents({"run_id": "run-big"}) == 5000
