@@ -162,40 +162,45 @@ def parse_sitemap(body: bytes, url: str, limit: int | None = None) -> Discovered
     head = body[:2048].lstrip().lower()
     if not head.startswith(b"<"):
         return _text_sitemap(body, url).keep(limit)
-    events = etree.iterparse(
+    kind = _root_kind(_first_element(body, url), url)
+    if kind in ("rss", "feed", "rdf"):
+        return parse_feed(body, url, limit=limit)
+    result = Discovered()
+    index = kind == "sitemapindex"
+    try:
+        for _event, node in _iterparse(body, events=("end",), tag=("{*}url", "{*}sitemap")):
+            parent = node.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # not an item of the root (a <url> nested deeper)
+            _sitemap_item(node, url, index, result, limit)
+            node.clear()
+            while node.getprevious() is not None:  # free what was read: memory stays flat
+                del parent[0]
+    except etree.XMLSyntaxError:
+        pass  # recovered as far as it goes: what was read is kept, as lxml's recover does
+    return result
+
+
+def _iterparse(body: bytes, **kwargs: Any) -> Any:
+    return etree.iterparse(
         io.BytesIO(body),
-        events=("start", "end"),
         recover=True,
         resolve_entities=False,
         no_network=True,
         huge_tree=False,
         remove_comments=True,
+        **kwargs,
     )
-    result = Discovered()
-    kind: str | None = None
-    depth = 0
+
+
+def _first_element(body: bytes, url: str) -> Any:
+    """The root element, read without parsing the rest."""
     try:
-        for event, node in events:
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    kind = _root_kind(node, url)
-                    if kind in ("rss", "feed", "rdf"):
-                        return parse_feed(body, url, limit=limit)
-                continue
-            depth -= 1
-            if depth != 1 or not isinstance(node.tag, str):
-                continue
-            _sitemap_item(node, url, kind == "sitemapindex", result, limit)
-            node.clear()
-            while node.getprevious() is not None:  # free what was read: memory stays flat
-                del node.getparent()[0]
+        for _event, node in _iterparse(body, events=("start",)):
+            return node
     except etree.XMLSyntaxError as exc:
-        if kind is None:
-            raise DiscoveryError(f"{url}: not XML: {exc}") from exc
-    if kind is None:
-        raise DiscoveryError(f"{url}: empty or unreadable sitemap")
-    return result
+        raise DiscoveryError(f"{url}: not XML: {exc}") from exc
+    raise DiscoveryError(f"{url}: empty or unreadable sitemap")
 
 
 def _root_kind(root: Any, url: str) -> str:
@@ -207,16 +212,21 @@ def _root_kind(root: Any, url: str) -> str:
 
 
 def _sitemap_item(node: Any, url: str, index: bool, into: Discovered, limit: int | None) -> None:
-    """One <url> or <sitemap> of a sitemap: kept, or counted as dropped past `limit`."""
+    """One <url> or <sitemap> of a sitemap: kept, or counted as dropped past `limit`
+    (read only as far as the sample of dropped URLs needs)."""
+    if limit is not None and len(into.entries) + len(into.sitemaps) >= limit:
+        if len(into.dropped_sample) >= DROPPED_SAMPLE:
+            into.dropped += 1
+            return
+        loc = _children(node).get("loc")
+        if loc:
+            into._drop_url(urljoin(url, loc.strip()))
+        return
     fields = _children(node)
     loc = fields.get("loc")
     if not loc:
         return
-    target = into.sitemaps if index else into.entries
-    if limit is not None and len(into.entries) + len(into.sitemaps) >= limit:
-        into._drop_url(urljoin(url, loc.strip()))
-        return
-    target.append(
+    (into.sitemaps if index else into.entries).append(
         Entry(
             url=urljoin(url, loc.strip()),
             updated=parse_date(fields.get("lastmod")),
@@ -232,7 +242,7 @@ def _children(node: Any) -> dict[str, str]:
     for child in node.iter():
         if child is node or not isinstance(child.tag, str):
             continue
-        name = etree.QName(child).localname.lower()
+        name = child.tag.rsplit("}", 1)[-1].lower()  # the local name, as etree.QName gives
         if child.text and child.text.strip() and name not in found:
             found[name] = child.text.strip()
     return found
