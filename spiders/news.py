@@ -298,11 +298,14 @@ class NewsSpider(scrapy.Spider):
         self, found: discovery.Discovered, kind: str, skipped: frontier.SkipTally
     ) -> None:
         """Spend the crawl's entry budget on what this source lists (listing pages are
-        bounded by their HTML and not counted); count what is left over."""
+        bounded by their HTML and not counted); count what is left over. An index's
+        child sitemaps are kept within the budget too (so a million-child index stays
+        small in memory) but do not spend it: max_sitemaps bounds them, and the
+        entries of the children they lead to are what the budget is for."""
         if kind == "listing":
             return
-        wanted = len(found.entries) + len(found.sitemaps)
-        found.keep(self.budget.take_entries(wanted))
+        found.keep(self.budget.entries_left)
+        self.budget.take_entries(len(found.entries))
         skipped.add_many("entry-cap", found.dropped_sample, found.dropped)
         if found.dropped:
             self.ledger.count("cap/entries")

@@ -117,13 +117,12 @@ def test_a_big_sitemap_s_skipped_entries_are_stored_as_counts(db, crawl_env, tmp
     assert db.articles.count_documents({}) == 3
     [run] = db.crawl_runs.find()
     counters = run["counters"]
-    assert counters["skip/limit"] == 4999 - 3
-    # the index's one child spent one entry of the budget: 4,999 are left for the sitemap
-    assert counters["skip/entry-cap"] == entries - 4999
+    assert counters["skip/limit"] == 5000 - 3
+    assert counters["skip/entry-cap"] == entries - 5000
     [limit] = skip_rows(db, "limit")
     [capped] = skip_rows(db, "entry-cap")
-    assert (limit["count"], capped["count"]) == (4996, 15_001)
-    assert capped["sample"][0].endswith("/news/item-4999")
+    assert (limit["count"], capped["count"]) == (4997, 15_000)
+    assert capped["sample"][0].endswith("/news/item-5000")
     # a handful of fetch-log lines, not one per entry
     assert db.fetches.count_documents({"run_id": run["_id"]}) < 20
     # the child left entries for later, so the index above it is read again next time
