@@ -17,6 +17,19 @@ with one fault, drawn at random:
                 outages are absorbed by retries, longer ones fill the journal);
 - none:         a crawl left alone.
 
+Then the named extra faults (--extra, default all; each a function of its own that
+prints what it lost and how many crawls failed because of another site, both must be 0):
+
+- big-sitemap:  a site whose sitemap index lists itself and a 50,000-URL sitemap
+                without lastmod, crawled (`crawl --all`, twice) beside the normal
+                sites: each source fetched once, the skipped entries a few fetches rows,
+                the normal sites' crawls unharmed;
+- full-journal: MongoDB stopped mid-crawl while the journal fills up (the crawl
+                process runs with RLIMIT_FSIZE 2 KB: a journal write past it fails
+                with EFBIG, as on a full disk): the crawl must end `error` and exit non-zero,
+                each page it fetched must be stored or named in `fetches`, and the
+                next crawl of another site must succeed.
+
 Then one final clean crawl, `newscrawl verify`, and a comparison with the
 reference: every article and every version of the clean crawl must be there,
 no version twice. It prints the figures and exits 1 if any must-be-zero figure
@@ -48,11 +61,14 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from crawler.embedded import EmbeddedServer, free_port  # noqa: E402
 from crawler.localnet import LocalNetwork  # noqa: E402
+from crawler.localnet.sitemaps import SitemapSite, sitemap_index, urlset  # noqa: E402
 from crawler.store import connect  # noqa: E402
 
 FAULTS = ["kill-fetch", "kill-write", "kill-replay", "restart", "none"]
@@ -78,8 +94,12 @@ class Chaos:
         self.db = connect(uri, "chaos", timeout_ms=1500)
         self.tally: Counter[str] = Counter()
 
-    def crawl(self, sites: list[str], recheck: bool) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(self.config)]
+    def crawl(
+        self, sites: list[str], recheck: bool, config: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        args = [
+            sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(config or self.config)
+        ]  # fmt: skip
         if recheck:
             args.append("--recheck")
         return subprocess.Popen(
@@ -160,6 +180,176 @@ class Chaos:
             self.wait(crawl)
 
 
+# -- extra faults (one function each; each returns its figures) ---------------------------
+
+OK_OUTCOMES = ("ok", "ok-with-errors")
+BIG_SITEMAP_URLS = 50_000
+JOURNAL_ROOM = 2048  # bytes a crawl process may write to one file in full-journal: no page fits
+
+
+def _runs_since(chaos: Chaos, since: datetime) -> list[dict]:
+    return list(chaos.db.crawl_runs.find({"started_at": {"$gte": since}}))
+
+
+def _unaccounted(chaos: Chaos, runs: list[dict]) -> int:
+    """Article pages of these runs that ended in no stored outcome, no fetches row with an
+    error, and no journal line: lost without a trace."""
+    article_outcomes = [
+        "new", "changed", "unchanged", "cosmetic", "reverted", "degraded", "error", "spooled"
+    ]  # fmt: skip
+    lost = 0
+    for run in runs:
+        fetched = (run.get("counters") or {}).get("article/fetched", 0)
+        rows = chaos.db.fetches.count_documents(
+            {
+                "run_id": run["_id"],
+                "outcome": {"$in": article_outcomes},
+                "reason": {"$ne": "journal"},
+            }
+        )
+        lost += max(0, fetched - rows)
+    return lost
+
+
+def fault_big_sitemap(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, object]:
+    """A 50,000-URL sitemap (no lastmod) behind an index that lists itself, beside the
+    normal sites, crawled twice with `crawl --all`."""
+    since = datetime.now(timezone.utc)
+    with SitemapSite() as big:
+        big.documents["/sitemap-index.xml"] = sitemap_index(
+            [big.url("/sitemap-index.xml"), big.url("/big.xml")]
+        )
+        big.documents["/big.xml"] = urlset(
+            [big.url(f"/news/2026/item-{i}-of-the-archive") for i in range(BIG_SITEMAP_URLS)]
+        )
+        data = net.config(delay=0.5)
+        data["sites"].append(
+            big.site_config("big-sitemap", ["/sitemap-index.xml"], max_articles=20)
+        )
+        config = tmp / "sites-big.yaml"
+        config.write_text(yaml.safe_dump(data))
+        started = time.monotonic()
+        exits = []
+        for _round in range(2):
+            crawl = chaos.crawl(["--all"], recheck=False, config=config)
+            chaos.wait(crawl)
+            exits.append(crawl.returncode)
+        seconds = time.monotonic() - started
+        hits = dict(big.hits)
+    runs = _runs_since(chaos, since)
+    big_runs = [r for r in runs if r["site"] == "big-sitemap"]
+    others = [r for r in runs if r["site"] != "big-sitemap"]
+    rows = sum(chaos.db.fetches.count_documents({"run_id": r["_id"]}) for r in big_runs)
+    peak = max(((r.get("scrapy_stats") or {}).get("memusage/max", 0) for r in big_runs), default=0)
+    return {
+        "crawls (rounds x sites)": len(runs),
+        "big site's outcomes": ", ".join(r["outcome"] for r in big_runs),
+        "big index fetches (2 crawls)": hits.get("/sitemap-index.xml", 0),
+        "big sitemap fetches (2 crawls)": hits.get("/big.xml", 0),
+        "big site's fetches rows per crawl": round(rows / max(1, len(big_runs)), 1),
+        "big site's entries skipped per crawl": round(
+            sum((r.get("summary") or {}).get("skipped", 0) for r in big_runs)
+            / max(1, len(big_runs))
+        ),
+        "crawl process peak RSS (MB)": round(peak / 2**20),
+        "seconds for 2 rounds": round(seconds, 1),
+        "crawl exit codes": " ".join(map(str, exits)),
+        "lost (must be 0)": _unaccounted(chaos, runs),
+        "crawls failed because of another site (must be 0)": sum(
+            r["outcome"] not in OK_OUTCOMES for r in others
+        ),
+    }
+
+
+def fault_full_journal(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, object]:
+    """MongoDB stopped mid-crawl while the crawl process's journal fills up (RLIMIT_FSIZE
+    2 KB: a write past it fails with EFBIG, as a full disk fails it; 0 would also stop
+    multiprocessing's semaphores, which are files, and with them the extraction pool)."""
+    import resource
+
+    names = sorted(net.world.sites)
+    victim, other = names[0], names[1]
+    since = datetime.now(timezone.utc)
+
+    def no_room() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (JOURNAL_ROOM, resource.RLIM_INFINITY))
+
+    crawl = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "crawl",
+            victim,
+            "--recheck",
+            "--config",
+            str(chaos.config),
+        ],
+        cwd=REPO,
+        env=chaos.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=no_room,
+    )
+    chaos._poll(lambda: chaos._written_since(since), 60)
+    chaos.server.stop()
+    time.sleep(15.0)  # longer than the writes' retries: pages would go to the journal
+    chaos.server.start()
+    try:
+        _out, err = crawl.communicate(timeout=CRAWL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        chaos.kill(crawl)
+        _out, err = crawl.communicate()
+    after = datetime.now(timezone.utc)
+    follow = chaos.crawl([other], recheck=False)
+    chaos.wait(follow)
+    runs = _runs_since(chaos, since)
+    victim_runs = [r for r in runs if r["site"] == victim]
+    other_runs = [r for r in runs if r["site"] == other and r["started_at"] >= after]
+    named = chaos.db.fetches.count_documents(
+        {
+            "run_id": {"$in": [r["_id"] for r in victim_runs]},
+            "detail": {"$regex": "neither stored nor journalled"},
+        }
+    )
+    spooled = chaos.db.fetches.count_documents(
+        {"run_id": {"$in": [r["_id"] for r in victim_runs]}, "outcome": "spooled"}
+    )
+    return {
+        "crawl exit code (must not be 0)": crawl.returncode,
+        "pages journalled before the journal was full": spooled,
+        "outcome of the crawl": ", ".join(r["outcome"] for r in victim_runs) or "(not recorded)",
+        "pages named in fetches as neither stored nor journalled": named,
+        "pages named in the error log": err.count("page lost:"),
+        "crawls reporting ok (must be 0)": sum(r["outcome"] in OK_OUTCOMES for r in victim_runs),
+        "lost (must be 0)": _unaccounted(chaos, victim_runs),
+        "crawls failed because of another site (must be 0)": sum(
+            r["outcome"] not in OK_OUTCOMES for r in other_runs
+        )
+        + (not other_runs),
+    }
+
+
+EXTRA_FAULTS = {"big-sitemap": fault_big_sitemap, "full-journal": fault_full_journal}
+
+
+def run_extra_faults(chaos: Chaos, net: LocalNetwork, tmp: Path, names: list[str]) -> int:
+    """Run the named extra faults, print their figures; the number of must-be-zero
+    figures that were not."""
+    bad = 0
+    for name in names:
+        figures = EXTRA_FAULTS[name](chaos, net, tmp)
+        print(f"\nfault {name}:")
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            print(f"  {key:<{width}}  {value}", flush=True)
+        bad += sum(1 for k, v in figures.items() if "(must be 0)" in k and v)
+        bad += sum(1 for k, v in figures.items() if "(must not be 0)" in k and not v)
+    return bad
+
+
 def crawl_clean(uri: str, db_name: str, config: Path, journal: Path, sites: list[str]) -> None:
     env = dict(os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(journal))
     subprocess.run(
@@ -190,9 +380,15 @@ def main() -> int:
         metavar="FAULT",
         help="run the service faults instead (store-starter-ends, config-reloads; none: all)",
     )
+    parser.add_argument(
+        "--extra",
+        default=",".join(EXTRA_FAULTS),
+        help=f"extra faults to run after the random ones, comma-separated ({', '.join(EXTRA_FAULTS)}; '' for none)",
+    )
     args = parser.parse_args()
     if args.service_faults is not None:
         return run_service_faults(args.seed, args.service_faults)
+    extra = [name for name in args.extra.split(",") if name]
     rng = random.Random(args.seed)
     started = time.monotonic()
     with (
@@ -217,6 +413,7 @@ def main() -> int:
                     f"{' --recheck' if recheck else ''}",
                     flush=True,
                 )
+            extra_bad = run_extra_faults(chaos, net, tmp, extra)
             crawl_clean(uri, "chaos", config, chaos.journal, ["--all"])  # the final clean crawl
             verified = subprocess.run(
                 [sys.executable, "-m", "crawler", "verify", "--json"],
@@ -266,7 +463,7 @@ def main() -> int:
         "duplicate versions",
         "journal files left unreplayed",
     ]
-    return 1 if any(figures[k] for k in must_be_zero) else 0
+    return 1 if any(figures[k] for k in must_be_zero) or extra_bad else 0
 
 
 # -- service faults (issue 29.4, 29.5, 29.9): python bench/chaos.py --service-faults -----------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,13 @@ DEFAULT_CONFIG_PATH = "config/sites.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SITE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# upper bounds of the numbers a site sets: a typo such as `max_articles: 1e23` is an
+# error at load time, not an OverflowError (or a crawl without end) at run time
+MAX_ARTICLES = 100_000
+MAX_SITEMAPS = 10_000
+MAX_ENTRIES = 1_000_000
+MAX_DURATION_S = 3650 * 86400  # ten years: longer is a typo, and overflows datetime arithmetic
+MAX_SECONDS = 3600.0  # a politeness delay or a download timeout
 
 
 class ConfigError(Exception):
@@ -37,7 +45,7 @@ class ConfigError(Exception):
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """'15m', '2h', '30s', '1d' or a number of seconds."""
+    """'15m', '2h', '30s', '1d' or a number of seconds; positive and at most 10 years."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     else:
@@ -45,8 +53,10 @@ def parse_duration(text: str | int | float) -> timedelta:
         if not match:
             raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 2h, 1d)")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
+    if not seconds > 0:  # also NaN
         raise ValueError(f"duration must be positive: {text!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration too long: {text!r} (at most {MAX_DURATION_S // 86400}d)")
     return timedelta(seconds=seconds)
 
 
@@ -56,14 +66,55 @@ def _checked_duration(value: str) -> str:
 
 
 def _checked_http_urls(value: Any) -> Any:
-    """A URL, or a list of them, each http(s) with a host."""
+    """A URL, or a list of them, each http(s) with a host, without credentials, at most
+    MAX_URL_LENGTH characters.
+
+    A `user:password@` URL is refused without being repeated in the message: the
+    password must not reach a log, and every request to such a URL would count as
+    offsite (the host check sees `user:password@host`)."""
+    from urllib.parse import urlsplit
+
+    from crawler.urls import MAX_URL_LENGTH
+
     for url in [value] if isinstance(value, str) else value:
+        if "@" in url.split("?", 1)[0].split("#", 1)[0] and _has_credentials(url, urlsplit):
+            raise ValueError(
+                "credentials (user:password@) in a URL are refused: they would be sent "
+                "with every request and written to logs; give the URL without them"
+            )
+        if len(url) > MAX_URL_LENGTH:
+            raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters: {url[:80]!r}...")
         if not re.match(r"^https?://[^/\s]+", url):
             raise ValueError(f"not an http(s) URL: {url!r}")
     return value
 
 
+def _has_credentials(url: str, urlsplit: Any) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True  # unparseable with an @ before the path: refuse, say nothing of it
+    return parts.username is not None or parts.password is not None
+
+
 Duration = Annotated[str, AfterValidator(_checked_duration)]  # '15m', '2h', '30s', '1d'
+
+
+def _check_cron(expression: str, now: datetime) -> None:
+    """A crontab line APScheduler reads and that fires at least once after `now`
+    (`0 0 31 2 *`, February 31st, never does: the site would never be crawled)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(expression, timezone=timezone.utc)
+    if trigger.get_next_fire_time(None, now) is None:
+        raise ValueError(f"cron expression {expression!r} never fires")
+
+
+def _now(info: ValidationInfo) -> datetime:
+    """The validation's `now` (parse_config passes it), else the time of the call."""
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now")
+    return now if isinstance(now, datetime) else datetime.now(timezone.utc)
 
 
 class _Strict(BaseModel):
@@ -76,15 +127,13 @@ class Schedule(_Strict):
     jitter: str = "30s"
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Schedule:
+    def _one_kind(self, info: ValidationInfo) -> Schedule:
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of 'every' or 'cron'")
         if self.every is not None:
             parse_duration(self.every)
         if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger
-
-            CronTrigger.from_crontab(self.cron)
+            _check_cron(self.cron, _now(info))
         if self.jitter not in ("0", "0s"):
             parse_duration(self.jitter)
         return self
@@ -105,10 +154,12 @@ DEFAULT_USER_AGENT = "newscrawl/0.1 (+https://github.com/newscrawl; regional new
 
 
 class Politeness(_Strict):
-    delay: float = Field(default=1.0, ge=0)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    delay: float = Field(default=1.0, ge=0, le=MAX_SECONDS)
     concurrency: int = Field(default=2, ge=1, le=64)
     autothrottle: bool = True
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
 
 
 class Site(_Strict):
@@ -124,7 +175,11 @@ class Site(_Strict):
     politeness: Politeness = Politeness()
     allow_private_addresses: bool = False
     max_age: Duration = "3d"
-    max_articles: int = Field(default=500, ge=1)
+    max_articles: int = Field(default=500, ge=1, le=MAX_ARTICLES)
+    # bounded discovery per crawl (crawler.frontier.SourceBudget): child sitemaps fetched,
+    # and feed/sitemap entries read; what is left over is counted and read by a later crawl
+    max_sitemaps: int = Field(default=50, ge=0, le=MAX_SITEMAPS)
+    max_entries: int = Field(default=10_000, ge=1, le=MAX_ENTRIES)
     crawl_timeout: Duration = "20m"
     # the language the site publishes in (ISO 639-1, "en", "fr"): an article whose page
     # states none is stored with this one
@@ -142,6 +197,16 @@ class Site(_Strict):
     @classmethod
     def _http_urls(cls, value: Any) -> Any:
         return _checked_http_urls(value)
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if not domain.strip():
+                raise ValueError("an empty domain is refused (it would allow no site, or any)")
+            if any(c in domain for c in "/@ \t") or "://" in domain:
+                raise ValueError(f"not a domain: {domain!r} (give a host, e.g. example.com)")
+        return value
 
     @field_validator("article_pattern")
     @classmethod
@@ -276,12 +341,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(text, str(file))
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def parse_config(text: str, source: str = "<config>", now: datetime | None = None) -> Config:
+    """Validate a config's text; `now` is when cron schedules must still fire after."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    _refuse_duplicate_keys(root, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'sites' list at the top")
     if "mongodb_uri" in data or any(
@@ -293,9 +360,47 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         )
     data = _with_defaults(data, source, root)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"now": now or datetime.now(timezone.utc)})
     except ValidationError as exc:
         raise ConfigError(_describe_errors(exc, data, root, source)) from None
+
+
+def _refuse_duplicate_keys(
+    node: Any, source: str, path: tuple[str, ...] = (), site: str = ""
+) -> None:
+    """A key given twice in one mapping is an error naming both lines (and the site and
+    field): YAML loaders keep the last one silently, so the other would be ignored."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, source, path, site or _entry_name(item, path))
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first: dict[str, int] = {}
+    for key, value in node.value:
+        name, line = getattr(key, "value", None), key.start_mark.line + 1
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            inner = path[1:] if site else path  # within a site: its own keys
+            field = ".".join((*inner, name))
+            where = f"site {site!r}, field {field!r}" if site else f"field {field!r}"
+            raise ConfigError(
+                f"{source}:{line}: {where}: duplicate key {name!r}, first given at line "
+                f"{first[name]} (YAML would keep only the last); give each key once"
+            )
+        first[name] = line
+        _refuse_duplicate_keys(value, source, (*path, name), site)
+
+
+def _entry_name(item: Any, path: tuple[str, ...]) -> str:
+    """The `name` of an entry of the top-level `sites` list, or ''."""
+    if path != ("sites",) or not isinstance(item, yaml.MappingNode):
+        return ""
+    for key, value in item.value:
+        if getattr(key, "value", None) == "name" and isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return "?"
 
 
 def _with_defaults(data: dict[str, Any], source: str, root: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ because Scrapy's sitemap helper flattens the Google News extension
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 MAX_DECOMPRESSED = 50 * 1024 * 1024
+DROPPED_SAMPLE = 20  # URLs kept as examples of what a limit left out
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
@@ -43,6 +45,33 @@ class Discovered:
     entries: list[Entry] = field(default_factory=list)
     sitemaps: list[Entry] = field(default_factory=list)  # child sitemaps of an index
     warning: str | None = None
+    # entries (or child sitemaps) past the parse's `limit`: counted, a few kept as examples
+    dropped: int = 0
+    dropped_sample: list[str] = field(default_factory=list)
+
+    def keep(self, limit: int | None) -> Discovered:
+        """At most `limit` entries and child sitemaps in all (entries first); the rest are
+        counted in `dropped`. None: no limit."""
+        if limit is None:
+            return self
+        for name in ("entries", "sitemaps"):
+            items: list[Entry] = getattr(self, name)
+            room = max(0, limit)
+            if len(items) > room:
+                self._drop(items[room:])
+                setattr(self, name, items[:room])
+            limit = max(0, limit - len(getattr(self, name)))
+        return self
+
+    def _drop(self, items: list[Entry]) -> None:
+        self.dropped += len(items)
+        room = DROPPED_SAMPLE - len(self.dropped_sample)
+        self.dropped_sample.extend(e.url[:300] for e in items[: max(0, room)])
+
+    def _drop_url(self, url: str) -> None:
+        self.dropped += 1
+        if len(self.dropped_sample) < DROPPED_SAMPLE:
+            self.dropped_sample.append(url[:300])
 
 
 def refuse_entity_declarations(body: bytes, url: str) -> None:
@@ -51,8 +80,11 @@ def refuse_entity_declarations(body: bytes, url: str) -> None:
         raise DiscoveryError(f"{url}: XML entity declarations are refused (possible entity bomb)")
 
 
-def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
-    """RSS 0.9x/1.0/2.0, Atom or JSON Feed entries via feedparser."""
+def parse_feed(
+    body: bytes, url: str, content_type: str = "", limit: int | None = None
+) -> Discovered:
+    """RSS 0.9x/1.0/2.0, Atom or JSON Feed entries via feedparser; at most `limit` of them
+    (the rest counted in `dropped`)."""
     import feedparser
 
     refuse_entity_declarations(body, url)
@@ -82,7 +114,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
             raise DiscoveryError(f"{url}: {warning}; no entries could be read")
     elif not entries and not parsed.get("version"):
         raise DiscoveryError(f"{url}: not a feed (no RSS/Atom/JSON feed found)")
-    return Discovered(entries=entries, warning=warning)
+    return Discovered(entries=entries, warning=warning).keep(limit)
 
 
 def _entry_link(item: Any) -> str | None:
@@ -117,43 +149,91 @@ def maybe_gunzip(body: bytes, url: str) -> bytes:
         raise DiscoveryError(f"{url}: cannot decompress gzip sitemap: {exc}") from exc
 
 
-def parse_sitemap(body: bytes, url: str) -> Discovered:
-    """A sitemap index, a urlset (with Google News fields), a text sitemap, or a feed used as one."""
+def parse_sitemap(body: bytes, url: str, limit: int | None = None) -> Discovered:
+    """A sitemap index, a urlset (with Google News fields), a text sitemap, or a feed used as one.
+
+    At most `limit` entries (or child sitemaps) are kept; the rest are only counted
+    (`dropped`). The XML is read as a stream (lxml's iterparse, each <url> freed once
+    read), so a 450,000-URL sitemap costs the memory of its body and the entries kept,
+    not of a tree of every node.
+    """
     body = maybe_gunzip(body, url)
     refuse_entity_declarations(body, url)
     head = body[:2048].lstrip().lower()
     if not head.startswith(b"<"):
-        return _text_sitemap(body, url)
-    parser = etree.XMLParser(
-        recover=True, resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
-    )
+        return _text_sitemap(body, url).keep(limit)
+    kind = _root_kind(_first_element(body, url), url)
+    if kind in ("rss", "feed", "rdf"):
+        return parse_feed(body, url, limit=limit)
+    result = Discovered()
+    index = kind == "sitemapindex"
     try:
-        root = etree.fromstring(body, parser=parser)
+        for _event, node in _iterparse(body, events=("end",), tag=("{*}url", "{*}sitemap")):
+            parent = node.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # not an item of the root (a <url> nested deeper)
+            _sitemap_item(node, url, index, result, limit)
+            node.clear()
+            while node.getprevious() is not None:  # free what was read: memory stays flat
+                del parent[0]
+    except etree.XMLSyntaxError:
+        pass  # recovered as far as it goes: what was read is kept, as lxml's recover does
+    return result
+
+
+def _iterparse(body: bytes, **kwargs: Any) -> Any:
+    return etree.iterparse(
+        io.BytesIO(body),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        **kwargs,
+    )
+
+
+def _first_element(body: bytes, url: str) -> Any:
+    """The root element, read without parsing the rest."""
+    try:
+        for _event, node in _iterparse(body, events=("start",)):
+            return node
     except etree.XMLSyntaxError as exc:
         raise DiscoveryError(f"{url}: not XML: {exc}") from exc
-    if root is None:
-        raise DiscoveryError(f"{url}: empty or unreadable sitemap")
+    raise DiscoveryError(f"{url}: empty or unreadable sitemap")
+
+
+def _root_kind(root: Any, url: str) -> str:
+    """The root element's local name, refused unless a sitemap or a feed."""
     kind = etree.QName(root).localname.lower()
-    if kind in ("rss", "feed", "rdf"):
-        return parse_feed(body, url)
-    if kind not in ("urlset", "sitemapindex"):
+    if kind not in ("urlset", "sitemapindex", "rss", "feed", "rdf"):
         raise DiscoveryError(f"{url}: unexpected root element <{kind}> for a sitemap")
-    result = Discovered()
-    for node in root:
-        if not isinstance(node.tag, str):
-            continue
-        fields = _children(node)
-        loc = fields.get("loc")
-        if not loc:
-            continue
-        entry = Entry(
+    return kind
+
+
+def _sitemap_item(node: Any, url: str, index: bool, into: Discovered, limit: int | None) -> None:
+    """One <url> or <sitemap> of a sitemap: kept, or counted as dropped past `limit`
+    (read only as far as the sample of dropped URLs needs)."""
+    if limit is not None and len(into.entries) + len(into.sitemaps) >= limit:
+        if len(into.dropped_sample) >= DROPPED_SAMPLE:
+            into.dropped += 1
+            return
+        loc = _children(node).get("loc")
+        if loc:
+            into._drop_url(urljoin(url, loc.strip()))
+        return
+    fields = _children(node)
+    loc = fields.get("loc")
+    if not loc:
+        return
+    (into.sitemaps if index else into.entries).append(
+        Entry(
             url=urljoin(url, loc.strip()),
             updated=parse_date(fields.get("lastmod")),
             published=parse_date(fields.get("publication_date")),
             title=fields.get("title"),
         )
-        (result.sitemaps if kind == "sitemapindex" else result.entries).append(entry)
-    return result
+    )
 
 
 def _children(node: Any) -> dict[str, str]:
@@ -162,7 +242,7 @@ def _children(node: Any) -> dict[str, str]:
     for child in node.iter():
         if child is node or not isinstance(child.tag, str):
             continue
-        name = etree.QName(child).localname.lower()
+        name = child.tag.rsplit("}", 1)[-1].lower()  # the local name, as etree.QName gives
         if child.text and child.text.strip() and name not in found:
             found[name] = child.text.strip()
     return found

@@ -34,7 +34,8 @@ from crawler.store.writes import insert_new
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
-FETCH_BATCH = 200
+FETCH_BATCH = 200  # fetch records per insert (and per journal line)
+SKIP_SAMPLE = 20  # URLs kept as examples in a line of skipped entries
 UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)
 
 # Counters shown in the crawl summary, in this order.
@@ -61,6 +62,8 @@ ARTICLE_STORED = "article/stored"
 ARTICLE_ERROR = "article/error"
 ARTICLE_SPOOLED = "article/spooled"
 PIPELINE_MISSING = "pipeline-missing"  # the spider's close reason when nothing could be stored
+JOURNAL_UNWRITABLE = "journal/unwritable"  # pages or records neither stored nor journalled
+MEMORY_EXCEEDED = "memusage_exceeded"  # Scrapy's MemoryUsage closed the crawl (MEMUSAGE_LIMIT_MB)
 MAX_PENDING_FETCHES = 100_000  # held in memory while MongoDB is away, then spilled
 
 
@@ -179,6 +182,9 @@ class RunLedger:
             {"$set": {"outcome": "running", "started_at": self.started_at, **here}},
         )
 
+    def _identity(self) -> Doc:
+        return {"site": self.site, "trigger": self.trigger, "started_at": self.started_at}
+
     def record(self, url: str, at: datetime, reason: str, outcome: str, **details: Any) -> None:
         """One line of the fetch log. `outcome` is new/unchanged/cosmetic/changed/degraded/
         reverted/error/skipped/not-modified; `reason` says why it was fetched or skipped."""
@@ -218,36 +224,96 @@ class RunLedger:
         finally:
             self._flush_queued = False
 
+    def record_skipped(
+        self,
+        source: str,
+        at: datetime,
+        reason: str,
+        count: int,
+        sample: list[str],
+        **details: Any,
+    ) -> None:
+        """Entries of one source skipped for one reason, as one line of the fetch log:
+        `count` of them, `sample` (a few URLs) as examples. A 50,000-entry sitemap costs
+        a line per reason, not 50,000; the run's counters still count every entry."""
+        if count <= 0:
+            return
+        self.count("skipped", count)
+        self.count(f"skip/{reason}", count)
+        doc = {
+            "_id": ObjectId(),
+            "url": source,
+            "site": self.site,
+            "run_id": self.run_id,
+            "at": at,
+            "reason": reason,
+            "outcome": "skipped",
+            "source": source,
+            "count": count,
+            "sample": sample[:SKIP_SAMPLE],
+        }
+        doc.update({k: v for k, v in details.items() if v is not None})
+        with self._pending_lock:
+            self._pending.append(doc)
+
     def flush(self, final: bool = False) -> None:
-        """Write the pending fetch records. While MongoDB is away they are kept and tried
-        again at the next flush; at the end of the run (`final`) or past
-        MAX_PENDING_FETCHES they go to the journal, which replays them on the next start."""
+        """Write the pending fetch records, FETCH_BATCH at a time so no single insert is
+        big enough to time out. While MongoDB is away they are kept and tried again at
+        the next flush; at the end of the run (`final`) or past MAX_PENDING_FETCHES they
+        go to the journal, which replays them on the next start."""
         with self._pending_lock:
             batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
+        while batch:
+            chunk = batch[:FETCH_BATCH]
             try:
-                insert_new(self.db.fetches, batch)  # refused ids: written by an earlier try
-            except (InvalidDocument, OverflowError):  # a value BSON cannot hold: say it in text
-                insert_new(self.db.fetches, [_encodable(doc) for doc in batch])
-        except PyMongoError as exc:
-            with self._pending_lock:
-                self._pending = batch + self._pending
-                spill = final or len(self._pending) >= MAX_PENDING_FETCHES
-                if spill:
-                    batch, self._pending = self._pending, []
+                self._insert(chunk)
+            except PyMongoError as exc:
+                self._keep_or_spill(batch, final, exc)
+                return
+            batch = batch[FETCH_BATCH:]
+
+    def _insert(self, chunk: list[Doc]) -> None:
+        try:
+            insert_new(self.db.fetches, chunk)  # refused ids: written by an earlier try
+        except (InvalidDocument, OverflowError):  # a value BSON cannot hold: say it in text
+            insert_new(self.db.fetches, [_encodable(doc) for doc in chunk])
+
+    def _keep_or_spill(self, batch: list[Doc], final: bool, exc: Exception) -> None:
+        with self._pending_lock:
+            self._pending = batch + self._pending
+            spill = final or len(self._pending) >= MAX_PENDING_FETCHES
             if spill:
-                self._spill(batch, exc)
-            else:
-                log.warning("fetch log: %d records wait for MongoDB (%s)", len(batch), exc)
+                batch, self._pending = self._pending, []
+        if spill:
+            self._spill(batch, exc)
+        else:
+            log.warning("fetch log: %d records wait for MongoDB (%s)", len(batch), exc)
 
     def _spill(self, records: list[Doc], exc: Exception) -> None:
+        """Records MongoDB did not take, to the journal, FETCH_BATCH to a line (so a replay
+        writes them in bounded steps too). When the journal cannot take them either
+        (a full or unwritable disk), the URLs are named in the error log and counted
+        under `journal/unwritable`: the run cannot end `ok`."""
         if self.spill is None:
             log.error("MongoDB unavailable (%s): %d fetch records lost", exc, len(records))
-        else:
-            self.spill.append_records("fetches", records)
-            log.warning("MongoDB unavailable: %d fetch records journalled", len(records))
+            return
+        journalled = 0
+        for start in range(0, len(records), FETCH_BATCH):
+            chunk = records[start : start + FETCH_BATCH]
+            try:
+                self.spill.append_records("fetches", chunk)
+                journalled += len(chunk)
+            except OSError as error:
+                self.count(JOURNAL_UNWRITABLE, len(chunk))
+                log.error(
+                    "MongoDB unavailable and the journal cannot be written (%s): "
+                    "%d fetch records lost: %s",
+                    error,
+                    len(chunk),
+                    " ".join(str(doc.get("url"))[:300] for doc in chunk),
+                )
+        if journalled:
+            log.warning("MongoDB unavailable: %d fetch records journalled", journalled)
 
     def article_counts(self) -> dict[str, int]:
         """Article pages handed to the pipeline, and how each ended."""
@@ -288,13 +354,28 @@ class RunLedger:
             fields["stages"] = stages
         fields.update(extra or {})
         try:
-            self.db.crawl_runs.update_one({"_id": self.run_id}, {"$set": fields})
+            # upserted: a crawl closed before its start was recorded (Scrapy's memory check
+            # runs as the engine starts) still leaves its run on record
+            self.db.crawl_runs.update_one(
+                {"_id": self.run_id},
+                {"$set": fields, "$setOnInsert": self._identity()},
+                upsert=True,
+            )
         except PyMongoError:
             if self.spill is None:
                 raise
             self.spill.append_records("run", [{"_id": self.run_id, **fields}])
             log.warning("MongoDB unavailable: the end of run %s is journalled", self.run_id)
         return fields
+
+
+def memory_exceeded_error(ledger: RunLedger) -> str:
+    """Why a crawl Scrapy's MemoryUsage extension stopped is an error, in figures."""
+    peak = ledger.stats.get_value("memusage/max") or 0
+    return (
+        f"memory limit exceeded: the crawl process reached {peak / 2**20:.0f} MB, over "
+        "MEMUSAGE_LIMIT_MB (crawler/settings.py); the crawl was stopped"
+    )
 
 
 def _encodable(doc: Doc) -> Doc:

@@ -30,6 +30,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler import drift, journal
 from crawler.lease import LeaseHeld, SiteLease
+from crawler.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
 from crawler.outcomes import (
     LEASE_LOST,
     SKIPPED_BUSY,
@@ -167,8 +168,12 @@ class RunLifecycle:
                 stages=stages.totals() if stages and self.busy is None else None,
                 extra=extra,
             )
-        except Exception as exc:  # the data is already stored or journalled
-            log.warning("could not record the end of run %s: %s", run_id, exc)
+        except Exception as exc:  # the data is stored or journalled; the run's end is not
+            log.error("could not record the end of run %s: %r", run_id, exc)
+            # never `ok` when the end could not be recorded
+            verdict = Verdict(
+                "error", f"the end of run {run_id} could not be recorded: {exc!r}"[:500]
+            )
         finally:
             if self.lease is not None:
                 self.lease.release()
@@ -206,6 +211,10 @@ class RunLifecycle:
                 [*site.feeds, *site.sitemaps, *site.listings], spider.ledger.source_last
             ),
             stored=counts["stored"],
+            memory_error=memory_exceeded_error(spider.ledger)
+            if reason == MEMORY_EXCEEDED
+            else None,
+            unwritable=int(spider.ledger.counters.get(JOURNAL_UNWRITABLE, 0)),
             degraded={
                 key.split("/", 1)[1]: n
                 for key, n in spider.ledger.counters.items()

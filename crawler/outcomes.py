@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.ledger import PIPELINE_MISSING
+from crawler.ledger import MEMORY_EXCEEDED, PIPELINE_MISSING
 
 SKIPPED_BUSY = "skipped-busy"  # another crawl held the site's lease: the run never started
 LEASE_LOST = "lease-lost"
@@ -81,6 +81,8 @@ class CrawlFacts:
     download_errors: int = 0
     sources: Mapping[str, tuple[str, str] | None] = field(default_factory=dict)
     stored: int = 0
+    memory_error: str | None = None  # set when Scrapy's MemoryUsage closed the crawl
+    unwritable: int = 0  # pages or records neither stored nor journalled (journal full)
     degraded: Mapping[str, int] = field(default_factory=dict)  # non-article pages by kind
 
 
@@ -98,6 +100,15 @@ def judge(facts: CrawlFacts, journal_dir: str = "") -> Verdict:
         return Verdict(
             "error",
             "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored",
+        )
+    if facts.close_reason == MEMORY_EXCEEDED:
+        return Verdict("error", facts.memory_error or "the crawl went over its memory limit")
+    if facts.unwritable:
+        return Verdict(
+            "error",
+            f"{facts.unwritable} pages or fetch records were neither stored nor journalled: "
+            "MongoDB was unavailable and the journal could not be written (full or read-only "
+            "disk); their URLs are in the error log",
         )
     outcome = CLOSE_OUTCOMES.get(facts.close_reason, facts.close_reason or "failed")
     if outcome != "ok":

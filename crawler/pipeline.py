@@ -21,7 +21,7 @@ from crawler import nonarticle, processing, workers
 from crawler.chrome import ChromeBook
 from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
-from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED
+from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
 from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page
@@ -137,7 +137,11 @@ class StorePipeline:
         return result
 
     def _spool(self, spider: Any, fetched: FetchedPage, why: str) -> None:
-        spider.journal.append(fetched, why)
+        try:
+            spider.journal.append(fetched, why)
+        except OSError as exc:  # a full or unwritable journal: the page is lost, say so
+            self._unjournalled(spider, fetched, why, exc)
+            return
         spider.ledger.count(ARTICLE_SPOOLED)
         spider.ledger.count("journal/spooled")
         spider.ledger.record(
@@ -148,6 +152,18 @@ class StorePipeline:
             detail=f"kept in {spider.journal.path} until MongoDB answers ({why})"[:500],
             status=fetched.status,
         )
+
+    def _unjournalled(self, spider: Any, fetched: FetchedPage, why: str, exc: OSError) -> None:
+        """Neither stored nor journalled: an error for its URL (in `fetches` if MongoDB
+        takes the record by the end, in the error log in any case), counted under
+        `journal/unwritable` so the run ends `error`, never `ok`."""
+        spider.ledger.count(JOURNAL_UNWRITABLE)
+        detail = (
+            f"{fetched.url}: neither stored nor journalled: MongoDB unavailable ({why}) "
+            f"and the journal cannot be written ({exc})"
+        )
+        log.error("page lost: %s", detail)
+        self._record_error(spider.ledger, fetched, detail)
 
     @staticmethod
     def _record_error(ledger: Any, fetched: FetchedPage, detail: str) -> None:

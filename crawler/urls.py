@@ -22,6 +22,10 @@ TRACKING_PARAMS = re.compile(
     r"outputtype|amp|amp_js_v|usqp|_amp|mobile|m|src|source|at_medium|at_campaign|tpcc)$",
     re.IGNORECASE,
 )
+# Scrapy's URLLENGTH_LIMIT (and the longest URL old browsers take): a longer URL is
+# skipped and recorded with this reason, not dropped by Scrapy's middleware in silence
+MAX_URL_LENGTH = 2083
+TOO_LONG = "url-too-long"
 _AMP_PATH = re.compile(r"(/amp/?$|\.amp(?=\.html?$|$)|/amp(?=/))", re.IGNORECASE)
 _MOBILE_HOST = re.compile(r"^(m|mobile|amp|www)\.", re.IGNORECASE)
 

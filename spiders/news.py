@@ -14,6 +14,7 @@ the item pipeline).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -93,7 +94,12 @@ class NewsSpider(scrapy.Spider):
             max_articles=self.site.max_articles,
             recheck=self.recheck,
         )
+        # bounded discovery: each source once, capped child sitemaps and entries
+        self.budget = frontier.SourceBudget(
+            max_sitemaps=self.site.max_sitemaps, max_entries=self.site.max_entries
+        )
         self._seen_sources: dict[str, dict[str, Any]] = {}  # stored when the crawl ends
+        self._parents: dict[str, str] = {}  # child sitemap -> the index that listed it
         self.allowed_domains = self.site.domains
 
     @classmethod
@@ -153,6 +159,7 @@ class NewsSpider(scrapy.Spider):
         kinds = {url: "feed" for url in self.site.feeds}
         kinds.update({url: "sitemap" for url in self.site.sitemaps})
         kinds.update({url: "listing" for url in self.site.listings})
+        kinds = {url: kind for url, kind in kinds.items() if self.budget.visit(url)}
         states = await self._source_states(list(kinds))
         requests = [self._source_request(url, kind, states[url]) for url, kind in kinds.items()]
         due = await self.store.best_effort(
@@ -224,7 +231,7 @@ class NewsSpider(scrapy.Spider):
             )
             return
         try:
-            found = self._discover(response, kind)
+            found, keys = await self._discover(response, kind)
         except discovery.DiscoveryError as exc:
             self._source_seen(response, state, kind, now, content_hash, complete=False)
             self.store.later(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
@@ -233,11 +240,21 @@ class NewsSpider(scrapy.Spider):
             )
             log.warning("%s", exc)
             return
-        requests = await self._child_sitemaps(found.sitemaps)
-        articles, deferred = await self._entries(found.entries, state.url, source_kind=kind)
-        # entries left for a later crawl (the new-article budget ran out): the source
-        # must look unseen next time, or its validators and hash would hide them for good
-        self._source_seen(response, state, kind, now, content_hash, complete=not deferred)
+        skipped = frontier.SkipTally()
+        self._cap_entries(found, kind, skipped)
+        requests = await self._child_sitemaps(found.sitemaps, skipped, parent=state.url)
+        articles, deferred = await self._entries(
+            found.entries, keys[: len(found.entries)], state.url, kind, skipped
+        )
+        # entries left for a later crawl (the new-article budget or a per-crawl cap ran
+        # out): the source must look unseen next time, or its validators and hash would
+        # hide them for good
+        capped = any(reason in skipped.counts for reason in ("entry-cap", "sitemap-cap"))
+        self._source_seen(
+            response, state, kind, now, content_hash, complete=not (deferred or capped)
+        )
+        if deferred or capped:  # the index that listed it is not done with either
+            self._incomplete_upwards(state.url)
         if found.warning:
             self.ledger.count(f"source/{kind}-warning")
             log.warning("%s: %s", response.url, found.warning)
@@ -247,11 +264,49 @@ class NewsSpider(scrapy.Spider):
             kind,
             "fetched",
             entries=len(found.entries),
+            sitemaps=len(found.sitemaps) or None,
+            dropped=found.dropped or None,
             detail=found.warning,
             status=200,
         )
+        self._record_skips(state.url, kind, skipped, now)
         for request in requests + articles:
             yield request
+
+    def _cap_entries(
+        self, found: discovery.Discovered, kind: str, skipped: frontier.SkipTally
+    ) -> None:
+        """Spend the crawl's entry budget on what this source lists (listing pages are
+        bounded by their HTML and not counted); count what is left over. An index's
+        child sitemaps are kept within the budget too (so a million-child index stays
+        small in memory) but do not spend it: max_sitemaps bounds them, and the
+        entries of the children they lead to are what the budget is for."""
+        if kind == "listing":
+            return
+        found.keep(self.budget.entries_left)
+        self.budget.take_entries(len(found.entries))
+        skipped.add_many("entry-cap", found.dropped_sample, found.dropped)
+        if found.dropped:
+            self.ledger.count("cap/entries")
+            log.warning(
+                "%s: max_entries (%d a crawl) reached: %d entries left for a later crawl",
+                self.site.name,
+                self.site.max_entries,
+                found.dropped,
+            )
+
+    def _record_skips(
+        self, source: str, kind: str, skipped: frontier.SkipTally, now: datetime
+    ) -> None:
+        """One fetch-log line per reason a source's entries were skipped (count + sample)."""
+        for reason, count, sample in skipped.items():
+            detail = _CAP_DETAIL.get(reason)
+            if detail:
+                limit = getattr(self.site, _CAP_SETTING[reason])
+                detail = detail.format(count=count, limit=limit)
+            self.ledger.record_skipped(
+                source, now, reason, count, sample, source_kind=kind, detail=detail
+            )
 
     def _source_seen(
         self,
@@ -303,56 +358,99 @@ class NewsSpider(scrapy.Spider):
                 self.ledger.count("source/validators-untrusted")
         self._seen_sources.clear()
 
-    def _discover(self, response: Response, kind: str) -> discovery.Discovered:
-        if kind == "feed":
-            return discovery.parse_feed(
-                response.body, response.url, _header(response, "Content-Type") or ""
-            )
-        if kind == "sitemap":
-            return discovery.parse_sitemap(response.body, response.url)
-        if kind == "robots":
-            sitemaps = discovery.parse_robots_sitemaps(response.body, response.url)
-            return discovery.Discovered(sitemaps=[discovery.Entry(u) for u in sitemaps])
-        hrefs = response.css("a::attr(href)").getall() if hasattr(response, "css") else []
-        links = discovery.listing_links(hrefs, response.url, self.site.article_pattern)
-        return discovery.Discovered(entries=[discovery.Entry(u) for u in links])
+    async def _discover(
+        self, response: Response, kind: str
+    ) -> tuple[discovery.Discovered, list[str]]:
+        """What a source lists, and the URL keys of its entries. Feeds, sitemaps and
+        robots.txt are parsed in a thread (a 100,000-entry feed takes seconds to parse,
+        which on Scrapy's event loop would stop every download meanwhile), reading at
+        most the entries the crawl's budget has left."""
+        if kind == "listing":
+            hrefs = response.css("a::attr(href)").getall() if hasattr(response, "css") else []
+            links = discovery.listing_links(hrefs, response.url, self.site.article_pattern)
+            found = discovery.Discovered(entries=[discovery.Entry(u) for u in links])
+            return found, [urls.url_key(e.url) for e in found.entries]
+        content_type = _header(response, "Content-Type") or ""
+        return await asyncio.to_thread(
+            _parse_source, kind, response.body, response.url, content_type, self.budget.entries_left
+        )
 
-    async def _child_sitemaps(self, children: list[discovery.Entry]) -> list[scrapy.Request]:
-        requests: list[scrapy.Request] = []
+    def _incomplete_upwards(self, source: str) -> None:
+        """A child sitemap left entries for later: the indexes above it must be read again
+        next time too, or their unchanged hash would keep the child from being re-read."""
+        parent = self._parents.get(source)
+        while parent is not None and parent in self._seen_sources:
+            self._seen_sources[parent]["complete"] = False
+            parent = self._parents.get(parent)  # each source has one parent: no cycle
+
+    async def _child_sitemaps(
+        self, children: list[discovery.Entry], skipped: frontier.SkipTally, parent: str
+    ) -> list[scrapy.Request]:
+        """Requests for an index's child sitemaps: each at most once a crawl, newest
+        (by lastmod) first, at most max_sitemaps a crawl; the rest are counted."""
         onsite = []
         for child in children:
-            if urls.in_allowed_domains(child.url, self.site.domains):
-                onsite.append(child)
+            if len(child.url) > urls.MAX_URL_LENGTH:
+                skipped.add(urls.TOO_LONG, child.url)
+            elif not urls.in_allowed_domains(child.url, self.site.domains):
+                skipped.add("offsite", child.url)
+            elif self.budget.visited(child.url):
+                skipped.add("visited", child.url)  # an index listing itself, A <-> B
             else:
-                self.ledger.record(
-                    child.url, self.clock(), "sitemap", "skipped", reason_detail="offsite"
-                )
-        states = await self._source_states([child.url for child in onsite])
-        for child in onsite:
-            state = states[child.url]
-            if (
-                not self.recheck
-                and child.updated
-                and state.last_fetched
-                and child.updated <= state.last_fetched
-            ):
-                self.ledger.record(
-                    child.url,
-                    self.clock(),
-                    "sitemap-lastmod",
-                    "skipped",
-                    detail="child sitemap unchanged since last fetch",
-                )
-                continue
-            requests.append(self._source_request(child.url, "sitemap", state))
+                onsite.append(child)
+        onsite.sort(key=_newest_first)
+        requests: list[scrapy.Request] = []
+        done = 0
+        while done < len(onsite) and self.budget.children < self.budget.max_sitemaps:
+            chunk = onsite[done : done + KNOWN_LOOKUP_CHUNK]
+            states = await self._source_states([child.url for child in chunk])
+            for child in chunk:
+                if self.budget.children >= self.budget.max_sitemaps:
+                    break
+                done += 1
+                reason = self._child_skip(child, states[child.url])
+                if reason:
+                    skipped.add(reason, child.url)
+                    continue
+                self.budget.take_child()
+                self._parents[child.url] = parent
+                requests.append(self._source_request(child.url, "sitemap", states[child.url]))
+        rest = onsite[done:]
+        if rest:
+            skipped.add_many("sitemap-cap", [child.url for child in rest], len(rest))
+            self.ledger.count("cap/sitemaps")
+            log.warning(
+                "%s: max_sitemaps (%d a crawl) reached: %d child sitemaps left for later",
+                self.site.name,
+                self.site.max_sitemaps,
+                len(rest),
+            )
         return requests
 
+    def _child_skip(self, child: discovery.Entry, state: SourceState) -> str | None:
+        """Why a child sitemap is not fetched now, or None; a fetched one is visited."""
+        if (
+            not self.recheck
+            and child.updated
+            and state.last_fetched
+            and child.updated <= state.last_fetched
+        ):
+            return "sitemap-lastmod"  # unchanged since our last fetch
+        if not self.budget.visit(child.url):
+            return "visited"  # listed twice by the index
+        return None
+
     async def _entries(
-        self, entries: list[discovery.Entry], source: str, source_kind: str
+        self,
+        entries: list[discovery.Entry],
+        keys: list[str],
+        source: str,
+        source_kind: str,
+        skipped: frontier.SkipTally,
     ) -> tuple[list[scrapy.Request], bool]:
         """Requests for the entries worth fetching, and whether any entry was left for a
-        later crawl because the new-article budget ran out."""
-        keys = [urls.url_key(e.url) for e in entries]
+        later crawl because the new-article budget ran out. Skips are tallied in
+        `skipped` (one fetch-log line per reason, written by the caller)."""
         known = await self.store.best_effort(self._known_articles, keys, default={})
         new_entries = 0
         now = self.clock()
@@ -363,12 +461,7 @@ class NewsSpider(scrapy.Spider):
             choice = self.plan.choose(entry, article, now, self.site.domains)
             deferred = deferred or choice.reason == "limit"
             if not choice.fetch:
-                if (
-                    choice.reason != "too-old"
-                ):  # archives hold thousands: counted, not logged one by one
-                    self.ledger.record(entry.url, now, choice.reason, "skipped", source=source)
-                else:
-                    self.ledger.count("skip/too-old")
+                skipped.add(choice.reason, entry.url)
                 continue
             new_entries += article is None
             request = self._article_request(entry.url, choice.reason)
@@ -452,6 +545,34 @@ class NewsSpider(scrapy.Spider):
         bookkeeping still in flight, and what it learnt of its sources."""
         await self.store.drain()
         await self.store.run(self._remember_sources, reason)
+
+
+_CAP_SETTING = {"entry-cap": "max_entries", "sitemap-cap": "max_sitemaps"}
+_CAP_DETAIL = {
+    "entry-cap": "max_entries ({limit} a crawl) reached: {count} entries left for a later crawl",
+    "sitemap-cap": "max_sitemaps ({limit} a crawl) reached: {count} child sitemaps left for later",
+}
+
+
+def _parse_source(
+    kind: str, body: bytes, url: str, content_type: str, limit: int
+) -> tuple[discovery.Discovered, list[str]]:
+    """Parse a feed, sitemap or robots.txt and key its entries (runs in a thread)."""
+    if kind == "feed":
+        found = discovery.parse_feed(body, url, content_type, limit=limit)
+    elif kind == "sitemap":
+        found = discovery.parse_sitemap(body, url, limit=limit)
+    else:
+        sitemaps = discovery.parse_robots_sitemaps(body, url)
+        found = discovery.Discovered(sitemaps=[discovery.Entry(u) for u in sitemaps])
+    keys = [urls.url_key(e.url) if len(e.url) <= urls.MAX_URL_LENGTH else "" for e in found.entries]
+    return found, keys
+
+
+def _newest_first(entry: discovery.Entry) -> tuple[bool, float]:
+    """Sort key: dated entries newest first, then undated ones in their listed order."""
+    newest = entry.newest
+    return (newest is None, -newest.timestamp() if newest else 0.0)
 
 
 def _header(response: Response, name: str) -> str | None:

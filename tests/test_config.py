@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime, timezone
 
 import pytest
 
@@ -157,3 +158,81 @@ def test_the_service_section_names_the_dispatcher_and_refuses_what_it_cannot_use
             parse_config(GOOD + bad, "sites.yaml")
         for word in words:
             assert word in str(info.value), (bad, str(info.value))
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # numbers bounded at load time, not an OverflowError (or an endless crawl) later
+        (("schedule:", "max_articles: 1.0e+23\n    schedule:"), ["line 6", "max_articles"]),
+        (("schedule:", "max_articles: 100001\n    schedule:"), ["max_articles", "100000"]),
+        (("schedule:", "max_articles: 1e23\n    schedule:"), ["line 6", "max_articles"]),
+        (("schedule:", "max_entries: 0\n    schedule:"), ["line 6", "max_entries"]),
+        (("schedule:", "max_age: 99999999999999999999d\n    schedule:"), ["max_age", "too long"]),
+        (("schedule:", "politeness: {delay: .inf}\n    schedule:"), ["politeness.delay", "finite"]),
+        # an empty domain would match no site (or any)
+        (
+            ("schedule:", "allowed_domains: ['']\n    schedule:"),
+            ["line 6", "allowed_domains", "empty"],
+        ),
+        (("schedule:", "allowed_domains: [a.example, ' ']\n    schedule:"), ["allowed_domains"]),
+        # February 31st never comes: the site would never be crawled
+        (("{every: 15m}", "{cron: '0 0 31 2 *'}"), ["line 6", "schedule", "never fires"]),
+        (
+            ("https://valley.example/feed", "https://valley.example/" + "a" * 3000),
+            ["line 5", "feeds", "longer than 2083"],
+        ),
+    ],
+)
+def test_values_that_would_fail_later_are_refused_at_load(change, expected):
+    with pytest.raises(ConfigError) as info:
+        parse_config(GOOD.replace(*change), "sites.yaml")
+    message = str(info.value).replace("sites.yaml:", "line ")
+    assert "valley-gazette" in message
+    for part in expected:
+        assert part in message, message
+
+
+def test_a_duplicate_key_names_both_lines_site_and_field():
+    text = GOOD.replace("schedule:", "feeds: [https://other.example/feed]\n    schedule:")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "sites.yaml")
+    message = str(info.value)
+    assert "sites.yaml:6" in message and "line 5" in message, message
+    assert "valley-gazette" in message and "'feeds'" in message
+    # a nested mapping too, and a top-level key
+    nested = GOOD.replace("{every: 15m}", "{every: 15m, every: 30m}")
+    with pytest.raises(ConfigError, match="duplicate key 'every'"):
+        parse_config(nested)
+    with pytest.raises(ConfigError, match="duplicate key 'sites'"):
+        parse_config(GOOD + "sites: []\n")
+
+
+@pytest.mark.parametrize("field", ["url", "feeds"])
+def test_credentials_in_a_site_url_are_refused_and_never_repeated(field):
+    secret = "hunter2-secret"
+    text = GOOD.replace("https://valley.example/feed", f"https://bob:{secret}@valley.example/feed")
+    if field == "url":
+        text = GOOD.replace(
+            "url: https://valley.example/", f"url: https://bob:{secret}@valley.example/"
+        )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "sites.yaml")
+    message = str(info.value)
+    assert "credentials" in message and field in message and "valley-gazette" in message
+    assert secret not in message and "bob" not in message
+
+
+def test_a_cron_expression_is_judged_at_the_time_given():
+    text = GOOD.replace("{every: 15m}", "{cron: '0 9 * * 1'}")
+    site = parse_config(text, now=datetime(2026, 12, 6, tzinfo=timezone.utc)).site("valley-gazette")
+    assert site.schedule.cron == "0 9 * * 1"
+
+
+def test_a_config_error_of_the_new_kinds_exits_2_naming_file_and_site(tmp_path, crawl_env):
+    path = tmp_path / "sites.yaml"
+    path.write_text(GOOD.replace("{every: 15m}", "{cron: '0 0 31 2 *'}"))
+    result = newscrawl("crawl", "--all", "--config", str(path), env=crawl_env, check=False)
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "valley-gazette" in result.stderr
+    assert "never fires" in result.stderr

@@ -597,10 +597,39 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
             )
         )
     print_table("sites", columns, cells)
+    _print_journal()
     for row in rows:  # extraction drift (crawler.drift): the layout changed, text went missing
         for warning in (row["last_run"] or {}).get("warnings") or []:
             console().print(f"[yellow]warning[/yellow] {row['site']}: extraction drift: {warning}")
     return 0
+
+
+def _print_journal() -> None:
+    """The local journal still to be replayed (crawler.journal.backlog), if any."""
+    from crawler.journal import backlog
+
+    state = backlog()
+    last = state["last_replay"] or {}
+    if state["files"]:
+        console().print(
+            f"[yellow]journal[/yellow]: {state['files']} file(s), "
+            f"{state['bytes'] / 1e6:.1f} MB waiting to be replayed in {state['directory']}"
+            + (
+                f" ({state['being_replayed']} being replayed now)"
+                if state["being_replayed"]
+                else ""
+            )
+        )
+    if last:
+        console().print(
+            f"last journal replay {last.get('at')}: {last.get('pages', 0)} pages, "
+            f"{last.get('records', 0)} records" + f"; stopped: {last.get('stopped')}"
+        )
+    if state["failed_files"]:
+        console().print(
+            f"[red]journal[/red]: {state['failed_files']} failed-*.jsonl file(s) of lines "
+            "that could not be stored are kept in the journal folder"
+        )
 
 
 def add_commands(sub: Any) -> None:
