@@ -191,13 +191,40 @@ def _remove_keeping_tail(node: etree._Element) -> None:
 
 
 def _fallback_title(tree: etree._Element) -> str | None:
-    """trafilatura's title heuristics, for pages that state no headline or og:title."""
+    """trafilatura's title heuristics, for pages that state no headline or og:title; where
+    the <title> is "headline - site", the part the page prints on its own wins."""
     from trafilatura.metadata import extract_title
 
     try:
-        return extract_title(tree)
+        found = extract_title(tree)
     except Exception:  # optional metadata: odd markup must not lose the article
+        found = None
+    return _printed_title_part(tree) or found
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[-|\u2013\u2014\u00b7\u2022]|::)\s+")
+
+
+def _printed_title_part(tree: etree._Element) -> str | None:
+    """The longest part of a split <title> that stands alone as an element's text in the body.
+
+    Old CMS pages have no <h1> and no og:title: the headline is a bold run in a
+    <font>, and trafilatura's title heuristics can pick the site's name from
+    "Headline - Site". The headline is the part printed as a line of its own.
+    """
+    raw = " ".join(tree.xpath("string(//head/title)").split())
+    parts = [part for part in _TITLE_SEPARATORS.split(raw) if part.strip()]
+    if len(parts) < 2:
         return None
+    wanted = {normalize.loose_form(part): part for part in parts}
+    printed = set()
+    for node in tree.xpath(
+        "//body//*[self::b or self::strong or self::font or self::h2 or self::h3 or self::p or self::td or self::span or self::div][not(*) or count(*) <= 2]"
+    ):
+        key = normalize.loose_form(" ".join("".join(node.itertext()).split()))
+        if key in wanted:
+            printed.add(wanted[key])
+    return max(printed, key=len, default=None)
 
 
 _ZERO_WIDTH_MARKERS = (b"\xe2\x80\x8b", b"&#8203;", b"&#x200b;", b"&#x200B;", b"&ZeroWidthSpace;")
