@@ -120,7 +120,7 @@ def content_key(paragraphs: Sequence[str]) -> str:
     """What tells two articles apart: their longest paragraph, digits masked (a clock or a
     reader count glued to it must not make two fetches of one article two articles)."""
     longest = max(paragraphs, key=len, default="")
-    return _digest(_NUMBER.sub("0", normalize.loose_form(longest)))[:12]
+    return _digest(normalize.loose_form(_NUMBER.sub("0", longest)))[:12]
 
 
 _SEPARATOR = re.compile(r"\s*\|\s*|\s+[\u00b7\u2022]\s+")
