@@ -45,6 +45,7 @@ from crawler import normalize
 
 MAX_LINE_WORDS = 24  # chrome lines are short; a body paragraph is never judged by shape
 CONFIRM_PAGES = 3
+CONFIRM_CHANGED = 2  # articles on which a line changed between two fetches
 MAX_SHAPES = 3000
 FORGET_AFTER = timedelta(days=90)
 NEAR_SHARE = 0.7  # share of words in common with a confirmed chrome shape (Jaccard)
@@ -168,19 +169,16 @@ class Shape:
     text: str
     pages: list[str] = field(default_factory=list)  # content keys, at most CONFIRM_PAGES
     last_seen: datetime | None = None
-    # the digest of the line's own text on each page: a line that changed between two
-    # fetches of one article (a clock, a count) while its shape stayed is `varied`
+    # the digest of the line's own text on each page, and the pages on which it changed
+    # between two fetches while its shape stayed (a clock, a count)
     texts: dict[str, str] = field(default_factory=dict)
-    varied: bool = False
-
-    @property
-    def evidence(self) -> int:
-        """Different articles it stands on, plus one when it changed within one article."""
-        return len(self.pages) + int(self.varied)
+    changed: list[str] = field(default_factory=list)  # content keys, at most CONFIRM_CHANGED
 
     @property
     def confirmed(self) -> bool:
-        return self.evidence >= CONFIRM_PAGES
+        """On CONFIRM_PAGES different articles, or changed from fetch to fetch on
+        CONFIRM_CHANGED of them (an edit changes one article once; chrome changes on all)."""
+        return len(self.pages) >= CONFIRM_PAGES or len(self.changed) >= CONFIRM_CHANGED
 
 
 class SiteChrome:
@@ -245,8 +243,8 @@ class SiteChrome:
                 entry.texts[key] = own
                 self.dirty = True
                 self._verdicts.clear()
-            elif entry.texts.get(key, own) != own:  # two fetches of one article differ
-                entry.varied = True
+            elif entry.texts.get(key, own) != own and key not in entry.changed:
+                entry.changed.append(key)  # two fetches of one article differ
                 self.dirty = True
                 self._verdicts.clear()
             if entry.confirmed:
@@ -272,8 +270,6 @@ class SiteChrome:
         if known is not None and known.confirmed:
             return True
         pages = set(known.pages) if known else set()
-        if known is not None and known.varied:
-            pages.add("varied")
         words = frozenset(shape.split())
         if len(words) < NEAR_MIN_WORDS:
             return False
@@ -372,7 +368,7 @@ class SiteChrome:
                     "pages": entry.pages,
                     "seen": entry.last_seen,
                     **({"texts": entry.texts} if entry.texts else {}),
-                    **({"varied": True} if entry.varied else {}),
+                    **({"changed": entry.changed} if entry.changed else {}),
                 }
                 for digest, entry in sorted(self.shapes.items())
             ],
@@ -386,7 +382,7 @@ class SiteChrome:
                 list(item.get("pages", [])),
                 item.get("seen"),
                 dict(item.get("texts", {})),
-                bool(item.get("varied", False)),
+                list(item.get("changed", [])),
             )
             for item in (doc or {}).get("shapes", [])
         }

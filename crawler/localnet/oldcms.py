@@ -35,6 +35,7 @@ from crawler.localnet.text import FIRST, GLUE_PAIRS, Writer, make_event, wire_st
 
 TABLE, NESTED = "layout table", "nested table with <br>"
 LAYOUTS = (TABLE, NESTED)
+OLD_CMS_SITES = {"action-news": TABLE, "action-news-classic": NESTED}  # LocalNetwork(old_cms=True)
 SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SECTIONS = ("World", "Local", "Business")
 MAINTENANCE = "Our platform is in maintenance mode. Some URLs may not be available."
