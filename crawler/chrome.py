@@ -138,6 +138,8 @@ def segments(paragraph: str) -> list[tuple[int, int]]:
     Monday. 1,234 readers online"): text that ends a sentence is the writer's;
     a count, a label or a timestamp glued after it does not end like one.
     """
+    if paragraph.startswith("|"):
+        return [(0, len(paragraph))]  # a data table's row: its cells are data, not chrome
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SEPARATOR.finditer(paragraph):
@@ -152,6 +154,15 @@ def segments(paragraph: str) -> list[tuple[int, int]]:
         if tail and not _SENTENCE_MARK.search(tail.group(1).rstrip()):
             spans[-1:] = [(first, tail.start(1)), (tail.start(1), last)]
     return [_tight(paragraph, a, b) for a, b in spans if paragraph[a:b].strip()]
+
+
+def part_shape(part: str) -> str | None:
+    """A part's shape, None when it is only numbers and dates: "14", "05:58 AM" or "2-1"
+    alone could be a clock or a datum, and a datum corrected must stay an edit."""
+    shape = line_shape(part)
+    if shape is None or all(word in ("#", "@") for word in shape.split()):
+        return None
+    return shape
 
 
 def _tight(text: str, start: int, end: int) -> tuple[int, int]:
@@ -225,9 +236,9 @@ class SiteChrome:
             if len(parts) > 1:
                 for start, end in parts:
                     part = paragraph[start:end]
-                    part_shape = line_shape(part)
-                    if part_shape:
-                        seen.setdefault(part_shape, part)
+                    shape_of_part = part_shape(part)
+                    if shape_of_part:
+                        seen.setdefault(shape_of_part, part)
         for shape in sorted(seen):
             self._count(shape, seen[shape], key, day)
 
@@ -317,16 +328,21 @@ class SiteChrome:
         parts = segments(paragraph)
         if len(parts) < 2:
             return paragraph
+        chrome = [self._is_chrome_part(paragraph[a:b]) for a, b in parts]
         first, last = 0, len(parts)
-        while first < last and self.is_chrome(paragraph[parts[first][0] : parts[first][1]]):
+        while first < last and chrome[first]:
             first += 1
-        while last > first and self.is_chrome(paragraph[parts[last - 1][0] : parts[last - 1][1]]):
+        while last > first and chrome[last - 1]:
             last -= 1
         if first == 0 and last == len(parts):
             return paragraph
         if first == last:
             return ""
         return paragraph[parts[first][0] : parts[last - 1][1]].strip()
+
+    def _is_chrome_part(self, part: str) -> bool:
+        shape = part_shape(part)
+        return shape is not None and self.is_chrome(part, shape)
 
     def chrome_lines(self) -> list[str]:
         """The shapes judged chrome, for people reading `site_chrome`."""

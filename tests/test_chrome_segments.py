@@ -116,3 +116,14 @@ def test_chrome_glued_in_blocks_makes_no_version_and_an_added_sentence_does(db):
         for o in persist_batch(db, [_page(n, p, later) for n, p in enumerate(again)], later)
     ]
     assert outcomes == ["unchanged", "unchanged", "unchanged", "changed", "unchanged"]
+
+
+def test_the_rows_and_numbers_of_data_tables_are_never_taken_for_chrome():
+    model = SiteChrome("s")
+    rivals = ["Red Deer Rebels", "Kamloops Blazers", "Brandon Wheat Kings", "Swift Current"]
+    for n in range(4):  # every results page of the site: the home team's row first
+        model.learn([f"| Calgary Hitmen | {rivals[n]} | {n + 3}-1 |", *body(n)[1:]], T0)
+    row = "| Calgary Hitmen | Medicine Hat Tigers | 4-2 |"
+    assert model.strip([row, *body(9)[1:]])[0] == row
+    # a number alone between bars is a datum or a clock: never judged as a part
+    assert model.strip([f"{body(9)[1]} | 2-1", body(9)[2]])[0].endswith("| 2-1")
