@@ -182,6 +182,7 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
     start = datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)
     traf_prev: dict[str, str] = {}
     tally: Counter[str] = Counter()
+    wrong: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(Path(tmp) / "mongo") as server:
         db = connect(server.uri, "bench_versioning_family")
         ensure_indexes(db)
@@ -213,6 +214,8 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
                     tally["newscrawl, edited"] += 1
                     if EXPECTED[edits[page_id]] in outcome.change_kinds:
                         tally["right kind"] += 1
+                    else:
+                        wrong.append(f"{page_id[:12]} ({edits[page_id]}: {outcome.change_kinds})")
             book.flush(at)
 
         for round_no in range(3):
@@ -232,7 +235,7 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
                     page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}"
                 )
         fetch_all(3, edits)
-    return {"pages": len(pages), "edits": len(edits), **tally}
+    return {"pages": len(pages), "edits": len(edits), "wrong": wrong, **tally}
 
 
 def family_table(corpus: Path, count: int) -> None:
@@ -259,6 +262,8 @@ def family_table(corpus: Path, count: int) -> None:
             f" {got.get('newscrawl, edited', 0):>6d} / {got['edits']:<4d}"
             f" {got.get('right kind', 0):>10d} {got.get('trafilatura hash, edited', 0):>6d} / {got['edits']}"
         )
+        if got["wrong"]:
+            print(f"  {layout}: edits of the wrong kind: {got['wrong'][:5]}")
 
 
 if __name__ == "__main__":

@@ -206,17 +206,25 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:[-|\u2013\u2014\u00b7\u2022]|::)\s+")
 
 
 def _printed_title_part(tree: etree._Element) -> str | None:
-    """The longest part of a split <title> that stands alone as an element's text in the body.
+    """The longest part of a split <title> printed as an element's own text in the body.
 
     Old CMS pages have no <h1> and no og:title: the headline is a bold run in a
     <font>, and trafilatura's title heuristics can pick the site's name from
     "Headline - Site". The headline is the part printed as a line of its own.
     """
     raw = " ".join(tree.xpath("string(//head/title)").split())
-    parts = [part for part in _TITLE_SEPARATORS.split(raw) if part.strip()]
-    if len(parts) < 2:
+    cuts = [(m.start(), m.end()) for m in _TITLE_SEPARATORS.finditer(raw)]
+    if not cuts:
         return None
-    wanted = {normalize.loose_form(part): part for part in parts}
+    starts = [0, *(end for _, end in cuts)]
+    ends = [*(start for start, _ in cuts), len(raw)]
+    # every run of adjacent parts but the whole: a headline may hold a " - " itself
+    wanted = {
+        normalize.loose_form(raw[starts[i] : ends[j]]): raw[starts[i] : ends[j]]
+        for i in range(len(starts))
+        for j in range(i, len(ends))
+        if (i, j) != (0, len(ends) - 1)
+    }
     printed = set()
     for node in tree.xpath(
         "//body//*[self::b or self::strong or self::font or self::h2 or self::h3 or self::p or self::td or self::span or self::div][not(*) or count(*) <= 2]"

@@ -251,3 +251,20 @@ def test_real_articles_rewrapped_in_old_layouts_version_only_on_edits(
             expected[server.url(page_id)] = ("headline", headline)
         _crawl(config, crawl_env, name, "--recheck")
         _check_edits(db, name, expected)
+
+
+@pytest.mark.parametrize(
+    "headline", ["Council approves the budget", "Take C.A.R.E. - the council at the fair"]
+)
+def test_without_h1_or_og_title_the_printed_part_of_the_title_is_the_headline(headline):
+    """ "Headline - Site" in <title>, the headline printed in a <font>: the site's name is
+    not the title, and the headline line is not body text."""
+    page = (
+        f"<html><head><title>{headline} - Action News</title></head><body><table><tr>"
+        '<td><a href="/">Home</a></td><td><font size="4"><b>'
+        f"{headline}</b></font><br><br><font>{'<br><br>'.join([PARAGRAPH] * 1)}<br><br>"
+        f"{PARAGRAPH.replace('Sunday', 'Monday')}</font></td></tr></table></body></html>"
+    )
+    found = extract(page, "http://old.example/news/1/")
+    assert found.title == headline
+    assert found.paragraphs[0] == PARAGRAPH
