@@ -142,13 +142,14 @@ def segments(paragraph: str) -> list[tuple[int, int]]:
         return [(0, len(paragraph))]  # a data table's row: its cells are data, not chrome
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in _SEPARATOR.finditer(paragraph):
-        if match.start() > start:
-            spans.append((start, match.start()))
-        start = match.end()
+    if "|" in paragraph or "\u00b7" in paragraph or "\u2022" in paragraph:  # most have none
+        for match in _SEPARATOR.finditer(paragraph):
+            if match.start() > start:
+                spans.append((start, match.start()))
+            start = match.end()
     if start < len(paragraph):
         spans.append((start, len(paragraph)))
-    if spans:
+    if spans and not _SENTENCE_MARK.search(paragraph):  # a finished last sentence: no tail
         first, last = spans[-1]
         tail = _UNFINISHED_TAIL.search(paragraph, first, last)
         if tail and not _SENTENCE_MARK.search(tail.group(1).rstrip()):
@@ -328,11 +329,10 @@ class SiteChrome:
         parts = segments(paragraph)
         if len(parts) < 2:
             return paragraph
-        chrome = [self._is_chrome_part(paragraph[a:b]) for a, b in parts]
         first, last = 0, len(parts)
-        while first < last and chrome[first]:
+        while first < last and self._is_chrome_part(paragraph[slice(*parts[first])]):
             first += 1
-        while last > first and chrome[last - 1]:
+        while last > first and self._is_chrome_part(paragraph[slice(*parts[last - 1])]):
             last -= 1
         if first == 0 and last == len(parts):
             return paragraph
