@@ -256,7 +256,7 @@ class ZyteChromeSite:
         """The edited article re-wrapped in an old CMS template (crawler.localnet.oldcms):
         the site bar with clock and temperature and a reader count in its own cell, a
         section-name line, the lede printed twice."""
-        from crawler.localnet import oldcms
+        from crawler.localnet.oldcms import SECTIONS, Chrome, OldCmsArticle, Story, render_page
 
         texts = [_norm(p.text_content()) for p in paragraphs]
         headline = self.title_of(page.page_id)
@@ -265,11 +265,10 @@ class ZyteChromeSite:
                 texts.insert(len(paragraphs) // 3 + 1, text)
             elif kind == HEADLINE:
                 headline = text
-        section = oldcms.SECTIONS[self.order.index(page.page_id) % len(oldcms.SECTIONS)]
-        article = oldcms.OldCmsArticle(page.page_id, section, headline, texts[0], "", "", texts[1:])
-        story = oldcms.Story(section, headline, article, texts[1:])
-        chrome = oldcms.Chrome("Regional News", self.city, now, rng)
-        return oldcms.render_page(self.layout, story, chrome)
+        section = SECTIONS[self.order.index(page.page_id) % len(SECTIONS)]
+        article = OldCmsArticle(page.page_id, section, headline, texts[0], "", "", texts[1:])
+        story = Story(section, headline, article, texts[1:])
+        return render_page(self.layout, story, Chrome("Regional News", self.city, now, rng))
 
     def _add_chrome(
         self, tree: Any, paragraphs: list[Any], rng: random.Random, now: datetime, page_id: str
