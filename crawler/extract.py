@@ -199,7 +199,10 @@ def _fallback_title(tree: etree._Element) -> str | None:
         found = extract_title(tree)
     except Exception:  # optional metadata: odd markup must not lose the article
         found = None
-    return _printed_title_part(tree) or found
+    printed = _printed_title_part(tree)
+    if printed and len(printed) > len(found or ""):  # a section or site name is shorter
+        return printed
+    return found
 
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[-|\u2013\u2014\u00b7\u2022]|::)\s+")
