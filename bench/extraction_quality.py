@@ -69,7 +69,7 @@ def score(name: str, pages, fn) -> dict[str, float]:
     }
     print(
         f"{name:28s} P={result['precision']:.3f} R={result['recall']:.3f} "
-        f"F1={result['f1']:.3f}  {result['pages_per_s']:.0f} pages/s"
+        f"F1={result['f1']:.4f}  {result['pages_per_s']:.0f} pages/s"
     )
     return result
 
@@ -91,7 +91,7 @@ def main() -> int:
         "trafilatura.extract (plain)", pages, lambda h, u: trafilatura.extract(h, url=u)
     )
     ours = score("newscrawl extract", pages, lambda h, u: extract(h, u).text)
-    print(f"F1 difference vs trafilatura: {ours['f1'] - baseline['f1']:+.3f}")
+    print(f"F1 difference vs trafilatura: {ours['f1'] - baseline['f1']:+.4f}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Versioning on real pages: chrome-only re-fetches that made a version, and edits caught.
 
-    python bench/versioning.py [--pages N] [--corpus DIR] [--only nonarticle]
+    python bench/versioning.py [--pages N] [--corpus DIR]
 
 Serves the Zyte benchmark's real pages with chrome that changes on every
 request (crawler/localnet/zyte.py: a clock-and-weather bar in the header and
@@ -15,6 +15,13 @@ is fetched once more. Three judges of the same fetches, in the same run:
   fetch compared with the previous one by `versioning.decide` alone;
 - trafilatura hash: a new version whenever the hash of trafilatura.extract's
   text changes (what a crawler without a versioning stage does).
+
+Then the same rounds per layout family (`family_table`): the publishers' own
+markup (semantic), and each article re-wrapped in an old CMS template
+(crawler/localnet/oldcms.py: a layout table with <p>, nested tables with
+<font> and <br><br>; the site bar with clock and temperature, a reader count
+and a section name in the article's cell, the lede printed twice), newscrawl
+against the trafilatura hash.
 
 Then `nonarticle_rounds`: whole rounds of login walls, error pages and cut
 bodies (crawler/localnet/faults.py), the recovery and a real shortening, with
@@ -33,6 +40,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "extraction-zyte"
 EXPECTED = {"sentence": "body_added", "number": "correction", "headline": "headline"}
@@ -42,6 +50,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument(
+        "--no-families",
+        dest="families",
+        action="store_false",
+        help="skip the per-layout-family table (semantic, layout table, nested table with <br>)",
+    )
     parser.add_argument("--only", choices=["nonarticle"], help="run only this section")
     args = parser.parse_args()
     if not (args.corpus / "ground-truth.json").exists():
@@ -154,9 +168,112 @@ def main() -> int:
     print(f"site chrome learned: {chrome_lines} line shapes")
     per_page = {phase: 1000 * s / len(pages) for phase, s in seconds.items()}
     print("store path per page (ms):", {k: round(v, 2) for k, v in per_page.items()})
+    if args.families:
+        family_table(args.corpus, args.pages)
     print()
     nonarticle_rounds(args.corpus, args.pages)
     return 0
+
+
+def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
+    """One layout family: three fetches of every page, then a third of the pages each get a
+    sentence, a number or a headline edit, and one more fetch. Versions made by newscrawl's
+    production path and by a trafilatura-text hash, chrome-only and on edits."""
+    import trafilatura
+
+    from crawler.chrome import ChromeBook
+    from crawler.embedded import EmbeddedServer
+    from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
+    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.store import connect, ensure_indexes
+
+    pages = load_pages(corpus, count)
+    site = ZyteChromeSite(pages, layout=layout)
+    start = datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)
+    traf_prev: dict[str, str] = {}
+    tally: Counter[str] = Counter()
+    wrong: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(Path(tmp) / "mongo") as server:
+        db = connect(server.uri, "bench_versioning_family")
+        ensure_indexes(db)
+
+        def fetch_all(round_no: int, edits: dict[str, str]) -> None:
+            at = start + timedelta(hours=round_no)
+            book = ChromeBook(db)  # one crawl: the site's model read from the store
+            batch = []
+            for page in pages:
+                url = f"http://127.0.0.1:1/articles/{page.page_id}/"
+                body = site.render(page.page_id)
+                prepared = prepare(FetchedPage("zyte-family", url, url, body, at)).page
+                assert prepared is not None
+                digest = hashlib.sha256((trafilatura.extract(body) or "").encode()).hexdigest()
+                if page.page_id in traf_prev and traf_prev[page.page_id] != digest:
+                    edited = page.page_id in edits
+                    tally[f"trafilatura hash, {'edited' if edited else 'chrome only'}"] += 1
+                traf_prev[page.page_id] = digest
+                batch.append((page.page_id, prepared))
+            for i in range(0, len(batch), 16):
+                part = batch[i : i + 16]
+                outcomes = persist_batch(db, [p for _, p in part], at, chrome_book=book)
+                for (page_id, _), outcome in zip(part, outcomes, strict=True):
+                    if outcome.outcome != "changed":
+                        continue
+                    if page_id not in edits:
+                        tally["newscrawl, chrome only"] += 1  # a re-fetch of an unedited page
+                        continue
+                    tally["newscrawl, edited"] += 1
+                    if EXPECTED[edits[page_id]] in outcome.change_kinds:
+                        tally["right kind"] += 1
+                    else:
+                        wrong.append(f"{page_id[:12]} ({edits[page_id]}: {outcome.change_kinds})")
+            book.flush(at)
+
+        for round_no in range(3):
+            fetch_all(round_no, {})
+        third = len(pages) // 3
+        sentences = foreign_sentences(corpus, pages, third)
+        edits: dict[str, str] = {}
+        for k, page in enumerate(pages[: 3 * third]):
+            kind = ("sentence", "number", "headline")[k // third]
+            edits[page.page_id] = kind
+            if kind == "sentence":
+                site.add_sentence(page.page_id, sentences[k % len(sentences)])
+            elif kind == "number":
+                site.correct_number(page.page_id)
+            else:
+                site.change_headline(
+                    page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}"
+                )
+        fetch_all(3, edits)
+    return {"pages": len(pages), "edits": len(edits), "wrong": wrong, **tally}
+
+
+def family_table(corpus: Path, count: int) -> None:
+    """False versions per layout family, newscrawl next to the trafilatura hash, one run."""
+    from crawler.localnet.oldcms import LAYOUTS
+    from crawler.localnet.zyte import SEMANTIC
+
+    print()
+    print("per layout family (3 fetches, then one edit on each of a third, a third, a third):")
+    print(
+        f"{'family':24s} {'re-fetches':>10s} {'newscrawl false':>16s} {'trafilatura false':>18s}"
+        f" {'edits caught':>13s} {'right kind':>10s} {'trafilatura':>11s}"
+    )
+    for layout in (SEMANTIC, *LAYOUTS):
+        got = family_run(corpus, count, layout)
+        refetches = 3 * got["pages"] - got["edits"]  # re-fetches of unedited pages
+        ours, theirs = (
+            got.get("newscrawl, chrome only", 0),
+            got.get("trafilatura hash, chrome only", 0),
+        )
+        print(
+            f"{layout:24s} {refetches:>10d} {ours:>7d} ({ours / refetches:5.1%})"
+            f" {theirs:>8d} ({theirs / refetches:6.1%})"
+            f" {got.get('newscrawl, edited', 0):>6d} / {got['edits']:<4d}"
+            f" {got.get('right kind', 0):>10d} {got.get('trafilatura hash, edited', 0):>6d} / {got['edits']}"
+        )
+        if got["wrong"]:
+            print(f"  {layout}: edits of the wrong kind: {got['wrong'][:5]}")
 
 
 def nonarticle_rounds(corpus: Path, count: int) -> None:

@@ -45,6 +45,7 @@ from crawler import normalize
 
 MAX_LINE_WORDS = 24  # chrome lines are short; a body paragraph is never judged by shape
 CONFIRM_PAGES = 3
+CONFIRM_CHANGED = 2  # articles on which a line changed between two fetches
 MAX_SHAPES = 3000
 FORGET_AFTER = timedelta(days=90)
 NEAR_SHARE = 0.7  # share of words in common with a confirmed chrome shape (Jaccard)
@@ -117,9 +118,58 @@ def line_shape(paragraph: str) -> str | None:
 
 
 def content_key(paragraphs: Sequence[str]) -> str:
-    """What tells two articles apart: their longest paragraph."""
+    """What tells two articles apart: their longest paragraph, digits masked (a clock or a
+    reader count glued to it must not make two fetches of one article two articles)."""
     longest = max(paragraphs, key=len, default="")
-    return _digest(normalize.loose_form(longest))[:12]
+    return _digest(normalize.loose_form(_NUMBER.sub("0", longest)))[:12]
+
+
+_SEPARATOR = re.compile(r"\s*\|\s*|\s+[\u00b7\u2022]\s+")
+_UNFINISHED_TAIL = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+([^.!?]+)$")
+_SENTENCE_MARK = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
+
+
+def segments(paragraph: str) -> list[tuple[int, int]]:
+    """Where a block splits into parts that may be chrome glued to it: (start, end) spans.
+
+    Parts are separated by a bar or a middle dot ("Home | Calgary | -14°C",
+    "By Jane Doe · Updated 5 minutes ago"), and a paragraph's last part is
+    split off where it follows a full stop and ends without one ("... said
+    Monday. 1,234 readers online"): text that ends a sentence is the writer's;
+    a count, a label or a timestamp glued after it does not end like one.
+    """
+    if paragraph.startswith("|"):
+        return [(0, len(paragraph))]  # a data table's row: its cells are data, not chrome
+    spans: list[tuple[int, int]] = []
+    start = 0
+    if "|" in paragraph or "\u00b7" in paragraph or "\u2022" in paragraph:  # most have none
+        for match in _SEPARATOR.finditer(paragraph):
+            if match.start() > start:
+                spans.append((start, match.start()))
+            start = match.end()
+    if start < len(paragraph):
+        spans.append((start, len(paragraph)))
+    if spans and not _SENTENCE_MARK.search(paragraph):  # a finished last sentence: no tail
+        first, last = spans[-1]
+        tail = _UNFINISHED_TAIL.search(paragraph, first, last)
+        if tail and not _SENTENCE_MARK.search(tail.group(1).rstrip()):
+            spans[-1:] = [(first, tail.start(1)), (tail.start(1), last)]
+    return [_tight(paragraph, a, b) for a, b in spans if paragraph[a:b].strip()]
+
+
+def part_shape(part: str) -> str | None:
+    """A part's shape, None when it is only numbers and dates: "14", "05:58 AM" or "2-1"
+    alone could be a clock or a datum, and a datum corrected must stay an edit."""
+    shape = line_shape(part)
+    if shape is None or all(word in ("#", "@") for word in shape.split()):
+        return None
+    return shape
+
+
+def _tight(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the spaces at its ends."""
+    part = text[start:end]
+    return start + len(part) - len(part.lstrip()), end - len(part) + len(part.rstrip())
 
 
 def _digest(text: str) -> str:
@@ -131,10 +181,16 @@ class Shape:
     text: str
     pages: list[str] = field(default_factory=list)  # content keys, at most CONFIRM_PAGES
     last_seen: datetime | None = None
+    # the digest of the line's own text on each page, and the pages on which it changed
+    # between two fetches while its shape stayed (a clock, a count)
+    texts: dict[str, str] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)  # content keys, at most CONFIRM_CHANGED
 
     @property
     def confirmed(self) -> bool:
-        return len(self.pages) >= CONFIRM_PAGES
+        """On CONFIRM_PAGES different articles, or changed from fetch to fetch on
+        CONFIRM_CHANGED of them (an edit changes one article once; chrome changes on all)."""
+        return len(self.pages) >= CONFIRM_PAGES or len(self.changed) >= CONFIRM_CHANGED
 
 
 class SiteChrome:
@@ -167,24 +223,47 @@ class SiteChrome:
         seen_at: datetime,
         shapes: Sequence[str | None] | None = None,
     ) -> None:
-        """Count this page's short lines towards the site's chrome (`shapes`: their
-        line_shape, when the caller has them)."""
+        """Count this page's short lines, and the parts of its blocks, towards the site's
+        chrome (`shapes`: the lines' line_shape, when the caller has them)."""
         key = content_key(paragraphs)
         day = seen_at.replace(hour=0, minute=0, second=0, microsecond=0)
         if shapes is None:
             shapes = [line_shape(p) for p in paragraphs]
-        for shape in sorted({s for s in shapes if s}):
-            digest = _digest(shape)
-            if digest not in self.shapes:
-                self._add(digest, Shape(shape))
-            entry = self.shapes[digest]
-            if key not in entry.pages and not entry.confirmed:
+        seen: dict[str, str] = {}  # shape -> the text it was seen with on this page
+        for paragraph, shape in zip(paragraphs, shapes, strict=True):
+            if shape:
+                seen.setdefault(shape, paragraph)
+            parts = segments(paragraph)
+            if len(parts) > 1:
+                for start, end in parts:
+                    part = paragraph[start:end]
+                    shape_of_part = part_shape(part)
+                    if shape_of_part:
+                        seen.setdefault(shape_of_part, part)
+        for shape in sorted(seen):
+            self._count(shape, seen[shape], key, day)
+
+    def _count(self, shape: str, text: str, key: str, day: datetime) -> None:
+        digest = _digest(shape)
+        if digest not in self.shapes:
+            self._add(digest, Shape(shape))
+        entry = self.shapes[digest]
+        if not entry.confirmed:
+            own = _digest(text)[:12]
+            if key not in entry.pages:
                 entry.pages.append(key)
+                entry.texts[key] = own
                 self.dirty = True
                 self._verdicts.clear()
-            if entry.last_seen is None or entry.last_seen < day:
-                entry.last_seen = day  # by the day: a re-fetch the same day changes nothing
+            elif entry.texts.get(key, own) != own and key not in entry.changed:
+                entry.changed.append(key)  # two fetches of one article differ
                 self.dirty = True
+                self._verdicts.clear()
+            if entry.confirmed:
+                entry.texts = {}  # judged: the texts are no longer needed
+        if entry.last_seen is None or entry.last_seen < day:
+            entry.last_seen = day  # by the day: a re-fetch the same day changes nothing
+            self.dirty = True
 
     # -- judging ------------------------------------------------------------------
 
@@ -222,20 +301,48 @@ class SiteChrome:
     def strip(
         self, paragraphs: Sequence[str], shapes: Sequence[str | None] | None = None
     ) -> list[str]:
-        """The article's own lines: chrome removed, unless that would take most of the page."""
+        """The article's own lines: chrome lines removed, and chrome parts trimmed from the
+        ends of blocks, unless that would take most of the page."""
         if shapes is None:
             shapes = [line_shape(p) for p in paragraphs]
-        kept = [
-            p
-            for p, shape in zip(paragraphs, shapes, strict=True)
-            if not (shape and self.is_chrome(p, shape))
-        ]
-        if len(kept) == len(paragraphs):
+        kept = []
+        for paragraph, shape in zip(paragraphs, shapes, strict=True):
+            if shape and self.is_chrome(paragraph, shape):
+                continue
+            own = self._trim(paragraph)
+            if own:
+                kept.append(own)
+        if kept == list(paragraphs):
             return list(paragraphs)
         total = sum(len(p.split()) for p in paragraphs)
         if sum(len(p.split()) for p in kept) < (1 - MAX_STRIPPED_SHARE) * total:
             return list(paragraphs)  # more chrome than article: the model is wrong here
         return kept
+
+    def _trim(self, paragraph: str) -> str:
+        """The block without the chrome parts at its start and end ("" when all are chrome).
+
+        Only the ends: chrome is glued before or after a block's text (a bar and a
+        section name before, a reader count after); a part in the middle of the
+        writer's text is the writer's.
+        """
+        parts = segments(paragraph)
+        if len(parts) < 2:
+            return paragraph
+        first, last = 0, len(parts)
+        while first < last and self._is_chrome_part(paragraph[slice(*parts[first])]):
+            first += 1
+        while last > first and self._is_chrome_part(paragraph[slice(*parts[last - 1])]):
+            last -= 1
+        if first == 0 and last == len(parts):
+            return paragraph
+        if first == last:
+            return ""
+        return paragraph[parts[first][0] : parts[last - 1][1]].strip()
+
+    def _is_chrome_part(self, part: str) -> bool:
+        shape = part_shape(part)
+        return shape is not None and self.is_chrome(part, shape)
 
     def chrome_lines(self) -> list[str]:
         """The shapes judged chrome, for people reading `site_chrome`."""
@@ -271,7 +378,14 @@ class SiteChrome:
             "updated_at": now,
             "chrome": self.chrome_lines(),  # what users look for; the shapes are the model
             "shapes": [
-                {"h": digest, "text": entry.text, "pages": entry.pages, "seen": entry.last_seen}
+                {
+                    "h": digest,
+                    "text": entry.text,
+                    "pages": entry.pages,
+                    "seen": entry.last_seen,
+                    **({"texts": entry.texts} if entry.texts else {}),
+                    **({"changed": entry.changed} if entry.changed else {}),
+                }
                 for digest, entry in sorted(self.shapes.items())
             ],
         }
@@ -279,7 +393,13 @@ class SiteChrome:
     @classmethod
     def from_doc(cls, site: str, doc: Doc | None) -> SiteChrome:
         shapes = {
-            item["h"]: Shape(item["text"], list(item.get("pages", [])), item.get("seen"))
+            item["h"]: Shape(
+                item["text"],
+                list(item.get("pages", [])),
+                item.get("seen"),
+                dict(item.get("texts", {})),
+                list(item.get("changed", [])),
+            )
             for item in (doc or {}).get("shapes", [])
         }
         return cls(site, shapes)

@@ -119,10 +119,27 @@ def extract(body: bytes | str, url: str) -> Extracted:
         ld_paragraphs = normalize.clean_paragraphs(_html_to_text(ld_body))
         if _is_complete(ld_paragraphs, paragraphs):
             paragraphs, result.body_source = ld_paragraphs, "json-ld"
-    if paragraphs and normalize.loose_form(paragraphs[0]) in headings:
-        paragraphs = paragraphs[1:]  # trafilatura keeps the <h1>; the title has it
-    result.paragraphs = paragraphs
+    result.paragraphs = _without_headline(paragraphs, headings)
     return result
+
+
+HEADLINE_SEARCH = 4  # the headline line may follow a kicker, a section name or a bar
+KICKER_MAX_WORDS = 30
+
+
+def _without_headline(paragraphs: list[str], headings: set[str]) -> list[str]:
+    """The body without its headline line: trafilatura keeps the <h1>, the title has it.
+
+    Old CMS pages print a section name ("World") or a site bar above the
+    headline, so the headline is looked for among the first few lines, after
+    short ones only; those stay for the site's chrome learning to judge.
+    """
+    for i, paragraph in enumerate(paragraphs[:HEADLINE_SEARCH]):
+        if normalize.loose_form(paragraph) in headings:
+            return paragraphs[:i] + paragraphs[i + 1 :]
+        if len(paragraph.split()) > KICKER_MAX_WORDS:
+            break
+    return paragraphs
 
 
 def _page_tree(body: bytes | str) -> etree._Element:
@@ -178,13 +195,51 @@ def _remove_keeping_tail(node: etree._Element) -> None:
 
 
 def _fallback_title(tree: etree._Element) -> str | None:
-    """trafilatura's title heuristics, for pages that state no headline or og:title."""
+    """trafilatura's title heuristics, for pages that state no headline or og:title; where
+    the <title> is "headline - site", the part the page prints on its own wins."""
     from trafilatura.metadata import extract_title
 
     try:
-        return extract_title(tree)
+        found = extract_title(tree)
     except Exception:  # optional metadata: odd markup must not lose the article
+        found = None
+    printed = _printed_title_part(tree)
+    if printed and len(printed) > len(found or ""):  # a section or site name is shorter
+        return printed
+    return found
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[-|\u2013\u2014\u00b7\u2022]|::)\s+")
+
+
+def _printed_title_part(tree: etree._Element) -> str | None:
+    """The longest part of a split <title> printed as an element's own text in the body.
+
+    Old CMS pages have no <h1> and no og:title: the headline is a bold run in a
+    <font>, and trafilatura's title heuristics can pick the site's name from
+    "Headline - Site". The headline is the part printed as a line of its own.
+    """
+    raw = " ".join(tree.xpath("string(//head/title)").split())
+    cuts = [(m.start(), m.end()) for m in _TITLE_SEPARATORS.finditer(raw)]
+    if not cuts:
         return None
+    starts = [0, *(end for _, end in cuts)]
+    ends = [*(start for start, _ in cuts), len(raw)]
+    # every run of adjacent parts but the whole: a headline may hold a " - " itself
+    wanted = {
+        normalize.loose_form(raw[starts[i] : ends[j]]): raw[starts[i] : ends[j]]
+        for i in range(len(starts))
+        for j in range(i, len(ends))
+        if (i, j) != (0, len(ends) - 1)
+    }
+    printed = set()
+    for node in tree.xpath(
+        "//body//*[self::b or self::strong or self::font or self::h2 or self::h3 or self::p or self::td or self::span or self::div][not(*) or count(*) <= 2]"
+    ):
+        key = normalize.loose_form(" ".join("".join(node.itertext()).split()))
+        if key in wanted:
+            printed.add(wanted[key])
+    return max(printed, key=len, default=None)
 
 
 _ZERO_WIDTH_MARKERS = (b"\xe2\x80\x8b", b"&#8203;", b"&#x200b;", b"&#x200B;", b"&ZeroWidthSpace;")
@@ -211,11 +266,13 @@ def _body(tree: etree._Element, body: bytes | str, url: str) -> list[str]:
     hundred characters or none, and there it rescued the article; elsewhere fast
     mode scored as well or better (FULL_CASCADE_BELOW has the figures).
     """
+    unwrap_layout(tree)
     _drop_link_lines(tree)
     paragraphs = normalize.clean_paragraphs(_trafilatura(tree, url, fast=True))
     if sum(len(p) for p in paragraphs) >= FULL_CASCADE_BELOW:
         return paragraphs
     fresh = _page_tree(body)  # the fast run pruned the first tree
+    unwrap_layout(fresh)
     _drop_link_lines(fresh)
     return normalize.clean_paragraphs(_trafilatura(fresh, url, fast=False))
 
@@ -377,3 +434,120 @@ def _first(*values: Any) -> Any:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+# -- old CMS layouts -------------------------------------------------------------------
+
+LAYOUT_CELL_WORDS = 40  # a cell holding this much running text is a page region, not a datum
+_BLOCK_TAGS = frozenset(
+    ["p", "div", "ul", "ol", "dl", "blockquote", "pre", "table", "center", "form", "hr"]
+    + ["h1", "h2", "h3", "h4", "h5", "h6", "article", "section", "header", "footer", "aside"]
+    + ["nav", "main", "figure", "figcaption", "address"]
+)
+_TABLE_PARTS = ("tbody", "thead", "tfoot", "tr", "td", "th", "caption")
+_BR_SPLIT_SKIP = frozenset(["p", "pre", "li", "dd", "dt", "td", "th", "textarea", "code"])
+
+
+def unwrap_layout(tree: etree._Element) -> None:
+    """Turn layout tables into plain blocks and `<br><br>`-separated text into paragraphs.
+
+    2000s templates build the whole page from tables: the article is one cell,
+    beside cells of navigation, and the site bar is a row of cells in the same
+    cell as the story. trafilatura renders every table as table rows ("| bar |
+    World <headline> <body> |"), so the bar, the section name, the headline and
+    the body come out as one glued paragraph that changes with the bar's clock.
+    A table is layout when it is not a grid of data: one of its own cells holds a
+    nested table, a heading or a long run of text, or it has a single row (a bar
+    or a strip of columns). Data tables (scores, results, budgets: several rows
+    of short cells) are left as tables. trafilatura has no switch for this (its
+    table handling is all or nothing, `include_tables`), hence the hand-written
+    pass; it only renames elements, so no text is added or lost.
+    """
+    layout = [table for table in tree.iter("table") if _is_layout_table(table)]
+    for table in layout:
+        parts = [table, *(n for n in table.iter(*_TABLE_PARTS) if _owner_table(n) is table)]
+        for node in parts:
+            node.tag = "div"
+            for attribute in [a for a in node.attrib if a not in ("id", "class")]:
+                del node.attrib[attribute]
+    # deepest first: an inner <font> becomes a block before its cell is split around it
+    for parent in reversed([node for node in tree.iter() if _has_double_br(node)]):
+        _split_at_breaks(parent)
+
+
+def _owner_table(node: etree._Element) -> etree._Element | None:
+    return next(node.iterancestors("table"), None)
+
+
+def _is_layout_table(table: etree._Element) -> bool:
+    rows = [row for row in table.iter("tr") if _owner_table(row) is table]
+    cells = [cell for row in rows for cell in row if cell.tag in ("td", "th")]
+    if not cells:
+        return False
+    if len(rows) == 1:
+        return True
+    for cell in cells:
+        if any(True for _ in cell.iter("table", "h1", "h2", "h3", "h4", "h5", "h6")):
+            return True
+        if len(" ".join(cell.itertext()).split()) >= LAYOUT_CELL_WORDS:
+            return True
+    return False
+
+
+def _is_br(node: Any) -> bool:
+    return isinstance(node.tag, str) and node.tag == "br"
+
+
+def _has_double_br(node: etree._Element) -> bool:
+    """Two `<br>` in a row (only spaces between): the text is laid out in paragraphs."""
+    if not isinstance(node.tag, str) or node.tag in _BR_SPLIT_SKIP:
+        return False
+    children = list(node)
+    return any(
+        _is_br(a) and _is_br(b) and not (a.tail or "").strip()
+        for a, b in zip(children, children[1:], strict=False)
+    )
+
+
+def _split_at_breaks(parent: etree._Element) -> None:
+    """The parent's inline runs between `<br>`s, each in a `<p>` of its own; blocks stay."""
+    runs: list[tuple[str, list[etree._Element]]] = []
+    text, inline = parent.text or "", list[etree._Element]()
+
+    def flush() -> None:
+        nonlocal text, inline
+        if text.strip() or any(_has_text(n) for n in inline):
+            runs.append((text, inline))
+        elif inline:  # only empty inline nodes (images): keep them where they were
+            runs.append(("", inline))
+        text, inline = "", []
+
+    for child in list(parent):
+        if _is_br(child):
+            flush()
+            text = child.tail or ""
+        elif isinstance(child.tag, str) and child.tag in _BLOCK_TAGS:
+            flush()
+            runs.append(("", [child]))
+            text = child.tail or ""
+            child.tail = None
+        else:
+            inline.append(child)
+    flush()
+    parent.text = None
+    for child in list(parent):
+        parent.remove(child)
+    for leading, nodes in runs:
+        if len(nodes) == 1 and not leading and nodes[0].tag in _BLOCK_TAGS:
+            parent.append(nodes[0])
+            continue
+        paragraph = etree.SubElement(parent, "p")
+        paragraph.text = leading
+        for node in nodes:
+            paragraph.append(node)
+    if parent.tag not in _BLOCK_TAGS and parent.tag not in ("body", "td", "th"):
+        parent.tag = "div"  # an inline element (<font>, <b>) now holding paragraphs
+
+
+def _has_text(node: etree._Element) -> bool:
+    return bool("".join(node.itertext()).strip() or (node.tail or "").strip())

@@ -111,35 +111,57 @@ def clean_title(title: str | None) -> str:
     return " ".join(clean_paragraphs(title or ""))
 
 
-def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
-    """Keep the first copy of each paragraph; a later copy is a repeat.
+REPEAT_MIN_WORDS = 12  # shorter lines that recur are kept: a refrain, a chant, a quoted line
+ECHO_SHARE = 0.6  # a lede printed again without its dateline is most of the first copy
 
-    A repeat is the same words (ignoring case and punctuation), or a paragraph
-    contained in a kept one or containing it (a lede printed again with or without
-    its dateline). Paragraphs that merely look alike (differing in a number) stay.
+
+def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
+    """Keep the first copy of each paragraph; a later copy of a long one is a repeat.
+
+    A page prints its lede twice (a standfirst, then the first paragraph), often
+    with a subhead or a photo caption between, and the two copies rarely match
+    character for character: a link stripped from one glued two words
+    ("ISIS militants" / "ISISmilitants"), quotes or spacing differ, a dateline
+    stands before one. Paragraphs are compared by their letters and digits only
+    (no spaces, punctuation or case), so those differences vanish; a paragraph
+    of REPEAT_MIN_WORDS words or more is a repeat when it matches an earlier one
+    that way or is most of it (a copy with or without its dateline). A word
+    changed is not a repeat: "four stations" and "six stations" are two facts.
+
+    On purpose, shorter paragraphs are dropped only when they double the line
+    just before them: a refrain in a poem, a chant or a one-line quote that an
+    article repeats stays each time it is printed (it is the text as written,
+    and dropping it would make the repeat invisible to readers of the history).
+    Short lines that recur because they are page furniture ("Advertisement")
+    are the site's chrome, which `crawler.chrome` learns and removes. Paragraphs
+    that merely look alike (differing in a number) stay.
     """
     kept: list[str] = []
-    kept_keys: list[str] = []
+    kept_forms: list[str] = []
     for paragraph in paragraphs:
         key = loose_form(paragraph)
-        if not key or key in kept_keys:
+        if not key:
             continue
-        if (
-            len(key) > 40
-            and any(key in other or other in key for other in kept_keys if len(other) > 40)
-            and _is_lede_echo(key, kept_keys)
-        ):
+        form = key.replace(" ", "")
+        if len(key.split()) < REPEAT_MIN_WORDS:
+            if kept and loose_form(kept[-1]) == key:
+                continue
+        elif _repeats(form, kept_forms):
             continue
-        kept_keys.append(key)
+        kept_forms.append(form)
         kept.append(paragraph)
     return kept
 
 
-def _is_lede_echo(key: str, kept_keys: list[str]) -> bool:
-    """Contained either way, and the shorter one is most of the longer: the same paragraph."""
-    for other in kept_keys:
-        short, long_ = (key, other) if len(key) <= len(other) else (other, key)
-        if short in long_ and len(short) >= 0.6 * len(long_):
+def _repeats(form: str, earlier: list[str]) -> bool:
+    """The same letters as an earlier paragraph, or most of it (with or without a dateline)."""
+    for other in earlier:
+        if len(other) < 40:
+            continue
+        if form == other:
+            return True
+        short, long_ = (form, other) if len(form) <= len(other) else (other, form)
+        if short in long_ and len(short) >= ECHO_SHARE * len(long_):
             return True
     return False
 

@@ -217,15 +217,17 @@ def strip_chrome(book: chrome.ChromeBook, pages: list[Page], now: datetime) -> N
         book.model(page.site).learn(page.snapshot.paragraphs, page.fetched_at, page_shapes)
     for page, page_shapes in zip(pages, shapes, strict=True):
         kept = book.model(page.site).strip(page.snapshot.paragraphs, page_shapes)
-        if len(kept) < len(page.snapshot.paragraphs):
+        if kept != list(page.snapshot.paragraphs):
             own = set(kept)
             removed = [p for p in page.snapshot.paragraphs if p not in own]
+            trimmed = len(removed) != len(page.snapshot.paragraphs) - len(kept)
             page.snapshot = Snapshot.of(page.snapshot.title, kept)
             # chrome lines are short and their own: taking their shingles out of the
-            # worker's set costs a fraction of shingling the whole text again
+            # worker's set costs a fraction of shingling the whole text again (a block
+            # trimmed of a chrome part is shingled again)
             page.shingles = (
                 page.shingles - shingle_hashes(removed)
-                if page.shingles is not None
+                if page.shingles is not None and not trimmed
                 else shingle_hashes(kept)
             )
             page.body_hash = normalize.body_hash(kept)

@@ -492,13 +492,28 @@ class LocalNetwork:
     """Start the world's sites on 127.0.0.1; `config()` gives a sites.yaml for them."""
 
     def __init__(
-        self, seed: int = 7, start: datetime | None = None, hostile: bool = True, **world_args: Any
+        self,
+        seed: int = 7,
+        start: datetime | None = None,
+        hostile: bool = True,
+        old_cms: bool = False,
+        **world_args: Any,
     ):
         self.world = World(seed, start, **world_args)
         self.traffic = Traffic()
         self.hostile = hostile
         self.servers: dict[str, tuple[_Server, SiteServer]] = {}
         self._threads: list[threading.Thread] = []
+        # opt-in, so the worlds other tests count stay as they are: an old-CMS site in each
+        # markup (crawler.localnet.oldcms), its chrome changing on every request
+        self.old_cms: dict[str, Any] = {}
+        if old_cms:
+            from crawler.localnet.oldcms import OLD_CMS_SITES, OldCmsSite, generated_articles
+            from crawler.localnet.zyte import ZyteChromeServer
+
+            for name, layout in OLD_CMS_SITES.items():
+                site = OldCmsSite(generated_articles(seed), layout)
+                self.old_cms[name] = ZyteChromeServer(site, name)
 
     @property
     def clock(self):  # noqa: ANN201 - the world's Clock
@@ -520,6 +535,8 @@ class LocalNetwork:
             thread.start()
             self.servers[site.content.name] = (server, site)
             self._threads.append(thread)
+        for old in self.old_cms.values():
+            old.__enter__()
         return self
 
     def stop(self) -> None:
@@ -527,6 +544,9 @@ class LocalNetwork:
             server.shutdown()
             server.server_close()
         self.servers.clear()
+        for old in self.old_cms.values():
+            old.__exit__(None, None, None)
+        self.old_cms.clear()
 
     def __enter__(self) -> LocalNetwork:
         return self.start()
@@ -568,6 +588,8 @@ class LocalNetwork:
                     listings=[base + "/news/", base + "/local/"],
                 )
             sites.append(entry)
+        for old in self.old_cms.values():
+            sites.extend(old.config()["sites"])
         return {"sites": sites}
 
     def write_config(self, path: str | Path, **kwargs: Any) -> Path:

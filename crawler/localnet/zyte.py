@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lxml.html
 from lxml import etree
@@ -36,6 +36,7 @@ from lxml import etree
 from crawler.httpd import QuietHandler
 
 SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
+SEMANTIC = "semantic"  # the publisher's own markup; oldcms.LAYOUTS re-wrap the article
 SKIES = ["Sunny", "Cloudy", "Light snow", "Clear", "Fog", "Flurries", "Rain"]
 ADDED_SENTENCES = [
     "A spokesperson for the provincial ministry declined to comment on the report on Wednesday.",
@@ -173,7 +174,13 @@ class ZyteChromeSite:
         start: datetime | None = None,
         seed: int = 3,
         city: str = "Winnipeg",
+        layout: str = SEMANTIC,
     ):
+        from crawler.localnet.oldcms import LAYOUTS
+
+        if layout != SEMANTIC and layout not in LAYOUTS:
+            raise ValueError(f"layout must be {SEMANTIC!r} or one of {LAYOUTS}, not {layout!r}")
+        self.layout = layout
         self.pages = {page.page_id: page for page in pages}
         self.order = [page.page_id for page in pages]
         self.start = start or datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)
@@ -206,6 +213,8 @@ class ZyteChromeSite:
         tree = _tree(page.html)
         paragraphs = _body_paragraphs(tree, page.body)
         self._apply_edits(tree, page, paragraphs)
+        if self.layout != SEMANTIC:
+            return self._old_cms(page, paragraphs, rng, now).encode("utf-8")
         self._add_chrome(tree, paragraphs, rng, now, page_id)
         return etree.tostring(tree, method="html", encoding="utf-8", doctype="<!DOCTYPE html>")
 
@@ -240,6 +249,26 @@ class ZyteChromeSite:
                 _edit_ld_body(tree, functools.partial(_replace_once, old=value, new=edited))
             elif kind == HEADLINE:
                 _set_headline(tree, text)
+
+    def _old_cms(
+        self, page: ZytePage, paragraphs: list[Any], rng: random.Random, now: datetime
+    ) -> str:
+        """The edited article re-wrapped in an old CMS template (crawler.localnet.oldcms):
+        the site bar with clock and temperature and a reader count in its own cell, a
+        section-name line, the lede printed twice."""
+        from crawler.localnet.oldcms import SECTIONS, Chrome, OldCmsArticle, Story, render_page
+
+        texts = [_norm(p.text_content()) for p in paragraphs]
+        headline = self.title_of(page.page_id)
+        for kind, text in page.edits:
+            if kind == SENTENCE:  # where _apply_edits put it: after a third of the body
+                texts.insert(len(paragraphs) // 3 + 1, text)
+            elif kind == HEADLINE:
+                headline = text
+        section = SECTIONS[self.order.index(page.page_id) % len(SECTIONS)]
+        article = OldCmsArticle(page.page_id, section, headline, texts[0], "", "", texts[1:])
+        story = Story(section, headline, article, texts[1:])
+        return render_page(self.layout, story, Chrome("Regional News", self.city, now, rng))
 
     def _add_chrome(
         self, tree: Any, paragraphs: list[Any], rng: random.Random, now: datetime, page_id: str
@@ -377,10 +406,24 @@ def _set_headline(tree: Any, headline: str) -> None:
 # -- HTTP ----------------------------------------------------------------------------
 
 
+class ServedSite(Protocol):
+    """What the server needs of a site: ZyteChromeSite, crawler.localnet.oldcms.OldCmsSite."""
+
+    @property
+    def pages(self) -> dict[str, Any]: ...
+
+    @property
+    def order(self) -> list[str]: ...
+
+    def title_of(self, page_id: str) -> str: ...
+
+    def render(self, page_id: str) -> bytes: ...
+
+
 class ZyteChromeServer:
     """The site on 127.0.0.1: /feed.xml lists every page; /articles/<id>/ renders one."""
 
-    def __init__(self, site: ZyteChromeSite, name: str = "zyte-chrome"):
+    def __init__(self, site: ServedSite, name: str = "zyte-chrome"):
         self.site = site
         self.name = name
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))

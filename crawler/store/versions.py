@@ -180,7 +180,7 @@ def current_snapshot(article: Doc | None, view: CurrentView | None = None) -> Sn
         return None
     paragraphs = tuple(article.get("text", "").split("\n"))
     seen = view(article.get("site", ""), paragraphs) if view else paragraphs
-    if len(seen) != len(paragraphs):
+    if seen != paragraphs:  # lines removed or blocks trimmed
         return Snapshot.of(article.get("title", ""), seen)
     return Snapshot(
         title=article.get("title", ""),
