@@ -53,6 +53,7 @@ def _json(*args, env):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_changes_lists_every_edit_newest_first_with_its_kinds(archive):
     env, db = archive["env"], archive["db"]
     rows = _json("changes", "--since", "1h", env=env)
@@ -103,6 +104,7 @@ def test_stories_table_names_each_copy_site_and_url(archive):
         assert f"{member['site']}: {member['url']}" in table
 
 
+@pytest.mark.slow
 def test_wrong_sites_limits_and_dates_are_usage_errors(archive):
     env = archive["env"]
     for command in ("stories", "runs", "changes", "articles"):

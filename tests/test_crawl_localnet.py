@@ -109,6 +109,7 @@ def test_recrawl_with_only_chrome_changes_makes_no_version(network, db, crawl_en
     assert outcomes == {"unchanged": before}
 
 
+@pytest.mark.slow
 def test_one_edited_sentence_makes_exactly_one_version_with_that_sentence(network, db, crawl_env):
     net, config = network
     newscrawl("crawl", "harbour-times", "--config", str(config), env=crawl_env)
@@ -184,6 +185,7 @@ def test_recrawl_of_unchanged_network_is_cheap(network, db, crawl_env):
     assert db.versions.count_documents({"version": 2}) == 0
 
 
+@pytest.mark.slow
 def test_feed_whose_validators_lie_is_detected_and_fetched_in_full(network, db, crawl_env):
     net, config = network
     newscrawl("crawl", "lakeside-herald", "--config", str(config), env=crawl_env)

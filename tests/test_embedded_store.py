@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from crawler.embedded import ping, read_state
@@ -116,6 +117,7 @@ def _wait_for_line(stream, needle: str, timeout: float = 90) -> str:
     raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)[-3000:]}")
 
 
+@pytest.mark.slow
 def test_a_crawl_that_started_the_store_ends_and_the_service_keeps_crawling(tmp_path):
     """Issue 29.4: a manual crawl started the store, the service joined it, the crawl ended
     and stopped it under the service. Now the store stays while the service uses it."""

@@ -287,6 +287,7 @@ def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_r
 # -- the service ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_closes_the_services_crawls_through_scrapy_and_logs_their_own_runs(
     tmp_path, db, crawl_env
 ):

@@ -33,6 +33,7 @@ def _recheck(config, env, db):
     return run, fetches
 
 
+@pytest.mark.slow
 def test_wall_error_and_cut_rounds_make_no_version_and_the_recovery_no_revert(
     network, db, crawl_env
 ):

@@ -43,6 +43,7 @@ def _round(config, env, db, *extra):
     return run, list(db.fetches.find({"run_id": run["_id"], "reason": "recheck"}))
 
 
+@pytest.mark.slow
 def test_wall_error_and_cut_rounds_of_real_pages_make_no_version(faulty_site, db, crawl_env):
     site, config = faulty_site
     _round(config, crawl_env, db)

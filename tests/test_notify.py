@@ -65,6 +65,7 @@ def alerting(mongo_uri, tmp_path):
         db.client.drop_database(name)
 
 
+@pytest.mark.slow
 def test_alerts_wait_for_a_receiver_that_is_down_and_go_once_each(alerting):
     env, net, db, config = alerting["env"], alerting["net"], alerting["db"], alerting["config"]
     crawl = ("crawl", "harbour-times", "valley-gazette", "--config", str(config))

@@ -169,6 +169,7 @@ def _check_edits(db, name, expected):
             assert new_versions[url]["title"] == text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(OLD_CMS_SITES))
 def test_old_cms_site_chrome_makes_no_version_and_each_edit_one(name, tmp_path, crawl_env, db):
     """The local network's old-CMS sites, one per markup, crawled as users do."""
@@ -199,6 +200,7 @@ def test_old_cms_site_chrome_makes_no_version_and_each_edit_one(name, tmp_path, 
         assert _recheck_outcomes(db, name) == {"changed": 3, "unchanged": len(ids) - 3}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SEED.exists(), reason="../shared/seed absent")
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_the_seed_page_in_an_old_layout_is_stored_from_its_lede_once(
@@ -229,6 +231,7 @@ ZYTE_PAGES = 36
 @pytest.mark.skipif(
     not (ZYTE / "ground-truth.json").exists(), reason="../shared/corpora/extraction-zyte absent"
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_real_articles_rewrapped_in_old_layouts_version_only_on_edits(
     layout, tmp_path, crawl_env, db

@@ -9,10 +9,13 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from crawler.store import connect
 from tests.helpers import wait_until
 
 
+@pytest.mark.slow
 def test_the_live_tour_makes_new_versions_and_stops_cleanly_on_ctrl_c(mongo_uri, tmp_path):
     name = f"t_tour_{uuid.uuid4().hex[:6]}"
     env = dict(
