@@ -28,7 +28,14 @@ prints what it lost and how many crawls failed because of another site, both mus
                 process runs with RLIMIT_FSIZE 2 KB: a journal write past it fails
                 with EFBIG, as on a full disk): the crawl must end `error` and exit non-zero,
                 each page it fetched must be stored or named in `fetches`, and the
-                next crawl of another site must succeed.
+                next crawl of another site must succeed;
+- concurrent-crawl-all: three `crawl --all --recheck` at once: no site crawled by two
+                at the same time, the others `skipped-busy`, nothing lost;
+- skewed-clock: while a crawl runs, a process whose clock is 3 minutes ahead tries
+                to take the site's lease and marks abandoned runs: it must take no
+                live lease and end no live run.
+
+After each extra fault, runs left `running` without a live lease are counted (must be 0).
 
 Then one final clean crawl, `newscrawl verify`, and a comparison with the
 reference: every article and every version of the clean crawl must be there,
@@ -332,7 +339,88 @@ def fault_full_journal(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, 
     }
 
 
-EXTRA_FAULTS = {"big-sitemap": fault_big_sitemap, "full-journal": fault_full_journal}
+def fault_concurrent_crawl_all(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, object]:
+    """Three `newscrawl crawl --all --recheck` started at once on the same sites: every
+    site is crawled by one of them at a time (the others record `skipped-busy`)."""
+    since = datetime.now(timezone.utc)
+    crawls = [chaos.crawl(["--all"], recheck=True) for _ in range(3)]
+    for crawl in crawls:
+        chaos.wait(crawl)
+    runs = _runs_since(chaos, since)
+    crawled = [r for r in runs if r["outcome"] in OK_OUTCOMES]
+    overlaps = 0
+    for site in {r["site"] for r in crawled}:
+        spans = sorted(
+            (_aware(r["started_at"]), _aware(r.get("finished_at") or r["started_at"]))
+            for r in crawled
+            if r["site"] == site
+        )
+        overlaps += sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
+    return {
+        "runs (3 processes x sites)": len(runs),
+        "sites crawled": len({r["site"] for r in crawled}),
+        "runs skipped-busy": sum(r["outcome"] == "skipped-busy" for r in runs),
+        "two crawls of one site at once (must be 0)": overlaps,
+        "exit codes": " ".join(str(c.returncode) for c in crawls),
+        "lost (must be 0)": _unaccounted(chaos, runs),
+        "crawls failed because of another site (must be 0)": sum(
+            r["outcome"] not in (*OK_OUTCOMES, "skipped-busy") for r in runs
+        ),
+    }
+
+
+def fault_skewed_clock(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, object]:
+    """A process whose clock runs 3 minutes ahead, while a crawl of a site runs: it tries to
+    take the site's lease and to mark abandoned runs. Leases and abandoned-run judgements
+    read the MongoDB server's clock, so it must take nothing and end nothing."""
+    from datetime import timedelta
+
+    from crawler.clock import utcnow
+    from crawler.lease import LeaseHeld, SiteLease
+    from crawler.runner import mark_abandoned_runs
+
+    site = sorted(net.world.sites)[0]
+    since = datetime.now(timezone.utc)
+    crawl = chaos.crawl([site], recheck=True)
+    held = chaos._poll(lambda: chaos.db.leases.find_one({"_id": site}) is not None, 60)
+    taken = 0
+    try:
+        SiteLease(
+            chaos.db, site, "skewed-process", clock=lambda: utcnow() + timedelta(minutes=3)
+        ).acquire()
+        taken = 1
+    except LeaseHeld:
+        pass
+    mark_abandoned_runs(chaos.db)
+    chaos.wait(crawl)
+    runs = [r for r in _runs_since(chaos, since) if r["site"] == site]
+    return {
+        "the crawl held its lease when the skewed process tried": int(held),
+        "live leases taken by the skewed process (must be 0)": taken,
+        "live runs ended by the skewed process (must be 0)": sum(
+            r["outcome"] in ("interrupted", "lease-lost") for r in runs
+        ),
+        "outcome of the crawl": ", ".join(r["outcome"] for r in runs),
+        "lost (must be 0)": _unaccounted(chaos, runs),
+    }
+
+
+def _running_without_lease(chaos: Chaos) -> int:
+    """Runs still `running` whose site has no live lease: a crawl that ended unrecorded."""
+    from crawler.lease import running_crawls
+
+    live = {doc.get("run_id") for doc in running_crawls(chaos.db).values()}
+    return sum(
+        1 for run in chaos.db.crawl_runs.find({"outcome": "running"}) if run["_id"] not in live
+    )
+
+
+EXTRA_FAULTS = {
+    "big-sitemap": fault_big_sitemap,
+    "full-journal": fault_full_journal,
+    "concurrent-crawl-all": fault_concurrent_crawl_all,
+    "skewed-clock": fault_skewed_clock,
+}
 
 
 def run_extra_faults(chaos: Chaos, net: LocalNetwork, tmp: Path, names: list[str]) -> int:
@@ -341,6 +429,7 @@ def run_extra_faults(chaos: Chaos, net: LocalNetwork, tmp: Path, names: list[str
     bad = 0
     for name in names:
         figures = EXTRA_FAULTS[name](chaos, net, tmp)
+        figures["runs left running without a lease (must be 0)"] = _running_without_lease(chaos)
         print(f"\nfault {name}:")
         width = max(len(k) for k in figures)
         for key, value in figures.items():
