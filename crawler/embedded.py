@@ -8,7 +8,7 @@ finds it there and connects to it instead of starting another.
 `EmbeddedServer` is one server process (tests and benchmarks start and stop
 their own). Commands and the service share the store through `SharedStore`:
 every process using it holds it, and the server stops only when the last holder
-ends, whoever started it (docs/operations-store.md).
+ends, whoever started it (docs/design/embedded-store.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ MongoDB (`journal/`). Its default is the user's data directory as platformdirs
 gives it (`~/.local/share/newscrawl` on Linux, `~/Library/Application
 Support/newscrawl` on macOS), not the folder a command starts in: a command
 run from any folder then finds the store the service uses, instead of making
-an empty one of its own (docs/operations-store.md). Relative paths are made
+an empty one of its own (docs/design/embedded-store.md). Relative paths are made
 absolute and exported to the environment the first time they are asked for, so
 the service's child crawls, the demo's rounds and a replay started later from
 elsewhere in the same shell all use the same folders.

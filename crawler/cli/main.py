@@ -23,7 +23,7 @@ log = logging.getLogger("newscrawl")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 NO_STORE_HINT = (
     "crawl first, start one with `newscrawl store`, or point CRAWLER_DATA or MONGODB_URI "
-    "at the store (docs/operations-store.md)"
+    "at the store (docs/design/embedded-store.md)"
 )
 
 
