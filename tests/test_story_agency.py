@@ -29,6 +29,11 @@ from tests.test_story_matching import WIRE, place
             "dpa",
         ),
         (["MONTRÉAL — La police a arrêté trois suspects.", "La Presse Canadienne"], [], "CP"),
+        # dpa's credit glued to the end of the last paragraph, as merkur.de and others print it
+        (["Die Regeln werden verlängert.", "Die Maskenpflicht bleibt. dpa"], [], "dpa"),
+        (["Die Regeln werden verlängert.", "Es bleibt warm. (dpa/lni)"], [], "dpa"),
+        # a paragraph that only ends with the word is no credit
+        (["Die Regeln werden verlängert.", "Das meldete die Agentur dpa"], [], "unknown"),
         (["The Senate voted on Tuesday."], ["The Associated Press"], "AP"),
         (
             ["Britain's economy grew.", "(Reporting by Jane Doe; Editing by John Roe)"],

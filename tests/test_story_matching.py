@@ -162,3 +162,38 @@ def test_sentences_and_datelines_in_french_and_german():
         "Die Polizei hat am Dienstag drei Verdächtige nach einer Serie von Einbrüchen festgenommen."
     )
     assert ledes_of([f"Düsseldorf (dpa/lnw) - {satz}"]) == ledes_of([satz])
+
+
+# a dpa regional item as many German pages print it: the whole item as one paragraph
+DPA_ITEM = (
+    "Offenbach (dpa/lnw) - Der Deutsche Wetterdienst warnt für Dienstagabend und die Nacht "
+    "zu Mittwoch vor Unwettern im Westen von Nordrhein-Westfalen. Ob die Gewitter tatsächlich "
+    "kommen, lasse sich noch nicht sicher sagen, sagte ein Sprecher. Lokal sei mit Hagel und "
+    "Starkregen zu rechnen. Betroffen sei die Region von der Eifel bis ins Ruhrgebiet. Auch "
+    "in der Nacht sei örtlich mit starkem Wind und Sturmböen zu rechnen."
+)
+# the agency's write-thru hours later: the first sentence kept (one word added), the rest new
+DPA_WRITE_THRU = (
+    "Offenbach/Essen (dpa/lnw) - Der Deutsche Wetterdienst warnt für Dienstagabend und die "
+    "Nacht zu Mittwoch vor neuen Unwettern im Westen von Nordrhein-Westfalen. Am Dienstag "
+    "blieb es zunächst heiß, mit Werten bis an die dreißig Grad im Rheinland. Am Mittwoch "
+    "soll es im Westen etwas kühler werden, im Osten bleibt es sommerlich. In der Nacht zum "
+    "Donnerstag steige die Gefahr noch deutlich an, hieß es aus Essen."
+)
+# a paper's own report of the same warning, in its own words
+OWN_REPORT = (
+    "Bielefeld - Für den Abend rechnen Meteorologen mit kräftigen Gewittern, die von den "
+    "Niederlanden her über das Münsterland ziehen könnten. In Ostwestfalen sollen vor allem "
+    "der Raum Bielefeld und der Kreis Gütersloh betroffen sein. Die Warnung gilt bis zwei Uhr "
+    "in der Nacht, danach lasse das Gewitter nach, so der Wetterdienst."
+)
+
+
+def test_a_dpa_write_thru_printed_as_one_paragraph_joins_by_its_first_sentence(db):
+    # the lede of a one-paragraph item is its first sentence, not its first 60 words
+    assert ledes_of([DPA_ITEM])[0].endswith("von nordrhein westfalen")
+    wire, write_thru, own = place(
+        db, ("dpa", [DPA_ITEM]), ("welt", [DPA_WRITE_THRU]), ("wb", [OWN_REPORT])
+    )
+    assert write_thru == wire
+    assert own != wire

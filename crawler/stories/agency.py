@@ -68,6 +68,9 @@ _FORMULA = (
     (re.compile(r"^\s*\(reporting by [^)]{3,200}(?:editing by|writing by)", re.I), "Reuters"),
     (re.compile(r"copyright \d{4} the associated press", re.I), "AP"),
     (re.compile(r"associated press writers? [A-Z][^.]{2,120} contributed", re.I), "AP"),
+    # German papers glue dpa's credit to the end of the last paragraph: "... getragen
+    # werden. dpa", "... zu rechnen. (dpa/lnw)"
+    (re.compile(r"[.!?»“\"]\s+\(?dpa(?:/[a-z]{2,4})?\)?\s*$"), "dpa"),
 )
 _WITH_FILES = re.compile(r"with files from|contributed to this report|mit material von", re.I)
 CREDIT_PARAGRAPHS = 4  # credit lines sit at the top or the bottom of a copy

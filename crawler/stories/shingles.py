@@ -33,6 +33,7 @@ ANCHOR_MODULUS = 12
 MIN_PARAGRAPH_WORDS = 6
 LEDE_ANCHORS = 2
 LEDE_WORDS = 12  # a paragraph of at least this many words can be a lede
+LEDE_MAX_WORDS = 60  # the words of a lede compared; a longer paragraph is a whole item
 LEDES_KEPT = 3
 WIRE_MARK = re.compile(
     r"\((AP|CP|Reuters|AFP|dpa|UPI)\)\s*[-—–]|^\s*[A-Z][A-Z .'-]{2,}\s*[-—–]\s", re.M
@@ -199,17 +200,38 @@ QUOTES_KEPT_BELOW = 20  # narrative shingles: fewer than this and the quotes cou
 
 def ledes_of(paragraphs: Sequence[str]) -> list[str]:
     """The first substantive paragraphs, quotes left out: where a wire copy shows itself
-    even when an agency's write-thru or a regional desk rewrote the rest."""
+    even when an agency's write-thru or a regional desk rewrote the rest.
+
+    A paragraph longer than the lede window (LEDE_MAX_WORDS) is a whole item printed as
+    one paragraph (many dpa and La Presse canadienne pages, glued paragraphs): its lede
+    is its first sentences up to LEDE_WORDS words, as the agency's own first paragraph
+    would be. Otherwise a write-thru that kept the first sentence and rewrote the next
+    ones compares 60 words of which only the first 20 are the same. Paragraphs within
+    the window stay whole: a short first sentence alone ("critics say residents got no
+    say on the plan") is too common a phrase to say two texts are one story."""
     found: list[str] = []
     for paragraph in paragraphs:
         if is_caption(paragraph):
             continue
-        tokens = match_words(_QUOTED.sub(" ", _DATELINE.sub("", paragraph, count=1)))
+        body = _DATELINE.sub("", paragraph, count=1)
+        tokens = match_words(_QUOTED.sub(" ", body))
+        if len(tokens) > LEDE_MAX_WORDS:
+            tokens = _first_sentences(body) or tokens
         if len(tokens) >= LEDE_WORDS:
-            found.append(" ".join(tokens[:60]))
+            found.append(" ".join(tokens[:LEDE_MAX_WORDS]))
             if len(found) == LEDES_KEPT:
                 break
     return found
+
+
+def _first_sentences(body: str) -> list[str]:
+    """The words of a paragraph's first sentences, quotes left out, up to LEDE_WORDS."""
+    tokens: list[str] = []
+    for sentence in split_sentences(body):
+        tokens += match_words(_QUOTED.sub(" ", sentence))
+        if len(tokens) >= LEDE_WORDS:
+            return tokens
+    return []
 
 
 def lede_similarity(mine: Sequence[str], theirs: Sequence[str], enough: float = 0.0) -> float:
