@@ -17,7 +17,7 @@ left out as neither copy nor independent. The stored copies hold each page's fir
 ~2,000 characters, so the texts measured here are page openings. The texts are the
 publishers', so they are not in the repository. 21 French and German pages of 6
 events (La Presse canadienne and dpa copies, with independent reports; labelled
-`language`) were added the same way (docs/design-stories.md, section 3).
+`language`) were added the same way (docs/design/matching.md, section 3).
 
     python bench/wire_set.py fetch [--out data/wire-set/texts.jsonl]   # needs the web
     python bench/wire_set.py check [--texts data/wire-set/texts.jsonl]
