@@ -135,6 +135,14 @@ class RunLifecycle:
             spider.run_result = self.result
             spider.store.close()
 
+    def finish_unclosed(self, spider: Any) -> RunResult:
+        """End a run whose spider Scrapy never closed (the reactor stopped while the run was
+        being opened; crawler.runner): judged as a `shutdown`, its store closed."""
+        try:
+            return self._finish(spider, "shutdown")
+        finally:
+            spider.store.close()
+
     def _finish(self, spider: Any, reason: str) -> RunResult:
         """Judge the run, record its end and free the site, whatever happened to the crawl."""
         with self._opening:

@@ -403,3 +403,42 @@ def test_failed_runs_in_a_row_count_failures_and_skip_runs_that_say_nothing_of_t
     ]:
         count = consecutive_failures(outcome, {"consecutive_failures": count})
         assert count == expected, outcome
+
+
+# A crawl process whose SIGTERM arrives while its run is being opened: the signal is sent
+# from the opening itself, so it always lands in that window (Scrapy's engine is not running
+# yet, so CrawlerProcess has no crawl to close and stops the reactor at once).
+SIGTERM_WHILE_OPENING = """
+import os, signal, sys
+from crawler import lifecycle
+from crawler.cli.main import main
+
+opened = lifecycle.RunLifecycle._open_run
+
+def open_then_sigterm(self, spider):
+    reason = opened(self, spider)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return reason
+
+lifecycle.RunLifecycle._open_run = open_then_sigterm
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_sigterm_while_the_run_opens_ends_it_interrupted(network, tmp_path, db, crawl_env):
+    config = _config(network, tmp_path / "sites.yaml", ["valley-gazette"])
+    result = subprocess.run(
+        [sys.executable, "-c", SIGTERM_WHILE_OPENING, "crawl", "valley-gazette"]
+        + ["--config", str(config)],
+        cwd=REPO,
+        env=crawl_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [run] = db.crawl_runs.find({"site": "valley-gazette"})
+    # recorded by the crawl itself, not left running for another crawl to find abandoned
+    assert run["outcome"] == "interrupted", (run, result.stderr[-3000:])
+    assert "process ended" not in run.get("error", "")
+    assert db.leases.find_one({"_id": "valley-gazette"}) is None  # released
+    assert verify(db, utcnow()) == []
