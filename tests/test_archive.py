@@ -356,3 +356,12 @@ def test_crawl_summary_splits_skips_into_seen_again_and_not_fetched(capsys, monk
     cells = [c.strip() for c in row.split("│")]
     assert cells[names.index("seen again")] == "25" and cells[names.index("not fetched")] == "2"
     assert cells[names.index("new")] == "9"
+
+
+def test_a_wrong_site_lists_the_stores_sites_when_there_is_no_config(archive, tmp_path):
+    """Run from a folder without the config (after the demo, say): the sites the store
+    crawled are the known ones, not 'none in the config'."""
+    env = dict(archive["env"], CRAWLER_CONFIG=str(tmp_path / "absent.yaml"))
+    typo = newscrawl("stories", "--site", "valley-gazete", env=env, check=False)
+    assert typo.returncode == 2, typo.stdout
+    assert "valley-gazette" in typo.stderr and "harbour-times" in typo.stderr, typo.stderr
