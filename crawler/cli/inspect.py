@@ -141,15 +141,20 @@ def newscrawl_command() -> str:
     return shlex.quote(str(script))
 
 
-def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
+def print_demo_tour(seconds: float, edited: list[str]) -> None:
     import shlex
+
+    from crawler.paths import data_dir
 
     run = newscrawl_command()
     out = console()
     out.print(
-        f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
+        f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store "
+        f"({data_dir() / 'mongo'}), which every command finds from any folder.",
+        soft_wrap=True,  # a path folded across lines cannot be pasted
+        highlight=False,
     )
-    out.print("Look at it (from this folder):")
+    out.print("Look at it:")
     for command, why in (
         ("changes --since 1d", "what was edited, newest first"),
         ("stories", "wire copies grouped across sites, with each copy's URL"),
@@ -159,13 +164,14 @@ def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
     for url in edited:
         out.print(f"  {run} history {shlex.quote(url)}", soft_wrap=True, highlight=False)
         out.print(f"  {run} diff {shlex.quote(url)} 1 2", soft_wrap=True, highlight=False)
+    # this run's URI is gone once the demo ends (the store stops with the last command
+    # using it): `newscrawl store` keeps it open and prints the URI to give mongosh
     out.print(
-        "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
+        "The store stops when the last command using it ends. To browse it in mongosh or "
+        "Compass, keep it open in another terminal (it prints its URI):"
     )
-    out.print(
-        "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
-    )
-    out.print(f'  npx mongosh "{uri}news"', soft_wrap=True, highlight=False)
+    out.print(f"  {run} store", soft_wrap=True, highlight=False)
+    out.print('  npx mongosh "<the URI it prints>news"', soft_wrap=True, highlight=False)
     out.print(
         "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)",
         soft_wrap=True,
