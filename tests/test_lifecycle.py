@@ -442,3 +442,24 @@ def test_a_sigterm_while_the_run_opens_ends_it_interrupted(network, tmp_path, db
     assert "process ended" not in run.get("error", "")
     assert db.leases.find_one({"_id": "valley-gazette"}) is None  # released
     assert verify(db, utcnow()) == []
+
+
+def test_a_killed_run_found_abandoned_does_not_restart_the_failed_count(db, crawl_env, tmp_path):
+    """A crawl killed (SIGKILL, out of memory) is marked interrupted by the next process, with
+    no count of its own: the site's failures in a row go on from the run before it."""
+    config = tmp_path / "sites.yaml"
+    config.write_text(yaml.safe_dump({"sites": [_site("refused", free_port())]}))
+    now = utcnow()
+    db.crawl_runs.insert_many(
+        [
+            {"_id": "r1", "site": "refused", "outcome": "failed", "consecutive_failures": 3}
+            | {"started_at": now - timedelta(hours=2), "finished_at": now - timedelta(hours=2)},
+            {"_id": "r2", "site": "refused", "outcome": "interrupted"}
+            | {"started_at": now - timedelta(hours=1), "finished_at": now - timedelta(hours=1)}
+            | {"error": "process ended before the run was recorded"},
+        ]
+    )
+    env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+    assert newscrawl("crawl", "refused", "--config", str(config), env=env).returncode == 1
+    last = db.crawl_runs.find_one({"site": "refused"}, sort=[("started_at", -1)])
+    assert (last["outcome"], last["consecutive_failures"]) == ("failed", 4)
