@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from crawler import urls
@@ -96,7 +97,7 @@ def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = No
             (result.site, result.outcome, *(str(summary.get(k, 0)) for k in SUMMARY_COLUMNS))
         )
         if result.error:
-            console().print(f"[red]{result.site}: {result.error}[/red]")
+            console().print(f"[red]{result.site}: {escape(result.error)}[/red]")
     print_table("crawl summary", columns, cells)
     console().print(
         "new = new articles, changed = new versions, seen again = URLs listed by more than one "
@@ -106,7 +107,8 @@ def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = No
 
 
 def print_extracted(result: Any) -> None:
-    console().print(f"[bold]{result.title}[/bold]")
+    # page text is never markup: "[updated]" vanished and "[/caption]" raised MarkupError
+    console().print(f"[bold]{escape(str(result.title))}[/bold]")
     for label, value in (
         ("url", result.url),
         ("canonical", result.canonical_url),
@@ -117,10 +119,10 @@ def print_extracted(result: Any) -> None:
         ("body from", result.body_source),
         ("words", len(result.text.split())),
     ):
-        console().print(f"  {label:10s} {value or '-'}")
+        console().print(f"  {label:10s} {value or '-'}", markup=False)
     console().print()
     for paragraph in result.paragraphs:
-        console().print(paragraph, soft_wrap=False)
+        console().print(paragraph, soft_wrap=False, markup=False)
         console().print()
 
 
@@ -356,16 +358,18 @@ def cmd_show(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(version)
         return 0
-    console().print(f"[bold]{version['title']}[/bold]")
+    console().print(f"[bold]{escape(version['title'])}[/bold]")
     console().print(
-        f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}"
+        f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}",
+        markup=False,
     )
     console().print(
-        f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}"
+        f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}",
+        markup=False,
     )
     console().print(f"change: {', '.join(version.get('change', {}).get('kinds', []))}\n")
     for paragraph in version["text"].split("\n"):
-        console().print(paragraph + "\n")
+        console().print(paragraph + "\n", markup=False)
     return 0
 
 
@@ -385,7 +389,7 @@ def cmd_diff(args: argparse.Namespace, db: Any) -> int:
             }
         )
         return 0
-    console().print(f"[bold]diff of {args.article}: version {args.a} → {args.b}[/bold]")
+    console().print(f"[bold]diff of {escape(args.article)}: version {args.a} → {args.b}[/bold]")
     print_diff(title_ops, body_ops)
     return 0
 
