@@ -365,3 +365,14 @@ def test_a_wrong_site_lists_the_stores_sites_when_there_is_no_config(archive, tm
     typo = newscrawl("stories", "--site", "valley-gazete", env=env, check=False)
     assert typo.returncode == 2, typo.stdout
     assert "valley-gazette" in typo.stderr and "harbour-times" in typo.stderr, typo.stderr
+
+
+def test_export_to_dash_writes_the_lines_to_stdout(archive, tmp_path):
+    """`-o -` is standard output (it wrote a file named '-'); counts go to stderr."""
+    result = newscrawl("export", "--format", "jsonl", "-o", "-", env=archive["env"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "-").exists()
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    versions = [r for r in rows if r["type"] == "version"]
+    assert len(versions) == archive["db"].versions.count_documents({})
+    assert "versions" in result.stderr
