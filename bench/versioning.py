@@ -69,7 +69,7 @@ def main() -> int:
 
     from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
-    from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
+    from crawler.localnet.zyte import ZyteChromeSite, load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
     from crawler.versioning import Snapshot, decide
@@ -130,20 +130,7 @@ def main() -> int:
         fetch_all(0, "first", {})
         fetch_all(1, "chrome only", {})
         fetch_all(2, "chrome only", {})
-        third = len(pages) // 3
-        sentences = foreign_sentences(args.corpus, pages, third)
-        edits: dict[str, str] = {}
-        for k, page in enumerate(pages[: 3 * third]):
-            kind = ("sentence", "number", "headline")[k // third]
-            edits[page.page_id] = kind
-            if kind == "sentence":
-                site.add_sentence(page.page_id, sentences[k % len(sentences)])
-            elif kind == "number":
-                site.correct_number(page.page_id)
-            else:
-                site.change_headline(
-                    page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}"
-                )
+        edits = edit_thirds(site, pages, args.corpus)
         fetch_all(3, "edited", edits)
         examples = [
             (page_id, (db.versions.find_one({"article_id": aid, "version": v}) or {}).get("change"))
@@ -183,7 +170,7 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
 
     from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
-    from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
+    from crawler.localnet.zyte import ZyteChromeSite, load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
 
@@ -230,20 +217,7 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
 
         for round_no in range(3):
             fetch_all(round_no, {})
-        third = len(pages) // 3
-        sentences = foreign_sentences(corpus, pages, third)
-        edits: dict[str, str] = {}
-        for k, page in enumerate(pages[: 3 * third]):
-            kind = ("sentence", "number", "headline")[k // third]
-            edits[page.page_id] = kind
-            if kind == "sentence":
-                site.add_sentence(page.page_id, sentences[k % len(sentences)])
-            elif kind == "number":
-                site.correct_number(page.page_id)
-            else:
-                site.change_headline(
-                    page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}"
-                )
+        edits = edit_thirds(site, pages, corpus)
         fetch_all(3, edits)
     return {"pages": len(pages), "edits": len(edits), "wrong": wrong, **tally}
 
@@ -363,6 +337,26 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
         f" {len(caught)} made a version (the other versions of these rounds are chrome-only"
         " ones, counted in the first section)"
     )
+
+
+def edit_thirds(site: Any, pages: list[Any], corpus: Path) -> dict[str, str]:
+    """Edit three thirds of the pages, one kind each (a sentence from another page added,
+    a number corrected, the headline changed): page id -> the kind of its edit."""
+    from crawler.localnet.zyte import foreign_sentences
+
+    third = len(pages) // 3
+    sentences = foreign_sentences(corpus, pages, third)
+    edits: dict[str, str] = {}
+    for k, page in enumerate(pages[: 3 * third]):
+        kind = ("sentence", "number", "headline")[k // third]
+        edits[page.page_id] = kind
+        if kind == "sentence":
+            site.add_sentence(page.page_id, sentences[k % len(sentences)])
+        elif kind == "number":
+            site.correct_number(page.page_id)
+        else:
+            site.change_headline(page.page_id, f"Desk update {k}: {site.title_of(page.page_id)}")
+    return edits
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class Dispatched:
     node: str | None = None
     job: str | None = None
     detail: str = ""
+    pid: int | None = None  # a local child's: its run records it (crawler.ledger)
 
 
 class Dispatcher(Protocol):
@@ -97,7 +98,7 @@ class LocalDispatcher:
             with self.lock:
                 self.children.pop(site.name, None)
         tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
-        return Dispatched(child.returncode, detail=" | ".join(tail))
+        return Dispatched(child.returncode, detail=" | ".join(tail), pid=child.pid)
 
     def running_jobs(self) -> dict[str, int]:
         with self.lock:

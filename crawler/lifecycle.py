@@ -135,6 +135,14 @@ class RunLifecycle:
             spider.run_result = self.result
             spider.store.close()
 
+    def finish_unclosed(self, spider: Any) -> RunResult:
+        """End a run whose spider Scrapy never closed (the reactor stopped while the run was
+        being opened; crawler.runner): judged as a `shutdown`, its store closed."""
+        try:
+            return self._finish(spider, "shutdown")
+        finally:
+            spider.store.close()
+
     def _finish(self, spider: Any, reason: str) -> RunResult:
         """Judge the run, record its end and free the site, whatever happened to the crawl."""
         with self._opening:
@@ -228,7 +236,13 @@ def _previous_run(spider: Any, now: datetime) -> dict[str, Any] | None:
     """The site's last finished run before this one (its failed runs in a row)."""
 
     def earlier(run: dict[str, Any]) -> bool:
-        return run.get("finished_at") is not None and run.get("_id") != spider.run_id
+        # a run found abandoned (its process killed: crawler.runner.mark_abandoned_runs)
+        # carries no count; taking it for 0 restarted a failing site's count at 1
+        return (
+            run.get("finished_at") is not None
+            and run.get("_id") != spider.run_id
+            and "consecutive_failures" in run
+        )
 
     try:
         return latest(spider.db.crawl_runs, {"site": spider.site.name}, "started_at", now, earlier)

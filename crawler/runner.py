@@ -165,7 +165,23 @@ def crawl_sites(
         _start_progress(crawlers, progress)
     stop.hand_over()
     process.start()
+    _end_unclosed(crawlers, results)
     return results
+
+
+def _end_unclosed(crawlers: list[Any], results: list[RunResult]) -> None:
+    """A SIGTERM while a crawl's run is being opened finds Scrapy's engine not running yet:
+    CrawlerProcess has nothing to close and stops the reactor, so the spider is never
+    closed and its run would stay `running` (the service found it abandoned later, with
+    no counters). Its end is recorded here as Scrapy's close would have: `interrupted`,
+    the lease released."""
+    for crawler in crawlers:
+        spider: Any = getattr(crawler, "spider", None)
+        lifecycle = getattr(spider, "lifecycle", None)
+        if lifecycle is None or lifecycle.result is not None:
+            continue
+        lifecycle.result = spider.run_result = lifecycle.finish_unclosed(spider)
+        results[:] = [r for r in results if r.site != spider.site.name] + [lifecycle.result]
 
 
 class EarlyStop:

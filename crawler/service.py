@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -272,7 +273,7 @@ class Service:
         result = self.dispatcher.run(site, self._job_config(site), self.stopping)
         code = result.exit_code
         try:
-            last = self._run_of(name, result.run_id, since)
+            last = self._run_of(name, result.run_id, since, result.pid)
         except PyMongoError:
             last = None  # MongoDB away: the crawl journalled its pages; the log line stays short
         fields: dict[str, Any] = {"event": "crawl_finished", "site": name, "exit": code}
@@ -299,12 +300,17 @@ class Service:
         self._save_next(name, last_finished=self.clock(), last_exit=code, running=False)
         return code
 
-    def _run_of(self, name: str, run_id: str | None, since: datetime) -> dict[str, Any] | None:
+    def _run_of(
+        self, name: str, run_id: str | None, since: datetime, pid: int | None = None
+    ) -> dict[str, Any] | None:
         """The run this crawl recorded: by its id when the dispatcher knows it, else the
-        site's latest run started after the child was (never an earlier run of the site)."""
+        site's latest run started after the child was (never an earlier run of the site),
+        and by the child's pid: a child that found the site busy was logged with the
+        running run of the crawl that held it (another service's, a manual crawl's)."""
         if run_id:
             return self.db.crawl_runs.find_one({"_id": run_id})
-        run = latest(self.db.crawl_runs, {"site": name}, "started_at", utcnow())
+        mine = {"pid": pid, "host": socket.gethostname()} if pid else {}
+        run = latest(self.db.crawl_runs, {"site": name, **mine}, "started_at", utcnow())
         if run and run.get("started_at") and _aware(run["started_at"]) >= since:
             return run
         return None

@@ -358,3 +358,23 @@ def test_crawl_summary_splits_skips_into_seen_again_and_not_fetched(capsys, monk
     cells = [c.strip() for c in row.split("│")]
     assert cells[names.index("seen again")] == "25" and cells[names.index("not fetched")] == "2"
     assert cells[names.index("new")] == "9"
+
+
+def test_a_wrong_site_lists_the_stores_sites_when_there_is_no_config(archive, tmp_path):
+    """Run from a folder without the config (after the demo, say): the sites the store
+    crawled are the known ones, not 'none in the config'."""
+    env = dict(archive["env"], CRAWLER_CONFIG=str(tmp_path / "absent.yaml"))
+    typo = newscrawl("stories", "--site", "valley-gazete", env=env, check=False)
+    assert typo.returncode == 2, typo.stdout
+    assert "valley-gazette" in typo.stderr and "harbour-times" in typo.stderr, typo.stderr
+
+
+def test_export_to_dash_writes_the_lines_to_stdout(archive, tmp_path):
+    """`-o -` is standard output (it wrote a file named '-'); counts go to stderr."""
+    result = newscrawl("export", "--format", "jsonl", "-o", "-", env=archive["env"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "-").exists()
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    versions = [r for r in rows if r["type"] == "version"]
+    assert len(versions) == archive["db"].versions.count_documents({})
+    assert "versions" in result.stderr

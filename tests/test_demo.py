@@ -39,6 +39,10 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
     assert f"(data in {store})" in result.stderr
     edited = re.search(r"newscrawl history (\S+)", result.stdout).group(1)
     assert "npx mongosh" in result.stdout
+    # it names the folder the data is in, and how to keep the store open for mongosh
+    # (this run's URI is gone once the demo ends)
+    assert f"({store})" in result.stdout
+    assert re.search(r"^  \S+ store$", result.stdout, re.M), result.stdout
     # the commands it prints run as printed (newscrawl is not on this PATH: a full path)
     printed = re.search(r"^  (\S+) changes --since 1d", result.stdout, re.M).group(1)
     assert printed == str(installed / "bin" / "newscrawl")

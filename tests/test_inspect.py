@@ -181,3 +181,32 @@ def test_the_merged_story_recipe_follows_merges_to_the_live_story(db, mongo_uri)
     for noted in ("c", "b", "a"):
         rows = _run(f"const storyId = {json.dumps(noted)};\n" + follow, mongo_uri, db.name)
         assert [(r["_id"], r["size"]) for r in rows] == [("a", 7)]
+
+
+BRACKETED = """<html><head><title>[updated] Council approves budget</title></head><body><article>
+<h1>[updated] Council approves budget</h1>
+<p>The council voted on Tuesday to approve the regional budget after a long debate that
+lasted well into the night, officials said.</p>
+<p>[caption id="attachment_1"]Councillors at the vote.[/caption] The mayor said the vote was a
+turning point for the town and its residents.</p>
+<p>Opponents argued that the plan cuts services for seniors and would raise fees for families
+across the region next year.</p></article></body></html>"""
+
+
+def test_page_text_in_square_brackets_is_printed_as_it_is(tmp_path, crawl_env):
+    """Titles and paragraphs are data, not rich markup: a leftover WordPress shortcode
+    ("[/caption]") made `extract` fail with MarkupError, and "[updated]" vanished."""
+    page = tmp_path / "page.html"
+    page.write_text(BRACKETED)
+    result = newscrawl("extract", str(page), env=dict(crawl_env, COLUMNS="200"), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "[updated] Council approves budget" in result.stdout
+    assert "Councillors at the vote.[/caption]" in result.stdout
+
+
+def test_table_cells_in_square_brackets_are_printed_as_they_are(capsys, monkeypatch):
+    from crawler.cli.tables import Column, print_table
+
+    monkeypatch.setenv("COLUMNS", "120")
+    print_table("t", (Column("title"),), [("[updated] Council [/caption] vote",)])
+    assert "[updated] Council [/caption] vote" in capsys.readouterr().out

@@ -404,3 +404,63 @@ def test_failed_runs_in_a_row_count_failures_and_skip_runs_that_say_nothing_of_t
     ]:
         count = consecutive_failures(outcome, {"consecutive_failures": count})
         assert count == expected, outcome
+
+
+# A crawl process whose SIGTERM arrives while its run is being opened: the signal is sent
+# from the opening itself, so it always lands in that window (Scrapy's engine is not running
+# yet, so CrawlerProcess has no crawl to close and stops the reactor at once).
+SIGTERM_WHILE_OPENING = """
+import os, signal, sys
+from crawler import lifecycle
+from crawler.cli.main import main
+
+opened = lifecycle.RunLifecycle._open_run
+
+def open_then_sigterm(self, spider):
+    reason = opened(self, spider)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return reason
+
+lifecycle.RunLifecycle._open_run = open_then_sigterm
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_sigterm_while_the_run_opens_ends_it_interrupted(network, tmp_path, db, crawl_env):
+    config = _config(network, tmp_path / "sites.yaml", ["valley-gazette"])
+    result = subprocess.run(
+        [sys.executable, "-c", SIGTERM_WHILE_OPENING, "crawl", "valley-gazette"]
+        + ["--config", str(config)],
+        cwd=REPO,
+        env=crawl_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [run] = db.crawl_runs.find({"site": "valley-gazette"})
+    # recorded by the crawl itself, not left running for another crawl to find abandoned
+    assert run["outcome"] == "interrupted", (run, result.stderr[-3000:])
+    assert "process ended" not in run.get("error", "")
+    assert db.leases.find_one({"_id": "valley-gazette"}) is None  # released
+    assert verify(db, utcnow()) == []
+
+
+def test_a_killed_run_found_abandoned_does_not_restart_the_failed_count(db, crawl_env, tmp_path):
+    """A crawl killed (SIGKILL, out of memory) is marked interrupted by the next process, with
+    no count of its own: the site's failures in a row go on from the run before it."""
+    config = tmp_path / "sites.yaml"
+    config.write_text(yaml.safe_dump({"sites": [_site("refused", free_port())]}))
+    now = utcnow()
+    db.crawl_runs.insert_many(
+        [
+            {"_id": "r1", "site": "refused", "outcome": "failed", "consecutive_failures": 3}
+            | {"started_at": now - timedelta(hours=2), "finished_at": now - timedelta(hours=2)},
+            {"_id": "r2", "site": "refused", "outcome": "interrupted"}
+            | {"started_at": now - timedelta(hours=1), "finished_at": now - timedelta(hours=1)}
+            | {"error": "process ended before the run was recorded"},
+        ]
+    )
+    env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+    assert newscrawl("crawl", "refused", "--config", str(config), env=env).returncode == 1
+    last = db.crawl_runs.find_one({"site": "refused"}, sort=[("started_at", -1)])
+    assert (last["outcome"], last["consecutive_failures"]) == ("failed", 4)

@@ -327,3 +327,45 @@ def test_the_service_schedules_from_its_clock_and_the_stored_rhythm(tmp_path, db
     assert next_run_after_start() == upcoming
     clock.advance(timedelta(hours=3))  # down for hours: the missed run happens at the restart
     assert next_run_after_start() == clock()
+
+
+def test_a_child_that_found_its_site_busy_is_logged_with_its_own_run(
+    tmp_path, db, crawl_env, monkeypatch
+):
+    """Another process (a second service, a manual crawl) holds the site: the child ends
+    skipped-busy, and the service logs that run, not the other crawl's running one."""
+    import logging
+    from datetime import timedelta
+
+    from crawler.clock import utcnow
+    from crawler.service import Service
+
+    port = free_port()
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        f"sites: [{{name: a, url: 'http://127.0.0.1:{port}/', "
+        f"feeds: ['http://127.0.0.1:{port}/feed.xml'], allow_private_addresses: true}}]"
+    )
+    monkeypatch.setenv("CRAWLER_JOURNAL", str(tmp_path / "journal"))  # the child's too
+    other = SiteLease(db, "a", "other-run")
+    other.acquire()
+    later = utcnow() + timedelta(minutes=1)  # the other crawl's run is the site's latest
+    db.crawl_runs.insert_one(
+        {"_id": "other-run", "site": "a", "outcome": "running", "started_at": later}
+        | {"finished_at": None, "pid": 1, "host": "elsewhere"}
+    )
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("newscrawl.service").addHandler(handler)
+    service = Service(str(config))
+    try:
+        service.run_site("a")
+    finally:
+        logging.getLogger("newscrawl.service").removeHandler(handler)
+        other.release()
+        service.db.client.close()
+    own = db.crawl_runs.find_one({"site": "a", "_id": {"$ne": "other-run"}})
+    assert own["outcome"] == "skipped-busy", own
+    [finished] = [r.fields for r in records if getattr(r, "fields", {}).get("event")]
+    assert (finished["run_id"], finished["outcome"]) == (own["_id"], "skipped-busy"), finished

@@ -51,3 +51,21 @@ def test_the_live_tour_makes_new_versions_and_stops_cleanly_on_ctrl_c(mongo_uri,
     assert tour.returncode == 0, err[-3000:]
     assert "live tour" in out and "edited http://127.0.0.1:" in out
     assert "tour stopped" in out
+
+
+def test_the_tour_prints_each_alert_with_its_site(capsys):
+    """The alert's title starts with "[site]"; printed as rich markup the site vanished."""
+    import json
+    import urllib.request
+
+    from crawler.cli.tour import AlertPrinter
+
+    printer = AlertPrinter()
+    try:
+        url = printer.url.replace("json://", "http://")
+        body = json.dumps({"title": "[valley-gazette] headline: Mayor resigns"}).encode()
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+    finally:
+        printer.stop()
+    assert "alert [valley-gazette] headline: Mayor resigns" in capsys.readouterr().out

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 
 from crawler.cli.inspect import (
@@ -134,10 +135,10 @@ def _print_diffs(rows: list[Doc]) -> None:
     out = console()
     for row in rows:
         out.print(
-            f"[bold]{row['title']}[/bold]  {row['site']} · version {row['version']} · "
+            f"[bold]{escape(row['title'])}[/bold]  {row['site']} · version {row['version']} · "
             f"{_when(row['fetched_at'])} · {', '.join(row['kinds'])}"
         )
-        out.print(row["url"], soft_wrap=True)
+        out.print(row["url"], soft_wrap=True, markup=False)
         for line in (row.get("diff") or "(first version: nothing to compare)").splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
             out.print(Text(line, style=style))

@@ -25,6 +25,8 @@ def cmd_export(args: argparse.Namespace, db: Any) -> int:
     )
     if window.since and window.until and window.until <= window.since:
         raise UsageError("--until must be later than --since")
+    if args.output == "-":  # a pipe (`| jq`): the file's lines alone on stdout
+        return _export_to_stdout(args, db, window, now)
     path = Path(args.output)
     if path.exists() and not args.force:
         raise UsageError(
@@ -53,6 +55,21 @@ def cmd_export(args: argparse.Namespace, db: Any) -> int:
     return 0
 
 
+def _export_to_stdout(args: argparse.Namespace, db: Any, window: Any, now: Any) -> int:
+    """`-o -` wrote a file named '-' in the working folder; it means stdout, as for most
+    tools. The counts then go to stderr, so the piped stream is the export alone."""
+    from crawler import export
+
+    if args.format == "warc":
+        done = export.write_warc(db, sys.stdout.buffer, window, now)
+    else:
+        done = export.write_jsonl(db, sys.stdout, window, now, args.raw)
+    sys.stdout.flush()
+    print(f"stdout: {done.versions} versions", file=sys.stderr)
+    _resume_hint(done, "done")
+    return 0
+
+
 def _resume_hint(done: Any, how: str) -> None:
     if done.last_fetched_at is None:
         return
@@ -75,7 +92,9 @@ def add_commands(sub: Any) -> None:
         help="warc: a response and a metadata record per version, gzip per record; "
         "jsonl: versions, articles and stories, one JSON object a line with its type",
     )
-    export.add_argument("-o", "--output", required=True, help="the file to write")
+    export.add_argument(
+        "-o", "--output", required=True, help="the file to write ('-': standard output)"
+    )
     add_site(export, "only this site's versions")
     export.add_argument("--since", help=f"versions fetched since: {SINCE_FORMS}")
     export.add_argument("--until", help=f"versions fetched before: {SINCE_FORMS}")

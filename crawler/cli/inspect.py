@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from crawler import urls
@@ -96,7 +97,7 @@ def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = No
             (result.site, result.outcome, *(str(summary.get(k, 0)) for k in SUMMARY_COLUMNS))
         )
         if result.error:
-            console().print(f"[red]{result.site}: {result.error}[/red]")
+            console().print(f"[red]{result.site}: {escape(result.error)}[/red]")
     print_table("crawl summary", columns, cells)
     console().print(
         "new = new articles, changed = new versions, seen again = URLs listed by more than one "
@@ -106,7 +107,8 @@ def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = No
 
 
 def print_extracted(result: Any) -> None:
-    console().print(f"[bold]{result.title}[/bold]")
+    # page text is never markup: "[updated]" vanished and "[/caption]" raised MarkupError
+    console().print(f"[bold]{escape(str(result.title))}[/bold]")
     for label, value in (
         ("url", result.url),
         ("canonical", result.canonical_url),
@@ -117,10 +119,10 @@ def print_extracted(result: Any) -> None:
         ("body from", result.body_source),
         ("words", len(result.text.split())),
     ):
-        console().print(f"  {label:10s} {value or '-'}")
+        console().print(f"  {label:10s} {value or '-'}", markup=False)
     console().print()
     for paragraph in result.paragraphs:
-        console().print(paragraph, soft_wrap=False)
+        console().print(paragraph, soft_wrap=False, markup=False)
         console().print()
 
 
@@ -141,15 +143,20 @@ def newscrawl_command() -> str:
     return shlex.quote(str(script))
 
 
-def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
+def print_demo_tour(seconds: float, edited: list[str]) -> None:
     import shlex
+
+    from crawler.paths import data_dir
 
     run = newscrawl_command()
     out = console()
     out.print(
-        f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store (data/mongo)."
+        f"\n[bold]Demo finished in {seconds:.0f}s.[/bold] The data stays in the embedded store "
+        f"({data_dir() / 'mongo'}), which every command finds from any folder.",
+        soft_wrap=True,  # a path folded across lines cannot be pasted
+        highlight=False,
     )
-    out.print("Look at it (from this folder):")
+    out.print("Look at it:")
     for command, why in (
         ("changes --since 1d", "what was edited, newest first"),
         ("stories", "wire copies grouped across sites, with each copy's URL"),
@@ -159,13 +166,14 @@ def print_demo_tour(uri: str, seconds: float, edited: list[str]) -> None:
     for url in edited:
         out.print(f"  {run} history {shlex.quote(url)}", soft_wrap=True, highlight=False)
         out.print(f"  {run} diff {shlex.quote(url)} 1 2", soft_wrap=True, highlight=False)
+    # this run's URI is gone once the demo ends (the store stops with the last command
+    # using it): `newscrawl store` keeps it open and prints the URI to give mongosh
     out.print(
-        "The embedded store runs while a newscrawl command or `python scheduler.py` runs; each prints"
+        "The store stops when the last command using it ends. To browse it in mongosh or "
+        "Compass, keep it open in another terminal (it prints its URI):"
     )
-    out.print(
-        "its URI. Open it in mongosh or Compass (this run's URI; the port changes per start):"
-    )
-    out.print(f'  npx mongosh "{uri}news"', soft_wrap=True, highlight=False)
+    out.print(f"  {run} store", soft_wrap=True, highlight=False)
+    out.print('  npx mongosh "<the URI it prints>news"', soft_wrap=True, highlight=False)
     out.print(
         "  > db.stories.find({size: {$gte: 2}}, {title: 1, sites: 1, size: 1}).sort({size: -1}).limit(5)",
         soft_wrap=True,
@@ -350,16 +358,18 @@ def cmd_show(args: argparse.Namespace, db: Any) -> int:
     if args.json:
         _json(version)
         return 0
-    console().print(f"[bold]{version['title']}[/bold]")
+    console().print(f"[bold]{escape(version['title'])}[/bold]")
     console().print(
-        f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}"
+        f"version {version['version']} · fetched {_when(version['fetched_at'])} · {version['url']}",
+        markup=False,
     )
     console().print(
-        f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}"
+        f"authors: {', '.join(version.get('authors') or []) or '-'} · published {version.get('published') or '-'} · modified {version.get('modified') or '-'}",
+        markup=False,
     )
     console().print(f"change: {', '.join(version.get('change', {}).get('kinds', []))}\n")
     for paragraph in version["text"].split("\n"):
-        console().print(paragraph + "\n")
+        console().print(paragraph + "\n", markup=False)
     return 0
 
 
@@ -379,7 +389,7 @@ def cmd_diff(args: argparse.Namespace, db: Any) -> int:
             }
         )
         return 0
-    console().print(f"[bold]diff of {args.article}: version {args.a} → {args.b}[/bold]")
+    console().print(f"[bold]diff of {escape(args.article)}: version {args.a} → {args.b}[/bold]")
     print_diff(title_ops, body_ops)
     return 0
 

@@ -162,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"local news network: {len(names)} sites on 127.0.0.1 ({', '.join(names)})", flush=True
         )
-        with store_session() as uri:
+        with store_session():
             crawl = [sys.executable, "-m", "crawler", "crawl", "--all", "--config", str(path)]
             print("\n== first crawl ==", flush=True)
             subprocess.run(crawl, check=False)
@@ -178,7 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 flush=True,
             )
             subprocess.run(crawl, check=False)
-            print_demo_tour(uri, time.monotonic() - started, edited[:1])
+            print_demo_tour(time.monotonic() - started, edited[:1])
     return EXIT_OK
 
 

@@ -65,7 +65,10 @@ def check_site(db: Any, name: str | None, config_file: str | None = None) -> Non
     known = known_sites(config_file)
     if name in known or db.crawl_runs.find_one({"site": name}, {"_id": 1}) is not None:
         return
-    listed = ", ".join(sorted(known)) or "none in the config"
+    # the store's sites too: from a folder without the config (after the demo, say) the
+    # config knows none, and "none" read as if the store were empty
+    stored = [str(site) for site in db.crawl_runs.distinct("site")]
+    listed = ", ".join(sorted({*known, *stored})) or "none in the config or the store"
     raise UsageError(f"unknown site {name!r}; known sites: {listed}")
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 PIPED_WIDTH = 140  # output piped without $COLUMNS: wide enough for every column
 FOLD_MIN = 30  # a column of long URLs/ids is kept at least this wide (it folds below its length)
@@ -58,7 +59,8 @@ def fit(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], wi
             no_wrap=_single_words(column, rows, i),
         )
     for row in rows:
-        table.add_row(*(row[i] for i in kept))
+        # cells are data (titles, URLs, errors), never markup: "[updated]" in a title vanished
+        table.add_row(*(Text(row[i]) for i in kept))
     return table
 
 

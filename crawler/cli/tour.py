@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.markup import escape
 
 from crawler.cli.inspect import console, newscrawl_command
 from crawler.config import parse_duration
@@ -119,7 +120,8 @@ class AlertPrinter:
                 try:
                     alert = json.loads(self.rfile.read(length))
                     console().print(
-                        f"[bold yellow]alert[/bold yellow] {alert.get('title')}",
+                        # escaped: the title starts with "[site]", which rich took for markup
+                        f"[bold yellow]alert[/bold yellow] {escape(str(alert.get('title')))}",
                         soft_wrap=True,
                         highlight=False,
                     )
