@@ -33,10 +33,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import normalize
 from crawler.cli.cluster import cluster_documents
 from crawler.localnet.text import labelled_corpus
 from crawler.stories import Member, StoryIndex, shingle_hashes
+from crawler.text import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lookalike  # noqa: E402 - a sibling script, run from anywhere

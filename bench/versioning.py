@@ -67,11 +67,11 @@ def main() -> int:
 
     import trafilatura
 
-    from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
     from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
+    from crawler.text.chrome import ChromeBook
     from crawler.versioning import Snapshot, decide
 
     pages = load_pages(args.corpus, args.pages)
@@ -181,11 +181,11 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
     production path and by a trafilatura-text hash, chrome-only and on edits."""
     import trafilatura
 
-    from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
     from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
+    from crawler.text.chrome import ChromeBook
 
     pages = load_pages(corpus, count)
     site = ZyteChromeSite(pages, layout=layout)
@@ -290,13 +290,13 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
     """
     import trafilatura
 
-    from crawler import nonarticle
-    from crawler.chrome import ChromeBook
     from crawler.embedded import EmbeddedServer
     from crawler.localnet.faults import CONSENT, FAULTS, FaultyZyteSite
     from crawler.localnet.zyte import load_pages
     from crawler.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
+    from crawler.text import nonarticle
+    from crawler.text.chrome import ChromeBook
 
     pages = load_pages(corpus, count)
     site = FaultyZyteSite(pages)

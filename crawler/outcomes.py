@@ -21,7 +21,7 @@ from crawler.ledger import MEMORY_EXCEEDED, PIPELINE_MISSING
 
 SKIPPED_BUSY = "skipped-busy"  # another crawl held the site's lease: the run never started
 LEASE_LOST = "lease-lost"
-DEGRADED_RUN = "degraded"  # every article page stored was not the article (crawler.nonarticle)
+DEGRADED_RUN = "degraded"  # every article page stored was not the article (crawler.text.nonarticle)
 LIFECYCLE_MISSING = "lifecycle-missing"  # the spider's close reason without crawler.lifecycle
 # Scrapy's finish reasons and ours -> the run's outcome
 CLOSE_OUTCOMES = {

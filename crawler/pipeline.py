@@ -17,8 +17,7 @@ from typing import Any
 
 from scrapy import Spider
 
-from crawler import nonarticle, processing, workers
-from crawler.chrome import ChromeBook
+from crawler import processing, workers
 from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
 from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
@@ -26,6 +25,8 @@ from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page
 from crawler.stories import StoryIndex
+from crawler.text import nonarticle
+from crawler.text.chrome import ChromeBook
 from crawler.versioning import DEGRADED
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,13 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import chrome, identity, nonarticle, normalize, urls
-from crawler.extract import EXTRACTOR_VERSION, ExtractionError, extract
+from crawler import identity, urls
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
 from crawler.stories.agency import agency_of
+from crawler.text import chrome, nonarticle, normalize
+from crawler.text.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]
@@ -150,7 +151,7 @@ def persist_batch(
     the store's unique indexes decide, not the batching. `chrome_book` and
     `story_index` carry what a crawl has read (the sites' chrome, the common
     anchors) across its batches, `run_tally` what its pages had in common (the
-    same wall served for many articles: crawler.nonarticle); without one, the
+    same wall served for many articles: crawler.text.nonarticle); without one, the
     batch is its own evidence.
     """
     clock = clock or StageClock()

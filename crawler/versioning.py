@@ -9,7 +9,7 @@ Outcomes (the `fetches.outcome` values):
 - unchanged  same title and text
 - cosmetic   differs only in whitespace, quote style or punctuation
 - degraded   the extraction failed or lost most of the text, or the page is not the
-             article (a wall, an error or consent page, a cut body: crawler.nonarticle):
+             article (a wall, an error or consent page, a cut body: crawler.text.nonarticle):
              recorded with its reason, not stored
 - reverted   the text returned to an earlier version (A -> B -> A): no new version
 - changed    a real edit: a new immutable version
@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler import nonarticle, normalize
+from crawler.text import nonarticle, normalize
 
 DEGRADED_WORD_SHARE = 0.5
 MIN_ARTICLE_WORDS = 25
@@ -88,7 +88,7 @@ def decide(
 
     `known_hashes` are the content hashes of the article's earlier versions: a
     return to one of them is a revert, not a new version. `evidence` is what the
-    response and the site's other pages of the same run say (crawler.nonarticle):
+    response and the site's other pages of the same run say (crawler.text.nonarticle):
     a page that is not the article is degraded before any comparison counts.
     """
     if evidence is not None and evidence.cut:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crawler import chrome
-from crawler.chrome import ChromeBook, SiteChrome
 from crawler.processing import persist_batch
 from crawler.store import Page, ensure_indexes
+from crawler.text import chrome
+from crawler.text.chrome import ChromeBook, SiteChrome
 from crawler.versioning import Snapshot
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crawler.chrome import SiteChrome, segments
 from crawler.processing import persist_batch
 from crawler.store import Page, ensure_indexes
+from crawler.text.chrome import SiteChrome, segments
 from crawler.versioning import Snapshot
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)

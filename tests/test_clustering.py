@@ -9,7 +9,6 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from crawler import normalize
 from crawler.localnet.text import (
     Writer,
     labelled_corpus,
@@ -21,6 +20,7 @@ from crawler.stories import Member, StoryIndex, containment, shingle_hashes
 from crawler.stories.index import COMMON_ANCHOR_STORIES
 from crawler.stories.placement import SAME_STORY_CONTAINMENT
 from crawler.stories.shingles import ledes_of
+from crawler.text import normalize
 from tests.helpers import members_of, newscrawl
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)

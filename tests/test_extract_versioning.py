@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from crawler import normalize
-from crawler.extract import ExtractionError, extract
+from crawler.text import normalize
+from crawler.text.extract import ExtractionError, extract
 from crawler.versioning import Snapshot, classify, decide
 from tests.helpers import newscrawl
 

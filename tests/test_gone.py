@@ -69,7 +69,7 @@ def test_the_back_off_grows_and_is_bounded():
 def test_an_article_that_keeps_answering_with_a_wall_is_looked_at_less_often(db):
     """Degraded fetches (not the article) bring the article back soon, then back off;
     the article's real text answering again ends the run."""
-    from crawler.nonarticle import Evidence
+    from crawler.text.nonarticle import Evidence
 
     clock = SteppedClock(T0)
     store = ArticleStore(db)

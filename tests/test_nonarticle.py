@@ -1,9 +1,9 @@
-"""Pages that answer 200 without the article, judged directly (crawler.nonarticle via decide)."""
+"""Pages that answer 200 without the article, judged directly (crawler.text.nonarticle via decide)."""
 
 from __future__ import annotations
 
-from crawler import nonarticle
-from crawler.nonarticle import Evidence, RunTally, response_cut
+from crawler.text import nonarticle
+from crawler.text.nonarticle import Evidence, RunTally, response_cut
 from crawler.versioning import Snapshot, decide
 
 STORY = [

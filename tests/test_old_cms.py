@@ -14,8 +14,6 @@ from collections import Counter
 import pytest
 import yaml
 
-from crawler import normalize
-from crawler.extract import extract
 from crawler.localnet import LocalNetwork
 from crawler.localnet.oldcms import (
     LAYOUTS,
@@ -26,6 +24,8 @@ from crawler.localnet.oldcms import (
     seed_article,
 )
 from crawler.localnet.zyte import ADDED_SENTENCES, ZyteChromeServer, ZyteChromeSite, load_pages
+from crawler.text import normalize
+from crawler.text.extract import extract
 from tests.conftest import CORPORA, REPO
 from tests.helpers import newscrawl
 

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from crawler.cli.inspect import story_rows
-from crawler.extract import extract
 from crawler.processing import FetchedPage, persist_batch, prepare
 from crawler.stories.agency import agency_of, story_agency
+from crawler.text.extract import extract
 from tests.test_story_matching import WIRE, place
 
 

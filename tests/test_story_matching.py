@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from crawler import normalize
 from crawler.stories import Member, StoryIndex, shingle_hashes
 from crawler.stories.shingles import is_caption, ledes_of, match_words, split_sentences
+from crawler.text import normalize
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 
-from crawler import normalize
 from crawler.cli.inspect import story_rows
 from crawler.localnet.text import independent_story, make_event, wire_story
 from crawler.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, containment, follow_merges, shingle_hashes
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT
+from crawler.text import normalize
 from crawler.verify import verify
 from crawler.versioning import Snapshot
 from tests.test_clustering import T0, member, slowed

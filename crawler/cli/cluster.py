@@ -17,12 +17,12 @@ import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
-from crawler import normalize
 from crawler.clock import utcnow
 from crawler.discovery import parse_date
 from crawler.store import connect, ensure_indexes
 from crawler.stories import Member, StoryIndex
 from crawler.stories.agency import UNKNOWN, agency_of
+from crawler.text import normalize
 
 
 class InputError(ValueError):

@@ -110,7 +110,7 @@ def _run_counters(run_ids: list[str]) -> dict[str, dict[str, int]]:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from crawler.extract import ExtractionError, extract
+    from crawler.text.extract import ExtractionError, extract
 
     source = args.source
     if source.startswith(("http://", "https://")):

@@ -109,7 +109,7 @@ def _extracts_whole(html: bytes, body: str) -> bool:
 
     Pages it extracts badly are the extraction benchmark's concern, not versioning's.
     """
-    from crawler.extract import ExtractionError, extract
+    from crawler.text.extract import ExtractionError, extract
 
     try:
         found = extract(html, "http://127.0.0.1/").text

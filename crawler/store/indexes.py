@@ -52,7 +52,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
     db.feeds.create_index("site")
-    db.site_chrome.create_index("site")  # crawler.chrome: one document per (site, line shape)
+    db.site_chrome.create_index("site")  # crawler.text.chrome: one document per (site, line shape)
     db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
     db.crawl_runs.create_index([("started_at", DESCENDING)])
     # runs queued or running now, at every crawl start and metrics scrape: few among many

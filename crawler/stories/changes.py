@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crawler import normalize
 from crawler.stories.agency import agency_of
 from crawler.stories.placement import Member
 from crawler.stories.shingles import is_wire_copy
+from crawler.text import normalize
 
 Doc = dict[str, Any]
 

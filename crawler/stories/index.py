@@ -14,7 +14,6 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from crawler import normalize
 from crawler.store.writes import insert_new
 from crawler.stories.inflight import InFlight, Text
 from crawler.stories.members import record_joins
@@ -29,6 +28,7 @@ from crawler.stories.placement import (
     verified_matches,
 )
 from crawler.stories.shingles import anchors_of, ledes_of, pack, shingle_hashes, unpack
+from crawler.text import normalize
 
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing

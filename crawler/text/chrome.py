@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from crawler import normalize
+from crawler.text import normalize
 
 MAX_LINE_WORDS = 24  # chrome lines are short; a body paragraph is never judged by shape
 CONFIRM_PAGES = 3

@@ -133,7 +133,7 @@ def drop_repeated(paragraphs: Sequence[str]) -> list[str]:
     article repeats stays each time it is printed (it is the text as written,
     and dropping it would make the repeat invisible to readers of the history).
     Short lines that recur because they are page furniture ("Advertisement")
-    are the site's chrome, which `crawler.chrome` learns and removes. Paragraphs
+    are the site's chrome, which `crawler.text.chrome` learns and removes. Paragraphs
     that merely look alike (differing in a number) stay.
     """
     kept: list[str] = []

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from crawler import normalize
+from crawler.text import normalize
 
 SHARED_PAGES = 3  # a paragraph on this many different articles of one run is nobody's text
 SHARED_MIN_WORDS = 4  # shorter lines ("Share", "Advertisement") say nothing either way

@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
-from crawler import normalize
+from crawler.text import normalize
 
 EXTRACTOR_VERSION = "2"  # 2: fast mode first, full cascade for short results
 
