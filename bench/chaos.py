@@ -66,10 +66,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from crawler.embedded import EmbeddedServer, free_port  # noqa: E402
 from crawler.localnet import LocalNetwork  # noqa: E402
 from crawler.localnet.sitemaps import SitemapSite, sitemap_index, urlset  # noqa: E402
 from crawler.store import connect  # noqa: E402
+from crawler.store.embedded import EmbeddedServer, free_port  # noqa: E402
 
 FAULTS = ["kill-fetch", "kill-write", "kill-replay", "restart", "none"]
 WEIGHTS = [7, 8, 5, 5, 5]
@@ -557,7 +557,7 @@ def fault_store_starter_ends(net: LocalNetwork, tmp: Path) -> dict[str, int]:
     service's scheduled crawls after that must all succeed, /healthz stay 200, and the
     store stop only when the service (its last holder) stops.
     """
-    from crawler.embedded import ping, read_state
+    from crawler.store.embedded import ping, read_state
 
     data = tmp / "starter-data"
     env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}

@@ -658,7 +658,7 @@ def main() -> int:
         return 0
     import tempfile
 
-    from crawler.embedded import EmbeddedServer
+    from crawler.store.embedded import EmbeddedServer
 
     # the embedded server's 1 GB cache suits a crawl store; filling the index to 1M
     # documents is timed without eviction

@@ -312,7 +312,7 @@ def main() -> int:
     if not (args.corpus / "ground-truth.json").exists():
         print(f"corpus not found at {args.corpus}; skipping")
         return 0
-    from crawler.embedded import EmbeddedServer
+    from crawler.store.embedded import EmbeddedServer
 
     pages = load_pages(args.corpus)
     n_pages = len(pages) * args.copies

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -307,7 +307,7 @@ def _keep_rest(claimed: Path, folder: Path, current: str | None, lines: Any) -> 
 
 def _claimable(folder: Path) -> list[Path]:
     """Unclaimed journal files, and claims left behind by a process that died."""
-    from crawler.embedded import pid_alive
+    from crawler.store.embedded import pid_alive
 
     paths = list(folder.glob("journal-*.jsonl"))
     for path in folder.glob("journal-*.replaying-*"):

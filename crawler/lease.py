@@ -193,7 +193,7 @@ def holder_is_dead(lease: Doc) -> bool:
     pid = lease.get("pid")
     if lease.get("host") != socket.gethostname() or not isinstance(pid, int):
         return False
-    from crawler.embedded import pid_alive
+    from crawler.store.embedded import pid_alive
 
     return not pid_alive(pid)
 

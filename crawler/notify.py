@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 from crawler.config import NotifySettings, parse_duration
 from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
-from crawler.summaries import one_line
+from crawler.version.summaries import one_line
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from crawler.store import Page
 from crawler.stories import StoryIndex
 from crawler.text import nonarticle
 from crawler.text.chrome import ChromeBook
-from crawler.versioning import DEGRADED
+from crawler.version.decide import DEGRADED
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
 from crawler.stories.agency import agency_of
 from crawler.text import chrome, nonarticle, normalize
 from crawler.text.extract import EXTRACTOR_VERSION, ExtractionError, extract
-from crawler.versioning import CHANGED, DEGRADED, NEW, Snapshot
+from crawler.version.decide import CHANGED, DEGRADED, NEW, Snapshot
 
 Doc = dict[str, Any]
 

@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from crawler.config import config_path
-    from crawler.session import store_session
+    from crawler.store.session import store_session
 
     parser = argparse.ArgumentParser(
         prog="scheduler.py", description="Run the newscrawl background service."
@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The service holds the embedded store for its whole life, and starts it again if it
         # dies: a command that started it earlier and ends meanwhile leaves it running
-        # (crawler.embedded.SharedStore).
+        # (crawler.store.embedded.SharedStore).
         with store_session(label=f"the service (scheduler.py, pid {os.getpid()})", keep=True):
             service = Service(
                 str(path),

@@ -1,6 +1,6 @@
 """Shared fixtures: one real MongoDB-wire server per test session, one database per test.
 
-The server is secantusdb started as a child process (crawler.embedded), unless
+The server is secantusdb started as a child process (crawler.store.embedded), unless
 MONGODB_URI points the suite at a real mongod.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
-from crawler.embedded import EmbeddedServer
 from crawler.store import connect, ensure_indexes
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"

@@ -8,7 +8,7 @@ from crawler.processing import persist_batch
 from crawler.store import Page, ensure_indexes
 from crawler.text import chrome
 from crawler.text.chrome import ChromeBook, SiteChrome
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
 BAR = "Friday, December {day}, 2026 {hh}:{mm} | Winnipeg {t}°C {sky} | Regions | Advertise | Login"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from crawler.processing import persist_batch
 from crawler.store import Page, ensure_indexes
 from crawler.text.chrome import SiteChrome, segments
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
 PLACES = ["Brandon", "Selkirk", "Steinbach", "Morden", "Dauphin", "Gimli", "Thompson"]

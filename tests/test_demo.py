@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from pymongo import MongoClient
 
-from crawler.embedded import EmbeddedServer
+from crawler.store.embedded import EmbeddedServer
 from tests.helpers import installed_env, newscrawl
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from crawler.embedded import ping, read_state
 from crawler.localnet import LocalNetwork
+from crawler.store.embedded import ping, read_state
 from tests.helpers import REPO, free_port, newscrawl, wait_until
 
 

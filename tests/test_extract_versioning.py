@@ -8,7 +8,7 @@ import pytest
 
 from crawler.text import normalize
 from crawler.text.extract import ExtractionError, extract
-from crawler.versioning import Snapshot, classify, decide
+from crawler.version.decide import Snapshot, classify, decide
 from tests.helpers import newscrawl
 
 FILL = "".join(

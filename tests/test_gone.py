@@ -1,12 +1,12 @@
-"""An article is retired only after repeated 404/410 answers spread over time (crawler.revisit)."""
+"""An article is retired only after repeated 404/410 answers spread over time (crawler.version.revisit)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from crawler.clock import SteppedClock
-from crawler.revisit import GONE_SPAN, MIN_INTERVAL, missing_retry
 from crawler.store import ArticleStore
+from crawler.version.revisit import GONE_SPAN, MIN_INTERVAL, missing_retry
 from tests.test_store import T0, body, page
 
 KEY = "example.test/a1"

@@ -11,7 +11,7 @@ from crawler import urls
 from crawler.localnet import LocalNetwork
 from crawler.processing import persist_batch
 from crawler.store import ArticleStore, Page
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 from tests.helpers import newscrawl
 from tests.test_store import T0, body
 

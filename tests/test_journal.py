@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
+from crawler.store.embedded import EmbeddedServer
 from tests.helpers import REPO, newscrawl, own_server_env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crawler.text import nonarticle
 from crawler.text.nonarticle import Evidence, RunTally, response_cut
-from crawler.versioning import Snapshot, decide
+from crawler.version.decide import Snapshot, decide
 
 STORY = [
     "The regional council voted on Tuesday night to close the Elm Street bridge for repairs "

@@ -140,8 +140,8 @@ def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
 
 @pytest.mark.slow
 def test_service_survives_a_killed_crawl_and_a_mongodb_restart(tmp_path, crawl_env):
-    from crawler.embedded import EmbeddedServer
     from crawler.store import connect
+    from crawler.store.embedded import EmbeddedServer
 
     server = EmbeddedServer(tmp_path / "mongo")
     uri = server.start()
@@ -238,8 +238,8 @@ def _get(url: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_service_serves_prometheus_metrics_and_a_health_check(tmp_path, crawl_env):
-    from crawler.embedded import EmbeddedServer
     from crawler.store import connect
+    from crawler.store.embedded import EmbeddedServer
 
     server = EmbeddedServer(tmp_path / "mongo")
     uri = server.start()

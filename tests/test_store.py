@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from crawler.processing import persist_batch
 from crawler.store import ArticleStore, Page, connect, decompress_raw
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 from tests.helpers import members_of
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -103,7 +103,7 @@ def test_retried_write_is_idempotent(db):
 def crash_after_inserting_version_two(db) -> ArticleStore:
     """A writer that inserted version 2 of a1 and died before updating the article."""
     from crawler.store.versions import version_doc
-    from crawler.versioning import decide
+    from crawler.version.decide import decide
 
     store = ArticleStore(db)
     store.save_snapshot(page("a1", body(4)))
@@ -267,7 +267,7 @@ def test_concurrent_batch_writers_never_duplicate_or_skip_versions(db, mongo_uri
 def test_revisits_fall_due_as_the_clock_advances_and_slow_down_once_the_article_settles(db):
     """Revisit planning takes `now`: the test advances a clock instead of waiting."""
     from crawler.clock import SteppedClock
-    from crawler.revisit import MIN_INTERVAL
+    from crawler.version.revisit import MIN_INTERVAL
 
     clock = SteppedClock(T0)
     store = ArticleStore(db)
@@ -308,7 +308,7 @@ def test_each_run_that_ended_badly_is_repaired_once_however_long_it_was_open(db)
     from crawler.repair import repair_unfinished_runs
     from crawler.store import ensure_indexes
     from crawler.store.versions import version_doc
-    from crawler.versioning import decide
+    from crawler.version.decide import decide
 
     ensure_indexes(db)
     _run(db, "ok", T0 - timedelta(hours=2), T0 - timedelta(hours=1), "ok")

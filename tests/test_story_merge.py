@@ -19,7 +19,7 @@ from crawler.stories import StoryIndex, containment, follow_merges, shingle_hash
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT
 from crawler.text import normalize
 from crawler.verify import verify
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 from tests.test_clustering import T0, member, slowed
 
 

@@ -19,7 +19,7 @@ from crawler.store import Page
 from crawler.stories import StoryIndex, members
 from crawler.stories.migrate import SCHEMA_VERSION
 from crawler.verify import verify
-from crawler.versioning import Snapshot
+from crawler.version.decide import Snapshot
 from tests.helpers import members_of, newscrawl
 from tests.test_clustering import T0, Index, member, story_world
 

@@ -25,9 +25,9 @@ from crawler.cli.inspect import (
 from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, positive_int
 from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
-from crawler.session import UsageError
 from crawler.store.reads import newest_first
-from crawler.summaries import one_line
+from crawler.store.session import UsageError
+from crawler.version.summaries import one_line
 
 Doc = dict[str, Any]
 

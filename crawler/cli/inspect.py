@@ -24,7 +24,7 @@ from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
 from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
-from crawler.versioning import word_diff
+from crawler.version.decide import word_diff
 
 Doc = dict[str, Any]
 
@@ -307,7 +307,7 @@ def _db() -> Any:
 
 def _with_store(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from crawler.session import store_session
+        from crawler.store.session import store_session
 
         with store_session(quiet=True, create=False):  # reading never makes an empty store
             try:

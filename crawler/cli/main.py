@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import ConfigError, config_path, load_config
-from crawler.embedded import NoStore
-from crawler.session import UsageError, store_session
+from crawler.store.embedded import NoStore
+from crawler.store.session import UsageError, store_session
 
 log = logging.getLogger("newscrawl")
 

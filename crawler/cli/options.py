@@ -14,7 +14,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from crawler.session import UsageError
+from crawler.store.session import UsageError
 
 SINCE_FORMS = "a duration back from now (1h, 2d) or a date/time (2026-11-25)"
 

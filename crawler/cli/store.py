@@ -1,7 +1,7 @@
 """`newscrawl store`: start the embedded store and keep it open for mongosh, Compass and
 the other commands, until Ctrl-C or SIGTERM.
 
-It holds the store as any command does (crawler.embedded.SharedStore), for as long
+It holds the store as any command does (crawler.store.embedded.SharedStore), for as long
 as it runs: commands started meanwhile attach to it, and ending it stops the server
 only when no other process (the service, a crawl) still uses it.
 """
@@ -16,7 +16,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from crawler.session import UsageError, redact, store_session
+from crawler.store.session import UsageError, redact, store_session
 
 
 def cmd_store(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from crawler import revisit, urls
+from crawler import urls
 from crawler.stages import StageClock
 from crawler.store.versions import (
     REPAIR,
@@ -43,7 +43,8 @@ from crawler.store.versions import (
     version_doc,
 )
 from crawler.store.writes import bulk_ignoring_races, insert_new
-from crawler.versioning import CHANGED, DEGRADED, NEW, REVERTED, Decision
+from crawler.version import revisit
+from crawler.version.decide import CHANGED, DEGRADED, NEW, REVERTED, Decision
 
 log = logging.getLogger(__name__)
 

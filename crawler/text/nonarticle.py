@@ -25,7 +25,7 @@ middle (a legal takedown), or a story shortened to a clean end (whole
 paragraphs, the last one ending a sentence, in a complete HTML document). What
 is indistinguishable from such an edit by these signals, a wall that keeps the
 article's first paragraphs intact and adds nothing, is caught by the same-run
-evidence once three articles show it. The existing gate of crawler.versioning
+evidence once three articles show it. The existing gate of crawler.version.decide
 (extraction kept under half of the words, all of them the article's) still
 applies after these rules.
 
@@ -126,7 +126,7 @@ class Evidence:
 
 
 class Text(Protocol):
-    """A title and paragraphs (crawler.versioning.Snapshot)."""
+    """A title and paragraphs (crawler.version.decide.Snapshot)."""
 
     @property
     def title(self) -> str: ...

@@ -3,7 +3,7 @@
 Shared by the command line, its inspection commands and the service (which
 import this, never each other): MONGODB_URI when it is set, otherwise the
 embedded server under $CRAWLER_DATA, held for as long as the command runs and
-shared with every other command and the service (crawler.embedded.SharedStore).
+shared with every other command and the service (crawler.store.embedded.SharedStore).
 Every session says on stderr, in one line, which store it uses.
 """
 
@@ -35,7 +35,7 @@ def store_session(
 ) -> Iterator[str]:
     """MONGODB_URI if set; otherwise the embedded store under $CRAWLER_DATA.
 
-    `create` False (commands that only read) raises crawler.embedded.NoStore when the
+    `create` False (commands that only read) raises crawler.store.embedded.NoStore when the
     data folder holds no store and none is running, instead of making an empty one.
     `label` names the command in server.json, for the others' messages. `keep` (the
     service, `newscrawl store`: the store's owners) starts the server again if it dies
@@ -49,8 +49,8 @@ def store_session(
         _say(_external_line(uri))
         yield uri
         return
-    from crawler.embedded import SharedStore
     from crawler.paths import embedded_store_dir, legacy_store_here
+    from crawler.store.embedded import SharedStore
 
     data_dir = embedded_store_dir()
     legacy = legacy_store_here()
@@ -82,7 +82,7 @@ def _external_line(uri: str) -> str:
 
 
 def _embedded_line(store: object, quiet: bool) -> str:
-    from crawler.embedded import SharedStore
+    from crawler.store.embedded import SharedStore
 
     assert isinstance(store, SharedStore)
     where = f"{store.uri} (data in {store.data_dir})"
