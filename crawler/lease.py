@@ -24,13 +24,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crawler.clock import utcnow
+from crawler.store.leases import holder_is_dead, server_now
 
 LEASE_TTL = timedelta(seconds=90)
 RENEW_EVERY_S = 20.0
@@ -40,12 +41,6 @@ Doc = dict[str, Any]
 
 class LeaseHeld(Exception):
     """Another crawl of this site is running; the message says where."""
-
-
-def server_now(db: Database[Doc]) -> datetime:
-    """The MongoDB server's time (its `hello` reply's localTime), timezone-aware UTC."""
-    now = db.command("hello")["localTime"]
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
 
 
 class SiteLease:
@@ -186,20 +181,3 @@ class SiteLease:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def holder_is_dead(lease: Doc) -> bool:
-    """A lease held by a process of this machine that no longer exists."""
-    pid = lease.get("pid")
-    if lease.get("host") != socket.gethostname() or not isinstance(pid, int):
-        return False
-    from crawler.store.embedded import pid_alive
-
-    return not pid_alive(pid)
-
-
-def running_crawls(db: Database[Doc]) -> dict[str, Doc]:
-    """Sites with a live lease: unexpired by the server's clock and not held by a dead
-    process of this machine."""
-    leases = db.leases.find({"expires_at": {"$gt": server_now(db)}})
-    return {doc["_id"]: doc for doc in leases if not holder_is_dead(doc)}

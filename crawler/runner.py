@@ -270,7 +270,7 @@ def mark_abandoned_runs(db: Any) -> int:
     live run read first has its lease seen after, and a crawl starting meanwhile is
     not taken for abandoned.
     """
-    from crawler.lease import running_crawls, server_now
+    from crawler.store.leases import running_crawls, server_now
 
     running = [run["_id"] for run in db.crawl_runs.find({"outcome": "running"}, {"_id": 1})]
     if not running:

@@ -25,7 +25,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler.lease import running_crawls
+from crawler.store.leases import running_crawls
 from crawler.store.reads import in_batches
 
 Doc = dict[str, Any]

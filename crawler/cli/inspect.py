@@ -516,7 +516,7 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
 
 
 def status_rows(db: Any, config: Any) -> list[Doc]:
-    from crawler.lease import running_crawls
+    from crawler.store.leases import running_crawls
 
     schedules = {doc["_id"]: doc for doc in db.schedules.find()}
     leases = running_crawls(db)

@@ -41,7 +41,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from crawler.lease import holder_is_dead
+from crawler.store.leases import holder_is_dead
 from crawler.stories.placement import Candidate, Member, verified_matches
 from crawler.stories.shingles import pack, unpack
 
