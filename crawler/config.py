@@ -176,7 +176,7 @@ class Site(_Strict):
     allow_private_addresses: bool = False
     max_age: Duration = "3d"
     max_articles: int = Field(default=500, ge=1, le=MAX_ARTICLES)
-    # bounded discovery per crawl (crawler.frontier.SourceBudget): child sitemaps fetched,
+    # bounded discovery per crawl (crawler.crawl.frontier.SourceBudget): child sitemaps fetched,
     # and feed/sitemap entries read; what is left over is counted and read by a later crawl
     max_sitemaps: int = Field(default=50, ge=0, le=MAX_SITEMAPS)
     max_entries: int = Field(default=10_000, ge=1, le=MAX_ENTRIES)

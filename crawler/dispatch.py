@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 
 from crawler.clock import Clock, utcnow
 from crawler.config import ScrapydSettings, Site, parse_duration
-from crawler.ledger import new_run_id
+from crawler.crawl.ledger import new_run_id
 
 log = logging.getLogger("newscrawl.dispatch")
 
@@ -289,7 +289,7 @@ class ScrapydDispatcher:
 
     def _record_job(self, run_id: str, site: str, node: str, job: str) -> None:
         """The run's record names its node and job from the start (the job's spider fills
-        in the rest: crawler.ledger.RunLedger.start)."""
+        in the rest: crawler.crawl.ledger.RunLedger.start)."""
         try:
             self.db.crawl_runs.update_one(
                 {"_id": run_id},

@@ -29,8 +29,8 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler import drift, journal
+from crawler.crawl.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
 from crawler.lease import LeaseHeld, SiteLease
-from crawler.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
 from crawler.outcomes import (
     LEASE_LOST,
     SKIPPED_BUSY,

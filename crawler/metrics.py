@@ -35,8 +35,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
 from crawler.clock import utcnow
+from crawler.crawl.ledger import UNFINISHED_RUN
 from crawler.httpd import QuietHandler
-from crawler.ledger import UNFINISHED_RUN
 from crawler.store.reads import latest
 
 log = logging.getLogger("newscrawl.metrics")

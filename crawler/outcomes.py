@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.ledger import MEMORY_EXCEEDED, PIPELINE_MISSING
+from crawler.crawl.ledger import MEMORY_EXCEEDED, PIPELINE_MISSING
 
 SKIPPED_BUSY = "skipped-busy"  # another crawl held the site's lease: the run never started
 LEASE_LOST = "lease-lost"

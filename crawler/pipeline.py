@@ -18,9 +18,9 @@ from typing import Any
 from scrapy import Spider
 
 from crawler import processing, workers
+from crawler.crawl.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
 from crawler.drift import ExtractionCoverage
 from crawler.journal import TRANSIENT, with_retry
-from crawler.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
 from crawler.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page

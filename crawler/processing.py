@@ -255,6 +255,6 @@ def _member(page: Page, rejoin: bool = False) -> Member:
 def _parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
-    from crawler.discovery import parse_date
+    from crawler.crawl.discovery import parse_date
 
     return parse_date(value)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler.discovery import parse_date
+from crawler.crawl.discovery import parse_date
 from crawler.store import ArticleStore
 from crawler.stories import Member, StoryIndex
 

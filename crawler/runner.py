@@ -21,7 +21,7 @@ from typing import Any
 from crawler import journal, processing
 from crawler.clock import Clock, utcnow
 from crawler.config import Config
-from crawler.ledger import new_run_id
+from crawler.crawl.ledger import new_run_id
 from crawler.outcomes import RunResult
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database

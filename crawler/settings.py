@@ -42,11 +42,11 @@ MEMUSAGE_CHECK_INTERVAL_SECONDS = 10.0
 # came from; at 950 it is the first to see a response, before redirects and retries.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    # Scrapy's own, its refusals typed (crawler.middleware): same place, 100
+    # Scrapy's own, its refusals typed (crawler.crawl.middleware): same place, 100
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middleware.RobotsTxtMiddleware": 100,
-    "crawler.middleware.SiteGuardMiddleware": 50,
-    "crawler.middleware.PrivateAddressGuardMiddleware": 950,
+    "crawler.crawl.middleware.RobotsTxtMiddleware": 100,
+    "crawler.crawl.middleware.SiteGuardMiddleware": 50,
+    "crawler.crawl.middleware.PrivateAddressGuardMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 # The run around every crawl, however it was started (newscrawl crawl, scrapy crawl,

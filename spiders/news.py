@@ -7,8 +7,8 @@ itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
 (crawler.runner), the run around the spider is crawler.lifecycle's: the Scrapy
 extension that takes the site's lease, records the run and judges its end.
 
-Scrapy glue only: which URL to fetch and why is decided by crawler.frontier,
-parsing by crawler.discovery, and what a page means by crawler.processing (via
+Scrapy glue only: which URL to fetch and why is decided by crawler.crawl.frontier,
+parsing by crawler.crawl.discovery, and what a page means by crawler.processing (via
 the item pipeline).
 """
 
@@ -29,11 +29,11 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import discovery, frontier, jobargs, urls
+from crawler import jobargs, urls
 from crawler.clock import Clock, utcnow
 from crawler.config import Site, parse_duration
-from crawler.journal import Journal
-from crawler.ledger import (
+from crawler.crawl import discovery, frontier
+from crawler.crawl.ledger import (
     ARTICLE_FETCHED,
     PIPELINE_MISSING,
     RunLedger,
@@ -41,6 +41,7 @@ from crawler.ledger import (
     SourceStates,
     new_run_id,
 )
+from crawler.journal import Journal
 from crawler.offload import StoreCalls
 from crawler.outcomes import LIFECYCLE_MISSING
 from crawler.processing import FetchedPage

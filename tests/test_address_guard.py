@@ -1,5 +1,5 @@
 """The private-address guard refuses every spelling of a non-public address before any
-connection (crawler.urls.private_host_literal, crawler.middleware.SiteGuardMiddleware).
+connection (crawler.urls.private_host_literal, crawler.crawl.middleware.SiteGuardMiddleware).
 
 Resolvers and browsers read far more than dotted quads as IPv4 (inet_aton: decimal,
 hex, octal, shortened), and IPv6 can carry an IPv4 address (mapped, NAT64, 6to4): a
@@ -27,9 +27,9 @@ from scrapy import Request
 
 from crawler import urls
 from crawler.config import Site
+from crawler.crawl.middleware import OffsiteRefused, PrivateAddressRefused, SiteGuardMiddleware
 from crawler.httpd import QuietHandler
 from crawler.localnet import LocalNetwork
-from crawler.middleware import OffsiteRefused, PrivateAddressRefused, SiteGuardMiddleware
 from tests.helpers import REPO, newscrawl
 
 NON_PUBLIC = [

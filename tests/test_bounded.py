@@ -12,7 +12,7 @@ import sys
 
 import yaml
 
-from crawler import discovery, frontier
+from crawler.crawl import discovery, frontier
 from crawler.localnet.sitemaps import SitemapSite, sitemap_index, urlset
 from tests.helpers import REPO, newscrawl
 
@@ -177,7 +177,7 @@ def test_the_fetch_log_is_written_in_bounded_inserts(mongo_uri, db_name, db):
     inserts, none big enough to time out; the records all land, once."""
     from pymongo import MongoClient, monitoring
 
-    from crawler.ledger import FETCH_BATCH, RunLedger
+    from crawler.crawl.ledger import FETCH_BATCH, RunLedger
     from tests.test_nothing_lost import NOW
 
     class Inserts(monitoring.CommandListener):

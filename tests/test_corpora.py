@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler import discovery
+from crawler.crawl import discovery
 from tests.conftest import CORPORA
 
 SKIP_SUFFIXES = {".json", ".md", ".jsonl", ".license"}

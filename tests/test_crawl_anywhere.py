@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from crawler.clock import utcnow
-from crawler.ledger import STORED_OUTCOMES
+from crawler.crawl.ledger import STORED_OUTCOMES
 from crawler.localnet import LocalNetwork
 from crawler.verify import verify
 from tests.helpers import REPO, installed_env, newscrawl

@@ -13,8 +13,8 @@ from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
 from crawler import journal
+from crawler.crawl.ledger import JOURNAL_UNWRITABLE, RunLedger
 from crawler.journal import Journal, ReplayBounds
-from crawler.ledger import JOURNAL_UNWRITABLE, RunLedger
 from crawler.lifecycle import RunLifecycle
 from crawler.localnet.sitemaps import SitemapSite, urlset
 from crawler.outcomes import CrawlFacts, judge

@@ -23,12 +23,12 @@ from scrapy.http import HtmlResponse
 from crawler import journal
 from crawler.clock import SteppedClock
 from crawler.config import Site
-from crawler.discovery import Entry
-from crawler.frontier import CrawlPlan
+from crawler.crawl.discovery import Entry
+from crawler.crawl.frontier import CrawlPlan
+from crawler.crawl.ledger import RunLedger, SourceState, SourceStates
+from crawler.crawl.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
 from crawler.journal import Journal
 from crawler.lease import SiteLease
-from crawler.ledger import RunLedger, SourceState, SourceStates
-from crawler.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
 from crawler.offload import StoreCalls
 from crawler.outcomes import CrawlFacts, judge
 from crawler.pipeline import StorePipeline

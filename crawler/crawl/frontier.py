@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawler import urls
-from crawler.discovery import Entry
+from crawler.crawl.discovery import Entry
 
 
 @dataclass(frozen=True)
