@@ -68,7 +68,7 @@ def main() -> int:
     import trafilatura
 
     from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
     from crawler.store.embedded import EmbeddedServer
     from crawler.text.chrome import ChromeBook
@@ -182,7 +182,7 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
     import trafilatura
 
     from crawler.localnet.zyte import ZyteChromeSite, foreign_sentences, load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
     from crawler.store.embedded import EmbeddedServer
     from crawler.text.chrome import ChromeBook
@@ -292,7 +292,7 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
 
     from crawler.localnet.faults import CONSENT, FAULTS, FaultyZyteSite
     from crawler.localnet.zyte import load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
     from crawler.store.embedded import EmbeddedServer
     from crawler.text import nonarticle

@@ -11,10 +11,10 @@ each crawl. It does the run's bookkeeping, the same way on every path:
   before it fetches anything.
 - spider closed: let the spider note what it learnt of its sources, judge the
   outcome (crawler.outcomes), record the run's end with its extraction drift
-  (crawler.drift) and the site's failed runs in a row, release the lease.
+  (crawler.pipeline.drift) and the site's failed runs in a row, release the lease.
 
 The store calls run off Scrapy's event loop, through the spider's
-crawler.offload doorway. The spider stays Scrapy glue: it never sees the lease.
+crawler.pipeline.offload doorway. The spider stays Scrapy glue: it never sees the lease.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from pymongo.errors import PyMongoError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
-from crawler import drift, journal
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
 from crawler.lease import LeaseHeld, SiteLease
 from crawler.outcomes import (
@@ -41,6 +40,7 @@ from crawler.outcomes import (
     judge,
     source_outcomes,
 )
+from crawler.pipeline import drift, journal
 from crawler.runner import prepare_store
 from crawler.store.reads import latest
 
@@ -237,7 +237,7 @@ def _previous_run(spider: Any, now: datetime) -> dict[str, Any] | None:
 
 
 def _drift(spider: Any, now: datetime) -> dict[str, Any]:
-    """What extraction found in this run against the site's last week (crawler.drift)."""
+    """What extraction found in this run against the site's last week (crawler.pipeline.drift)."""
     coverage = getattr(spider, "coverage", None)
     if coverage is None:
         return {}

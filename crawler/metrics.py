@@ -181,7 +181,7 @@ class _StoreCollector:
         )
         drift = GaugeMetricFamily(
             "newscrawl_extraction_drift",
-            "Extraction drift warnings on the last run (crawler.drift): 0 when none",
+            "Extraction drift warnings on the last run (crawler.pipeline.drift): 0 when none",
             labels=["site"],
         )
         median_words = GaugeMetricFamily(

@@ -99,7 +99,7 @@ def judge(facts: CrawlFacts, journal_dir: str = "") -> Verdict:
     if facts.close_reason == PIPELINE_MISSING:
         return Verdict(
             "error",
-            "the item pipeline crawler.pipeline.StorePipeline was not enabled; nothing was stored",
+            "the item pipeline crawler.pipeline.item_pipeline.StorePipeline was not enabled; nothing was stored",
         )
     if facts.close_reason == MEMORY_EXCEEDED:
         return Verdict("error", facts.memory_error or "the crawl went over its memory limit")

@@ -18,11 +18,11 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from crawler import journal, processing
 from crawler.clock import Clock, utcnow
 from crawler.config import Config
 from crawler.crawl.ledger import new_run_id
 from crawler.outcomes import RunResult
+from crawler.pipeline import journal, processing
 from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
@@ -125,7 +125,7 @@ def crawl_sites(
     Each crawl's lease, run record and end are crawler.lifecycle's, as for `scrapy
     crawl` and Scrapyd jobs: a site another crawl holds ends `skipped-busy` while
     the others are crawled. No store call of a crawl runs on Scrapy's event loop
-    (crawler.offload), since the other sites' crawls are still fetching on it.
+    (crawler.pipeline.offload), since the other sites' crawls are still fetching on it.
     """
     stop = EarlyStop.install()  # a SIGTERM before Scrapy takes over its signals
     from scrapy.crawler import CrawlerProcess

@@ -48,7 +48,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.crawl.middleware.SiteGuardMiddleware": 50,
     "crawler.crawl.middleware.PrivateAddressGuardMiddleware": 950,
 }
-ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+ITEM_PIPELINES = {"crawler.pipeline.item_pipeline.StorePipeline": 300}
 # The run around every crawl, however it was started (newscrawl crawl, scrapy crawl,
 # Scrapyd): lease, run record, outcome, release (crawler.lifecycle)
 EXTENSIONS = {"crawler.lifecycle.RunLifecycle": 0}
@@ -57,7 +57,7 @@ EXTENSIONS = {"crawler.lifecycle.RunLifecycle": 0}
 # largest single cost in a py-spy profile (~10 %), for no concurrency gained.
 CONCURRENT_ITEMS = 1
 # Seconds an extracted page may wait for others to share its write batch
-# (crawler.workers.BatchWriter). A page is stored at most this much later; in
+# (crawler.pipeline.workers.BatchWriter). A page is stored at most this much later; in
 # exchange a busy crawl writes batches of ~25 pages instead of ~2, which cut
 # the store's CPU per page from 21.6 to 13.3 ms in bench/e2e_throughput.py.
 # 0: write as soon as the writer is free.

@@ -213,7 +213,7 @@ _TRAILING_ID = re.compile(r"(?:^|[-_.])(\d+)$")
 
 def stable_key(url: str) -> str | None:
     """Host, directory and the trailing number of the last path segment, if it has one:
-    what a CMS keeps when it rewrites an article's slug (crawler.identity)."""
+    what a CMS keeps when it rewrites an article's slug (crawler.pipeline.identity)."""
     path = urlsplit(url).path.rstrip("/")
     directory, _, last = path.rpartition("/")
     found = _TRAILING_ID.search(last)

@@ -8,7 +8,7 @@ itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
 extension that takes the site's lease, records the run and judges its end.
 
 Scrapy glue only: which URL to fetch and why is decided by crawler.crawl.frontier,
-parsing by crawler.crawl.discovery, and what a page means by crawler.processing (via
+parsing by crawler.crawl.discovery, and what a page means by crawler.pipeline.processing (via
 the item pipeline).
 """
 
@@ -41,10 +41,10 @@ from crawler.crawl.ledger import (
     SourceStates,
     new_run_id,
 )
-from crawler.journal import Journal
-from crawler.offload import StoreCalls
 from crawler.outcomes import LIFECYCLE_MISSING
-from crawler.processing import FetchedPage
+from crawler.pipeline.journal import Journal
+from crawler.pipeline.offload import StoreCalls
+from crawler.pipeline.processing import FetchedPage
 from crawler.store import ArticleStore, open_database
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class NewsSpider(scrapy.Spider):
         self.run_result: Any = None  # crawler.outcomes.RunResult, once the run is recorded
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()  # a client: it connects in its own threads, later
-        # every store call made from Scrapy's event loop goes through here (crawler.offload)
+        # every store call made from Scrapy's event loop goes through here (crawler.pipeline.offload)
         self.store = StoreCalls(clock=self.clock)
         self.articles = ArticleStore(self.db)
         self.sources = SourceStates(self.db)
@@ -140,9 +140,9 @@ class NewsSpider(scrapy.Spider):
             yield request
 
     def _store_pipeline_enabled(self) -> bool:
-        """Without crawler.pipeline.StorePipeline a crawl would fetch every page and store
+        """Without crawler.pipeline.item_pipeline.StorePipeline a crawl would fetch every page and store
         none (Scrapy started without our settings): refuse before the first request."""
-        from crawler.pipeline import StorePipeline
+        from crawler.pipeline.item_pipeline import StorePipeline
 
         engine = getattr(getattr(self, "crawler", None), "engine", None)
         manager = getattr(getattr(engine, "scraper", None), "itemproc", None)
@@ -150,7 +150,7 @@ class NewsSpider(scrapy.Spider):
         if any(isinstance(component, StorePipeline) for component in enabled):
             return True
         log.error(
-            "%s: the item pipeline crawler.pipeline.StorePipeline is not enabled "
+            "%s: the item pipeline crawler.pipeline.item_pipeline.StorePipeline is not enabled "
             "(Scrapy was started without crawler.settings); nothing would be stored",
             self.site.name,
         )

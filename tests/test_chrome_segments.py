@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crawler.processing import persist_batch
+from crawler.pipeline.processing import persist_batch
 from crawler.store import Page, ensure_indexes
 from crawler.text.chrome import SiteChrome, segments
 from crawler.version.decide import Snapshot

@@ -1,8 +1,8 @@
-"""Extraction drift judged against a site's recent runs (crawler.drift)."""
+"""Extraction drift judged against a site's recent runs (crawler.pipeline.drift)."""
 
 from __future__ import annotations
 
-from crawler.drift import MIN_PAGES, ExtractionCoverage, baseline, warnings
+from crawler.pipeline.drift import MIN_PAGES, ExtractionCoverage, baseline, warnings
 
 
 def coverage(pages: int, words: int, dated: int, authored: int) -> dict:
@@ -39,7 +39,7 @@ def test_a_run_is_judged_against_its_own_site_s_runs_of_the_week(db):
     (already recorded) are not the baseline: counted, they would hide the drop here."""
     from datetime import datetime, timedelta, timezone
 
-    from crawler.drift import BASELINE_DAYS, judge
+    from crawler.pipeline.drift import BASELINE_DAYS, judge
 
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
     runs = []

@@ -208,7 +208,7 @@ def test_change_classification():
 def test_a_page_stating_no_language_gets_its_site_s():
     from datetime import datetime, timezone
 
-    from crawler.processing import FetchedPage, prepare
+    from crawler.pipeline.processing import FetchedPage, prepare
 
     words = " ".join(f"mot{i}" for i in range(80))
     html = f"<html><head><title>Le conseil</title></head><body><article><p>{words}.</p></article></body></html>"

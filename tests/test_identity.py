@@ -9,7 +9,7 @@ import pytest
 
 from crawler import urls
 from crawler.localnet import LocalNetwork
-from crawler.processing import persist_batch
+from crawler.pipeline.processing import persist_batch
 from crawler.store import ArticleStore, Page
 from crawler.version.decide import Snapshot
 from tests.helpers import newscrawl

@@ -12,12 +12,12 @@ import yaml
 from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
-from crawler import journal
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, RunLedger
-from crawler.journal import Journal, ReplayBounds
 from crawler.lifecycle import RunLifecycle
 from crawler.localnet.sitemaps import SitemapSite, urlset
 from crawler.outcomes import CrawlFacts, judge
+from crawler.pipeline import journal
+from crawler.pipeline.journal import Journal, ReplayBounds
 from crawler.store import connect
 from tests.helpers import newscrawl
 from tests.test_nothing_lost import NOW, fetched, pipeline_for, spider_for
@@ -117,7 +117,7 @@ def test_a_full_journal_during_an_outage_ends_the_crawl_error_naming_the_pages(
     monkeypatch.setattr(Journal, "_write", full_disk)
     dead = connect("mongodb://127.0.0.1:9/", "nowhere", timeout_ms=200)
     spider = spider_for(dead, tmp_path)
-    monkeypatch.setattr("crawler.journal.time.sleep", lambda s: None)  # the write retries
+    monkeypatch.setattr("crawler.pipeline.journal.time.sleep", lambda s: None)  # the write retries
     page = fetched("https://example.test/news/lost")
     spider.ledger.count("article/fetched")
     assert asyncio.run(pipeline_for(spider).handle_page(spider, page)) is None

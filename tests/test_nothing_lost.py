@@ -20,19 +20,19 @@ from pymongo.errors import AutoReconnect
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
-from crawler import journal
 from crawler.clock import SteppedClock
 from crawler.config import Site
 from crawler.crawl.discovery import Entry
 from crawler.crawl.frontier import CrawlPlan
 from crawler.crawl.ledger import RunLedger, SourceState, SourceStates
 from crawler.crawl.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
-from crawler.journal import Journal
 from crawler.lease import SiteLease
-from crawler.offload import StoreCalls
 from crawler.outcomes import CrawlFacts, judge
-from crawler.pipeline import StorePipeline
-from crawler.processing import FetchedPage, Outcome
+from crawler.pipeline import journal
+from crawler.pipeline.item_pipeline import StorePipeline
+from crawler.pipeline.journal import Journal
+from crawler.pipeline.offload import StoreCalls
+from crawler.pipeline.processing import FetchedPage, Outcome
 from crawler.runner import replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
 from crawler.verify import verify
@@ -390,7 +390,7 @@ def test_one_old_url_resolves_to_exactly_one_article(db):
 
 
 def test_verify_lists_every_broken_invariant(db):
-    from crawler.processing import persist_batch
+    from crawler.pipeline.processing import persist_batch
 
     persist_batch(db, [page("a", body(4)), page("b", body(6, extra=" in the north"))], T0)
     persist_batch(db, [page("a", body(5), at=T0 + timedelta(hours=1))], T0)

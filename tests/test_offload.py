@@ -9,7 +9,7 @@ from datetime import timedelta
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from crawler.clock import SteppedClock
-from crawler.offload import StoreCalls
+from crawler.pipeline.offload import StoreCalls
 
 
 def test_calls_run_in_the_store_threads_not_on_the_loop():

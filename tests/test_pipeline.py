@@ -7,9 +7,9 @@ import time
 from types import SimpleNamespace
 
 from crawler.clock import utcnow
-from crawler.pipeline import StorePipeline
-from crawler.processing import Outcome
-from crawler.workers import BatchWriter
+from crawler.pipeline.item_pipeline import StorePipeline
+from crawler.pipeline.processing import Outcome
+from crawler.pipeline.workers import BatchWriter
 from tests.test_store import body, page
 
 

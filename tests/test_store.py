@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timedelta, timezone
 
-from crawler.processing import persist_batch
+from crawler.pipeline.processing import persist_batch
 from crawler.store import ArticleStore, Page, connect, decompress_raw
 from crawler.version.decide import Snapshot
 from tests.helpers import members_of

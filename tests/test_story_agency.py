@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crawler.cli.inspect import story_rows
-from crawler.processing import FetchedPage, persist_batch, prepare
+from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
 from crawler.stories.agency import agency_of, story_agency
 from crawler.text.extract import extract
 from tests.test_story_matching import WIRE, place

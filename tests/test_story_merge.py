@@ -13,7 +13,7 @@ import random
 
 from crawler.cli.inspect import story_rows
 from crawler.localnet.text import independent_story, make_event, wire_story
-from crawler.processing import persist_batch
+from crawler.pipeline.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, containment, follow_merges, shingle_hashes
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT

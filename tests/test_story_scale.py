@@ -14,7 +14,7 @@ import pytest
 from bson import json_util
 
 from crawler.localnet.text import rewrite
-from crawler.processing import persist_batch
+from crawler.pipeline.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, members
 from crawler.stories.migrate import SCHEMA_VERSION

@@ -598,15 +598,17 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
         )
     print_table("sites", columns, cells)
     _print_journal()
-    for row in rows:  # extraction drift (crawler.drift): the layout changed, text went missing
+    for (
+        row
+    ) in rows:  # extraction drift (crawler.pipeline.drift): the layout changed, text went missing
         for warning in (row["last_run"] or {}).get("warnings") or []:
             console().print(f"[yellow]warning[/yellow] {row['site']}: extraction drift: {warning}")
     return 0
 
 
 def _print_journal() -> None:
-    """The local journal still to be replayed (crawler.journal.backlog), if any."""
-    from crawler.journal import backlog
+    """The local journal still to be replayed (crawler.pipeline.journal.backlog), if any."""
+    from crawler.pipeline.journal import backlog
 
     state = backlog()
     last = state["last_replay"] or {}

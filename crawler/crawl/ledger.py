@@ -112,10 +112,10 @@ class RunLedger:
         self._pending_lock = threading.Lock()  # records come from the loop, flushes from threads
         self._flush_queued = False
         # how a full batch of fetch records is written: inline by default; a crawl hands
-        # it to a thread (crawler.offload.StoreCalls.later), off Scrapy's event loop
+        # it to a thread (crawler.pipeline.offload.StoreCalls.later), off Scrapy's event loop
         self.flush_with: Callable[..., bool] | None = None
         # where fetch records and the run's end go when MongoDB cannot take them:
-        # a crawler.journal.Journal (records are replayed with the pages)
+        # a crawler.pipeline.journal.Journal (records are replayed with the pages)
         self.spill = spill
         # the site's configured sources and how each last ended (crawler.outcomes)
         self.watched: frozenset[str] = frozenset()

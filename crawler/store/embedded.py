@@ -39,7 +39,7 @@ DEFAULT_DATA_DIR = "data/mongo"
 # fingerprints went from 6 s per 10,000 inserts to over 10 minutes (bench notes in
 # the README). A months-long service passes that cap. Standalone, pymongo does not
 # retry writes: a write to a child process on loopback that fails has lost the
-# server, not a packet, and crawler.journal keeps what could not be stored.
+# server, not a packet, and crawler.pipeline.journal keeps what could not be stored.
 SERVER_ARGS = ("--standalone",)
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0

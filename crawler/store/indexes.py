@@ -24,7 +24,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
     db.articles.create_index([("last_changed", DESCENDING)])
     db.articles.create_index("story_id")
-    db.articles.create_index("stable_key")  # crawler.identity: the same article, renamed
+    db.articles.create_index("stable_key")  # crawler.pipeline.identity: the same article, renamed
     db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
     db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
     db.versions.create_index([("fetched_at", DESCENDING)])

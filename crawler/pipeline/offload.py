@@ -20,7 +20,7 @@ thread pool, and store calls stuck in an outage must not starve DNS.
 A breaker keeps an outage cheap: after a call fails with a connection error
 the store counts as down for `backoff`, and best-effort calls made meanwhile
 return their default at once, without waiting for a timeout each. Article
-pages are not best effort: the pipeline journals them (crawler.journal).
+pages are not best effort: the pipeline journals them (crawler.pipeline.journal).
 """
 
 from __future__ import annotations

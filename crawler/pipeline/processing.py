@@ -18,7 +18,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from crawler import identity, urls
+from crawler import urls
+from crawler.pipeline import identity
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes

@@ -31,7 +31,7 @@ from pymongo.errors import (
 )
 
 from crawler.paths import journal_dir
-from crawler.processing import FetchedPage
+from crawler.pipeline.processing import FetchedPage
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Scrapy item pipeline: hands each fetched article page to crawler.processing.
+"""Scrapy item pipeline: hands each fetched article page to crawler.pipeline.processing.
 
 Thin on purpose. The spider yields {"page": FetchedPage}; extraction runs in
-the worker pool (crawler.workers), the database work in group-committed
+the worker pool (crawler.pipeline.workers), the database work in group-committed
 batches, and the outcome goes to the run ledger. When MongoDB stays
 unreachable after retries the page goes to the local journal instead of being
 dropped.
@@ -17,11 +17,11 @@ from typing import Any
 
 from scrapy import Spider
 
-from crawler import processing, workers
 from crawler.crawl.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
-from crawler.drift import ExtractionCoverage
-from crawler.journal import TRANSIENT, with_retry
-from crawler.processing import FetchedPage, Outcome, Prepared
+from crawler.pipeline import processing, workers
+from crawler.pipeline.drift import ExtractionCoverage
+from crawler.pipeline.journal import TRANSIENT, with_retry
+from crawler.pipeline.processing import FetchedPage, Outcome, Prepared
 from crawler.stages import StageClock
 from crawler.store import Page
 from crawler.stories import StoryIndex
@@ -54,7 +54,9 @@ class StorePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
         self.spider.stage_clock = self.stages
-        self.spider.coverage = ExtractionCoverage()  # what extraction found (crawler.drift)
+        self.spider.coverage = (
+            ExtractionCoverage()
+        )  # what extraction found (crawler.pipeline.drift)
         self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
         self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
         settings = self.crawler.settings

@@ -47,7 +47,7 @@ def default_workers() -> int:
 
 
 def _start_worker(parent: int) -> None:
-    import crawler.processing  # noqa: F401  (trafilatura and lxml loaded once per worker)
+    import crawler.pipeline.processing  # noqa: F401  (trafilatura and lxml loaded once per worker)
 
     def watch_parent() -> None:
         while True:
