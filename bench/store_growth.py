@@ -34,8 +34,8 @@ from typing import Any
 
 from crawler.cli.inspect import story_rows
 from crawler.clock import utcnow
+from crawler.maintenance.repair import LOOKED_MARKER
 from crawler.metrics import ServiceMetrics
-from crawler.repair import LOOKED_MARKER
 from crawler.runner import prepare_store
 from crawler.store import ArticleStore, connect, ensure_indexes
 from crawler.store.embedded import EmbeddedServer

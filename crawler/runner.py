@@ -21,12 +21,12 @@ from typing import Any
 from crawler.clock import Clock, utcnow
 from crawler.config import Config
 from crawler.crawl.ledger import new_run_id
+from crawler.maintenance.migrate import migrate_if_needed
+from crawler.maintenance.repair import repair_unfinished_runs
 from crawler.outcomes import RunResult
 from crawler.pipeline import journal, processing
-from crawler.repair import repair_unfinished_runs
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
-from crawler.stories.migrate import migrate_if_needed
 
 log = logging.getLogger(__name__)
 

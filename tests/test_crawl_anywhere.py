@@ -20,7 +20,7 @@ import yaml
 from crawler.clock import utcnow
 from crawler.crawl.ledger import STORED_OUTCOMES
 from crawler.localnet import LocalNetwork
-from crawler.verify import verify
+from crawler.maintenance.verify import verify
 from tests.helpers import REPO, installed_env, newscrawl
 
 ARTICLE_REASONS = ["new", "updated", "due", "recheck"]

@@ -26,9 +26,9 @@ import yaml
 from crawler.clock import utcnow
 from crawler.lease import SiteLease
 from crawler.localnet import LocalNetwork
+from crawler.maintenance.verify import verify
 from crawler.metrics import ServiceMetrics
 from crawler.store import connect
-from crawler.verify import verify
 from tests.helpers import REPO, free_port, newscrawl, wait_until
 
 OK = ("ok", "ok-with-errors")

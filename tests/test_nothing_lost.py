@@ -27,6 +27,7 @@ from crawler.crawl.frontier import CrawlPlan
 from crawler.crawl.ledger import RunLedger, SourceState, SourceStates
 from crawler.crawl.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
 from crawler.lease import SiteLease
+from crawler.maintenance.verify import verify
 from crawler.outcomes import CrawlFacts, judge
 from crawler.pipeline import journal
 from crawler.pipeline.item_pipeline import StorePipeline
@@ -35,7 +36,6 @@ from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage, Outcome
 from crawler.runner import replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
-from crawler.verify import verify
 from tests.test_store import T0, body, page
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)

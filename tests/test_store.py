@@ -305,7 +305,7 @@ def test_each_run_that_ended_badly_is_repaired_once_however_long_it_was_open(db)
     (replayed from the journal with its old time), and never the same run twice."""
     from dataclasses import replace
 
-    from crawler.repair import repair_unfinished_runs
+    from crawler.maintenance.repair import repair_unfinished_runs
     from crawler.store import ensure_indexes
     from crawler.store.versions import version_doc
     from crawler.version.decide import decide

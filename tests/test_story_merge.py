@@ -13,12 +13,12 @@ import random
 
 from crawler.cli.inspect import story_rows
 from crawler.localnet.text import independent_story, make_event, wire_story
+from crawler.maintenance.verify import verify
 from crawler.pipeline.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, containment, follow_merges, shingle_hashes
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT
 from crawler.text import normalize
-from crawler.verify import verify
 from crawler.version.decide import Snapshot
 from tests.test_clustering import T0, member, slowed
 

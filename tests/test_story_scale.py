@@ -14,11 +14,11 @@ import pytest
 from bson import json_util
 
 from crawler.localnet.text import rewrite
+from crawler.maintenance.migrate import SCHEMA_VERSION
+from crawler.maintenance.verify import verify
 from crawler.pipeline.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, members
-from crawler.stories.migrate import SCHEMA_VERSION
-from crawler.verify import verify
 from crawler.version.decide import Snapshot
 from tests.helpers import members_of, newscrawl
 from tests.test_clustering import T0, Index, member, story_world
@@ -112,7 +112,7 @@ def test_newscrawl_migrate_moves_members_out_of_a_schema_1_database(db, crawl_en
 
 
 def test_a_migrated_story_takes_new_copies_like_one_written_today(db):
-    from crawler.stories.migrate import migrate
+    from crawler.maintenance.migrate import migrate
 
     dump = _load_schema1(db)
     migrate(db, T0)

@@ -195,10 +195,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Check the store's invariants (crawler.verify); exit 1 with the list when one is broken."""
+    """Check the store's invariants (crawler.maintenance.verify); exit 1 with the list when one is broken."""
     from crawler.clock import utcnow
+    from crawler.maintenance.verify import verify
     from crawler.store import ensure_indexes, open_database
-    from crawler.verify import verify
 
     with store_session(quiet=args.json, create=False):
         db = open_database()
@@ -221,10 +221,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Bring an existing database to the current schema (crawler.stories.migrate); idempotent."""
+    """Bring an existing database to the current schema (crawler.maintenance.migrate); idempotent."""
     from crawler.clock import utcnow
+    from crawler.maintenance.migrate import SCHEMA_VERSION, migrate
     from crawler.store import ensure_indexes, open_database
-    from crawler.stories.migrate import SCHEMA_VERSION, migrate
 
     with store_session(quiet=args.json, create=False):
         db = open_database()

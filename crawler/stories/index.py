@@ -211,7 +211,7 @@ class StoryIndex:
         if bridges:
             self._follow(assignments, placed)
         # the article learns its story only once the story lists it: an article with a
-        # story id is always a member (crawler.verify checks it)
+        # story id is always a member (crawler.maintenance.verify checks it)
         if record_articles and joining:
             self.db.articles.bulk_write(
                 [
