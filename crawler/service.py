@@ -50,7 +50,7 @@ from crawler.config import (
 )
 from crawler.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
 from crawler.metrics import MetricsServer, ServiceMetrics
-from crawler.runner import mark_abandoned_runs
+from crawler.run.runner import mark_abandoned_runs
 from crawler.store import ensure_indexes, open_database
 from crawler.store.reads import latest
 

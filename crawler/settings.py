@@ -30,7 +30,7 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
 # A crawl process over MEMUSAGE_LIMIT_MB is stopped by Scrapy (close reason
-# memusage_exceeded) and its run recorded as `error` with the figure (crawler.outcomes.judge).
+# memusage_exceeded) and its run recorded as `error` with the figure (crawler.run.outcomes.judge).
 # Checked every 10 s rather than Scrapy's 60: discovery is bounded (max_entries), but a
 # leak should not run a minute past the limit.
 MEMUSAGE_ENABLED = True
@@ -50,8 +50,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {"crawler.pipeline.item_pipeline.StorePipeline": 300}
 # The run around every crawl, however it was started (newscrawl crawl, scrapy crawl,
-# Scrapyd): lease, run record, outcome, release (crawler.lifecycle)
-EXTENSIONS = {"crawler.lifecycle.RunLifecycle": 0}
+# Scrapyd): lease, run record, outcome, release (crawler.run.lifecycle)
+EXTENSIONS = {"crawler.run.lifecycle.RunLifecycle": 0}
 # An article page yields one item. Scrapy starts CONCURRENT_ITEMS asyncio tasks for
 # every response's output (default 100): creating them was the crawling process's
 # largest single cost in a py-spy profile (~10 %), for no concurrency gained.

@@ -4,7 +4,7 @@
 
 Run that way, as a Scrapyd job (crawler.dispatch, which passes the config
 itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
-(crawler.runner), the run around the spider is crawler.lifecycle's: the Scrapy
+(crawler.run.runner), the run around the spider is crawler.run.lifecycle's: the Scrapy
 extension that takes the site's lease, records the run and judges its end.
 
 Scrapy glue only: which URL to fetch and why is decided by crawler.crawl.frontier,
@@ -29,7 +29,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import jobargs, urls
+from crawler import urls
 from crawler.clock import Clock, utcnow
 from crawler.config import Site, parse_duration
 from crawler.crawl import discovery, frontier
@@ -41,10 +41,11 @@ from crawler.crawl.ledger import (
     SourceStates,
     new_run_id,
 )
-from crawler.outcomes import LIFECYCLE_MISSING
 from crawler.pipeline.journal import Journal
 from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage
+from crawler.run import jobargs
+from crawler.run.outcomes import LIFECYCLE_MISSING
 from crawler.store import ArticleStore, open_database
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class NewsSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
-        # a Scrapyd job's arguments are checked on the node (crawler.jobargs)
+        # a Scrapyd job's arguments are checked on the node (crawler.run.jobargs)
         extra = dict(kwargs, clock=clock)
         settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
@@ -77,8 +78,8 @@ class NewsSpider(scrapy.Spider):
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = self.clock()
-        self.lifecycle: Any = None  # crawler.lifecycle.RunLifecycle, once the spider opened
-        self.run_result: Any = None  # crawler.outcomes.RunResult, once the run is recorded
+        self.lifecycle: Any = None  # crawler.run.lifecycle.RunLifecycle, once the spider opened
+        self.run_result: Any = None  # crawler.run.outcomes.RunResult, once the run is recorded
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()  # a client: it connects in its own threads, later
         # every store call made from Scrapy's event loop goes through here (crawler.pipeline.offload)
@@ -129,7 +130,7 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         if self.lifecycle is None:  # no lease, no run record: crawling would overlap others
             log.error(
-                "%s: the extension crawler.lifecycle.RunLifecycle is not enabled "
+                "%s: the extension crawler.run.lifecycle.RunLifecycle is not enabled "
                 "(Scrapy was started without crawler.settings); nothing is crawled",
                 self.site.name,
             )
@@ -542,7 +543,7 @@ class NewsSpider(scrapy.Spider):
         return "ignored"
 
     async def wrap_up(self, reason: str) -> None:
-        """The crawl's own loose ends, before crawler.lifecycle records the run: the
+        """The crawl's own loose ends, before crawler.run.lifecycle records the run: the
         bookkeeping still in flight, and what it learnt of its sources."""
         await self.store.drain()
         await self.store.run(self._remember_sources, reason)

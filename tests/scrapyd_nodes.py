@@ -84,7 +84,7 @@ class Node:
             cwd = folder / "app" / "config"
         else:
             (folder / "scrapyd.conf").write_text(
-                conf + "items_dir =\njobs_to_keep = 50\nrunner = crawler.scrapyd_runner\n"
+                conf + "items_dir =\njobs_to_keep = 50\nrunner = crawler.run.scrapyd_runner\n"
             )
             command = [sys.executable, "-m", "scrapyd"]
             cwd = folder

@@ -343,7 +343,7 @@ def test_piped_tables_take_columns_and_name_urls_seen_again(archive):
 
 def test_crawl_summary_splits_skips_into_seen_again_and_not_fetched(capsys, monkeypatch):
     from crawler.cli.inspect import print_crawl_summary
-    from crawler.runner import RunResult
+    from crawler.run.runner import RunResult
 
     monkeypatch.setenv("COLUMNS", "200")
     summary = {"pages": 12, "new": 9, "changed": 0, "skipped": 27, "errors": 0}

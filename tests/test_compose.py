@@ -51,7 +51,7 @@ def test_compose_runs_crawls_on_scalable_scrapyd_nodes_when_asked():
     conf.read(REPO / "config" / "scrapyd.conf")
     assert node == f"http://scrapyd:{conf['scrapyd']['http_port']}"
     assert conf["settings"]["newscrawl"] == "crawler.settings"  # runs without an egg too
-    assert conf["scrapyd"]["runner"] == "crawler.scrapyd_runner"  # installed package, checks
+    assert conf["scrapyd"]["runner"] == "crawler.run.scrapyd_runner"  # installed package, checks
 
 
 def _compose() -> dict:

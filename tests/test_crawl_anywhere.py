@@ -89,7 +89,7 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
 ):
     """`scrapy crawl news` (and a Scrapyd job, which runs the same) has no runner around it:
     the spider takes the site's lease itself, so it never overlaps another crawl."""
-    from crawler.lease import SiteLease
+    from crawler.run.lease import SiteLease
 
     config = one_site_config(network, tmp_path / "sites.yaml", name="harbour-times")
 
@@ -140,7 +140,7 @@ def test_a_crawl_without_its_item_pipeline_fetches_nothing_and_fails(
 ):
     config = one_site_config(network, tmp_path / "sites.yaml")
     script = (
-        "import sys, crawler.runner as r\n"
+        "import sys, crawler.run.runner as r\n"
         "plain = r.crawl_settings\n"
         "def without_pipeline():\n"
         "    s = plain(); s.set('ITEM_PIPELINES', {}, priority='cmdline'); return s\n"

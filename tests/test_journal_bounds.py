@@ -13,11 +13,11 @@ from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, RunLedger
-from crawler.lifecycle import RunLifecycle
 from crawler.localnet.sitemaps import SitemapSite, urlset
-from crawler.outcomes import CrawlFacts, judge
 from crawler.pipeline import journal
 from crawler.pipeline.journal import Journal, ReplayBounds
+from crawler.run.lifecycle import RunLifecycle
+from crawler.run.outcomes import CrawlFacts, judge
 from crawler.store import connect
 from tests.helpers import newscrawl
 from tests.test_nothing_lost import NOW, fetched, pipeline_for, spider_for

@@ -1,4 +1,4 @@
-"""One run lifecycle (crawler.lifecycle) on every path, and outcomes that tell the truth.
+"""One run lifecycle (crawler.run.lifecycle) on every path, and outcomes that tell the truth.
 
 Real crawls in child processes against loopback sites: `newscrawl crawl` and
 `scrapy crawl news` record runs of the same shape; a busy site does not stop the
@@ -24,10 +24,10 @@ import pytest
 import yaml
 
 from crawler.clock import utcnow
-from crawler.lease import SiteLease
 from crawler.localnet import LocalNetwork
 from crawler.maintenance.verify import verify
 from crawler.metrics import ServiceMetrics
+from crawler.run.lease import SiteLease
 from crawler.store import connect
 from tests.helpers import REPO, free_port, newscrawl, wait_until
 
@@ -254,8 +254,8 @@ def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_r
 ):
     """The lease's expiry and abandoned runs are judged by the server's clock: a process
     three minutes ahead (longer than a lease lives) finds the running crawl alive."""
-    from crawler.lease import LeaseHeld
-    from crawler.runner import prepare_store
+    from crawler.run.lease import LeaseHeld
+    from crawler.run.runner import prepare_store
 
     monkeypatch.setenv("CRAWLER_JOURNAL", str(tmp_path / "journal"))
     live = SiteLease(db, "valley-gazette", "run-live")
@@ -336,10 +336,10 @@ def test_sigterm_closes_the_services_crawls_through_scrapy_and_logs_their_own_ru
 def test_a_sigterm_before_scrapy_runs_is_noted_not_fatal():
     """A crawl process told to stop while it prepares the store (before Scrapy installs its
     handlers) is not killed, which would leave its runs to be found abandoned: the signal
-    is noted, and no crawl starts (crawler.runner.crawl_sites)."""
+    is noted, and no crawl starts (crawler.run.runner.crawl_sites)."""
     import os
 
-    from crawler.runner import EarlyStop
+    from crawler.run.runner import EarlyStop
 
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -374,7 +374,7 @@ def test_a_sigterm_before_scrapy_runs_is_noted_not_fatal():
 def test_a_crawl_fails_only_when_it_reached_nothing_it_was_sent_for(
     sources, responses, download_errors, expected
 ):
-    from crawler.outcomes import CrawlFacts, judge
+    from crawler.run.outcomes import CrawlFacts, judge
 
     errors = sum(1 for seen in sources.values() if seen and seen[0] == "error")
     facts = CrawlFacts(
@@ -389,7 +389,7 @@ def test_a_crawl_fails_only_when_it_reached_nothing_it_was_sent_for(
 
 
 def test_failed_runs_in_a_row_count_failures_and_skip_runs_that_say_nothing_of_the_site():
-    from crawler.outcomes import consecutive_failures
+    from crawler.run.outcomes import consecutive_failures
 
     count = 0
     for outcome, expected in [

@@ -1,5 +1,5 @@
 """A crawl node is safe to expose: Scrapyd asks for credentials, and a job's arguments
-cannot widen what the node does (crawler.jobargs, crawler.scrapyd_runner).
+cannot widen what the node does (crawler.run.jobargs, crawler.run.scrapyd_runner).
 
 Unit tests of the argument checks, then one real node started as the compose service
 starts it (installed package, `scrapyd` in config/), with credentials from the
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler import jobargs
 from crawler.config import ScrapydSettings, parse_config
 from crawler.dispatch import NodeRefused, ScrapydDispatcher, ScrapydNode
 from crawler.localnet import LocalNetwork
+from crawler.run import jobargs
 from spiders.news import NewsSpider
 from tests.helpers import installed_env, wait_until
 from tests.scrapyd_nodes import Node, call

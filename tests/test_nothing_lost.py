@@ -26,15 +26,15 @@ from crawler.crawl.discovery import Entry
 from crawler.crawl.frontier import CrawlPlan
 from crawler.crawl.ledger import RunLedger, SourceState, SourceStates
 from crawler.crawl.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
-from crawler.lease import SiteLease
 from crawler.maintenance.verify import verify
-from crawler.outcomes import CrawlFacts, judge
 from crawler.pipeline import journal
 from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.journal import Journal
 from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage, Outcome
-from crawler.runner import replay_journal
+from crawler.run.lease import SiteLease
+from crawler.run.outcomes import CrawlFacts, judge
+from crawler.run.runner import replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
 from tests.test_store import T0, body, page
 

@@ -13,8 +13,8 @@ import time
 import pytest
 import yaml
 
-from crawler.lease import LeaseHeld, SiteLease
 from crawler.localnet import LocalNetwork
+from crawler.run.lease import LeaseHeld, SiteLease
 from tests.helpers import REPO, free_port, newscrawl, own_server_env, wait_until
 
 SITES = ["valley-gazette", "harbour-times"]

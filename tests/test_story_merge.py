@@ -204,7 +204,7 @@ def test_crawls_placing_both_halves_and_the_bridge_at_once_end_with_one_story(db
 def test_a_merge_stopped_after_its_mark_is_finished_at_the_next_crawl_start(db):
     from datetime import datetime, timedelta, timezone
 
-    from crawler.runner import prepare_store
+    from crawler.run.runner import prepare_store
 
     full, gallery, _ = gallery_world()
     [f] = persist_batch(db, [_page("awire-1", full)], T0)

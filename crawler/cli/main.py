@@ -33,7 +33,7 @@ def _print_progress(site: str, summary: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.runner import crawl_sites
+    from crawler.run.runner import crawl_sites
 
     path = config_path(args.config)
     config = load_config(path)

@@ -117,13 +117,13 @@ class RunLedger:
         # where fetch records and the run's end go when MongoDB cannot take them:
         # a crawler.pipeline.journal.Journal (records are replayed with the pages)
         self.spill = spill
-        # the site's configured sources and how each last ended (crawler.outcomes)
+        # the site's configured sources and how each last ended (crawler.run.outcomes)
         self.watched: frozenset[str] = frozenset()
         self.source_last: dict[str, tuple[str, str]] = {}
 
     def watch_sources(self, urls: list[str]) -> None:
         """Remember how each of these (the configured sources) ends: a crawl whose every
-        source failed is judged `failed` (crawler.outcomes)."""
+        source failed is judged `failed` (crawler.run.outcomes)."""
         self.watched = frozenset(urls)
 
     def use_stats(self, stats: Any) -> None:

@@ -3,7 +3,7 @@
 Schema 1 (before December 2026) kept every member, with what it changed, in a
 `members` array of its story and placed stories under a global `story-index`
 lock. `newscrawl migrate` runs this by hand; every crawl runs it before its first
-batch (crawler.runner.prepare_store), where it costs one read once done.
+batch (crawler.run.runner.prepare_store), where it costs one read once done.
 
 Idempotent and safe to stop at any point: members are inserted by `_id` (a rerun
 inserts nothing twice) and the story's `members` array is removed only after

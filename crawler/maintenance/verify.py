@@ -199,7 +199,7 @@ def _check_aliases(db: Database[Doc]) -> list[Violation]:
 
 def _check_runs(db: Database[Doc], now: datetime) -> list[Violation]:
     # runs before leases (a crawl takes its lease before it records its run); expiry by
-    # the server's clock (crawler.lease)
+    # the server's clock (crawler.run.lease)
     running = list(db.crawl_runs.find({"outcome": "running"}, {"site": 1}).sort("_id", 1))
     live = {doc.get("run_id") for doc in running_crawls(db).values()} if running else set()
     return [

@@ -4,7 +4,7 @@ The service runs each crawl as a child process (`python -m crawler crawl SITE
 --trigger schedule`), which ends up here, so a crash, a hang or a leak stays in
 that child. Here: prepare the store once (indexes, the journal of an outage, runs
 whose process died), then one Scrapy crawler per site; each crawl's lease, run
-record and end are crawler.lifecycle's, the same for `scrapy crawl news` and
+record and end are crawler.run.lifecycle's, the same for `scrapy crawl news` and
 Scrapyd jobs.
 """
 
@@ -23,8 +23,8 @@ from crawler.config import Config
 from crawler.crawl.ledger import new_run_id
 from crawler.maintenance.migrate import migrate_if_needed
 from crawler.maintenance.repair import repair_unfinished_runs
-from crawler.outcomes import RunResult
 from crawler.pipeline import journal, processing
+from crawler.run.outcomes import RunResult
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
 
@@ -122,7 +122,7 @@ def crawl_sites(
 ) -> list[RunResult]:
     """Crawl the named sites (concurrently, one crawler each) and return one result per site.
 
-    Each crawl's lease, run record and end are crawler.lifecycle's, as for `scrapy
+    Each crawl's lease, run record and end are crawler.run.lifecycle's, as for `scrapy
     crawl` and Scrapyd jobs: a site another crawl holds ends `skipped-busy` while
     the others are crawled. No store call of a crawl runs on Scrapy's event loop
     (crawler.pipeline.offload), since the other sites' crawls are still fetching on it.
@@ -206,7 +206,7 @@ class EarlyStop:
 
 
 def _collect(outcome: Any, crawler: Any, name: str, run_id: str, results: list[RunResult]) -> None:
-    """The crawl's result as crawler.lifecycle recorded it; `failed` when the crawl died
+    """The crawl's result as crawler.run.lifecycle recorded it; `failed` when the crawl died
     before it could record one (its spider could not be made, say)."""
     result = getattr(getattr(crawler, "spider", None), "run_result", None)
     if result is None:
@@ -264,7 +264,7 @@ def _start_progress(crawlers: list[Any], progress: Any) -> None:
 def mark_abandoned_runs(db: Any) -> int:
     """Runs left 'running' by a process that no longer holds its site's lease were interrupted.
 
-    Judged by the server's clock (crawler.lease), not this process's: one whose clock
+    Judged by the server's clock (crawler.run.lease), not this process's: one whose clock
     runs ahead must not find other hosts' live crawls expired. The running runs are
     read before the leases: a crawl takes its lease before it records its run, so a
     live run read first has its lease seen after, and a crawl starting meanwhile is

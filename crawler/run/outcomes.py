@@ -1,7 +1,7 @@
 """What a crawl run's outcome is, from how it ended and what it counted: plain Python.
 
 Every way a crawl runs (`newscrawl crawl`, the service's children, `scrapy crawl
-news`, Scrapyd jobs) ends in crawler.lifecycle, which asks `judge` here. The
+news`, Scrapyd jobs) ends in crawler.run.lifecycle, which asks `judge` here. The
 outcomes are listed in docs/schema.md (crawl_runs.outcome).
 
 A crawl that fetched nothing it was sent for is not a success: every request
@@ -22,7 +22,7 @@ from crawler.crawl.ledger import MEMORY_EXCEEDED, PIPELINE_MISSING
 SKIPPED_BUSY = "skipped-busy"  # another crawl held the site's lease: the run never started
 LEASE_LOST = "lease-lost"
 DEGRADED_RUN = "degraded"  # every article page stored was not the article (crawler.text.nonarticle)
-LIFECYCLE_MISSING = "lifecycle-missing"  # the spider's close reason without crawler.lifecycle
+LIFECYCLE_MISSING = "lifecycle-missing"  # the spider's close reason without crawler.run.lifecycle
 # Scrapy's finish reasons and ours -> the run's outcome
 CLOSE_OUTCOMES = {
     "finished": "ok",
@@ -144,7 +144,7 @@ def judge(facts: CrawlFacts, journal_dir: str = "") -> Verdict:
 def _close_error(reason: str) -> str | None:
     if reason == LIFECYCLE_MISSING:
         return (
-            "the extension crawler.lifecycle.RunLifecycle was not enabled "
+            "the extension crawler.run.lifecycle.RunLifecycle was not enabled "
             "(Scrapy started without crawler.settings): no lease, nothing crawled"
         )
     if reason in ("finished", "shutdown", "closespider_timeout", SKIPPED_BUSY):

@@ -6,11 +6,11 @@ with crawler.settings, whose EXTENSIONS build `RunLifecycle` from_crawler for
 each crawl. It does the run's bookkeeping, the same way on every path:
 
 - spider opened: prepare the store (unless the process did already), take the
-  site's lease (crawler.lease), create the run record. A site another crawl
+  site's lease (crawler.run.lease), create the run record. A site another crawl
   holds is recorded `skipped-busy`, and the spider closed with that reason
   before it fetches anything.
 - spider closed: let the spider note what it learnt of its sources, judge the
-  outcome (crawler.outcomes), record the run's end with its extraction drift
+  outcome (crawler.run.outcomes), record the run's end with its extraction drift
   (crawler.pipeline.drift) and the site's failed runs in a row, release the lease.
 
 The store calls run off Scrapy's event loop, through the spider's
@@ -29,8 +29,9 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
-from crawler.lease import LeaseHeld, SiteLease
-from crawler.outcomes import (
+from crawler.pipeline import drift, journal
+from crawler.run.lease import LeaseHeld, SiteLease
+from crawler.run.outcomes import (
     LEASE_LOST,
     SKIPPED_BUSY,
     CrawlFacts,
@@ -40,15 +41,14 @@ from crawler.outcomes import (
     judge,
     source_outcomes,
 )
-from crawler.pipeline import drift, journal
-from crawler.runner import prepare_store
+from crawler.run.runner import prepare_store
 from crawler.store.reads import latest
 
 log = logging.getLogger(__name__)
 
 STOP_RETRY_S, STOP_ATTEMPTS = 0.2, 300
 STORE_UNAVAILABLE = "store-unavailable"  # close reason: the run could not be opened
-# set by a process that prepared the store itself before its crawls (crawler.runner)
+# set by a process that prepared the store itself before its crawls (crawler.run.runner)
 PREPARED_SETTING = "NEWSCRAWL_STORE_PREPARED"
 
 

@@ -11,7 +11,7 @@ therefore checks them itself, whatever the caller:
   node's own opt-in (NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES=1): a caller could otherwise
   point the node's crawls at its own network;
 - Scrapy settings (Scrapyd's `setting=`) are refused but for the few the dispatcher
-  sends and those Scrapyd sets itself (checked by crawler.scrapyd_runner before
+  sends and those Scrapyd sets itself (checked by crawler.run.scrapyd_runner before
   Scrapy starts: LOG_FILE, FEEDS or JOBDIR would write files where the caller says).
 
 A crawl started by hand (`newscrawl crawl`, `scrapy crawl`) is its user's own: the
@@ -30,7 +30,7 @@ from crawler.config import Config, load_config, parse_config
 # what crawler.dispatch sends, and what Scrapyd adds (_job always, _version when asked)
 JOB_ARGUMENTS = frozenset({"site", "config", "config_text", "recheck", "trigger", "run_id"})
 SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
-# arguments only code in the spider's own process passes (crawler.runner): never from a job
+# arguments only code in the spider's own process passes (crawler.run.runner): never from a job
 IN_PROCESS_ARGUMENTS: dict[str, Any] = {"clock": None}
 JOB_SETTINGS = frozenset({"CLOSESPIDER_TIMEOUT"})
 # settings Scrapyd sets itself when the option is configured (its value replaces the caller's)
@@ -115,7 +115,7 @@ def check_private_addresses(settings: Config, site: str, env: Mapping[str, str])
     )
 
 
-# -- settings, checked by crawler.scrapyd_runner before Scrapy starts -------------------
+# -- settings, checked by crawler.run.scrapyd_runner before Scrapy starts -------------------
 
 
 def settings_in(argv: Iterable[str]) -> list[str]:

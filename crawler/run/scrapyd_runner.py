@@ -1,4 +1,4 @@
-"""Scrapyd's runner on a newscrawl node (`runner = crawler.scrapyd_runner` in
+"""Scrapyd's runner on a newscrawl node (`runner = crawler.run.scrapyd_runner` in
 config/scrapyd.conf): every job and every spider listing of Scrapyd starts here.
 
 Scrapyd's own runner (scrapyd.runner) finds a project's code and settings in the
@@ -8,7 +8,7 @@ its `[settings]` section to `scrapy list`, so `schedule.json` answered "spider '
 not found". And a node that once received an egg would list and announce that egg
 long after the installed package was upgraded. So this runner:
 
-- refuses Scrapy settings a job may not set (crawler.jobargs.refused_settings),
+- refuses Scrapy settings a job may not set (crawler.run.jobargs.refused_settings),
   before Scrapy starts, since LOG_FILE or FEEDS take effect as it starts;
 - runs the installed package with crawler.settings, ignoring deployed eggs, unless
   the node takes eggs on purpose (NEWSCRAWL_NODE_EGGS=1); a node that does not
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
-from crawler import jobargs
+from crawler.run import jobargs
 
 EGGS_ENV = "NEWSCRAWL_NODE_EGGS"
 SETTINGS_MODULE = "crawler.settings"
