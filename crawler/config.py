@@ -249,7 +249,7 @@ class ScrapydSettings(_Strict):
 
 class ServiceSettings(_Strict):
     """How the background service runs each crawl: `local` child processes (the default) or
-    jobs on Scrapyd nodes (crawler.dispatch)."""
+    jobs on Scrapyd nodes (crawler.service.dispatch)."""
 
     dispatcher: Literal["local", "scrapyd"] = "local"
     scrapyd: ScrapydSettings | None = None
@@ -262,7 +262,7 @@ class ServiceSettings(_Strict):
 
 
 class NotifySettings(_Strict):
-    """Change alerts (crawler.notify): where they go and which changes make one.
+    """Change alerts (crawler.service.notify): where they go and which changes make one.
 
     `targets` are Apprise URLs (`json://host:port/path` posts JSON to a webhook;
     `mailto://`, `slack://`, `matrix://`, ...). An alert is sent for each new version of
@@ -297,7 +297,7 @@ class NotifySettings(_Strict):
 class Config(_Strict):
     sites: list[Site]
     service: ServiceSettings = ServiceSettings()
-    notify: NotifySettings = NotifySettings()  # change alerts (crawler.notify)
+    notify: NotifySettings = NotifySettings()  # change alerts (crawler.service.notify)
     user_agent: str = DEFAULT_USER_AGENT
     # keys every site gets unless it sets its own (merged into each site entry, nested
     # mappings such as politeness key by key); see parse_config

@@ -2,7 +2,7 @@
 
     scrapy crawl news -a site=valley-gazette [-a config=PATH] [-a recheck=1]
 
-Run that way, as a Scrapyd job (crawler.dispatch, which passes the config
+Run that way, as a Scrapyd job (crawler.service.dispatch, which passes the config
 itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
 (crawler.run.runner), the run around the spider is crawler.run.lifecycle's: the Scrapy
 extension that takes the site's lease, records the run and judges its end.

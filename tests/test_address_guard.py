@@ -28,8 +28,8 @@ from scrapy import Request
 from crawler import urls
 from crawler.config import Site
 from crawler.crawl.middleware import OffsiteRefused, PrivateAddressRefused, SiteGuardMiddleware
-from crawler.httpd import QuietHandler
 from crawler.localnet import LocalNetwork
+from crawler.service.httpd import QuietHandler
 from tests.helpers import REPO, newscrawl
 
 NON_PUBLIC = [

@@ -26,8 +26,8 @@ import yaml
 from crawler.clock import utcnow
 from crawler.localnet import LocalNetwork
 from crawler.maintenance.verify import verify
-from crawler.metrics import ServiceMetrics
 from crawler.run.lease import SiteLease
+from crawler.service.metrics import ServiceMetrics
 from crawler.store import connect
 from tests.helpers import REPO, free_port, newscrawl, wait_until
 

@@ -1,12 +1,12 @@
 """The service's metrics/health server closes connections that send nothing, so idle
-connections (each a thread) cannot pile up (crawler.metrics.MetricsServer)."""
+connections (each a thread) cannot pile up (crawler.service.metrics.MetricsServer)."""
 
 from __future__ import annotations
 
 import socket
 import urllib.request
 
-from crawler.metrics import MetricsServer, ServiceMetrics
+from crawler.service.metrics import MetricsServer, ServiceMetrics
 
 
 def test_an_idle_connection_is_closed_after_the_timeout(db):

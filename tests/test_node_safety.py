@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from crawler.config import ScrapydSettings, parse_config
-from crawler.dispatch import NodeRefused, ScrapydDispatcher, ScrapydNode
 from crawler.localnet import LocalNetwork
 from crawler.run import jobargs
+from crawler.service.dispatch import NodeRefused, ScrapydDispatcher, ScrapydNode
 from spiders.news import NewsSpider
 from tests.helpers import installed_env, wait_until
 from tests.scrapyd_nodes import Node, call

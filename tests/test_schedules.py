@@ -12,7 +12,7 @@ import yaml
 
 from crawler.clock import SteppedClock
 from crawler.config import parse_config
-from crawler.service import Service, trigger_for
+from crawler.service.app import Service, trigger_for
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 

@@ -205,7 +205,7 @@ def test_restart_keeps_each_sites_rhythm():
     from datetime import datetime, timedelta, timezone
 
     from crawler.config import parse_config
-    from crawler.service import first_run_time, trigger_for
+    from crawler.service.app import first_run_time, trigger_for
 
     site = parse_config(
         "sites: [{name: a, url: 'https://a.example/', feeds: ['https://a.example/feed'], schedule: {every: 15m, jitter: 30s}}]"
@@ -301,7 +301,7 @@ def test_the_service_schedules_from_its_clock_and_the_stored_rhythm(tmp_path, db
     from datetime import datetime, timedelta, timezone
 
     from crawler.clock import SteppedClock
-    from crawler.service import Service
+    from crawler.service.app import Service
 
     config = tmp_path / "sites.yaml"
     config.write_text(

@@ -72,12 +72,12 @@ ALERTS_WITHIN_S = 10.0  # what `newscrawl crawl` spends on alerts once its crawl
 
 def _send_alerts(config: Any) -> None:
     """Record and send the change alerts of what was just stored, and the ones still pending
-    (crawler.notify): after the crawls, for a few seconds at most; what is not sent
+    (crawler.service.notify): after the crawls, for a few seconds at most; what is not sent
     waits in `notifications` for the next crawl or the service."""
     if not config.notify.targets:
         return
     from crawler.clock import utcnow
-    from crawler.notify import run_once
+    from crawler.service.notify import run_once
     from crawler.store import open_database
 
     try:

@@ -159,7 +159,7 @@ class RunLedger:
     def start(self) -> None:
         """Create the run record (idempotent: the runner and the spider may both call it).
 
-        A run a dispatcher queued on a Scrapyd node (crawler.dispatch) already has a
+        A run a dispatcher queued on a Scrapyd node (crawler.service.dispatch) already has a
         record, naming its node and job: it becomes `running` here, in the job."""
         here = {"host": socket.gethostname(), "pid": os.getpid()}
         self.db.crawl_runs.update_one(

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import lxml.html
 from lxml import etree
 
-from crawler.httpd import QuietHandler
+from crawler.service.httpd import QuietHandler
 
 SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SEMANTIC = "semantic"  # the publisher's own markup; oldcms.LAYOUTS re-wrap the article

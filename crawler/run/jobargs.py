@@ -3,7 +3,7 @@
 Anyone who can reach a node's `schedule.json` chooses a job's arguments. The node
 therefore checks them itself, whatever the caller:
 
-- only the arguments the dispatcher sends (crawler.dispatch) are accepted; Scrapy
+- only the arguments the dispatcher sends (crawler.service.dispatch) are accepted; Scrapy
   would otherwise set any other one as an attribute of the spider;
 - `config=` names a file in the node's own config folder (NEWSCRAWL_CONFIG_DIR,
   else the folder of CRAWLER_CONFIG, else the folder Scrapyd runs in: `config/`);
@@ -27,7 +27,7 @@ from typing import Any
 
 from crawler.config import Config, load_config, parse_config
 
-# what crawler.dispatch sends, and what Scrapyd adds (_job always, _version when asked)
+# what crawler.service.dispatch sends, and what Scrapyd adds (_job always, _version when asked)
 JOB_ARGUMENTS = frozenset({"site", "config", "config_text", "recheck", "trigger", "run_id"})
 SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
 # arguments only code in the spider's own process passes (crawler.run.runner): never from a job

@@ -58,7 +58,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     # runs queued or running now, at every crawl start and metrics scrape: few among many
     db.crawl_runs.create_index("outcome")
     db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
-    # crawler.notify: the alerts due (sent and failed ones have no next_attempt_at)
+    # crawler.service.notify: the alerts due (sent and failed ones have no next_attempt_at)
     db.notifications.create_index("next_attempt_at", sparse=True)
     backfill_url_aliases(db)
 

@@ -1,6 +1,6 @@
 """Where a scheduled crawl runs: a child process here (`local`) or a job on a Scrapyd node.
 
-The service decides *when* a site is crawled (crawler.service); a dispatcher
+The service decides *when* a site is crawled (crawler.service.app); a dispatcher
 decides *where*, runs the crawl there and reports how it ended. Both run the
 same spider with the same arguments, and in both the crawl itself takes the
 site's lease in MongoDB, so a scheduled crawl, a Scrapyd job and a manual

@@ -36,7 +36,7 @@ from pymongo.errors import PyMongoError
 
 from crawler.clock import utcnow
 from crawler.crawl.ledger import UNFINISHED_RUN
-from crawler.httpd import QuietHandler
+from crawler.service.httpd import QuietHandler
 from crawler.store.reads import latest
 
 log = logging.getLogger("newscrawl.metrics")

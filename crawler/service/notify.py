@@ -15,7 +15,7 @@ Two steps, both outside any crawl's event loop, and neither can fail a crawl:
    collection for the next `newscrawl crawl` or the service's next pass.
 
 `newscrawl crawl` runs both once its crawls are over, for a few seconds at most; the
-service every 30 seconds in a thread of its own (crawler.service).
+service every 30 seconds in a thread of its own (crawler.service.app).
 """
 
 from __future__ import annotations

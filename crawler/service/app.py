@@ -1,6 +1,6 @@
 """The background service: one APScheduler 3 job per site, each crawl in its own process.
 
-Where a crawl runs is the dispatcher's business (crawler.dispatch): a child
+Where a crawl runs is the dispatcher's business (crawler.service.dispatch): a child
 process of the service (`local`, the default) or a job on a Scrapyd node
 (`scrapyd`, for more than one crawl machine).
 
@@ -48,9 +48,9 @@ from crawler.config import (
     Site,
     load_config,
 )
-from crawler.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
-from crawler.metrics import MetricsServer, ServiceMetrics
 from crawler.run.runner import mark_abandoned_runs
+from crawler.service.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
+from crawler.service.metrics import MetricsServer, ServiceMetrics
 from crawler.store import ensure_indexes, open_database
 from crawler.store.reads import latest
 
@@ -148,7 +148,7 @@ class Service:
         self._scheduled: dict[str, Schedule] = {}  # the schedule each site's job was made with
         self._last_started: dict[str, datetime] = {}  # by this process; else from `schedules`
         self.stopping = threading.Event()
-        self.alerts_every_s = 30.0  # crawler.notify's pass (newscrawl demo --serve: faster)
+        self.alerts_every_s = 30.0  # crawler.service.notify's pass (newscrawl demo --serve: faster)
         self.dispatcher: Dispatcher = self._dispatcher()
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
@@ -379,9 +379,9 @@ class Service:
         return 0
 
     def _alerts(self) -> None:
-        """Change alerts (crawler.notify): record and send every `alerts_every_s`, in a thread of
+        """Change alerts (crawler.service.notify): record and send every `alerts_every_s`, in a thread of
         its own, so a slow receiver never delays a crawl or the schedule."""
-        from crawler.notify import run_once
+        from crawler.service.notify import run_once
 
         while not self.stopping.wait(self.alerts_every_s):
             try:
