@@ -34,6 +34,11 @@ PROGRESS_EVERY_S = 5.0
 __all__ = ["RunResult", "crawl_sites", "prepare_store", "replay_journal", "mark_abandoned_runs"]
 
 
+# the spider by its name, found by Scrapy's spider loader in SPIDER_MODULES (crawler.settings)
+# as `scrapy crawl news` and Scrapyd find it: spiders/ is the glue above the run, not below it
+SPIDER = "news"
+
+
 def replay_journal(db: Any) -> journal.ReplayReport:
     """Store what was spooled while MongoDB was away: pages, fetch records, run ends.
 
@@ -130,8 +135,6 @@ def crawl_sites(
     stop = EarlyStop.install()  # a SIGTERM before Scrapy takes over its signals
     from scrapy.crawler import CrawlerProcess
 
-    from spiders.news import NewsSpider
-
     db = open_database()
     prepare_store(db, clock)
 
@@ -149,7 +152,7 @@ def crawl_sites(
     crawlers: list[Any] = []
     for name in sites:
         run_id = new_run_id(name, clock())
-        crawler = process.create_crawler(NewsSpider)
+        crawler = process.create_crawler(SPIDER)
         deferred = process.crawl(
             crawler,
             site=name,
