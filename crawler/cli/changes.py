@@ -27,9 +27,8 @@ from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store.reads import newest_first
 from crawler.store.session import UsageError
+from crawler.types import Doc
 from crawler.version.summaries import one_line
-
-Doc = dict[str, Any]
 
 KINDS = ("first", "headline", "lede", "body_added", "body_removed", "correction", "body_edited")
 EDITS = tuple(k for k in KINDS if k != "first")

@@ -24,9 +24,8 @@ from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
 from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
+from crawler.types import Doc
 from crawler.version.decide import word_diff
-
-Doc = dict[str, Any]
 
 
 def console() -> Console:

@@ -30,10 +30,10 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from crawler.store.writes import insert_new
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 FETCH_BATCH = 200  # fetch records per insert (and per journal line)
 SKIP_SAMPLE = 20  # URLs kept as examples in a line of skipped entries
 UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)

@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pymongo.database import Database
 
 from crawler.store.writes import insert_new
 from crawler.stories.members import ORIGIN_KEYS, SAMPLE_SIZE
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 
 SCHEMA_VERSION = 2
 OLD_LOCK = "story-index"

@@ -13,17 +13,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo.database import Database
 
 from crawler.crawl.discovery import parse_date
 from crawler.store import ArticleStore
 from crawler.stories import Member, StoryIndex
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 CHUNK = 200
 LOOKED_MARKER = "repair"  # meta: where the next look for runs to repair starts
 CLOCK_SKEW = timedelta(hours=1)

@@ -21,14 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pymongo.database import Database
 
 from crawler.store.leases import running_crawls
 from crawler.store.reads import in_batches
-
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 
 @dataclass(frozen=True)

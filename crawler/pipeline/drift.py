@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from crawler.types import Doc
+
 BASELINE_DAYS = 7
 MIN_PAGES = 5
 BASELINE_RUNS = 200  # the newest runs of the week that make the baseline
 SHARE_FLOOR = 0.6  # a share below this in the baseline is not trusted enough to warn on
 DROP = 0.5  # below this fraction of the baseline is a drop
 
-Doc = dict[str, Any]
 SHARES = ("title", "date", "authors")
 
 

@@ -18,15 +18,13 @@ point anywhere (a section front), so neither moves a page without its text.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo.database import Database
 
 from crawler import urls
 from crawler.store import ArticleStore, Page
 from crawler.stories import containment, shingle_hashes, unpack
+from crawler.types import Doc
 
-Doc = dict[str, Any]
 SAME_ARTICLE_CONTAINMENT = 0.6
 
 

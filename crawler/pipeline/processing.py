@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pymongo.database import Database
 
@@ -26,9 +25,8 @@ from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
 from crawler.stories.agency import agency_of
 from crawler.text import chrome, nonarticle, normalize
 from crawler.text.extract import EXTRACTOR_VERSION, ExtractionError, extract
+from crawler.types import Doc
 from crawler.version.decide import CHANGED, DEGRADED, NEW, Snapshot
-
-Doc = dict[str, Any]
 
 
 @dataclass

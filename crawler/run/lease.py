@@ -25,18 +25,16 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crawler.clock import utcnow
 from crawler.store.leases import holder_is_dead, server_now
+from crawler.types import Doc
 
 LEASE_TTL = timedelta(seconds=90)
 RENEW_EVERY_S = 20.0
-
-Doc = dict[str, Any]
 
 
 class LeaseHeld(Exception):

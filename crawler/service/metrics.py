@@ -38,6 +38,7 @@ from crawler.clock import utcnow
 from crawler.crawl.ledger import UNFINISHED_RUN
 from crawler.service.httpd import QuietHandler
 from crawler.store.reads import latest
+from crawler.types import Doc
 
 log = logging.getLogger("newscrawl.metrics")
 
@@ -62,8 +63,6 @@ OUTCOMES = (
     "lease-lost",
     "skipped-busy",
 )
-
-Doc = dict[str, Any]
 
 
 class ServiceMetrics:

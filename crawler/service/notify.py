@@ -33,11 +33,11 @@ from pymongo.errors import PyMongoError
 from crawler.config import NotifySettings, parse_duration
 from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
+from crawler.types import Doc
 from crawler.version.summaries import one_line
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 
 CURSOR = "notify"  # meta document: the fetched_at the last scan read up to
 LOOK_BACK = timedelta(minutes=15)  # versions written a little after they were fetched

@@ -10,10 +10,11 @@ benchmarks and the tests.
 
 from crawler.clock import utcnow
 from crawler.store.articles import ArticleStore, SaveResult
-from crawler.store.connection import Doc, connect, database_name, open_database
+from crawler.store.connection import connect, database_name, open_database
 from crawler.store.indexes import COMMON_ANCHOR_TTL_S, FETCH_LOG_TTL, ensure_indexes
 from crawler.store.versions import CurrentView, Page, compress_raw, decompress_raw
 from crawler.store.writes import insert_new
+from crawler.types import Doc
 
 __all__ = [
     "COMMON_ANCHOR_TTL_S",

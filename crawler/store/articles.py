@@ -21,7 +21,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.collection import Collection
@@ -43,6 +42,7 @@ from crawler.store.versions import (
     version_doc,
 )
 from crawler.store.writes import bulk_ignoring_races, insert_new
+from crawler.types import Doc
 from crawler.version import revisit
 from crawler.version.decide import CHANGED, DEGRADED, NEW, REVERTED, Decision
 
@@ -52,8 +52,6 @@ MAX_WRITE_ATTEMPTS = 8
 # a page that answers again after a 404/410 is back: revisited, no longer `gone`, and
 # its run of missing answers starts again from nothing
 BACK_FROM_GONE = {"status": "", "gone_status": "", "missing": ""}
-
-Doc = dict[str, Any]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 
 def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:

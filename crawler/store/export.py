@@ -36,8 +36,7 @@ from io import BytesIO
 from typing import IO, Any
 
 from crawler.store.versions import decompress_raw
-
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 WINDOW = timedelta(
     hours=6

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from crawler.store.writes import insert_new
+from crawler.types import Doc
 
 FETCH_LOG_TTL = timedelta(days=30)
 COMMON_ANCHOR_TTL_S = 30 * 24 * 3600  # common anchors (crawler.stories.index) are learned again
 ALIASES_MARKER = "url_aliases-backfilled"  # meta: backfill_url_aliases has looked
-
-Doc = dict[str, Any]
 
 
 def ensure_indexes(db: Database[Doc]) -> None:

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 from pymongo.database import Database
 
-from crawler.store.connection import Doc
 from crawler.store.embedded import pid_alive
+from crawler.types import Doc
 
 
 def server_now(db: Database[Doc]) -> datetime:

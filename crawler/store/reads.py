@@ -25,7 +25,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 RECENT = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=31))
 BIG_STORIES = (64, 8, 2)  # story sizes: most stories are a single article

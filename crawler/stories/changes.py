@@ -9,8 +9,7 @@ from crawler.stories.agency import agency_of
 from crawler.stories.placement import Member
 from crawler.stories.shingles import is_wire_copy
 from crawler.text import normalize
-
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 
 def member_entry(member: Member, similarity: float, now: datetime) -> Doc:

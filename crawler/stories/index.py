@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -29,11 +28,10 @@ from crawler.stories.placement import (
 )
 from crawler.stories.shingles import anchors_of, ledes_of, pack, shingle_hashes, unpack
 from crawler.text import normalize
+from crawler.types import Doc
 
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
-
-Doc = dict[str, Any]
 
 
 class CommonAnchors:

@@ -36,7 +36,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
@@ -44,10 +43,10 @@ from pymongo.database import Database
 from crawler.store.leases import holder_is_dead
 from crawler.stories.placement import Candidate, Member, verified_matches
 from crawler.stories.shingles import pack, unpack
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 
 EXPIRES_AFTER = timedelta(seconds=120)  # renewed while waiting; a batch takes milliseconds
 WAIT_LIMIT_S = 60.0  # then go on anyway, with a warning (a story may split; verify reports it)

@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawler.text import normalize
+from crawler.types import Doc
 
 MAX_LINE_WORDS = 24  # chrome lines are short; a body paragraph is never judged by shape
 CONFIRM_PAGES = 3
@@ -101,8 +102,6 @@ _CALENDAR = frozenset(
 )
 _HAS_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d(?:[\d.,:]*\d)?")
-
-Doc = dict[str, Any]
 
 
 def line_shape(paragraph: str) -> str | None:
