@@ -203,11 +203,6 @@ def private_host_literal(host: str) -> str | None:
     return f"{host}{named} is a private, loopback or other non-public address"
 
 
-def is_private_host_literal(host: str) -> bool:
-    """A host that names a private address without DNS: an IP literal, or localhost."""
-    return private_host_literal(host) is not None
-
-
 _TRAILING_ID = re.compile(r"(?:^|[-_.])(\d+)$")
 
 

@@ -51,18 +51,6 @@ RUN_FIGURES = {  # crawl_runs.summary key -> metric name part
     "spooled": "pages_spooled",
 }
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-OUTCOMES = (
-    "ok",
-    "ok-with-errors",
-    "degraded",
-    "spooled",
-    "error",
-    "failed",
-    "interrupted",
-    "timeout",
-    "lease-lost",
-    "skipped-busy",
-)
 
 
 class ServiceMetrics:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import DESCENDING, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -402,18 +402,6 @@ class ArticleStore:
         return top
 
     # -- reading ---------------------------------------------------------------------------
-
-    def history(self, article_id: str) -> list[Doc]:
-        return list(
-            self.versions.find({"article_id": article_id}, {"raw": 0}).sort("version", ASCENDING)
-        )
-
-    def version(self, article_id: str, number: int | None = None) -> Doc | None:
-        if number is None:
-            return self.versions.find_one(
-                {"article_id": article_id}, sort=[("version", DESCENDING)]
-            )
-        return self.versions.find_one({"article_id": article_id, "version": number})
 
     def due_for_revisit(
         self, site: str, now: datetime, limit: int, everything: bool = False

@@ -103,10 +103,6 @@ def _sentences_from_fragments(lines: Sequence[str]) -> list[str]:
     return paragraphs
 
 
-def clean_text(text: str) -> str:
-    return "\n".join(clean_paragraphs(text))
-
-
 def clean_title(title: str | None) -> str:
     return " ".join(clean_paragraphs(title or ""))
 
