@@ -28,7 +28,8 @@ MEASURE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from crawler.crawl import discovery
-from crawler.crawl.discovery import Entry, maybe_gunzip, parse_date
+from crawler.crawl.discovery import Entry, maybe_gunzip
+from crawler.text.dates import parse_date
 from lxml import etree
 body = open(sys.argv[2], "rb").read()
 way, limit = sys.argv[3], int(sys.argv[4])

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from crawler.clock import utcnow
-from crawler.crawl.discovery import parse_date
 from crawler.store import connect, ensure_indexes
 from crawler.stories import Member, StoryIndex
 from crawler.stories.agency import UNKNOWN, agency_of
 from crawler.text import normalize
+from crawler.text.dates import parse_date
 
 
 class InputError(ValueError):

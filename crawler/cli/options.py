@@ -22,7 +22,7 @@ SINCE_FORMS = "a duration back from now (1h, 2d) or a date/time (2026-11-25)"
 def parse_since(text: str, now: datetime, option: str = "--since") -> datetime:
     """A duration back from `now` or an absolute date/time (UTC when no zone is given)."""
     from crawler.config import parse_duration
-    from crawler.crawl.discovery import parse_date
+    from crawler.text.dates import parse_date
 
     value = text.strip()
     if value and value[0].isdigit() and value[-1] in "smhd" and "-" not in value:

@@ -12,11 +12,12 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
+
+from crawler.text.dates import parse_date
 
 MAX_DECOMPRESSED = 50 * 1024 * 1024
 DROPPED_SAMPLE = 20  # URLs kept as examples of what a limit left out
@@ -266,23 +267,6 @@ def parse_robots_sitemaps(body: bytes, url: str) -> list[str]:
 
     robots = Protego.parse(body.decode("utf-8", errors="replace"))
     return [urljoin(url, s) for s in robots.sitemaps]
-
-
-def parse_date(text: str | None) -> datetime | None:
-    """W3C datetime, a bare date, or an RFC 822 date, as an aware UTC datetime."""
-    if not text:
-        return None
-    value = text.strip()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 _NOT_ARTICLE = re.compile(

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from pymongo.database import Database
 
-from crawler.crawl.discovery import parse_date
 from crawler.store import ArticleStore
 from crawler.stories import Member, StoryIndex
+from crawler.text.dates import parse_date
 from crawler.types import Doc
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
 from crawler.stories.agency import agency_of
 from crawler.text import chrome, nonarticle, normalize
+from crawler.text.dates import parse_date
 from crawler.text.extract import EXTRACTOR_VERSION, ExtractionError, extract
 from crawler.types import Doc
 from crawler.version.decide import CHANGED, DEGRADED, NEW, Snapshot
@@ -242,18 +243,10 @@ def _member(page: Page, rejoin: bool = False) -> Member:
         url=page.url,
         title=page.snapshot.title,
         paragraphs=list(page.snapshot.paragraphs),
-        published=_parse_iso(page.published),
+        published=parse_date(page.published),
         seen_at=page.fetched_at,
         authors=page.authors,
         hashes=page.shingles,
         body_hash=page.body_hash,
         agency=page.agency,
     )
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    from crawler.crawl.discovery import parse_date
-
-    return parse_date(value)
