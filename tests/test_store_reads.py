@@ -15,7 +15,7 @@ import pytest
 
 from crawler.cli.inspect import first_members, run_rows, story_rows
 from crawler.store import ensure_indexes
-from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
+from crawler.store.reads import BIG_STORIES, first_sorted, last_run, newest
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
@@ -113,14 +113,38 @@ def test_the_last_finished_run_is_the_plain_queries(db, days_after):
     now = START + timedelta(days=60 + days_after)
     for site in ("busy", "weekly", "rare", "once", "nobody"):
         plain = _plain(db, {"site": site, "finished_at": {"$ne": None}}, 1)
-        got = latest(
-            db.crawl_runs,
-            {"site": site},
-            "started_at",
-            now,
-            lambda r: r.get("finished_at") is not None,
-        )
+        got = last_run(db, site, now)
         assert ([got["_id"]] if got else []) == plain, site
+
+
+def test_a_run_queued_on_a_node_is_not_the_last_run(db):
+    """`newscrawl status` and the metrics agree: the last run is the newest that ended, not a
+    Scrapyd job still queued (outcome "queued") or a crawl running now."""
+    db.crawl_runs.insert_many(
+        [
+            {
+                "_id": "ended",
+                "site": "a",
+                "started_at": START,
+                "finished_at": START,
+                "outcome": "ok",
+            },
+            {
+                "_id": "queued",
+                "site": "a",
+                "started_at": START + timedelta(hours=1),
+                "outcome": "queued",
+            },
+            {
+                "_id": "running",
+                "site": "a",
+                "started_at": START + timedelta(hours=2),
+                "outcome": "running",
+            },
+        ]
+    )
+    assert last_run(db, "a", START + timedelta(days=1))["_id"] == "ended"
+    assert last_run(db, "b", START) is None
 
 
 def test_a_big_story_s_first_members_are_the_plain_sorts(db):

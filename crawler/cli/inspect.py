@@ -23,7 +23,7 @@ from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, 
 from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
-from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
+from crawler.store.reads import BIG_STORIES, first_sorted, last_run, newest
 from crawler.types import Doc
 from crawler.version.decide import word_diff
 
@@ -521,7 +521,7 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
     leases = running_crawls(db)
     rows = []
     for site in config.sites:
-        last = latest(db.crawl_runs, {"site": site.name}, "started_at", utcnow(), _not_running)
+        last = last_run(db, site.name, utcnow())
         lease = leases.get(site.name)
         rows.append(
             {
@@ -551,10 +551,6 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
             }
         )
     return rows
-
-
-def _not_running(run: Doc) -> bool:
-    return run.get("outcome") != "running"
 
 
 def cmd_status(args: argparse.Namespace, db: Any) -> int:

@@ -37,7 +37,7 @@ from pymongo.errors import PyMongoError
 from crawler.clock import utcnow
 from crawler.crawl.ledger import UNFINISHED_RUN
 from crawler.service.httpd import QuietHandler
-from crawler.store.reads import latest
+from crawler.store.reads import last_run
 from crawler.types import Doc
 
 log = logging.getLogger("newscrawl.metrics")
@@ -188,7 +188,7 @@ class _StoreCollector:
         try:
             unfinished = _unfinished_runs_by_site(db)
             for site in sites:
-                run = latest(db.crawl_runs, {"site": site}, "started_at", utcnow(), _finished)
+                run = last_run(db, site, utcnow())
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())
@@ -222,10 +222,6 @@ class _StoreCollector:
             failing,
             up,
         )
-
-
-def _finished(run: Doc) -> bool:
-    return run.get("finished_at") is not None
 
 
 def _unfinished_runs_by_site(db: Any) -> dict[str, int]:

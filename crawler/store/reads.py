@@ -137,3 +137,14 @@ def newest_first(
         if lower is None or lower == since:
             return
         upper = lower
+
+
+def last_run(db: Any, site: str, now: datetime) -> Doc | None:
+    """The site's last run: the latest started that has ended (it has `finished_at`). The one
+    meaning of "last run" for `newscrawl status` and the service's metrics: a run queued on a
+    Scrapyd node or running now is not the last run yet."""
+    return latest(db.crawl_runs, {"site": site}, "started_at", now, _ended)
+
+
+def _ended(run: Doc) -> bool:
+    return run.get("finished_at") is not None
