@@ -29,6 +29,7 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
 from crawler.types import Doc
 
@@ -298,8 +299,7 @@ class RunLedger:
             log.error("MongoDB unavailable (%s): %d fetch records lost", exc, len(records))
             return
         journalled = 0
-        for start in range(0, len(records), FETCH_BATCH):
-            chunk = records[start : start + FETCH_BATCH]
+        for chunk in in_batches(records, FETCH_BATCH):
             try:
                 self.spill.append_records("fetches", chunk)
                 journalled += len(chunk)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pymongo.database import Database
 
 from crawler.store import ArticleStore
+from crawler.store.reads import in_batches
 from crawler.stories import Member, StoryIndex
 from crawler.text.dates import parse_date
 from crawler.types import Doc
@@ -43,8 +44,8 @@ def repair_unfinished_runs(db: Database[Doc], now: datetime) -> RepairReport:
         ids = sorted(
             {v["article_id"] for v in db.versions.find({"run_id": run["_id"]}, {"article_id": 1})}
         )
-        for start in range(0, len(ids), CHUNK):
-            caught_up, placed = repair_articles(db, ids[start : start + CHUNK], now)
+        for chunk in in_batches(ids, CHUNK):
+            caught_up, placed = repair_articles(db, list(chunk), now)
             report.articles_caught_up += caught_up
             report.articles_placed += placed
         db.crawl_runs.update_one({"_id": run["_id"]}, {"$set": {"repaired_at": now}})

@@ -97,10 +97,10 @@ def latest(
         limit *= 8
 
 
-def in_batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """`items` in slices of IN_BATCH, for `$in` lists that may hold thousands."""
-    for start in range(0, len(items), IN_BATCH):
-        yield items[start : start + IN_BATCH]
+def in_batches(items: Sequence[Any], size: int = IN_BATCH) -> Iterator[Sequence[Any]]:
+    """`items` in slices of `size` (IN_BATCH: for `$in` lists that may hold thousands)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _bounded(query: Doc, field: str, condition: Any) -> Doc:
