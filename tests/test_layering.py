@@ -86,3 +86,16 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     source.write_text("def f():\n    from crawler.run import lease\n")
     assert "crawler.run.lease" in _imports(source)
     assert _unit("crawler.run.lease") == "crawler.run" and _unit("crawler.clock") == "crawler.clock"
+
+
+def test_the_tests_mirror_the_packages():
+    """A package's tests live in tests/<package>/ (cross-cutting ones at the top)."""
+    folders = [
+        d
+        for d in (REPO / "tests").iterdir()
+        if d.is_dir() and d.name not in {"data", "__pycache__"}
+    ]
+    assert len(folders) >= 9
+    for folder in folders:
+        assert (REPO / "crawler" / folder.name / "__init__.py").exists(), folder.name
+        assert (folder / "__init__.py").exists(), f"{folder.name}: tests.{folder.name} imports"

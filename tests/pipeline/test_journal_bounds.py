@@ -20,7 +20,7 @@ from crawler.run.lifecycle import RunLifecycle
 from crawler.run.outcomes import CrawlFacts, judge
 from crawler.store import connect
 from tests.helpers import newscrawl
-from tests.test_nothing_lost import NOW, fetched, pipeline_for, spider_for
+from tests.pipeline.test_nothing_lost import NOW, fetched, pipeline_for, spider_for
 
 LINES, PER_LINE = 30, 200
 

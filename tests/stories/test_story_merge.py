@@ -20,7 +20,7 @@ from crawler.stories import StoryIndex, containment, follow_merges, shingle_hash
 from crawler.stories.placement import BRIDGE_CONTAINMENT, SAME_STORY_CONTAINMENT
 from crawler.text import normalize
 from crawler.version.decide import Snapshot
-from tests.test_clustering import T0, member, slowed
+from tests.stories.test_clustering import T0, member, slowed
 
 
 def _page(article_id: str, paragraphs: list[str], title: str = "T") -> Page:

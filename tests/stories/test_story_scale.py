@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import bson
 import pytest
@@ -20,10 +19,10 @@ from crawler.pipeline.processing import persist_batch
 from crawler.store import Page
 from crawler.stories import StoryIndex, members
 from crawler.version.decide import Snapshot
-from tests.helpers import members_of, newscrawl
-from tests.test_clustering import T0, Index, member, story_world
+from tests.helpers import REPO, members_of, newscrawl
+from tests.stories.test_clustering import T0, Index, member, story_world
 
-SCHEMA1 = Path(__file__).parent / "data" / "schema1.json"  # written by commit bf30250's code
+SCHEMA1 = REPO / "tests" / "data" / "schema1.json"  # written by commit bf30250's code
 EDITS = [("headline",), ("headline", "intro"), ("trim",), ("glue", "headline"), ("lede_twice",)]
 
 

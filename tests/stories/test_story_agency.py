@@ -12,7 +12,7 @@ from crawler.cli.inspect import story_rows
 from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
 from crawler.stories.agency import agency_of, story_agency
 from crawler.text.extract import extract
-from tests.test_story_matching import WIRE, place
+from tests.stories.test_story_matching import WIRE, place
 
 
 @pytest.mark.parametrize(

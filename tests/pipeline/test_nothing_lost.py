@@ -36,7 +36,7 @@ from crawler.run.lease import SiteLease
 from crawler.run.outcomes import CrawlFacts, judge
 from crawler.run.runner import replay_journal
 from crawler.store import ArticleStore, connect, ensure_indexes
-from tests.test_store import T0, body, page
+from tests.store.test_store import T0, body, page
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 

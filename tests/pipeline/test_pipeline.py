@@ -10,7 +10,7 @@ from crawler.clock import utcnow
 from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.processing import Outcome
 from crawler.pipeline.workers import BatchWriter
-from tests.test_store import body, page
+from tests.store.test_store import body, page
 
 
 def test_pages_arriving_during_a_write_go_together_in_the_next_batch():

@@ -7,7 +7,7 @@ from datetime import timedelta
 from crawler.clock import SteppedClock
 from crawler.store import ArticleStore
 from crawler.version.revisit import GONE_SPAN, MIN_INTERVAL, missing_retry
-from tests.test_store import T0, body, page
+from tests.store.test_store import T0, body, page
 
 KEY = "example.test/a1"
 

@@ -178,7 +178,7 @@ def test_the_fetch_log_is_written_in_bounded_inserts(mongo_uri, db_name, db):
     from pymongo import MongoClient, monitoring
 
     from crawler.crawl.ledger import FETCH_BATCH, RunLedger
-    from tests.test_nothing_lost import NOW
+    from tests.pipeline.test_nothing_lost import NOW
 
     class Inserts(monitoring.CommandListener):
         sizes: list[int] = []

@@ -372,7 +372,7 @@ def test_a_gone_article_leaves_the_revisit_queue(db):
     store = ArticleStore(db)
     for article_id in ("live", "gone-now", "gone-before"):
         store.save_snapshot(page(article_id, body(3)))
-    for day in range(3):  # retired after 3 answers over 2 days (tests/test_gone.py)
+    for day in range(3):  # retired after 3 answers over 2 days (tests/version/test_gone.py)
         store.mark_url_gone("example.test/gone-now", 410, T0 + timedelta(days=day))
     later = T0 + timedelta(days=30)
     in_queue = {"site": "example", "next_check_at": {"$lte": later}}

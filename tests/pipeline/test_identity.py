@@ -13,7 +13,7 @@ from crawler.pipeline.processing import persist_batch
 from crawler.store import ArticleStore, Page
 from crawler.version.decide import Snapshot
 from tests.helpers import newscrawl
-from tests.test_store import T0, body
+from tests.store.test_store import T0, body
 
 BASE = "https://gazette.test/local/2026/11/25/"
 
