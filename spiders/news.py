@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 
 from crawler import urls
 from crawler.clock import Clock, utcnow
-from crawler.config import Site, parse_duration
+from crawler.config import Site
 from crawler.crawl import discovery, frontier
 from crawler.crawl.ledger import (
     ARTICLE_FETCHED,
@@ -92,7 +92,7 @@ class NewsSpider(scrapy.Spider):
         )
         self.ledger.flush_with = self.store.later  # full fetch-log batches: off the loop
         self.plan = frontier.CrawlPlan(
-            max_age=parse_duration(self.site.max_age),
+            max_age=self.site.max_age,
             max_articles=self.site.max_articles,
             recheck=self.recheck,
         )
@@ -118,7 +118,7 @@ class NewsSpider(scrapy.Spider):
             settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
             # sent with every request; robots.txt is matched against the same one
             settings.set("USER_AGENT", spider.site_user_agent, priority="spider")
-            timeout = parse_duration(spider.site.crawl_timeout).total_seconds()
+            timeout = spider.site.crawl_timeout.total_seconds()
             settings.set("CLOSESPIDER_TIMEOUT", timeout, priority="spider")
         return spider
 

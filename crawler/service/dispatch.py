@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pymongo.errors import PyMongoError
 
 from crawler.clock import Clock, utcnow
-from crawler.config import ScrapydSettings, Site, parse_duration
+from crawler.config import ScrapydSettings, Site
 from crawler.crawl.ledger import new_run_id
 
 log = logging.getLogger("newscrawl.dispatch")
@@ -73,7 +73,7 @@ class LocalDispatcher:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, site: Site, config_text: str, stopping: threading.Event) -> Dispatched:
-        limit = parse_duration(site.crawl_timeout).total_seconds() + 60
+        limit = site.crawl_timeout.total_seconds() + 60
         cmd = [self.python, "-m", "crawler", "crawl", site.name]
         cmd += ["--trigger", "schedule", "--config", self.config_path]
         with self.lock:  # atomic with stop_all's snapshot: no child starts after it
@@ -224,8 +224,8 @@ class ScrapydDispatcher:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self.poll_s = parse_duration(settings.poll).total_seconds()
-        self.down_after_s = parse_duration(settings.node_down_after).total_seconds()
+        self.poll_s = settings.poll.total_seconds()
+        self.down_after_s = settings.node_down_after.total_seconds()
         self._running: dict[str, str] = {}  # site -> node URL
         self._last_used: dict[str, float] = {}  # node URL -> when it was last given a job
         self._lock = threading.Lock()
@@ -263,7 +263,7 @@ class ScrapydDispatcher:
             "config_text": config_text,
             "trigger": "schedule",
             "run_id": run_id,
-            "setting": f"CLOSESPIDER_TIMEOUT={parse_duration(site.crawl_timeout).total_seconds():.0f}",
+            "setting": f"CLOSESPIDER_TIMEOUT={site.crawl_timeout.total_seconds():.0f}",
         }
         refused: list[str] = []
         for node in self.ranked_nodes():
@@ -320,7 +320,7 @@ class ScrapydDispatcher:
         """Poll the job until it ends. Past the site's time, or when the service stops, it is
         cancelled (Scrapy closes it and records it `interrupted`) and followed to its end,
         at most STOP_GRACE_S longer, so that the service stops only once its jobs have."""
-        limit_s = parse_duration(site.crawl_timeout).total_seconds() + 60
+        limit_s = site.crawl_timeout.total_seconds() + 60
         started = time.monotonic()
         silent_since: float | None = None
         cancelled_at: float | None = None

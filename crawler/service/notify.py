@@ -30,7 +30,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
-from crawler.config import NotifySettings, parse_duration
+from crawler.config import NotifySettings
 from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
 from crawler.types import Doc
@@ -209,7 +209,7 @@ class Notifier:
             self._finish(alert, {"status": "failed", "failed_at": now, "last_error": error})
             log.warning("alert %s failed for good: %s", alert["_id"], error)
             return "failed"
-        wait = parse_duration(self.settings.backoff) * 2 ** (attempts - 1)
+        wait = self.settings.backoff * 2 ** (attempts - 1)
         self.db.notifications.update_one(
             {"_id": alert["_id"]},
             {"$set": {"status": "pending", "next_attempt_at": now + wait, "last_error": error}},
