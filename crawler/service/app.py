@@ -49,7 +49,7 @@ from crawler.config import (
     load_config,
 )
 from crawler.run.runner import mark_abandoned_runs
-from crawler.service.dispatch import Dispatcher, LocalDispatcher, ScrapydDispatcher
+from crawler.service.dispatch import DISPATCHERS, Dispatcher, ServiceContext
 from crawler.service.metrics import MetricsServer, ServiceMetrics
 from crawler.store import ensure_indexes, open_database
 from crawler.store.reads import latest
@@ -169,10 +169,8 @@ class Service:
 
     def _dispatcher(self) -> Dispatcher:
         settings = self.config.service
-        if settings.dispatcher == "scrapyd" and settings.scrapyd is not None:
-            log.info("crawls run on Scrapyd nodes: %s", ", ".join(settings.scrapyd.nodes))
-            return ScrapydDispatcher(settings.scrapyd, self.db, self.clock)
-        return LocalDispatcher(self.python, self.snapshot_path)
+        context = ServiceContext(settings, self.db, self.clock, self.python, self.snapshot_path)
+        return DISPATCHERS[settings.dispatcher](context)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -394,8 +392,7 @@ class Service:
         then kill; Scrapyd jobs are cancelled by their followers once `stopping` is set."""
         log.info("stopping: %s", self.dispatcher.running_jobs())
         self.scheduler.pause()
-        if isinstance(self.dispatcher, LocalDispatcher):
-            self.dispatcher.stop_all(STOP_GRACE_S)
+        self.dispatcher.stop_all(STOP_GRACE_S)
         self.scheduler.shutdown(wait=True)
         try:  # a child stopped before Scrapy took over its signals left its run open
             mark_abandoned_runs(self.db)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pymongo.errors import PyMongoError
 
 from crawler.clock import Clock, utcnow
-from crawler.config import ScrapydSettings, Site
+from crawler.config import ScrapydSettings, ServiceSettings, Site
 from crawler.crawl.ledger import new_run_id
 
 log = logging.getLogger("newscrawl.dispatch")
@@ -58,6 +58,20 @@ class Dispatcher(Protocol):
 
     def running_jobs(self) -> dict[str, int]: ...
 
+    def stop_all(self, grace_s: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What the service gives a dispatcher it makes: its settings, store, clock, and how a
+    local child is started."""
+
+    settings: ServiceSettings
+    db: Any
+    clock: Clock
+    python: str
+    snapshot_path: str
+
 
 # -- local child processes --------------------------------------------------------------
 
@@ -71,6 +85,10 @@ class LocalDispatcher:
     config_path: str  # the snapshot of the config in force, which the child reads
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_service(cls, context: ServiceContext) -> LocalDispatcher:
+        return cls(context.python, context.snapshot_path)
 
     def run(self, site: Site, config_text: str, stopping: threading.Event) -> Dispatched:
         limit = site.crawl_timeout.total_seconds() + 60
@@ -230,6 +248,17 @@ class ScrapydDispatcher:
         self._last_used: dict[str, float] = {}  # node URL -> when it was last given a job
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_service(cls, context: ServiceContext) -> ScrapydDispatcher:
+        settings = context.settings.scrapyd
+        if settings is None:  # ServiceSettings refuses it at load time; said again for mypy
+            raise ValueError("dispatcher 'scrapyd' needs a 'scrapyd' section with its nodes")
+        log.info("crawls run on Scrapyd nodes: %s", ", ".join(settings.nodes))
+        return cls(settings, context.db, context.clock)
+
+    def stop_all(self, grace_s: float) -> None:
+        """Nothing to do here: each job's follower cancels it once `stopping` is set."""
+
     def nodes(self) -> list[ScrapydNode]:
         urls = expand_nodes(self.settings.nodes, self.settings.discover)
         return [ScrapydNode(url, self.settings.project) for url in urls]
@@ -384,3 +413,12 @@ class ScrapydDispatcher:
             )
         except PyMongoError as exc:
             log.warning("run %s: could not mark it interrupted: %s", run_id, exc)
+
+
+# the dispatchers by the name `service.dispatcher` gives in the config, as Scrapy names its
+# components in settings: a new one is a class with `for_service`, `run`, `running_jobs` and
+# `stop_all`, and an entry here (and in ServiceSettings.dispatcher's names)
+DISPATCHERS: dict[str, Callable[[ServiceContext], Dispatcher]] = {
+    "local": LocalDispatcher.for_service,
+    "scrapyd": ScrapydDispatcher.for_service,
+}
