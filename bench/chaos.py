@@ -87,9 +87,9 @@ class Chaos:
         self.env = dict(
             os.environ,
             MONGODB_URI=uri,
-            CRAWLER_DB="chaos",
-            CRAWLER_JOURNAL=str(self.journal),
-            CRAWLER_MONGO_TIMEOUT_MS="1500",
+            NEWSCRAWL_DB="chaos",
+            NEWSCRAWL_JOURNAL=str(self.journal),
+            NEWSCRAWL_MONGO_TIMEOUT_MS="1500",
         )
         self.db = connect(uri, "chaos", timeout_ms=1500)
         self.tally: Counter[str] = Counter()
@@ -351,7 +351,7 @@ def run_extra_faults(chaos: Chaos, net: LocalNetwork, tmp: Path, names: list[str
 
 
 def crawl_clean(uri: str, db_name: str, config: Path, journal: Path, sites: list[str]) -> None:
-    env = dict(os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(journal))
+    env = dict(os.environ, MONGODB_URI=uri, NEWSCRAWL_DB=db_name, NEWSCRAWL_JOURNAL=str(journal))
     subprocess.run(
         [sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(config)],
         cwd=REPO,
@@ -470,7 +470,7 @@ def main() -> int:
 
 SERVICE_WINDOW_S = 60.0  # how long the service is watched after each fault
 RELOAD_EVERY_S = 3.0
-STORE_ENV = ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+STORE_ENV = ("MONGODB_URI", "NEWSCRAWL_DB", "NEWSCRAWL_DATA", "NEWSCRAWL_JOURNAL")
 
 
 def _site_config(net: LocalNetwork, path: Path, names: list[str], every: str, **kw: float) -> Path:
@@ -561,7 +561,7 @@ def fault_store_starter_ends(net: LocalNetwork, tmp: Path) -> dict[str, int]:
 
     data = tmp / "starter-data"
     env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
-    env.update(CRAWLER_DATA=str(data), CRAWLER_MONGO_TIMEOUT_MS="1500")
+    env.update(NEWSCRAWL_DATA=str(data), NEWSCRAWL_MONGO_TIMEOUT_MS="1500")
     names = sorted(net.world.sites)
     manual_site, service_sites = names[0], names[1:3]
     manual = _site_config(net, tmp / "starter-manual.yaml", [manual_site], "15m", delay=0.5)
@@ -640,9 +640,9 @@ def fault_config_reloads(net: LocalNetwork, tmp: Path, uri: str) -> dict[str, in
     env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
     env.update(
         MONGODB_URI=uri,
-        CRAWLER_DB="chaos_reload",
-        CRAWLER_JOURNAL=str(tmp / "journal-reload"),
-        CRAWLER_MONGO_TIMEOUT_MS="1500",
+        NEWSCRAWL_DB="chaos_reload",
+        NEWSCRAWL_JOURNAL=str(tmp / "journal-reload"),
+        NEWSCRAWL_MONGO_TIMEOUT_MS="1500",
     )
     config = tmp / "reload.yaml"
 

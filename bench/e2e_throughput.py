@@ -235,7 +235,7 @@ def run_pipeline(
 
     config = write_config(base, tmp / "sites.yaml")
     env = dict(
-        os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(tmp / "journal")
+        os.environ, MONGODB_URI=uri, NEWSCRAWL_DB=db_name, NEWSCRAWL_JOURNAL=str(tmp / "journal")
     )
     crawl = subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", SITE, "--config", str(config)],

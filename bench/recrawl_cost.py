@@ -42,8 +42,8 @@ def main() -> int:
         env = dict(
             os.environ,
             MONGODB_URI=server.uri,
-            CRAWLER_DB="bench_recrawl",
-            CRAWLER_JOURNAL=str(Path(tmp) / "journal"),
+            NEWSCRAWL_DB="bench_recrawl",
+            NEWSCRAWL_JOURNAL=str(Path(tmp) / "journal"),
         )
         config = net.write_config(Path(tmp) / "sites.yaml")
         crawl(config, env)

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from crawler import env
+
 DEFAULT_CONFIG_PATH = "config/sites.yaml"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -352,8 +354,8 @@ class Config(_Strict):
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """--config, else $CRAWLER_CONFIG, else config/sites.yaml."""
-    return Path(explicit or os.environ.get("CRAWLER_CONFIG") or DEFAULT_CONFIG_PATH)
+    """--config, else $NEWSCRAWL_CONFIG, else config/sites.yaml."""
+    return Path(explicit or env.get("NEWSCRAWL_CONFIG") or DEFAULT_CONFIG_PATH)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

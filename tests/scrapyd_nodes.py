@@ -74,7 +74,7 @@ class Node:
             "poll_interval = 0.5\n"
             "max_proc = 4\n"
         )
-        env = dict(env, CRAWLER_DATA=str(folder / "data"), HOME=str(folder / "home"))
+        env = dict(env, NEWSCRAWL_DATA=str(folder / "data"), HOME=str(folder / "home"))
         (folder / "home").mkdir()
         if shipped:
             shutil.copytree(REPO / "config", folder / "app" / "config")

@@ -632,7 +632,7 @@ def _print_journal() -> None:
 def add_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="per site: schedule, last and next run, running or not")
     status.add_argument(
-        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+        "--config", help="config file (default $NEWSCRAWL_CONFIG or config/sites.yaml)"
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=_with_store(cmd_status))

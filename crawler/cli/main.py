@@ -22,7 +22,7 @@ log = logging.getLogger("newscrawl")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 NO_STORE_HINT = (
-    "crawl first, start one with `newscrawl store`, or point CRAWLER_DATA or MONGODB_URI "
+    "crawl first, start one with `newscrawl store`, or point NEWSCRAWL_DATA or MONGODB_URI "
     "at the store (docs/operations-store.md)"
 )
 
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("sites", nargs="*", help="site names of the config")
     crawl.add_argument("--all", action="store_true", help="every site in the config")
     crawl.add_argument(
-        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+        "--config", help="config file (default $NEWSCRAWL_CONFIG or config/sites.yaml)"
     )
     crawl.add_argument("--recheck", action="store_true", help="re-fetch every known article now")
     crawl.add_argument(

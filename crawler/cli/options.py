@@ -53,7 +53,7 @@ def add_site(parser: argparse.ArgumentParser, what: str = "only this site") -> N
     parser.add_argument("--site", help=f"{what} (a site name of the config)")
     parser.add_argument(
         "--config",
-        help="config file naming the sites (default $CRAWLER_CONFIG or config/sites.yaml)",
+        help="config file naming the sites (default $NEWSCRAWL_CONFIG or config/sites.yaml)",
     )
 
 

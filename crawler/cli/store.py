@@ -16,14 +16,15 @@ import threading
 from types import FrameType
 from typing import Any
 
+from crawler import env
 from crawler.store.session import UsageError, redact, store_session
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    if os.environ.get("MONGODB_URI"):
+    if env.get("MONGODB_URI"):
         raise UsageError(
             "MONGODB_URI is set "
-            f"({redact(os.environ['MONGODB_URI'])}): that server is not the embedded store; "
+            f"({redact(env.get('MONGODB_URI') or '')}): that server is not the embedded store; "
             "unset it to run the embedded one"
         )
     stop = threading.Event()
@@ -46,7 +47,7 @@ def print_uri(uri: str) -> None:
     """The URI as mongosh and Compass take it, on stdout (scripts read the first line)."""
     base = uri.rstrip("/")
     print(uri, flush=True)
-    database = os.environ.get("CRAWLER_DB") or "news"
+    database = env.get("NEWSCRAWL_DB") or "news"
     print(f'  mongosh:  npx mongosh "{base}/{database}"', flush=True)
     print(f"  Compass:  {base}/?directConnection=true", flush=True)
     print(

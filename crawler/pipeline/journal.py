@@ -30,6 +30,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from crawler import env
 from crawler.paths import journal_dir
 from crawler.pipeline.processing import FetchedPage
 
@@ -134,8 +135,8 @@ class ReplayBounds:
     def from_env(cls) -> ReplayBounds:
         """NEWSCRAWL_REPLAY_STEPS and NEWSCRAWL_REPLAY_SECONDS, else the defaults."""
         return cls(
-            steps=int(os.environ.get("NEWSCRAWL_REPLAY_STEPS") or cls.steps),
-            seconds=float(os.environ.get("NEWSCRAWL_REPLAY_SECONDS") or cls.seconds),
+            steps=int(env.get("NEWSCRAWL_REPLAY_STEPS") or cls.steps),
+            seconds=float(env.get("NEWSCRAWL_REPLAY_SECONDS") or cls.seconds),
         )
 
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
+from crawler import env
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -40,7 +42,7 @@ PARENT_CHECK_S = 2.0
 
 def default_workers() -> int:
     """One worker per core: the crawling process mostly waits on the network and the store."""
-    configured = os.environ.get("NEWSCRAWL_EXTRACT_WORKERS")
+    configured = env.get("NEWSCRAWL_EXTRACT_WORKERS")
     if configured is not None:
         return max(0, int(configured))
     return os.cpu_count() or 1

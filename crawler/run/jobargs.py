@@ -6,7 +6,7 @@ therefore checks them itself, whatever the caller:
 - only the arguments the dispatcher sends (crawler.service.dispatch) are accepted; Scrapy
   would otherwise set any other one as an attribute of the spider;
 - `config=` names a file in the node's own config folder (NEWSCRAWL_CONFIG_DIR,
-  else the folder of CRAWLER_CONFIG, else the folder Scrapyd runs in: `config/`);
+  else the folder of NEWSCRAWL_CONFIG, else the folder Scrapyd runs in: `config/`);
 - a site that allows private addresses, sent in the job's `config_text`, needs the
   node's own opt-in (NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES=1): a caller could otherwise
   point the node's crawls at its own network;
@@ -20,11 +20,11 @@ checks apply to Scrapyd jobs, which Scrapyd always gives a `_job` argument.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from crawler import env
 from crawler.config import Config, load_config, parse_config
 
 # what crawler.service.dispatch sends, and what Scrapyd adds (_job always, _version when asked)
@@ -37,7 +37,6 @@ JOB_SETTINGS = frozenset({"CLOSESPIDER_TIMEOUT"})
 SCRAPYD_OWN_SETTINGS = {"LOG_FILE": "logs_dir", "FEEDS": "items_dir", "JOBDIR": "jobs_dir"}
 ALLOW_PRIVATE_ENV = "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES"
 CONFIG_DIR_ENV = "NEWSCRAWL_CONFIG_DIR"
-_YES = ("1", "true", "yes", "on")
 
 
 class JobRefused(ValueError):
@@ -53,7 +52,7 @@ def job_config(
     config: str | None,
     config_text: str | None,
     extra: Mapping[str, Any],
-    env: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
 ) -> Config:
     """The configuration a spider runs with, read from the job's text or a file, once the
     job's arguments passed the node's checks. `extra` holds the spider's arguments other
@@ -65,9 +64,9 @@ def job_config(
     check_arguments(extra)
     if config_text:
         settings = parse_config(config_text, f"<config of the job for {site}>")
-        check_private_addresses(settings, site, env)
+        check_private_addresses(settings, site, environ)
         return settings
-    return load_config(check_config_path(config, node_config_dir(env)) if config else None)
+    return load_config(check_config_path(config, node_config_dir(environ)) if config else None)
 
 
 def check_arguments(extra: Mapping[str, Any]) -> None:
@@ -82,11 +81,13 @@ def check_arguments(extra: Mapping[str, Any]) -> None:
         raise JobRefused(f"job argument(s) {', '.join(unknown)} not accepted (only {accepted})")
 
 
-def node_config_dir(env: Mapping[str, str] = os.environ) -> Path:
-    if env.get(CONFIG_DIR_ENV):
-        return Path(env[CONFIG_DIR_ENV])
-    if env.get("CRAWLER_CONFIG"):
-        return Path(env["CRAWLER_CONFIG"]).parent
+def node_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    folder = env.get(CONFIG_DIR_ENV, environ)
+    if folder:
+        return Path(folder)
+    config = env.get("NEWSCRAWL_CONFIG", environ)
+    if config:
+        return Path(config).parent
     return Path.cwd()
 
 
@@ -104,10 +105,12 @@ def check_config_path(config: str, folder: Path) -> Path:
     return resolved
 
 
-def check_private_addresses(settings: Config, site: str, env: Mapping[str, str]) -> None:
+def check_private_addresses(
+    settings: Config, site: str, environ: Mapping[str, str] | None = None
+) -> None:
     if not settings.site(site).allow_private_addresses:
         return
-    if env.get(ALLOW_PRIVATE_ENV, "").strip().lower() in _YES:
+    if env.flag(ALLOW_PRIVATE_ENV, environ):
         return
     raise JobRefused(
         f"site {site}: the job sets allow_private_addresses, which this node does not "

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from crawler import env
 from crawler.clock import utcnow
 from crawler.store.leases import holder_is_dead, server_now
 from crawler.types import Doc
@@ -72,7 +73,7 @@ class SiteLease:
         self.on_lost = on_lost
         self.clock = clock
         self.renew_every_s = renew_every_s or float(
-            os.environ.get("NEWSCRAWL_LEASE_RENEW_S", RENEW_EVERY_S)
+            env.get("NEWSCRAWL_LEASE_RENEW_S") or RENEW_EVERY_S
         )
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.expires_at: datetime | None = None

@@ -20,9 +20,10 @@ long after the installed package was upgraded. So this runner:
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Mapping
 
+from crawler import env
 from crawler.run import jobargs
 
 EGGS_ENV = "NEWSCRAWL_NODE_EGGS"
@@ -30,11 +31,11 @@ SETTINGS_MODULE = "crawler.settings"
 OWN_PACKAGES = ("crawler", "spiders")
 
 
-def eggs_allowed(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
-    return env.get(EGGS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+def eggs_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    return env.flag(EGGS_ENV, environ)
 
 
-def refusal(argv: list[str], env: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+def refusal(argv: list[str], environ: Mapping[str, str] | None = None) -> str | None:
     """Why this node will not run the command Scrapyd asks for, or None."""
     from scrapyd.config import Config
 
@@ -48,17 +49,18 @@ def refusal(argv: list[str], env: dict[str, str] | os._Environ[str] = os.environ
     if refused:
         allowed = ", ".join(sorted(jobargs.JOB_SETTINGS))
         return f"job setting(s) {', '.join(refused)} not accepted by this node (only {allowed})"
-    if env.get("SCRAPYD_EGG_VERSION") and not eggs_allowed(env):
+    egg = env.get("SCRAPYD_EGG_VERSION", environ)
+    if egg and not eggs_allowed(environ):
         return (
             f"this node runs the installed newscrawl package, not eggs (version "
-            f"{env['SCRAPYD_EGG_VERSION']} was asked for); set {EGGS_ENV}=1 on a node "
+            f"{egg} was asked for); set {EGGS_ENV}=1 on a node "
             "that should run deployed eggs"
         )
     return None
 
 
 def run_installed() -> None:
-    os.environ["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
+    env.export("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
     from scrapy.cmdline import execute
 
     execute()
@@ -68,9 +70,9 @@ def run_egg() -> None:
     """Scrapyd's runner, with the egg (if one is deployed) ahead of the installed package."""
     from scrapyd.runner import project_environment
 
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
+    env.export("SCRAPY_SETTINGS_MODULE", env.get("SCRAPY_SETTINGS_MODULE") or SETTINGS_MODULE)
     before = list(sys.path)
-    with project_environment(os.environ["SCRAPY_PROJECT"]):
+    with project_environment(env.get("SCRAPY_PROJECT") or ""):
         added = [entry for entry in sys.path if entry not in before]
         if added:
             sys.path[:] = added + before

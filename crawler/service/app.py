@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="scheduler.py", description="Run the newscrawl background service."
     )
     parser.add_argument(
-        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+        "--config", help="config file (default $NEWSCRAWL_CONFIG or config/sites.yaml)"
     )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pymongo.errors import PyMongoError
 
+from crawler import env
 from crawler.clock import Clock, utcnow
 from crawler.config import ScrapydSettings, ServiceSettings, Site
 from crawler.crawl.ledger import new_run_id
@@ -176,8 +177,8 @@ class ScrapydNode:
         self.project = project
         self.client = ScrapydClient(
             self.url,
-            username=os.environ.get("SCRAPYD_USERNAME"),
-            password=os.environ.get("SCRAPYD_PASSWORD"),
+            username=env.get("SCRAPYD_USERNAME"),
+            password=env.get("SCRAPYD_PASSWORD"),
         )
 
     def _call(self, action: Callable[[], Any]) -> Any:

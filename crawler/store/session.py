@@ -2,7 +2,7 @@
 
 Shared by the command line, its inspection commands and the service (which
 import this, never each other): MONGODB_URI when it is set, otherwise the
-embedded server under $CRAWLER_DATA, held for as long as the command runs and
+embedded server under $NEWSCRAWL_DATA, held for as long as the command runs and
 shared with every other command and the service (crawler.store.embedded.SharedStore).
 Every session says on stderr, in one line, which store it uses.
 """
@@ -14,6 +14,8 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+
+from crawler import env
 
 # Set for the processes a session starts (the service's crawls, the demo's rounds): they
 # use the parent's store through MONGODB_URI, and say so.
@@ -33,7 +35,7 @@ def redact(uri: str) -> str:
 def store_session(
     quiet: bool = False, create: bool = True, label: str = "", keep: bool = False
 ) -> Iterator[str]:
-    """MONGODB_URI if set; otherwise the embedded store under $CRAWLER_DATA.
+    """MONGODB_URI if set; otherwise the embedded store under $NEWSCRAWL_DATA.
 
     `create` False (commands that only read) raises crawler.store.embedded.NoStore when the
     data folder holds no store and none is running, instead of making an empty one.
@@ -44,7 +46,7 @@ def store_session(
     from crawler.paths import journal_dir
 
     journal_dir()  # resolved now, so child processes started from here use the same folder
-    uri = os.environ.get("MONGODB_URI")
+    uri = env.get("MONGODB_URI")
     if uri:
         _say(_external_line(uri))
         yield uri
@@ -57,25 +59,25 @@ def store_session(
     if legacy is not None:
         _say(
             f"note: {legacy} holds a store from an older version (the default was ./data); "
-            f"CRAWLER_DATA={legacy.parent} uses it"
+            f"NEWSCRAWL_DATA={legacy.parent} uses it"
         )
     store = SharedStore(data_dir, label=label or _command_label())
     uri = store.attach(create=create)
     if keep:
         store.keep()
     _say(_embedded_line(store, quiet))
-    os.environ["MONGODB_URI"] = uri
-    os.environ[EMBEDDED_VARIABLE] = str(data_dir)
+    env.export("MONGODB_URI", uri)
+    env.export(EMBEDDED_VARIABLE, str(data_dir))
     try:
         yield uri
     finally:
-        os.environ.pop("MONGODB_URI", None)
-        os.environ.pop(EMBEDDED_VARIABLE, None)
+        env.export("MONGODB_URI", None)
+        env.export(EMBEDDED_VARIABLE, None)
         store.detach()
 
 
 def _external_line(uri: str) -> str:
-    embedded = os.environ.get(EMBEDDED_VARIABLE)
+    embedded = env.get(EMBEDDED_VARIABLE)
     if embedded:
         return f"store: embedded MongoDB at {uri} (data in {embedded}), held by the parent process"
     return f"store: {redact(uri)} (from MONGODB_URI)"

@@ -30,12 +30,12 @@ def archive(mongo_uri, tmp_path_factory):
     env = dict(
         os.environ,
         MONGODB_URI=mongo_uri,
-        CRAWLER_DB=name,
-        CRAWLER_JOURNAL=str(tmp_path_factory.mktemp("journal")),
+        NEWSCRAWL_DB=name,
+        NEWSCRAWL_JOURNAL=str(tmp_path_factory.mktemp("journal")),
     )
     with LocalNetwork(seed=9, hostile=False) as net:
         config = net.write_config(tmp_path_factory.mktemp("cfg") / "sites.yaml")
-        env["CRAWLER_CONFIG"] = str(config)
+        env["NEWSCRAWL_CONFIG"] = str(config)
         crawl = ("crawl", *SITES, "--config", str(config))
         newscrawl(*crawl, env=env)
         net.clock.advance(hours=1, minutes=5)

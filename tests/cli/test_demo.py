@@ -23,7 +23,7 @@ def test_demo_from_any_folder_crawls_the_local_network_into_the_embedded_store(t
     plain = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+        if k not in ("MONGODB_URI", "NEWSCRAWL_DB", "NEWSCRAWL_DATA", "NEWSCRAWL_JOURNAL")
     }
     env = installed_env(dict(plain, XDG_DATA_HOME=str(tmp_path / "xdg")), installed)
     store = tmp_path / "xdg" / "newscrawl" / "mongo"

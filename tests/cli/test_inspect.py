@@ -26,8 +26,8 @@ def crawled(mongo_uri, tmp_path_factory):
     env = dict(
         os.environ,
         MONGODB_URI=mongo_uri,
-        CRAWLER_DB=name,
-        CRAWLER_JOURNAL=str(tmp_path_factory.mktemp("journal")),
+        NEWSCRAWL_DB=name,
+        NEWSCRAWL_JOURNAL=str(tmp_path_factory.mktemp("journal")),
     )
     with LocalNetwork(seed=9, hostile=False) as net:
         config = net.write_config(tmp_path_factory.mktemp("cfg") / "sites.yaml")

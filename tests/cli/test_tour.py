@@ -18,8 +18,8 @@ def test_the_live_tour_makes_new_versions_and_stops_cleanly_on_ctrl_c(mongo_uri,
     env = dict(
         os.environ,
         MONGODB_URI=mongo_uri,
-        CRAWLER_DB=name,
-        CRAWLER_JOURNAL=str(tmp_path / "journal"),
+        NEWSCRAWL_DB=name,
+        NEWSCRAWL_JOURNAL=str(tmp_path / "journal"),
         COLUMNS="200",
     )
     db = connect(mongo_uri, name)

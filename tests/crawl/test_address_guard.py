@@ -171,7 +171,7 @@ LOOPBACK_SPELLINGS = [
 
 def test_a_crawl_whose_sources_spell_loopback_every_way_connects_to_none(tmp_path, db, crawl_env):
     with LocalNetwork(seed=5) as net:
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         data = net.config()
         site = next(s for s in data["sites"] if s["name"] == "valley-gazette")
         port = urlsplit(net.base("valley-gazette")).port

@@ -20,7 +20,7 @@ from tests.helpers import REPO, newscrawl
 def crawl(tmp_path, crawl_env, *entries: dict) -> None:
     config = tmp_path / "sites.yaml"
     config.write_text(yaml.safe_dump({"sites": list(entries)}))
-    env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+    env = dict(crawl_env, NEWSCRAWL_JOURNAL=str(tmp_path / "journal"))
     names = [entry["name"] for entry in entries]
     newscrawl("--log-level", "WARNING", "crawl", *names, "--config", str(config), env=env)
 
@@ -152,7 +152,7 @@ def test_a_crawl_over_its_memory_limit_ends_error_with_the_reason(db, crawl_env,
                 "LOG_LEVEL=WARNING",
             ],
             cwd=REPO,
-            env=dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal")),
+            env=dict(crawl_env, NEWSCRAWL_JOURNAL=str(tmp_path / "journal")),
             capture_output=True,
             text=True,
             timeout=240,

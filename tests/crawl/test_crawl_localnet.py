@@ -19,7 +19,7 @@ REGULAR = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]
 @pytest.fixture
 def network(tmp_path, crawl_env):
     with LocalNetwork(seed=7) as net:
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         yield net, net.write_config(tmp_path / "sites.yaml")
 
 

@@ -75,7 +75,7 @@ def test_a_page_reached_through_an_old_address_continues_that_article(db):
 def test_a_slug_change_on_the_local_network_keeps_one_article(tmp_path, crawl_env, db):
     with LocalNetwork(seed=7, hostile=False) as net:
         config = net.write_config(tmp_path / "sites.yaml")
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         newscrawl("crawl", "harbour-times", "--config", str(config), env=crawl_env)
         before = db.articles.count_documents({})
         net.clock.advance(minutes=5)

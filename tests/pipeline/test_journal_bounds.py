@@ -89,7 +89,7 @@ def test_a_journal_too_big_replays_in_steps_while_another_site_s_crawl_succeeds(
 ):
     folder = tmp_path / "journal"
     total = fill_journal(folder)
-    env = dict(crawl_env, CRAWLER_JOURNAL=str(folder), NEWSCRAWL_REPLAY_STEPS="5")
+    env = dict(crawl_env, NEWSCRAWL_JOURNAL=str(folder), NEWSCRAWL_REPLAY_STEPS="5")
     with SitemapSite() as site:
         site.documents["/s.xml"] = urlset([site.url(f"/news/story-{i}") for i in range(2)])
         config = tmp_path / "sites.yaml"

@@ -256,7 +256,7 @@ def dead_pid() -> int:
 
 def test_a_replay_killed_half_way_is_replayed_by_the_next_start(db, tmp_path, monkeypatch):
     folder = tmp_path / "journal"
-    monkeypatch.setenv("CRAWLER_JOURNAL", str(folder))
+    monkeypatch.setenv("NEWSCRAWL_JOURNAL", str(folder))
     Journal(folder).append(fetched(), "MongoDB away")
     [spooled] = folder.glob("journal-*.jsonl")
     # a process claimed it for replay and was killed before it finished
@@ -269,7 +269,7 @@ def test_a_replay_killed_half_way_is_replayed_by_the_next_start(db, tmp_path, mo
 
 def test_replay_records_what_it_cannot_store_and_keeps_it(db, tmp_path, monkeypatch):
     folder = tmp_path / "journal"
-    monkeypatch.setenv("CRAWLER_JOURNAL", str(folder))
+    monkeypatch.setenv("NEWSCRAWL_JOURNAL", str(folder))
     spool = Journal(folder)
     unreadable = fetched("https://example.test/news/garbage")
     unreadable.body = b"\x89PNG\r\n\x1a\n binary, not an article"

@@ -29,7 +29,7 @@ ARTICLE_REASONS = ["new", "updated", "due", "recheck"]
 @pytest.fixture
 def network(tmp_path, crawl_env):
     with LocalNetwork(seed=11) as net:
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         yield net
 
 
@@ -196,7 +196,7 @@ def test_a_crawl_that_loses_its_lease_stops_and_says_so(db, crawl_env, tmp_path)
     )
     live = live_articles(big, "valley-gazette")
     assert live > 25
-    env = dict(crawl_env, NEWSCRAWL_LEASE_RENEW_S="0.5", CRAWLER_JOURNAL=str(tmp_path / "j"))
+    env = dict(crawl_env, NEWSCRAWL_LEASE_RENEW_S="0.5", NEWSCRAWL_JOURNAL=str(tmp_path / "j"))
     crawl = subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", "valley-gazette", "--config", str(config)],
         cwd=tmp_path,

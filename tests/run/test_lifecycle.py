@@ -37,7 +37,7 @@ OK = ("ok", "ok-with-errors")
 @pytest.fixture
 def network(tmp_path, crawl_env) -> Iterator[LocalNetwork]:
     with LocalNetwork(seed=5, hostile=False) as net:
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         yield net
 
 
@@ -70,7 +70,7 @@ def test_newscrawl_crawl_and_scrapy_crawl_record_runs_of_the_same_shape(
         [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "site=harbour-times"]
         + ["-a", f"config={config}", "-s", "LOG_LEVEL=WARNING"],
         cwd=REPO,
-        env=dict(crawl_env, CRAWLER_DB=other),
+        env=dict(crawl_env, NEWSCRAWL_DB=other),
         capture_output=True,
         text=True,
         timeout=300,
@@ -216,7 +216,7 @@ def test_a_crawl_that_reaches_nothing_fails_with_its_reason(loopback_site, db, c
     ]
     config = tmp_path / "sites.yaml"
     config.write_text(yaml.safe_dump({"sites": sites}))
-    env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+    env = dict(crawl_env, NEWSCRAWL_JOURNAL=str(tmp_path / "journal"))
     result = newscrawl("crawl", "--all", "--config", str(config), "--json", env=env)
     assert result.returncode == 1, result.stderr[-3000:]
     reported = {r["site"]: (r["outcome"], r["reason"]) for r in json.loads(result.stdout)}
@@ -257,7 +257,7 @@ def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_r
     from crawler.run.lease import LeaseHeld
     from crawler.run.runner import prepare_store
 
-    monkeypatch.setenv("CRAWLER_JOURNAL", str(tmp_path / "journal"))
+    monkeypatch.setenv("NEWSCRAWL_JOURNAL", str(tmp_path / "journal"))
     live = SiteLease(db, "valley-gazette", "run-live")
     live.acquire()
     started = utcnow()
@@ -303,7 +303,7 @@ def test_sigterm_closes_the_services_crawls_through_scrapy_and_logs_their_own_ru
         db.crawl_runs.insert_one(
             {"_id": "previous", "site": names[0], "outcome": "ok", "started_at": earlier}
         )
-        env = dict(crawl_env, CRAWLER_JOURNAL=str(tmp_path / "journal"))
+        env = dict(crawl_env, NEWSCRAWL_JOURNAL=str(tmp_path / "journal"))
         service = subprocess.Popen(
             [sys.executable, "scheduler.py", "--config", str(config)],
             cwd=REPO,

@@ -52,24 +52,24 @@ def _text(allow: bool) -> str:
 )
 def test_a_job_with_an_argument_the_dispatcher_never_sends_is_refused(extra):
     with pytest.raises(jobargs.JobRefused, match="not accepted"):
-        jobargs.job_config("valley-gazette", None, _text(False), dict(extra), env={})
+        jobargs.job_config("valley-gazette", None, _text(False), dict(extra), environ={})
 
 
 def test_the_arguments_the_dispatcher_sends_are_accepted():
     extra = {"_job": "j1", "_version": "r1", "clock": None}
-    config = jobargs.job_config("valley-gazette", None, _text(False), extra, env={})
+    config = jobargs.job_config("valley-gazette", None, _text(False), extra, environ={})
     assert config.site("valley-gazette").feeds == ["https://valley.example/feed"]
 
 
 def test_a_job_may_not_allow_private_addresses_without_the_node_s_opt_in():
     job = {"_job": "j1"}
     with pytest.raises(jobargs.JobRefused, match=jobargs.ALLOW_PRIVATE_ENV):
-        jobargs.job_config("valley-gazette", None, _text(True), job, env={})
+        jobargs.job_config("valley-gazette", None, _text(True), job, environ={})
     opted_in = {jobargs.ALLOW_PRIVATE_ENV: "1"}
-    config = jobargs.job_config("valley-gazette", None, _text(True), job, env=opted_in)
+    config = jobargs.job_config("valley-gazette", None, _text(True), job, environ=opted_in)
     assert config.site("valley-gazette").allow_private_addresses
     # a crawl started by hand on the machine is its user's own
-    assert jobargs.job_config("valley-gazette", None, _text(True), {}, env={})
+    assert jobargs.job_config("valley-gazette", None, _text(True), {}, environ={})
 
 
 def test_a_job_s_config_path_must_be_in_the_node_s_config_folder(tmp_path):
@@ -88,11 +88,13 @@ def test_a_job_s_config_path_must_be_in_the_node_s_config_folder(tmp_path):
         "/etc/passwd",
     ]:
         with pytest.raises(jobargs.JobRefused, match="outside this node's config folder"):
-            jobargs.job_config("valley-gazette", outside, None, job, env=env)
-    inside = jobargs.job_config("valley-gazette", str(folder / "sites.yaml"), None, job, env=env)
+            jobargs.job_config("valley-gazette", outside, None, job, environ=env)
+    inside = jobargs.job_config(
+        "valley-gazette", str(folder / "sites.yaml"), None, job, environ=env
+    )
     assert inside.site("valley-gazette")
     # a relative path is read from the folder it was checked against, wherever the node runs
-    relative = jobargs.job_config("valley-gazette", "sites.yaml", None, job, env=env)
+    relative = jobargs.job_config("valley-gazette", "sites.yaml", None, job, environ=env)
     assert not relative.site("valley-gazette").allow_private_addresses
 
 

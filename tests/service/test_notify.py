@@ -46,7 +46,7 @@ class Receiver:
 def alerting(mongo_uri, tmp_path):
     name = f"t_notify_{uuid.uuid4().hex[:6]}"
     env = dict(
-        os.environ, MONGODB_URI=mongo_uri, CRAWLER_DB=name, CRAWLER_JOURNAL=str(tmp_path / "j")
+        os.environ, MONGODB_URI=mongo_uri, NEWSCRAWL_DB=name, NEWSCRAWL_JOURNAL=str(tmp_path / "j")
     )
     port = free_port()
     with LocalNetwork(seed=9, hostile=False) as net:

@@ -42,7 +42,7 @@ def test_crawls_run_on_two_scrapyd_nodes_without_overlap_and_survive_a_dead_node
     env = dict(
         crawl_env,
         NEWSCRAWL_EXTRACT_WORKERS="1",
-        CRAWLER_DATA=str(tmp_path / "data"),
+        NEWSCRAWL_DATA=str(tmp_path / "data"),
         NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES="1",  # the local news network is on loopback
     )
     eggs = dict(env, NEWSCRAWL_NODE_EGGS="1")

@@ -19,11 +19,11 @@ from tests.helpers import REPO, free_port, newscrawl, wait_until
 
 
 def _plain_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """A user's shell: no MONGODB_URI, no CRAWLER_DATA; the per-user folder under tmp_path."""
+    """A user's shell: no MONGODB_URI, no NEWSCRAWL_DATA; the per-user folder under tmp_path."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+        if k not in ("MONGODB_URI", "NEWSCRAWL_DB", "NEWSCRAWL_DATA", "NEWSCRAWL_JOURNAL")
     }
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
     env.update(extra)
@@ -121,7 +121,7 @@ def test_a_crawl_that_started_the_store_ends_and_the_service_keeps_crawling(tmp_
     and stopped it under the service. Now the store stays while the service uses it."""
     from crawler.store import connect
 
-    env = _plain_env(tmp_path, CRAWLER_MONGO_TIMEOUT_MS="1500")
+    env = _plain_env(tmp_path, NEWSCRAWL_MONGO_TIMEOUT_MS="1500")
     with LocalNetwork(seed=5, hostile=False) as net:
         slow = net.config(delay=1.0)  # the manual crawl runs long enough for the service to join
         slow["sites"] = [s for s in slow["sites"] if s["name"] == "valley-gazette"]

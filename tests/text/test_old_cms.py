@@ -129,7 +129,7 @@ def _serve(tmp_path, crawl_env, site, name):
     server = ZyteChromeServer(site, name)
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump(server.config()))
-    crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+    crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
     return server, config
 
 
@@ -176,7 +176,7 @@ def test_old_cms_site_chrome_makes_no_version_and_each_edit_one(name, tmp_path, 
         server = net.old_cms[name]
         site = server.site
         config = net.write_config(tmp_path / "sites.yaml")
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         _three_fetches(db, config, crawl_env, name, len(site.order))
         for version in db.versions.find({"site": name}, {"text": 1}):
             assert "readers online" not in version["text"] and "°C" not in version["text"]

@@ -34,7 +34,7 @@ def chrome_site(tmp_path, crawl_env):
     with ZyteChromeServer(site, SITE) as server:
         config = tmp_path / "sites.yaml"
         config.write_text(yaml.safe_dump(server.config()))
-        crawl_env["CRAWLER_JOURNAL"] = str(tmp_path / "journal")
+        crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
         yield site, server, config
 
 
