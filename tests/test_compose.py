@@ -94,7 +94,10 @@ def test_the_application_uses_its_own_mongodb_user_with_any_characters():
     script = (REPO / "config" / "mongo-init.js").read_text()
     # readWrite on the crawler's database, and no other role
     assert 'roles: [{ role: "readWrite", db: dbName }]' in script
-    assert 'process.env.NEWSCRAWL_DB || "news"' in script
+    assert 'process.env.NEWSCRAWL_DB || process.env.CRAWLER_DB || "news"' in script
+    for name in ("mongo", "scheduler", "scrapyd"):  # an older .env's CRAWLER_DB still counts
+        env = services[name]["environment"]
+        assert env["NEWSCRAWL_DB"] == "${NEWSCRAWL_DB:-}" and env["CRAWLER_DB"] == "${CRAWLER_DB:-}"
     for name in ("scheduler", "scrapyd"):
         env = services[name]["environment"]
         assert "@" not in env["MONGODB_URI"] and "ROOT" not in str(env), name  # no root, no URI
