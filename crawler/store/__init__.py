@@ -3,8 +3,10 @@
 One module per concern: `connection` (where the store is), `indexes` (the
 schema's indexes, created at every start), `writes` (inserts a retry cannot
 double), `versions` (what a version holds and the one versioning decision),
-`articles` (ArticleStore: reading and writing `articles` and `versions`).
-The names below are the package's public face, for the command line, the
+`articles` (ArticleStore: reading and writing `articles` and `versions`),
+`reads` (sorted reads that stay cheap, the last run), `leases` (who holds a site now),
+`embedded` and `session` (the embedded server and a command's store session), `export`
+(WARC and JSON lines out). The names below are the package's public face, for the command line, the
 benchmarks and the tests.
 """
 
