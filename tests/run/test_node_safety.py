@@ -204,3 +204,21 @@ def test_when_no_node_takes_a_job_the_service_says_what_the_node_answered(node, 
     assert result.exit_code == 1
     assert f"{node.url} answered" in result.detail
     assert "project 'newscrawl-typo' not found" in result.detail
+
+
+@pytest.mark.parametrize("runner", ["crawler.run.scrapyd_runner", "crawler.scrapyd_runner"])
+def test_the_runner_refuses_a_widening_job_under_its_old_path_too(runner, tmp_path):
+    """scrapyd.conf files of older releases name `crawler.scrapyd_runner`: it still starts
+    jobs through the same checks."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", runner, "crawl", "news", "-s", "FEEDS={}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "not accepted by this node" in done.stderr
