@@ -5,7 +5,7 @@ COPY crawler ./crawler
 COPY spiders ./spiders
 COPY config ./config
 RUN pip install --no-cache-dir -c constraints.txt ".[node]"  # node: Scrapyd, for crawl nodes
-ENV CRAWLER_DATA=/app/data
+ENV NEWSCRAWL_DATA=/app/data
 # /app/data/journal exists in the image so that a volume mounted there is the crawler's
 RUN useradd --create-home crawler && mkdir -p /app/data/journal && chown -R crawler /app/data
 USER crawler

@@ -4,7 +4,7 @@ Builds an embedded store of versions spread over 30 days (each with ~20 kB of ra
 page, zstd-compressed as the crawler stores it), then, at two store sizes in the
 same run:
 
-- export to WARC and to JSON lines (crawler.export): the peak of Python memory
+- export to WARC and to JSON lines (crawler.store.export): the peak of Python memory
   (tracemalloc) and the time, next to the plain way (one query sorted by
   `fetched_at`, written as it comes), whose memory grows with the store;
 - `changes` (the newest 50 edits of the month, crawler.cli.changes.change_rows),
@@ -26,11 +26,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import export
 from crawler.cli.changes import change_rows
 from crawler.clock import utcnow
-from crawler.embedded import EmbeddedServer
-from crawler.store import connect, ensure_indexes
+from crawler.store import connect, ensure_indexes, export
+from crawler.store.embedded import EmbeddedServer
 from crawler.store.versions import compress_raw, decompress_raw
 
 WORDS = ["council", "harbour", "budget", "ferry", "storm", "school", "bridge", "mayor", "vote"]

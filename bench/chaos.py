@@ -73,10 +73,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from crawler.embedded import EmbeddedServer, free_port  # noqa: E402
 from crawler.localnet import LocalNetwork  # noqa: E402
 from crawler.localnet.sitemaps import SitemapSite, sitemap_index, urlset  # noqa: E402
 from crawler.store import connect  # noqa: E402
+from crawler.store.embedded import EmbeddedServer, free_port  # noqa: E402
 
 FAULTS = ["kill-fetch", "kill-write", "kill-replay", "restart", "none"]
 WEIGHTS = [7, 8, 5, 5, 5]
@@ -94,9 +94,9 @@ class Chaos:
         self.env = dict(
             os.environ,
             MONGODB_URI=uri,
-            CRAWLER_DB="chaos",
-            CRAWLER_JOURNAL=str(self.journal),
-            CRAWLER_MONGO_TIMEOUT_MS="1500",
+            NEWSCRAWL_DB="chaos",
+            NEWSCRAWL_JOURNAL=str(self.journal),
+            NEWSCRAWL_MONGO_TIMEOUT_MS="1500",
         )
         self.db = connect(uri, "chaos", timeout_ms=1500)
         self.tally: Counter[str] = Counter()
@@ -376,8 +376,8 @@ def fault_skewed_clock(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, 
     from datetime import timedelta
 
     from crawler.clock import utcnow
-    from crawler.lease import LeaseHeld, SiteLease
-    from crawler.runner import mark_abandoned_runs
+    from crawler.run.lease import LeaseHeld, SiteLease
+    from crawler.run.runner import mark_abandoned_runs
 
     site = sorted(net.world.sites)[0]
     since = datetime.now(timezone.utc)
@@ -407,7 +407,7 @@ def fault_skewed_clock(chaos: Chaos, net: LocalNetwork, tmp: Path) -> dict[str, 
 
 def _running_without_lease(chaos: Chaos) -> int:
     """Runs still `running` whose site has no live lease: a crawl that ended unrecorded."""
-    from crawler.lease import running_crawls
+    from crawler.store.leases import running_crawls
 
     live = {doc.get("run_id") for doc in running_crawls(chaos.db).values()}
     return sum(
@@ -440,7 +440,7 @@ def run_extra_faults(chaos: Chaos, net: LocalNetwork, tmp: Path, names: list[str
 
 
 def crawl_clean(uri: str, db_name: str, config: Path, journal: Path, sites: list[str]) -> None:
-    env = dict(os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(journal))
+    env = dict(os.environ, MONGODB_URI=uri, NEWSCRAWL_DB=db_name, NEWSCRAWL_JOURNAL=str(journal))
     subprocess.run(
         [sys.executable, "-m", "crawler", "crawl", *sites, "--config", str(config)],
         cwd=REPO,
@@ -559,7 +559,7 @@ def main() -> int:
 
 SERVICE_WINDOW_S = 60.0  # how long the service is watched after each fault
 RELOAD_EVERY_S = 3.0
-STORE_ENV = ("MONGODB_URI", "CRAWLER_DB", "CRAWLER_DATA", "CRAWLER_JOURNAL")
+STORE_ENV = ("MONGODB_URI", "NEWSCRAWL_DB", "NEWSCRAWL_DATA", "NEWSCRAWL_JOURNAL")
 
 
 def _site_config(net: LocalNetwork, path: Path, names: list[str], every: str, **kw: float) -> Path:
@@ -646,11 +646,11 @@ def fault_store_starter_ends(net: LocalNetwork, tmp: Path) -> dict[str, int]:
     service's scheduled crawls after that must all succeed, /healthz stay 200, and the
     store stop only when the service (its last holder) stops.
     """
-    from crawler.embedded import ping, read_state
+    from crawler.store.embedded import ping, read_state
 
     data = tmp / "starter-data"
     env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
-    env.update(CRAWLER_DATA=str(data), CRAWLER_MONGO_TIMEOUT_MS="1500")
+    env.update(NEWSCRAWL_DATA=str(data), NEWSCRAWL_MONGO_TIMEOUT_MS="1500")
     names = sorted(net.world.sites)
     manual_site, service_sites = names[0], names[1:3]
     manual = _site_config(net, tmp / "starter-manual.yaml", [manual_site], "15m", delay=0.5)
@@ -729,9 +729,9 @@ def fault_config_reloads(net: LocalNetwork, tmp: Path, uri: str) -> dict[str, in
     env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
     env.update(
         MONGODB_URI=uri,
-        CRAWLER_DB="chaos_reload",
-        CRAWLER_JOURNAL=str(tmp / "journal-reload"),
-        CRAWLER_MONGO_TIMEOUT_MS="1500",
+        NEWSCRAWL_DB="chaos_reload",
+        NEWSCRAWL_JOURNAL=str(tmp / "journal-reload"),
+        NEWSCRAWL_MONGO_TIMEOUT_MS="1500",
     )
     config = tmp / "reload.yaml"
 

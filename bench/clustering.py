@@ -33,10 +33,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import normalize
 from crawler.cli.cluster import cluster_documents
 from crawler.localnet.text import labelled_corpus
 from crawler.stories import Member, StoryIndex, shingle_hashes
+from crawler.text import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lookalike  # noqa: E402 - a sibling script, run from anywhere
@@ -658,7 +658,7 @@ def main() -> int:
         return 0
     import tempfile
 
-    from crawler.embedded import EmbeddedServer
+    from crawler.store.embedded import EmbeddedServer
 
     # the embedded server's 1 GB cache suits a crawl store; filling the index to 1M
     # documents is timed without eviction

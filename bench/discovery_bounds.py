@@ -1,5 +1,5 @@
 """What one huge sitemap costs a crawl process: the old whole-tree parse against the
-streamed, bounded one (crawler.discovery.parse_sitemap with a limit).
+streamed, bounded one (crawler.crawl.discovery.parse_sitemap with a limit).
 
     python bench/discovery_bounds.py [--urls 450000] [--limit 10000]
 
@@ -27,8 +27,9 @@ from crawler.localnet.sitemaps import urlset  # noqa: E402
 MEASURE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from crawler import discovery
-from crawler.discovery import Entry, maybe_gunzip, parse_date
+from crawler.crawl import discovery
+from crawler.crawl.discovery import Entry, maybe_gunzip
+from crawler.text.dates import parse_date
 from lxml import etree
 body = open(sys.argv[2], "rb").read()
 way, limit = sys.argv[3], int(sys.argv[4])

@@ -35,7 +35,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from crawler.httpd import QuietHandler
+from crawler.service.httpd import QuietHandler
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "extraction-zyte"
@@ -235,7 +235,7 @@ def run_pipeline(
 
     config = write_config(base, tmp / "sites.yaml")
     env = dict(
-        os.environ, MONGODB_URI=uri, CRAWLER_DB=db_name, CRAWLER_JOURNAL=str(tmp / "journal")
+        os.environ, MONGODB_URI=uri, NEWSCRAWL_DB=db_name, NEWSCRAWL_JOURNAL=str(tmp / "journal")
     )
     crawl = subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", SITE, "--config", str(config)],
@@ -312,7 +312,7 @@ def main() -> int:
     if not (args.corpus / "ground-truth.json").exists():
         print(f"corpus not found at {args.corpus}; skipping")
         return 0
-    from crawler.embedded import EmbeddedServer
+    from crawler.store.embedded import EmbeddedServer
 
     pages = load_pages(args.corpus)
     n_pages = len(pages) * args.copies

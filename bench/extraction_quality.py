@@ -83,7 +83,7 @@ def main() -> int:
         return 0
     import trafilatura
 
-    from crawler.extract import extract
+    from crawler.text.extract import extract
 
     pages = load(args.corpus)
     print(f"{len(pages)} pages from {args.corpus}")

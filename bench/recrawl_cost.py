@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ["valley-gazette", "harbour-times", "prairie-post", "lakeside-herald"]
@@ -42,8 +42,8 @@ def main() -> int:
         env = dict(
             os.environ,
             MONGODB_URI=server.uri,
-            CRAWLER_DB="bench_recrawl",
-            CRAWLER_JOURNAL=str(Path(tmp) / "journal"),
+            NEWSCRAWL_DB="bench_recrawl",
+            NEWSCRAWL_JOURNAL=str(Path(tmp) / "journal"),
         )
         config = net.write_config(Path(tmp) / "sites.yaml")
         crawl(config, env)

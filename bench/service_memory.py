@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from crawler.embedded import EmbeddedServer
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,8 +50,8 @@ def main() -> int:
         env = dict(
             os.environ,
             MONGODB_URI=server.uri,
-            CRAWLER_DB="bench_memory",
-            CRAWLER_JOURNAL=str(Path(tmp) / "journal"),
+            NEWSCRAWL_DB="bench_memory",
+            NEWSCRAWL_JOURNAL=str(Path(tmp) / "journal"),
         )
         db = connect(server.uri, "bench_memory")
         service = subprocess.Popen(

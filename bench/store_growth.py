@@ -34,11 +34,11 @@ from typing import Any
 
 from crawler.cli.inspect import story_rows
 from crawler.clock import utcnow
-from crawler.embedded import EmbeddedServer
-from crawler.metrics import ServiceMetrics
-from crawler.repair import LOOKED_MARKER
-from crawler.runner import prepare_store
+from crawler.maintenance.repair import LOOKED_MARKER
+from crawler.run.runner import prepare_store
+from crawler.service.metrics import ServiceMetrics
 from crawler.store import ArticleStore, connect, ensure_indexes
+from crawler.store.embedded import EmbeddedServer
 from crawler.store.indexes import ALIASES_MARKER
 
 SITES = [f"site{i}" for i in range(20)]

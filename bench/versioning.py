@@ -67,12 +67,12 @@ def main() -> int:
 
     import trafilatura
 
-    from crawler.chrome import ChromeBook
-    from crawler.embedded import EmbeddedServer
     from crawler.localnet.zyte import ZyteChromeSite, load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
-    from crawler.versioning import Snapshot, decide
+    from crawler.store.embedded import EmbeddedServer
+    from crawler.text.chrome import ChromeBook
+    from crawler.version.decide import Snapshot, decide
 
     pages = load_pages(args.corpus, args.pages)
     site = ZyteChromeSite(pages)
@@ -168,11 +168,11 @@ def family_run(corpus: Path, count: int, layout: str) -> dict[str, Any]:
     production path and by a trafilatura-text hash, chrome-only and on edits."""
     import trafilatura
 
-    from crawler.chrome import ChromeBook
-    from crawler.embedded import EmbeddedServer
     from crawler.localnet.zyte import ZyteChromeSite, load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
+    from crawler.store.embedded import EmbeddedServer
+    from crawler.text.chrome import ChromeBook
 
     pages = load_pages(corpus, count)
     site = ZyteChromeSite(pages, layout=layout)
@@ -264,13 +264,13 @@ def nonarticle_rounds(corpus: Path, count: int) -> None:
     """
     import trafilatura
 
-    from crawler import nonarticle
-    from crawler.chrome import ChromeBook
-    from crawler.embedded import EmbeddedServer
     from crawler.localnet.faults import CONSENT, FAULTS, FaultyZyteSite
     from crawler.localnet.zyte import load_pages
-    from crawler.processing import FetchedPage, persist_batch, prepare
+    from crawler.pipeline.processing import FetchedPage, persist_batch, prepare
     from crawler.store import connect, ensure_indexes
+    from crawler.store.embedded import EmbeddedServer
+    from crawler.text import nonarticle
+    from crawler.text.chrome import ChromeBook
 
     pages = load_pages(corpus, count)
     site = FaultyZyteSite(pages)

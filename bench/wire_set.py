@@ -109,7 +109,7 @@ def labelled_documents(
 
 
 def fetch(out: Path) -> int:
-    from crawler.extract import ExtractionError, extract
+    from crawler.text.extract import ExtractionError, extract
 
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = failed = 0

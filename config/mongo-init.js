@@ -3,7 +3,8 @@
 // database and nothing else. The scheduler and the Scrapyd nodes connect as this user;
 // root stays for administration. Names and password come from the environment
 // (docker-compose.yml), so they may contain any character.
-const dbName = process.env.CRAWLER_DB || "news";
+// CRAWLER_DB: the name before NEWSCRAWL_DB, still read (crawler/env.py)
+const dbName = process.env.NEWSCRAWL_DB || process.env.CRAWLER_DB || "news";
 const user = process.env.MONGO_APP_USER;
 const password = process.env.MONGO_APP_PASSWORD;
 if (!user || !password) {

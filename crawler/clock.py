@@ -24,15 +24,21 @@ class SteppedClock:
     """A clock that moves only when told to (thread-safe: leases read it from their thread)."""
 
     def __init__(self, start: datetime | None = None):
-        self._now = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._now = self.start
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
             return self._now
 
-    def advance(self, delta: timedelta | float) -> datetime:
+    def now(self) -> datetime:
+        return self()
+
+    def advance(self, delta: timedelta | float = 0, **parts: float) -> datetime:
+        """Move on by `delta` (a timedelta or seconds) and/or `parts` (`hours=2`)."""
         step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        step += timedelta(**parts)
         with self._lock:
             self._now += step
             return self._now

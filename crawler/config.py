@@ -16,15 +16,18 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from crawler import env
 
 DEFAULT_CONFIG_PATH = "config/sites.yaml"
 
@@ -60,9 +63,29 @@ def parse_duration(text: str | int | float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _checked_duration(value: str) -> str:
-    parse_duration(value)
-    return value
+def duration_text(value: timedelta) -> str:
+    """A duration as the config spells it: the largest unit that divides it ('90m', '2h', '45s')."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _to_duration(value: Any) -> timedelta:
+    """Read once, when the config loads: every stage gets a timedelta, none parses text."""
+    if isinstance(value, timedelta):
+        return parse_duration(value.total_seconds())
+    if not isinstance(value, str):  # as before: a bare number is not taken for seconds
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 2h, 1d)")
+    return parse_duration(value)
+
+
+def _to_jitter(value: Any) -> timedelta:
+    """A schedule's jitter: a duration, or 0 for none."""
+    if value in ("0", "0s") or value == timedelta(0):
+        return timedelta(0)
+    return _to_duration(value)
 
 
 def _checked_http_urls(value: Any) -> Any:
@@ -97,7 +120,13 @@ def _has_credentials(url: str, urlsplit: Any) -> bool:
     return parts.username is not None or parts.password is not None
 
 
-Duration = Annotated[str, AfterValidator(_checked_duration)]  # '15m', '2h', '30s', '1d'
+# '15m', '2h', '30s', '1d' in the file; a timedelta once loaded; written back as text
+Duration = Annotated[
+    timedelta, BeforeValidator(_to_duration), PlainSerializer(duration_text, return_type=str)
+]
+Jitter = Annotated[
+    timedelta, BeforeValidator(_to_jitter), PlainSerializer(duration_text, return_type=str)
+]
 
 
 def _check_cron(expression: str, now: datetime) -> None:
@@ -122,32 +151,28 @@ class _Strict(BaseModel):
 
 
 class Schedule(_Strict):
-    every: str | None = None
+    every: Duration | None = None
     cron: str | None = None
-    jitter: str = "30s"
+    jitter: Jitter = timedelta(seconds=30)
 
     @model_validator(mode="after")
     def _one_kind(self, info: ValidationInfo) -> Schedule:
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of 'every' or 'cron'")
-        if self.every is not None:
-            parse_duration(self.every)
         if self.cron is not None:
             _check_cron(self.cron, _now(info))
-        if self.jitter not in ("0", "0s"):
-            parse_duration(self.jitter)
         return self
 
     @property
     def interval(self) -> timedelta | None:
-        return parse_duration(self.every) if self.every else None
+        return self.every
 
     @property
     def jitter_seconds(self) -> int:
-        return 0 if self.jitter in ("0", "0s") else int(parse_duration(self.jitter).total_seconds())
+        return int(self.jitter.total_seconds())
 
     def describe(self) -> str:
-        return f"every {self.every}" if self.every else f"cron {self.cron}"
+        return f"every {duration_text(self.every)}" if self.every else f"cron {self.cron}"
 
 
 DEFAULT_USER_AGENT = "newscrawl/0.1 (+https://github.com/newscrawl; regional news archive bot)"
@@ -171,16 +196,16 @@ class Site(_Strict):
     listings: list[str] = []
     allowed_domains: list[str] = []
     article_pattern: str | None = None
-    schedule: Schedule = Schedule(every="30m")
+    schedule: Schedule = Schedule(every=timedelta(minutes=30))
     politeness: Politeness = Politeness()
     allow_private_addresses: bool = False
-    max_age: Duration = "3d"
+    max_age: Duration = timedelta(days=3)
     max_articles: int = Field(default=500, ge=1, le=MAX_ARTICLES)
-    # bounded discovery per crawl (crawler.frontier.SourceBudget): child sitemaps fetched,
+    # bounded discovery per crawl (crawler.crawl.frontier.SourceBudget): child sitemaps fetched,
     # and feed/sitemap entries read; what is left over is counted and read by a later crawl
     max_sitemaps: int = Field(default=50, ge=0, le=MAX_SITEMAPS)
     max_entries: int = Field(default=10_000, ge=1, le=MAX_ENTRIES)
-    crawl_timeout: Duration = "20m"
+    crawl_timeout: Duration = timedelta(minutes=20)
     # the language the site publishes in (ISO 639-1, "en", "fr"): an article whose page
     # states none is stored with this one
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
@@ -237,8 +262,10 @@ class ScrapydSettings(_Strict):
 
     nodes: list[str] = Field(min_length=1)
     project: str = "newscrawl"
-    poll: Duration = "5s"  # how often a running job is looked at (listjobs.json)
-    node_down_after: Duration = "30s"  # a node silent this long mid-job: its run is interrupted
+    poll: Duration = timedelta(seconds=5)  # how often a running job is looked at (listjobs.json)
+    node_down_after: Duration = timedelta(
+        seconds=30
+    )  # a node silent this long mid-job: its run is interrupted
     discover: bool = False  # one node per address of each host name (docker compose --scale)
 
     @field_validator("nodes")
@@ -249,7 +276,7 @@ class ScrapydSettings(_Strict):
 
 class ServiceSettings(_Strict):
     """How the background service runs each crawl: `local` child processes (the default) or
-    jobs on Scrapyd nodes (crawler.dispatch)."""
+    jobs on Scrapyd nodes (crawler.service.dispatch)."""
 
     dispatcher: Literal["local", "scrapyd"] = "local"
     scrapyd: ScrapydSettings | None = None
@@ -262,7 +289,7 @@ class ServiceSettings(_Strict):
 
 
 class NotifySettings(_Strict):
-    """Change alerts (crawler.notify): where they go and which changes make one.
+    """Change alerts (crawler.service.notify): where they go and which changes make one.
 
     `targets` are Apprise URLs (`json://host:port/path` posts JSON to a webhook;
     `mailto://`, `slack://`, `matrix://`, ...). An alert is sent for each new version of
@@ -280,7 +307,7 @@ class NotifySettings(_Strict):
     ] = []
     story_sites: int | None = Field(default=None, ge=2)
     attempts: int = Field(default=8, ge=1)
-    backoff: Duration = "30s"
+    backoff: Duration = timedelta(seconds=30)
 
     @field_validator("targets")
     @classmethod
@@ -297,7 +324,7 @@ class NotifySettings(_Strict):
 class Config(_Strict):
     sites: list[Site]
     service: ServiceSettings = ServiceSettings()
-    notify: NotifySettings = NotifySettings()  # change alerts (crawler.notify)
+    notify: NotifySettings = NotifySettings()  # change alerts (crawler.service.notify)
     user_agent: str = DEFAULT_USER_AGENT
     # keys every site gets unless it sets its own (merged into each site entry, nested
     # mappings such as politeness key by key); see parse_config
@@ -327,8 +354,8 @@ class Config(_Strict):
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """--config, else $CRAWLER_CONFIG, else config/sites.yaml."""
-    return Path(explicit or os.environ.get("CRAWLER_CONFIG") or DEFAULT_CONFIG_PATH)
+    """--config, else $NEWSCRAWL_CONFIG, else config/sites.yaml."""
+    return Path(explicit or env.get("NEWSCRAWL_CONFIG") or DEFAULT_CONFIG_PATH)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -1,7 +1,7 @@
 """Where newscrawl keeps its local files, resolved once so every process agrees.
 
-`$CRAWLER_DATA` holds the embedded store (`mongo/`) and, unless
-`$CRAWLER_JOURNAL` says otherwise, the journal of pages that could not reach
+`$NEWSCRAWL_DATA` holds the embedded store (`mongo/`) and, unless
+`$NEWSCRAWL_JOURNAL` says otherwise, the journal of pages that could not reach
 MongoDB (`journal/`). Its default is the user's data directory as platformdirs
 gives it (`~/.local/share/newscrawl` on Linux, `~/Library/Application
 Support/newscrawl` on macOS), not the folder a command starts in: a command
@@ -14,10 +14,11 @@ elsewhere in the same shell all use the same folders.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
+
+from crawler import env
 
 APP_NAME = "newscrawl"
 LEGACY_DATA_DIR = "data"  # the default before the per-user folder: ./data
@@ -29,13 +30,13 @@ def default_data_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """The data folder, absolute ($CRAWLER_DATA, else the per-user data folder)."""
-    return _resolved("CRAWLER_DATA", default_data_dir())
+    """The data folder, absolute ($NEWSCRAWL_DATA, else the per-user data folder)."""
+    return _resolved("NEWSCRAWL_DATA", default_data_dir())
 
 
 def journal_dir() -> Path:
-    """The journal folder, absolute ($CRAWLER_JOURNAL, else <data folder>/journal)."""
-    return _resolved("CRAWLER_JOURNAL", data_dir() / "journal")
+    """The journal folder, absolute ($NEWSCRAWL_JOURNAL, else <data folder>/journal)."""
+    return _resolved("NEWSCRAWL_JOURNAL", data_dir() / "journal")
 
 
 def embedded_store_dir() -> Path:
@@ -52,6 +53,6 @@ def legacy_store_here() -> Path | None:
 
 
 def _resolved(variable: str, default: Path) -> Path:
-    path = Path(os.environ.get(variable) or default).expanduser().resolve()
-    os.environ[variable] = str(path)
+    path = Path(env.get(variable) or default).expanduser().resolve()
+    env.export(variable, str(path))
     return path

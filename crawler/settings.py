@@ -30,7 +30,7 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
 # A crawl process over MEMUSAGE_LIMIT_MB is stopped by Scrapy (close reason
-# memusage_exceeded) and its run recorded as `error` with the figure (crawler.outcomes.judge).
+# memusage_exceeded) and its run recorded as `error` with the figure (crawler.run.outcomes.judge).
 # Checked every 10 s rather than Scrapy's 60: discovery is bounded (max_entries), but a
 # leak should not run a minute past the limit.
 MEMUSAGE_ENABLED = True
@@ -42,22 +42,22 @@ MEMUSAGE_CHECK_INTERVAL_SECONDS = 10.0
 # came from; at 950 it is the first to see a response, before redirects and retries.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    # Scrapy's own, its refusals typed (crawler.middleware): same place, 100
+    # Scrapy's own, its refusals typed (crawler.crawl.middleware): same place, 100
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middleware.RobotsTxtMiddleware": 100,
-    "crawler.middleware.SiteGuardMiddleware": 50,
-    "crawler.middleware.PrivateAddressGuardMiddleware": 950,
+    "crawler.crawl.middleware.RobotsTxtMiddleware": 100,
+    "crawler.crawl.middleware.SiteGuardMiddleware": 50,
+    "crawler.crawl.middleware.PrivateAddressGuardMiddleware": 950,
 }
-ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+ITEM_PIPELINES = {"crawler.pipeline.item_pipeline.StorePipeline": 300}
 # The run around every crawl, however it was started (newscrawl crawl, scrapy crawl,
-# Scrapyd): lease, run record, outcome, release (crawler.lifecycle)
-EXTENSIONS = {"crawler.lifecycle.RunLifecycle": 0}
+# Scrapyd): lease, run record, outcome, release (crawler.run.lifecycle)
+EXTENSIONS = {"crawler.run.lifecycle.RunLifecycle": 0}
 # An article page yields one item. Scrapy starts CONCURRENT_ITEMS asyncio tasks for
 # every response's output (default 100): creating them was the crawling process's
 # largest single cost in a py-spy profile (~10 %), for no concurrency gained.
 CONCURRENT_ITEMS = 1
 # Seconds an extracted page may wait for others to share its write batch
-# (crawler.workers.BatchWriter). A page is stored at most this much later; in
+# (crawler.pipeline.workers.BatchWriter). A page is stored at most this much later; in
 # exchange a busy crawl writes batches of ~25 pages instead of ~2, which cut
 # the store's CPU per page from 21.6 to 13.3 ms in bench/e2e_throughput.py.
 # 0: write as soon as the writer is free.

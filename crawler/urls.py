@@ -203,17 +203,12 @@ def private_host_literal(host: str) -> str | None:
     return f"{host}{named} is a private, loopback or other non-public address"
 
 
-def is_private_host_literal(host: str) -> bool:
-    """A host that names a private address without DNS: an IP literal, or localhost."""
-    return private_host_literal(host) is not None
-
-
 _TRAILING_ID = re.compile(r"(?:^|[-_.])(\d+)$")
 
 
 def stable_key(url: str) -> str | None:
     """Host, directory and the trailing number of the last path segment, if it has one:
-    what a CMS keeps when it rewrites an article's slug (crawler.identity)."""
+    what a CMS keeps when it rewrites an article's slug (crawler.pipeline.identity)."""
     path = urlsplit(url).path.rstrip("/")
     directory, _, last = path.rpartition("/")
     found = _TRAILING_ID.search(last)

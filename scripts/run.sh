@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the project into .venv and run the background service on config/sites.yaml.
 # With no MONGODB_URI it starts the embedded MongoDB-compatible store in the per-user
-# data folder (~/.local/share/newscrawl/mongo; CRAWLER_DATA chooses another)
+# data folder (~/.local/share/newscrawl/mongo; NEWSCRAWL_DATA chooses another)
 # and prints its URI. On a machine without internet, try `.venv/bin/newscrawl demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,7 +12,7 @@ PYTHON=${PYTHON:-python3}
 if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose; } >/dev/null 2>&1) || echo "note: docker-compose not installed; its test will skip"
 fi
-# mongosh (npm) runs the docs' mongosh recipes in tests/test_inspect.py; pinned by package-lock.json.
+# mongosh (npm) runs the docs' mongosh recipes in tests/cli/test_inspect.py; pinned by package-lock.json.
 if [ ! -x node_modules/.bin/mongosh ]; then
   npm ci --no-audit --no-fund --silent
 fi

@@ -2,13 +2,13 @@
 
     scrapy crawl news -a site=valley-gazette [-a config=PATH] [-a recheck=1]
 
-Run that way, as a Scrapyd job (crawler.dispatch, which passes the config
+Run that way, as a Scrapyd job (crawler.service.dispatch, which passes the config
 itself as `config_text` and the run id it recorded) or by `newscrawl crawl`
-(crawler.runner), the run around the spider is crawler.lifecycle's: the Scrapy
+(crawler.run.runner), the run around the spider is crawler.run.lifecycle's: the Scrapy
 extension that takes the site's lease, records the run and judges its end.
 
-Scrapy glue only: which URL to fetch and why is decided by crawler.frontier,
-parsing by crawler.discovery, and what a page means by crawler.processing (via
+Scrapy glue only: which URL to fetch and why is decided by crawler.crawl.frontier,
+parsing by crawler.crawl.discovery, and what a page means by crawler.pipeline.processing (via
 the item pipeline).
 """
 
@@ -29,11 +29,11 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import discovery, frontier, jobargs, urls
+from crawler import urls
 from crawler.clock import Clock, utcnow
-from crawler.config import Site, parse_duration
-from crawler.journal import Journal
-from crawler.ledger import (
+from crawler.config import Site
+from crawler.crawl import discovery, frontier
+from crawler.crawl.ledger import (
     ARTICLE_FETCHED,
     PIPELINE_MISSING,
     RunLedger,
@@ -41,9 +41,11 @@ from crawler.ledger import (
     SourceStates,
     new_run_id,
 )
-from crawler.offload import StoreCalls
-from crawler.outcomes import LIFECYCLE_MISSING
-from crawler.processing import FetchedPage
+from crawler.pipeline.journal import Journal
+from crawler.pipeline.offload import StoreCalls
+from crawler.pipeline.processing import FetchedPage
+from crawler.run import jobargs
+from crawler.run.outcomes import LIFECYCLE_MISSING
 from crawler.store import ArticleStore, open_database
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class NewsSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
-        # a Scrapyd job's arguments are checked on the node (crawler.jobargs)
+        # a Scrapyd job's arguments are checked on the node (crawler.run.jobargs)
         extra = dict(kwargs, clock=clock)
         settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
@@ -76,11 +78,11 @@ class NewsSpider(scrapy.Spider):
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = self.clock()
-        self.lifecycle: Any = None  # crawler.lifecycle.RunLifecycle, once the spider opened
-        self.run_result: Any = None  # crawler.outcomes.RunResult, once the run is recorded
+        self.lifecycle: Any = None  # crawler.run.lifecycle.RunLifecycle, once the spider opened
+        self.run_result: Any = None  # crawler.run.outcomes.RunResult, once the run is recorded
         self.run_id = run_id or new_run_id(self.site.name, self.now)
         self.db = open_database()  # a client: it connects in its own threads, later
-        # every store call made from Scrapy's event loop goes through here (crawler.offload)
+        # every store call made from Scrapy's event loop goes through here (crawler.pipeline.offload)
         self.store = StoreCalls(clock=self.clock)
         self.articles = ArticleStore(self.db)
         self.sources = SourceStates(self.db)
@@ -90,7 +92,7 @@ class NewsSpider(scrapy.Spider):
         )
         self.ledger.flush_with = self.store.later  # full fetch-log batches: off the loop
         self.plan = frontier.CrawlPlan(
-            max_age=parse_duration(self.site.max_age),
+            max_age=self.site.max_age,
             max_articles=self.site.max_articles,
             recheck=self.recheck,
         )
@@ -116,7 +118,7 @@ class NewsSpider(scrapy.Spider):
             settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
             # sent with every request; robots.txt is matched against the same one
             settings.set("USER_AGENT", spider.site_user_agent, priority="spider")
-            timeout = parse_duration(spider.site.crawl_timeout).total_seconds()
+            timeout = spider.site.crawl_timeout.total_seconds()
             settings.set("CLOSESPIDER_TIMEOUT", timeout, priority="spider")
         return spider
 
@@ -128,7 +130,7 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         if self.lifecycle is None:  # no lease, no run record: crawling would overlap others
             log.error(
-                "%s: the extension crawler.lifecycle.RunLifecycle is not enabled "
+                "%s: the extension crawler.run.lifecycle.RunLifecycle is not enabled "
                 "(Scrapy was started without crawler.settings); nothing is crawled",
                 self.site.name,
             )
@@ -139,9 +141,9 @@ class NewsSpider(scrapy.Spider):
             yield request
 
     def _store_pipeline_enabled(self) -> bool:
-        """Without crawler.pipeline.StorePipeline a crawl would fetch every page and store
+        """Without crawler.pipeline.item_pipeline.StorePipeline a crawl would fetch every page and store
         none (Scrapy started without our settings): refuse before the first request."""
-        from crawler.pipeline import StorePipeline
+        from crawler.pipeline.item_pipeline import StorePipeline
 
         engine = getattr(getattr(self, "crawler", None), "engine", None)
         manager = getattr(getattr(engine, "scraper", None), "itemproc", None)
@@ -149,7 +151,7 @@ class NewsSpider(scrapy.Spider):
         if any(isinstance(component, StorePipeline) for component in enabled):
             return True
         log.error(
-            "%s: the item pipeline crawler.pipeline.StorePipeline is not enabled "
+            "%s: the item pipeline crawler.pipeline.item_pipeline.StorePipeline is not enabled "
             "(Scrapy was started without crawler.settings); nothing would be stored",
             self.site.name,
         )
@@ -541,7 +543,7 @@ class NewsSpider(scrapy.Spider):
         return "ignored"
 
     async def wrap_up(self, reason: str) -> None:
-        """The crawl's own loose ends, before crawler.lifecycle records the run: the
+        """The crawl's own loose ends, before crawler.run.lifecycle records the run: the
         bookkeeping still in flight, and what it learnt of its sources."""
         await self.store.drain()
         await self.store.run(self._remember_sources, reason)

@@ -1,6 +1,6 @@
 """Shared fixtures: one real MongoDB-wire server per test session, one database per test.
 
-The server is secantusdb started as a child process (crawler.embedded), unless
+The server is secantusdb started as a child process (crawler.store.embedded), unless
 MONGODB_URI points the suite at a real mongod.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
-from crawler.embedded import EmbeddedServer
 from crawler.store import connect, ensure_indexes
+from crawler.store.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -28,7 +28,7 @@ def own_data_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     one of the session's, never the user's own (platformdirs reads XDG_DATA_HOME)."""
     home = tmp_path_factory.mktemp("xdg-data")
     os.environ["XDG_DATA_HOME"] = str(home)
-    for variable in ("CRAWLER_DATA", "CRAWLER_JOURNAL"):
+    for variable in ("NEWSCRAWL_DATA", "NEWSCRAWL_JOURNAL"):
         os.environ.pop(variable, None)
     return home
 
@@ -108,6 +108,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def crawl_env(mongo_uri: str, db_name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment for commands run against the test database."""
     monkeypatch.setenv("MONGODB_URI", mongo_uri)
-    monkeypatch.setenv("CRAWLER_DB", db_name)
+    monkeypatch.setenv("NEWSCRAWL_DB", db_name)
     env = dict(os.environ)
     return env

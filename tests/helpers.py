@@ -41,9 +41,9 @@ def own_server_env(base: dict[str, str], uri: str, db_name: str, tmp_path: Path)
     return dict(
         base,
         MONGODB_URI=uri,
-        CRAWLER_DB=db_name,
-        CRAWLER_JOURNAL=str(tmp_path / "journal"),
-        CRAWLER_MONGO_TIMEOUT_MS="1500",
+        NEWSCRAWL_DB=db_name,
+        NEWSCRAWL_JOURNAL=str(tmp_path / "journal"),
+        NEWSCRAWL_MONGO_TIMEOUT_MS="1500",
     )
 
 

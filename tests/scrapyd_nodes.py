@@ -74,7 +74,7 @@ class Node:
             "poll_interval = 0.5\n"
             "max_proc = 4\n"
         )
-        env = dict(env, CRAWLER_DATA=str(folder / "data"), HOME=str(folder / "home"))
+        env = dict(env, NEWSCRAWL_DATA=str(folder / "data"), HOME=str(folder / "home"))
         (folder / "home").mkdir()
         if shipped:
             shutil.copytree(REPO / "config", folder / "app" / "config")
@@ -84,7 +84,7 @@ class Node:
             cwd = folder / "app" / "config"
         else:
             (folder / "scrapyd.conf").write_text(
-                conf + "items_dir =\njobs_to_keep = 50\nrunner = crawler.scrapyd_runner\n"
+                conf + "items_dir =\njobs_to_keep = 50\nrunner = crawler.run.scrapyd_runner\n"
             )
             command = [sys.executable, "-m", "scrapyd"]
             cwd = folder

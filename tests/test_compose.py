@@ -51,7 +51,7 @@ def test_compose_runs_crawls_on_scalable_scrapyd_nodes_when_asked():
     conf.read(REPO / "config" / "scrapyd.conf")
     assert node == f"http://scrapyd:{conf['scrapyd']['http_port']}"
     assert conf["settings"]["newscrawl"] == "crawler.settings"  # runs without an egg too
-    assert conf["scrapyd"]["runner"] == "crawler.scrapyd_runner"  # installed package, checks
+    assert conf["scrapyd"]["runner"] == "crawler.run.scrapyd_runner"  # installed package, checks
 
 
 def _compose() -> dict:
@@ -90,11 +90,14 @@ def test_the_application_uses_its_own_mongodb_user_with_any_characters():
     mongo = services["mongo"]
     init = "./config/mongo-init.js:/docker-entrypoint-initdb.d/"
     assert any(v.startswith(init) for v in mongo["volumes"])
-    assert {"MONGO_APP_USER", "MONGO_APP_PASSWORD", "CRAWLER_DB"} <= set(mongo["environment"])
+    assert {"MONGO_APP_USER", "MONGO_APP_PASSWORD", "NEWSCRAWL_DB"} <= set(mongo["environment"])
     script = (REPO / "config" / "mongo-init.js").read_text()
     # readWrite on the crawler's database, and no other role
     assert 'roles: [{ role: "readWrite", db: dbName }]' in script
-    assert 'process.env.CRAWLER_DB || "news"' in script
+    assert 'process.env.NEWSCRAWL_DB || process.env.CRAWLER_DB || "news"' in script
+    for name in ("mongo", "scheduler", "scrapyd"):  # an older .env's CRAWLER_DB still counts
+        env = services[name]["environment"]
+        assert env["NEWSCRAWL_DB"] == "${NEWSCRAWL_DB:-}" and env["CRAWLER_DB"] == "${CRAWLER_DB:-}"
     for name in ("scheduler", "scrapyd"):
         env = services[name]["environment"]
         assert "@" not in env["MONGODB_URI"] and "ROOT" not in str(env), name  # no root, no URI
@@ -118,7 +121,7 @@ def test_credentials_with_any_characters_reach_pymongo_unescaped(monkeypatch):
 def test_scrapyd_replica_journals_outlive_the_replica():
     data = _compose()
     scrapyd = data["services"]["scrapyd"]
-    journal = scrapyd["environment"]["CRAWLER_JOURNAL"]
+    journal = scrapyd["environment"]["NEWSCRAWL_JOURNAL"]
     volume = next(v for v in scrapyd["volumes"] if v.endswith(":" + journal))
     assert volume.split(":")[0] in data["volumes"]  # a named volume, not the container's disk
     assert f"mkdir -p {journal}" in (REPO / "Dockerfile").read_text()  # owned by the crawler

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from crawler.config import ConfigError, load_config, parse_config
 from tests.helpers import REPO, newscrawl
@@ -26,6 +27,20 @@ def test_starter_config_is_valid_and_real():
     assert len(regions) >= 4
     assert all(site.feeds or site.sitemaps for site in config.sites)
     assert not any(site.allow_private_addresses for site in config.sites)
+
+
+def test_durations_are_read_once_when_the_config_loads_and_written_back_as_text():
+    """Every stage gets a timedelta; the text a child crawl or a Scrapyd job is given reads
+    back to the same config."""
+    text = GOOD.replace("{every: 15m}", "{every: 90m, jitter: '0'}\n    max_age: 1.5h")
+    site = parse_config(text).site("valley-gazette")
+    assert site.schedule.every == timedelta(minutes=90) and site.schedule.jitter == timedelta(0)
+    assert site.max_age == timedelta(hours=1.5) and site.crawl_timeout == timedelta(minutes=20)
+    assert site.schedule.describe() == "every 90m"
+    dumped = site.model_dump(mode="json", exclude_unset=True)
+    assert dumped["max_age"] == "90m" and dumped["schedule"] == {"every": "90m", "jitter": "0s"}
+    again = parse_config(yaml.safe_dump({"sites": [dumped]})).site("valley-gazette")
+    assert again == site
 
 
 def test_good_config_loads_with_defaults():

@@ -26,11 +26,10 @@ from crawler.cli.inspect import (
 from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, positive_int
 from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
-from crawler.session import UsageError
 from crawler.store.reads import newest_first
-from crawler.summaries import one_line
-
-Doc = dict[str, Any]
+from crawler.store.session import UsageError
+from crawler.types import Doc
+from crawler.version.summaries import one_line
 
 KINDS = ("first", "headline", "lede", "body_added", "body_removed", "correction", "body_edited")
 EDITS = tuple(k for k in KINDS if k != "first")

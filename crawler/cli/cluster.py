@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
-from crawler import normalize
 from crawler.clock import utcnow
-from crawler.discovery import parse_date
 from crawler.store import connect, ensure_indexes
+from crawler.store.reads import in_batches
 from crawler.stories import Member, StoryIndex
 from crawler.stories.agency import UNKNOWN, agency_of
+from crawler.text import normalize
+from crawler.text.dates import parse_date
 
 
 class InputError(ValueError):
@@ -80,8 +81,8 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                     for m in members
                 ]
             )
-        for start in range(0, len(members), BATCH):
-            index.assign_many(members[start : start + BATCH], now)
+        for batch in in_batches(members, BATCH):
+            index.assign_many(list(batch), now)
         # read at the end: a later copy may have merged two stories placed before it
         story_of = {
             doc["_id"]: doc["story_id"] for doc in db.story_members.find({}, {"story_id": 1})

@@ -1,4 +1,4 @@
-"""`newscrawl export`: the archive as WARC 1.1 or JSON lines (crawler.export)."""
+"""`newscrawl export`: the archive as WARC 1.1 or JSON lines (crawler.store.export)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 from crawler.cli.inspect import _when, _with_store
 from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since
 from crawler.clock import utcnow
-from crawler.session import UsageError
+from crawler.store.session import UsageError
 
 
 def cmd_export(args: argparse.Namespace, db: Any) -> int:
-    from crawler import export
+    from crawler.store import export
 
     check_site(db, args.site, args.config)
     now = utcnow()
@@ -58,7 +58,7 @@ def cmd_export(args: argparse.Namespace, db: Any) -> int:
 def _export_to_stdout(args: argparse.Namespace, db: Any, window: Any, now: Any) -> int:
     """`-o -` wrote a file named '-' in the working folder; it means stdout, as for most
     tools. The counts then go to stderr, so the piped stream is the export alone."""
-    from crawler import export
+    from crawler.store import export
 
     if args.format == "warc":
         done = export.write_warc(db, sys.stdout.buffer, window, now)

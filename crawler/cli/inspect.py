@@ -24,10 +24,9 @@ from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, 
 from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
 from crawler.store import ArticleStore
-from crawler.store.reads import BIG_STORIES, first_sorted, latest, newest
-from crawler.versioning import word_diff
-
-Doc = dict[str, Any]
+from crawler.store.reads import BIG_STORIES, first_sorted, last_run, newest
+from crawler.types import Doc
+from crawler.version.decide import word_diff
 
 
 def console() -> Console:
@@ -315,7 +314,7 @@ def _db() -> Any:
 
 def _with_store(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from crawler.session import store_session
+        from crawler.store.session import store_session
 
         with store_session(quiet=True, create=False):  # reading never makes an empty store
             try:
@@ -526,13 +525,13 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
 
 
 def status_rows(db: Any, config: Any) -> list[Doc]:
-    from crawler.lease import running_crawls
+    from crawler.store.leases import running_crawls
 
     schedules = {doc["_id"]: doc for doc in db.schedules.find()}
     leases = running_crawls(db)
     rows = []
     for site in config.sites:
-        last = latest(db.crawl_runs, {"site": site.name}, "started_at", utcnow(), _not_running)
+        last = last_run(db, site.name, utcnow())
         lease = leases.get(site.name)
         rows.append(
             {
@@ -562,10 +561,6 @@ def status_rows(db: Any, config: Any) -> list[Doc]:
             }
         )
     return rows
-
-
-def _not_running(run: Doc) -> bool:
-    return run.get("outcome") != "running"
 
 
 def cmd_status(args: argparse.Namespace, db: Any) -> int:
@@ -608,15 +603,17 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
         )
     print_table("sites", columns, cells)
     _print_journal()
-    for row in rows:  # extraction drift (crawler.drift): the layout changed, text went missing
+    for (
+        row
+    ) in rows:  # extraction drift (crawler.pipeline.drift): the layout changed, text went missing
         for warning in (row["last_run"] or {}).get("warnings") or []:
             console().print(f"[yellow]warning[/yellow] {row['site']}: extraction drift: {warning}")
     return 0
 
 
 def _print_journal() -> None:
-    """The local journal still to be replayed (crawler.journal.backlog), if any."""
-    from crawler.journal import backlog
+    """The local journal still to be replayed (crawler.pipeline.journal.backlog), if any."""
+    from crawler.pipeline.journal import backlog
 
     state = backlog()
     last = state["last_replay"] or {}
@@ -645,7 +642,7 @@ def _print_journal() -> None:
 def add_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="per site: schedule, last and next run, running or not")
     status.add_argument(
-        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+        "--config", help="config file (default $NEWSCRAWL_CONFIG or config/sites.yaml)"
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=_with_store(cmd_status))

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import ConfigError, config_path, load_config
-from crawler.embedded import NoStore
-from crawler.session import UsageError, store_session
+from crawler.store.embedded import NoStore
+from crawler.store.session import UsageError, store_session
 
 log = logging.getLogger("newscrawl")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 NO_STORE_HINT = (
-    "crawl first, start one with `newscrawl store`, or point CRAWLER_DATA or MONGODB_URI "
+    "crawl first, start one with `newscrawl store`, or point NEWSCRAWL_DATA or MONGODB_URI "
     "at the store (docs/design/embedded-store.md)"
 )
 
@@ -33,7 +33,7 @@ def _print_progress(site: str, summary: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.runner import crawl_sites
+    from crawler.run.runner import crawl_sites
 
     path = config_path(args.config)
     config = load_config(path)
@@ -72,12 +72,12 @@ ALERTS_WITHIN_S = 10.0  # what `newscrawl crawl` spends on alerts once its crawl
 
 def _send_alerts(config: Any) -> None:
     """Record and send the change alerts of what was just stored, and the ones still pending
-    (crawler.notify): after the crawls, for a few seconds at most; what is not sent
+    (crawler.service.notify): after the crawls, for a few seconds at most; what is not sent
     waits in `notifications` for the next crawl or the service."""
     if not config.notify.targets:
         return
     from crawler.clock import utcnow
-    from crawler.notify import run_once
+    from crawler.service.notify import run_once
     from crawler.store import open_database
 
     try:
@@ -110,7 +110,7 @@ def _run_counters(run_ids: list[str]) -> dict[str, dict[str, int]]:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from crawler.extract import ExtractionError, extract
+    from crawler.text.extract import ExtractionError, extract
 
     source = args.source
     if source.startswith(("http://", "https://")):
@@ -195,10 +195,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Check the store's invariants (crawler.verify); exit 1 with the list when one is broken."""
+    """Check the store's invariants (crawler.maintenance.verify); exit 1 with the list when one is broken."""
     from crawler.clock import utcnow
+    from crawler.maintenance.verify import verify
     from crawler.store import ensure_indexes, open_database
-    from crawler.verify import verify
 
     with store_session(quiet=args.json, create=False):
         db = open_database()
@@ -221,10 +221,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Bring an existing database to the current schema (crawler.stories.migrate); idempotent."""
+    """Bring an existing database to the current schema (crawler.maintenance.migrate); idempotent."""
     from crawler.clock import utcnow
+    from crawler.maintenance.migrate import SCHEMA_VERSION, migrate
     from crawler.store import ensure_indexes, open_database
-    from crawler.stories.migrate import SCHEMA_VERSION, migrate
 
     with store_session(quiet=args.json, create=False):
         db = open_database()
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("sites", nargs="*", help="site names of the config")
     crawl.add_argument("--all", action="store_true", help="every site in the config")
     crawl.add_argument(
-        "--config", help="config file (default $CRAWLER_CONFIG or config/sites.yaml)"
+        "--config", help="config file (default $NEWSCRAWL_CONFIG or config/sites.yaml)"
     )
     crawl.add_argument("--recheck", action="store_true", help="re-fetch every known article now")
     crawl.add_argument(

@@ -14,7 +14,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from crawler.session import UsageError
+from crawler.store.session import UsageError
 
 SINCE_FORMS = "a duration back from now (1h, 2d) or a date/time (2026-11-25)"
 
@@ -22,7 +22,7 @@ SINCE_FORMS = "a duration back from now (1h, 2d) or a date/time (2026-11-25)"
 def parse_since(text: str, now: datetime, option: str = "--since") -> datetime:
     """A duration back from `now` or an absolute date/time (UTC when no zone is given)."""
     from crawler.config import parse_duration
-    from crawler.discovery import parse_date
+    from crawler.text.dates import parse_date
 
     value = text.strip()
     if value and value[0].isdigit() and value[-1] in "smhd" and "-" not in value:
@@ -53,7 +53,7 @@ def add_site(parser: argparse.ArgumentParser, what: str = "only this site") -> N
     parser.add_argument("--site", help=f"{what} (a site name of the config)")
     parser.add_argument(
         "--config",
-        help="config file naming the sites (default $CRAWLER_CONFIG or config/sites.yaml)",
+        help="config file naming the sites (default $NEWSCRAWL_CONFIG or config/sites.yaml)",
     )
 
 

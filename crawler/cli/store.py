@@ -1,7 +1,7 @@
 """`newscrawl store`: start the embedded store and keep it open for mongosh, Compass and
 the other commands, until Ctrl-C or SIGTERM.
 
-It holds the store as any command does (crawler.embedded.SharedStore), for as long
+It holds the store as any command does (crawler.store.embedded.SharedStore), for as long
 as it runs: commands started meanwhile attach to it, and ending it stops the server
 only when no other process (the service, a crawl) still uses it.
 """
@@ -16,14 +16,15 @@ import threading
 from types import FrameType
 from typing import Any
 
-from crawler.session import UsageError, redact, store_session
+from crawler import env
+from crawler.store.session import UsageError, redact, store_session
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    if os.environ.get("MONGODB_URI"):
+    if env.get("MONGODB_URI"):
         raise UsageError(
             "MONGODB_URI is set "
-            f"({redact(os.environ['MONGODB_URI'])}): that server is not the embedded store; "
+            f"({redact(env.get('MONGODB_URI') or '')}): that server is not the embedded store; "
             "unset it to run the embedded one"
         )
     stop = threading.Event()
@@ -46,7 +47,7 @@ def print_uri(uri: str) -> None:
     """The URI as mongosh and Compass take it, on stdout (scripts read the first line)."""
     base = uri.rstrip("/")
     print(uri, flush=True)
-    database = os.environ.get("CRAWLER_DB") or "news"
+    database = env.get("NEWSCRAWL_DB") or "news"
     print(f'  mongosh:  npx mongosh "{base}/{database}"', flush=True)
     print(f"  Compass:  {base}/?directConnection=true", flush=True)
     print(

@@ -10,7 +10,6 @@ notion of which columns matter: it only squeezes all of them.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from crawler import env
 
 PIPED_WIDTH = 140  # output piped without $COLUMNS: wide enough for every column
 FOLD_MIN = 30  # a column of long URLs/ids is kept at least this wide (it folds below its length)
@@ -27,7 +28,7 @@ CELL_OVERHEAD = 3  # a column's padding and its border
 def console() -> Console:
     """The terminal: its own width; `$COLUMNS` when set (also when piped); else 140 piped.
     Made when first printed to, so importing prints and opens nothing."""
-    wide = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    wide = sys.stdout.isatty() or (env.get("COLUMNS") or "").isdigit()
     return Console(width=None if wide else PIPED_WIDTH)
 
 

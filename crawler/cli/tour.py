@@ -37,8 +37,8 @@ UPDATES = (
 
 def serve(args: argparse.Namespace) -> int:
     from crawler.localnet import LocalNetwork
-    from crawler.service import Service
-    from crawler.session import UsageError, store_session
+    from crawler.service.app import Service
+    from crawler.store.session import UsageError, store_session
 
     try:  # usage errors before anything starts
         parse_duration(args.every)

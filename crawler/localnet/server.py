@@ -86,7 +86,7 @@ class SiteServer:
         self.requests = 0
         self._lock = threading.Lock()
         # a redesign: the body after the lede is rendered by a script, so an extractor finds
-        # only the lede (what crawler.drift must notice)
+        # only the lede (what crawler.pipeline.drift must notice)
         self.redesigned = False
         # a round of non-article answers for every article (crawler.localnet.faults):
         # "wall", "error" or "cut"; None serves the articles

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from crawler.clock import SteppedClock
 from crawler.localnet.text import (
     FIRST,
     Article,
@@ -39,19 +40,9 @@ SITE_EDITS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Clock:
-    """The network's time. Tests advance it instead of sleeping."""
-
-    def __init__(self, start: datetime):
-        self.start = start
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **delta: float) -> datetime:
-        self._now += timedelta(**delta)
-        return self._now
+# The network's time, shared with the crawler's stepped clock: tests advance it instead of
+# sleeping (`world.clock.advance(hours=2)`), and a crawl may be handed it as its clock.
+Clock = SteppedClock
 
 
 @dataclass

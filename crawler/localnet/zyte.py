@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import lxml.html
 from lxml import etree
 
-from crawler.httpd import QuietHandler
+from crawler.service.httpd import QuietHandler
 
 SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SEMANTIC = "semantic"  # the publisher's own markup; oldcms.LAYOUTS re-wrap the article
@@ -109,7 +109,7 @@ def _extracts_whole(html: bytes, body: str) -> bool:
 
     Pages it extracts badly are the extraction benchmark's concern, not versioning's.
     """
-    from crawler.extract import ExtractionError, extract
+    from crawler.text.extract import ExtractionError, extract
 
     try:
         found = extract(html, "http://127.0.0.1/").text

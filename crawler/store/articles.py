@@ -21,14 +21,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import DESCENDING, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from crawler import revisit, urls
+from crawler import urls
 from crawler.stages import StageClock
 from crawler.store.versions import (
     REPAIR,
@@ -43,7 +42,9 @@ from crawler.store.versions import (
     version_doc,
 )
 from crawler.store.writes import bulk_ignoring_races, insert_new
-from crawler.versioning import CHANGED, DEGRADED, NEW, REVERTED, Decision
+from crawler.types import Doc
+from crawler.version import revisit
+from crawler.version.decide import CHANGED, DEGRADED, NEW, REVERTED, Decision
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ MAX_WRITE_ATTEMPTS = 8
 # a page that answers again after a 404/410 is back: revisited, no longer `gone`, and
 # its run of missing answers starts again from nothing
 BACK_FROM_GONE = {"status": "", "gone_status": "", "missing": ""}
-
-Doc = dict[str, Any]
 
 
 @dataclass
@@ -403,18 +402,6 @@ class ArticleStore:
         return top
 
     # -- reading ---------------------------------------------------------------------------
-
-    def history(self, article_id: str) -> list[Doc]:
-        return list(
-            self.versions.find({"article_id": article_id}, {"raw": 0}).sort("version", ASCENDING)
-        )
-
-    def version(self, article_id: str, number: int | None = None) -> Doc | None:
-        if number is None:
-            return self.versions.find_one(
-                {"article_id": article_id}, sort=[("version", DESCENDING)]
-            )
-        return self.versions.find_one({"article_id": article_id, "version": number})
 
     def due_for_revisit(
         self, site: str, now: datetime, limit: int, everything: bool = False

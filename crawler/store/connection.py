@@ -1,14 +1,14 @@
-"""Where the store is: the server named by MONGODB_URI, the database named by CRAWLER_DB."""
+"""Where the store is: the server named by MONGODB_URI, the database named by NEWSCRAWL_DB."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pymongo import MongoClient
 from pymongo.database import Database
 
-Doc = dict[str, Any]
+from crawler import env
+from crawler.types import Doc
 
 
 def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
@@ -20,8 +20,8 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
     credentials: dict[str, Any] = {
         key: value
         for key, value in (
-            ("username", os.environ.get("MONGODB_USERNAME")),
-            ("password", os.environ.get("MONGODB_PASSWORD")),
+            ("username", env.get("MONGODB_USERNAME")),
+            ("password", env.get("MONGODB_PASSWORD")),
         )
         if value
     }
@@ -38,15 +38,15 @@ def connect(uri: str, db_name: str, timeout_ms: int = 5000) -> Database[Doc]:
 
 
 def database_name() -> str:
-    return os.environ.get("CRAWLER_DB") or "news"
+    return env.get("NEWSCRAWL_DB") or "news"
 
 
 def open_database(uri: str | None = None) -> Database[Doc]:
-    """The database named by CRAWLER_DB on the server named by MONGODB_URI."""
-    target = uri or os.environ.get("MONGODB_URI")
+    """The database named by NEWSCRAWL_DB on the server named by MONGODB_URI."""
+    target = uri or env.get("MONGODB_URI")
     if not target:
         raise RuntimeError(
             "MONGODB_URI is not set (the newscrawl command starts an embedded server for you)"
         )
-    timeout_ms = int(os.environ.get("CRAWLER_MONGO_TIMEOUT_MS", "5000"))
+    timeout_ms = int(env.get("NEWSCRAWL_MONGO_TIMEOUT_MS") or "5000")
     return connect(target, database_name(), timeout_ms=timeout_ms)

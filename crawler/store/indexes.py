@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from crawler.store.writes import insert_new
+from crawler.types import Doc
 
 FETCH_LOG_TTL = timedelta(days=30)
 COMMON_ANCHOR_TTL_S = 30 * 24 * 3600  # common anchors (crawler.stories.index) are learned again
 ALIASES_MARKER = "url_aliases-backfilled"  # meta: backfill_url_aliases has looked
-
-Doc = dict[str, Any]
 
 
 def ensure_indexes(db: Database[Doc]) -> None:
@@ -24,7 +22,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.articles.create_index([("site", ASCENDING), ("next_check_at", ASCENDING)])
     db.articles.create_index([("last_changed", DESCENDING)])
     db.articles.create_index("story_id")
-    db.articles.create_index("stable_key")  # crawler.identity: the same article, renamed
+    db.articles.create_index("stable_key")  # crawler.pipeline.identity: the same article, renamed
     db.versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
     db.versions.create_index([("article_id", ASCENDING), ("content_hash", ASCENDING)], unique=True)
     db.versions.create_index([("fetched_at", DESCENDING)])
@@ -52,13 +50,13 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.fetches.create_index([("url", ASCENDING), ("at", DESCENDING)])
     db.fetches.create_index("run_id")
     db.feeds.create_index("site")
-    db.site_chrome.create_index("site")  # crawler.chrome: one document per (site, line shape)
+    db.site_chrome.create_index("site")  # crawler.text.chrome: one document per (site, line shape)
     db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
     db.crawl_runs.create_index([("started_at", DESCENDING)])
     # runs queued or running now, at every crawl start and metrics scrape: few among many
     db.crawl_runs.create_index("outcome")
     db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
-    # crawler.notify: the alerts due (sent and failed ones have no next_attempt_at)
+    # crawler.service.notify: the alerts due (sent and failed ones have no next_attempt_at)
     db.notifications.create_index("next_attempt_at", sparse=True)
     backfill_url_aliases(db)
 

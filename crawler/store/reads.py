@@ -25,7 +25,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
-Doc = dict[str, Any]
+from crawler.types import Doc
 
 RECENT = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=31))
 BIG_STORIES = (64, 8, 2)  # story sizes: most stories are a single article
@@ -97,10 +97,10 @@ def latest(
         limit *= 8
 
 
-def in_batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """`items` in slices of IN_BATCH, for `$in` lists that may hold thousands."""
-    for start in range(0, len(items), IN_BATCH):
-        yield items[start : start + IN_BATCH]
+def in_batches(items: Sequence[Any], size: int = IN_BATCH) -> Iterator[Sequence[Any]]:
+    """`items` in slices of `size` (IN_BATCH: for `$in` lists that may hold thousands)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _bounded(query: Doc, field: str, condition: Any) -> Doc:
@@ -137,3 +137,14 @@ def newest_first(
         if lower is None or lower == since:
             return
         upper = lower
+
+
+def last_run(db: Any, site: str, now: datetime) -> Doc | None:
+    """The site's last run: the latest started that has ended (it has `finished_at`). The one
+    meaning of "last run" for `newscrawl status` and the service's metrics: a run queued on a
+    Scrapyd node or running now is not the last run yet."""
+    return latest(db.crawl_runs, {"site": site}, "started_at", now, _ended)
+
+
+def _ended(run: Doc) -> bool:
+    return run.get("finished_at") is not None

@@ -17,12 +17,12 @@ from typing import Any
 import zstandard
 from bson import Binary
 
-from crawler.nonarticle import Evidence
-from crawler.versioning import REVERTED, Decision, Snapshot, decide
+from crawler.text.nonarticle import Evidence
+from crawler.types import Doc
+from crawler.version.decide import REVERTED, Decision, Snapshot, decide
 
 RAW_ZSTD_LEVEL = 3  # 0.9 ms a page; level 10 saves 10 % of the bytes for 4x the CPU
 
-Doc = dict[str, Any]
 
 REPAIR, REVERT, TOUCH, APPEND = "repair", "revert", "touch", "append"
 
@@ -58,7 +58,7 @@ class Page:
     extractor: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     agency: str | None = None  # crawler.stories.agency.agency_of, computed by the worker
-    # what the response and the run's other pages say (crawler.nonarticle): set by the
+    # what the response and the run's other pages say (crawler.text.nonarticle): set by the
     # extraction worker, completed with the run's evidence before the page is judged
     evidence: Evidence | None = None
 

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-DUPLICATE_KEY = 11000
+from crawler.types import Doc
 
-Doc = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 def insert_new(collection: Collection[Doc], docs: list[Doc]) -> list[int]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crawler import normalize
 from crawler.stories.agency import agency_of
 from crawler.stories.placement import Member
 from crawler.stories.shingles import is_wire_copy
-
-Doc = dict[str, Any]
+from crawler.text import normalize
+from crawler.types import Doc
 
 
 def member_entry(member: Member, similarity: float, now: datetime) -> Doc:

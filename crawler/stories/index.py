@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from crawler import normalize
 from crawler.store.writes import insert_new
 from crawler.stories.inflight import InFlight, Text
 from crawler.stories.members import record_joins
@@ -29,11 +27,11 @@ from crawler.stories.placement import (
     verified_matches,
 )
 from crawler.stories.shingles import anchors_of, ledes_of, pack, shingle_hashes, unpack
+from crawler.text import normalize
+from crawler.types import Doc
 
 MAX_POSTINGS = 100  # documents read per lookup, whatever happens
 COMMON_ANCHOR_STORIES = 5  # an anchor in more stories than this is boilerplate or stock phrasing
-
-Doc = dict[str, Any]
 
 
 class CommonAnchors:
@@ -211,7 +209,7 @@ class StoryIndex:
         if bridges:
             self._follow(assignments, placed)
         # the article learns its story only once the story lists it: an article with a
-        # story id is always a member (crawler.verify checks it)
+        # story id is always a member (crawler.maintenance.verify checks it)
         if record_articles and joining:
             self.db.articles.bulk_write(
                 [

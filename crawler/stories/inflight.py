@@ -35,21 +35,23 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import timedelta
 
 from bson import ObjectId
 from pymongo.database import Database
 
-from crawler.lease import holder_is_dead
+from crawler.clock import utcnow
+from crawler.store.leases import holder_is_dead
 from crawler.stories.placement import Candidate, Member, verified_matches
 from crawler.stories.shingles import pack, unpack
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 
 EXPIRES_AFTER = timedelta(seconds=120)  # renewed while waiting; a batch takes milliseconds
+# registrations expire in real time (utcnow), shared by every machine: not the caller's clock,
+# which a test may have set to any date
 WAIT_LIMIT_S = 60.0  # then go on anyway, with a warning (a story may split; verify reports it)
 
 
@@ -99,7 +101,7 @@ class InFlight:
                 for t in self.texts
             ],
             "waiting": False,
-            "expires_at": _wall_clock() + EXPIRES_AFTER,
+            "expires_at": utcnow() + EXPIRES_AFTER,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
@@ -137,7 +139,7 @@ class InFlight:
         cursor = self.placements.find(
             {
                 "_id": {"$ne": self.id},
-                "expires_at": {"$gt": _wall_clock()},
+                "expires_at": {"$gt": utcnow()},
                 "$or": [{"anchors": {"$in": self.anchors}}, {"bodies": {"$in": self.bodies}}],
             },
             {"texts": 1, "waiting": 1, "host": 1, "pid": 1},
@@ -173,17 +175,11 @@ class InFlight:
     def _mark(self, waiting: bool) -> None:
         self.placements.update_one(
             {"_id": self.id},
-            {"$set": {"waiting": waiting, "expires_at": _wall_clock() + EXPIRES_AFTER}},
+            {"$set": {"waiting": waiting, "expires_at": utcnow() + EXPIRES_AFTER}},
         )
         self.waiting = waiting
 
     def _renew(self) -> None:
         self.placements.update_one(
-            {"_id": self.id}, {"$set": {"expires_at": _wall_clock() + EXPIRES_AFTER}}
+            {"_id": self.id}, {"$set": {"expires_at": utcnow() + EXPIRES_AFTER}}
         )
-
-
-def _wall_clock() -> datetime:
-    """Registrations expire in real time, shared by every machine: not the caller's clock,
-    which a test may have set to any date."""
-    return datetime.now(timezone.utc)

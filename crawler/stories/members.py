@@ -19,7 +19,6 @@ CHANGES_REFRESH at a time, at this join and the next ones
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -28,8 +27,8 @@ from crawler.store.writes import insert_new
 from crawler.stories.agency import UNKNOWN, story_agency
 from crawler.stories.changes import local_changes, member_entry, origin_rank
 from crawler.stories.placement import Assignment, Member
+from crawler.types import Doc
 
-Doc = dict[str, Any]
 Texts = dict[str, tuple[str, list[str]]]
 
 SAMPLE_SIZE = 20  # members kept in the story document, the first to join

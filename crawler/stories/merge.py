@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
@@ -41,10 +40,10 @@ from crawler.clock import utcnow
 from crawler.store.reads import in_batches
 from crawler.stories.agency import UNKNOWN, story_agency
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
+from crawler.types import Doc
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 
 MAX_HOPS = 50  # a chain of merges longer than this is a bug, not a story
 MERGE_RETRIES = 10

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 from bson import Binary
 
-from crawler import normalize
+from crawler.text import normalize
 
 SHINGLE_WORDS = 5
 ANCHOR_MODULUS = 12

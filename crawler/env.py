@@ -1,0 +1,60 @@
+"""Every environment variable newscrawl reads, read through this module and nowhere else.
+
+Our own variables share one prefix, NEWSCRAWL_. The older CRAWLER_ spellings
+(CRAWLER_CONFIG, CRAWLER_DB, CRAWLER_DATA, CRAWLER_JOURNAL, CRAWLER_MONGO_TIMEOUT_MS) are
+still read when the new name is unset, with a DeprecationWarning (and a log line, since
+Python hides DeprecationWarnings outside __main__), so a deployment's .env keeps working.
+Variables other tools define keep their spelling: MONGODB_URI, MONGODB_USERNAME and
+MONGODB_PASSWORD (MongoDB's convention), SCRAPYD_USERNAME and SCRAPYD_PASSWORD, COLUMNS.
+
+`env` parameters take a mapping (a test's, or a job's) instead of the process's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping, MutableMapping
+
+log = logging.getLogger(__name__)
+
+RENAMED = {  # new name -> the name it had before
+    "NEWSCRAWL_CONFIG": "CRAWLER_CONFIG",
+    "NEWSCRAWL_DB": "CRAWLER_DB",
+    "NEWSCRAWL_DATA": "CRAWLER_DATA",
+    "NEWSCRAWL_JOURNAL": "CRAWLER_JOURNAL",
+    "NEWSCRAWL_MONGO_TIMEOUT_MS": "CRAWLER_MONGO_TIMEOUT_MS",
+}
+_warned: set[str] = set()
+
+
+def get(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The variable's value (an empty one counts as unset), or its old name's, with a
+    DeprecationWarning; None when neither is set."""
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value:
+        return value
+    old = RENAMED.get(name)
+    if old and env.get(old):
+        if old not in _warned:
+            _warned.add(old)
+            log.warning("%s is deprecated: set %s instead", old, name)
+        warnings.warn(f"{old} is deprecated: set {name} instead", DeprecationWarning, stacklevel=2)
+        return env[old]
+    return None
+
+
+def flag(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """A yes/no variable: 1, true, yes or on (any case) is yes."""
+    return (get(name, env) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def export(name: str, value: str | None, env: MutableMapping[str, str] | None = None) -> None:
+    """Set (or, with None, remove) a variable for this process and the children it starts."""
+    env = os.environ if env is None else env
+    if value is None:
+        env.pop(name, None)
+    else:
+        env[name] = value

@@ -1,0 +1,1 @@
+"""The store kept sound between crawls: repair of half-written runs, the invariant checks (verify), schema migration."""

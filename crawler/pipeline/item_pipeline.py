@@ -1,0 +1,222 @@
+"""Scrapy item pipeline: hands each fetched article page to crawler.pipeline.processing.
+
+Thin on purpose. The spider yields {"page": FetchedPage}; extraction runs in
+the worker pool (crawler.pipeline.workers), the database work in group-committed
+batches, and the outcome goes to the run ledger. When MongoDB stays
+unreachable after retries the page goes to the local journal instead of being
+dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from scrapy import Spider
+
+from crawler.crawl.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
+from crawler.pipeline import processing, workers
+from crawler.pipeline.drift import ExtractionCoverage
+from crawler.pipeline.journal import TRANSIENT, with_retry
+from crawler.pipeline.processing import FetchedPage, Outcome, Prepared
+from crawler.stages import StageClock
+from crawler.store import Page
+from crawler.stories import StoryIndex
+from crawler.text import nonarticle
+from crawler.text.chrome import ChromeBook
+from crawler.version.decide import DEGRADED
+
+log = logging.getLogger(__name__)
+
+
+class StorePipeline:
+    def __init__(self, crawler: Any = None):
+        self.crawler = crawler
+        self.stages = StageClock()  # seconds per stage; the time of day is the spider's clock
+        self.pool: ProcessPoolExecutor | None = None
+        self.spider: Any = None  # set when the spider opens; the writer thread uses its db
+        self.chrome: ChromeBook | None = None
+        self.stories: StoryIndex | None = None
+        # what this run's pages have in common (a wall served for every article): the
+        # batches of all extraction workers are written here, so one tally sees them all
+        self.tally = nonarticle.RunTally()
+        self.writer: workers.BatchWriter[Page, Outcome | Exception] = workers.BatchWriter(
+            self._write
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        self.spider = spider or self.crawler.spider
+        self.spider.stage_clock = self.stages
+        self.spider.coverage = (
+            ExtractionCoverage()
+        )  # what extraction found (crawler.pipeline.drift)
+        self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
+        self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
+        settings = self.crawler.settings
+        self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
+        count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
+        self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
+
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        """Save what this crawl learned of its site's chrome (off the event loop, like every
+        store call of a crawl; when MongoDB is away it is learned again from the same pages
+        next time) and let the extraction workers go."""
+        if self.chrome is not None:
+            await self.spider.store.best_effort(self.chrome.flush, self.spider.clock())
+        if self.pool is not None:
+            self.pool = None
+            await asyncio.to_thread(workers.release_pool)
+
+    async def process_item(
+        self, item: dict[str, Any], spider: Spider | None = None
+    ) -> dict[str, Any]:
+        fetched: FetchedPage = item["page"]
+        await self.handle_page(spider or self.crawler.spider, fetched)
+        return {"url": fetched.url, "site": fetched.site}
+
+    async def handle_page(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
+        """Prepare, persist and record one page; journal it when the database is down.
+
+        Whatever happens, the page ends as exactly one fetch record (a store
+        outcome, an error, or `spooled`) and one of the article/* counters, which
+        the runner checks add up before it calls a run "ok".
+        """
+        ledger = spider.ledger
+        try:
+            return await self._handle(spider, fetched)
+        except Exception as exc:  # a bug here must cost one page, recorded, not the crawl
+            log.exception("could not store %s", fetched.url)
+            self._record_error(ledger, fetched, f"{fetched.url}: could not store: {exc!r}")
+            return None
+
+    async def _handle(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
+        ledger = spider.ledger
+        self.stages.add("fetch", fetched.download_s)
+        prepared = await self._prepare(fetched)
+        self.stages.merge(prepared.timings)
+        if prepared.page is None:
+            log.warning("extraction failed: %s", prepared.error)
+            self._record_error(ledger, fetched, prepared.error or "extraction failed")
+            return None
+        page = prepared.page
+        if getattr(spider, "coverage", None) is not None:
+            spider.coverage.add(
+                page.snapshot.title, page.published, page.authors, page.snapshot.word_count
+            )
+        if spider.store.is_down():
+            self._spool(spider, fetched, "MongoDB marked unreachable")
+            return None
+        result = await self.writer.submit(prepared.page)
+        if isinstance(result, TRANSIENT):
+            self._spool(spider, fetched, repr(result))
+            spider.store.mark_down()
+            return None
+        if isinstance(result, Exception):
+            log.error("could not store %s: %r", fetched.url, result)
+            self._record_error(ledger, fetched, f"{fetched.url}: could not store: {result!r}")
+            return None
+        spider.store.mark_up()
+        ledger.count(ARTICLE_STORED)
+        if result.outcome == DEGRADED:  # counted by kind on the run (wall, error, cut...)
+            ledger.count(f"degraded/{nonarticle.kind_of(result.detail or '')}")
+        ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            result.outcome,
+            article_id=result.article_id,
+            version=result.version,
+            story_id=result.story_id,
+            detail=result.detail,
+            status=fetched.status,
+        )
+        return result
+
+    def _spool(self, spider: Any, fetched: FetchedPage, why: str) -> None:
+        try:
+            spider.journal.append(fetched, why)
+        except OSError as exc:  # a full or unwritable journal: the page is lost, say so
+            self._unjournalled(spider, fetched, why, exc)
+            return
+        spider.ledger.count(ARTICLE_SPOOLED)
+        spider.ledger.count("journal/spooled")
+        spider.ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            "spooled",
+            detail=f"kept in {spider.journal.path} until MongoDB answers ({why})"[:500],
+            status=fetched.status,
+        )
+
+    def _unjournalled(self, spider: Any, fetched: FetchedPage, why: str, exc: OSError) -> None:
+        """Neither stored nor journalled: an error for its URL (in `fetches` if MongoDB
+        takes the record by the end, in the error log in any case), counted under
+        `journal/unwritable` so the run ends `error`, never `ok`."""
+        spider.ledger.count(JOURNAL_UNWRITABLE)
+        detail = (
+            f"{fetched.url}: neither stored nor journalled: MongoDB unavailable ({why}) "
+            f"and the journal cannot be written ({exc})"
+        )
+        log.error("page lost: %s", detail)
+        self._record_error(spider.ledger, fetched, detail)
+
+    @staticmethod
+    def _record_error(ledger: Any, fetched: FetchedPage, detail: str) -> None:
+        ledger.count(ARTICLE_ERROR)
+        ledger.record(
+            fetched.url,
+            fetched.fetched_at,
+            fetched.reason,
+            "error",
+            detail=detail[:500],
+            status=fetched.status,
+        )
+
+    async def _prepare(self, fetched: FetchedPage) -> Prepared:
+        pool = self.pool
+        try:
+            return await workers.run_in_pool(pool, processing.prepare, fetched)
+        except BrokenProcessPool:
+            if pool is not None:
+                self.pool = workers.replace_broken_pool(pool)
+            return Prepared(None, f"{fetched.final_url}: the extraction worker died on this page")
+        except Exception as exc:  # a bug or a pathological page must not stop the crawl
+            log.exception("extraction crashed on %s", fetched.final_url)
+            return Prepared(None, f"{fetched.final_url}: extraction crashed: {exc!r}"[:500])
+
+    def _write(self, pages: list[Page]) -> list[Outcome | Exception]:
+        """One batch to the store (runs in a thread). Transient errors are retried, then
+        returned for every page (they go to the journal); any other failure is narrowed
+        down to the page that causes it, so one bad page cannot fail its neighbours."""
+        db = self.spider.db
+        try:
+            return list(
+                with_retry(
+                    lambda: processing.persist_batch(
+                        db,
+                        pages,
+                        self.spider.clock(),
+                        self.stages,
+                        self.chrome,
+                        self.stories,
+                        self.tally,
+                    )
+                )
+            )
+        except TRANSIENT as exc:
+            return [exc] * len(pages)
+        except Exception as exc:
+            if len(pages) == 1:
+                return [exc]  # the caller records it for this page's URL
+        results: list[Outcome | Exception] = []
+        for page in pages:
+            results += self._write([page])
+        return results

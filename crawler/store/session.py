@@ -1,0 +1,115 @@
+"""Where a command's data lives for the length of one command: the store session.
+
+Shared by the command line, its inspection commands and the service (which
+import this, never each other): MONGODB_URI when it is set, otherwise the
+embedded server under $NEWSCRAWL_DATA, held for as long as the command runs and
+shared with every other command and the service (crawler.store.embedded.SharedStore).
+Every session says on stderr, in one line, which store it uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Iterator
+
+from crawler import env
+
+# Set for the processes a session starts (the service's crawls, the demo's rounds): they
+# use the parent's store through MONGODB_URI, and say so.
+EMBEDDED_VARIABLE = "NEWSCRAWL_EMBEDDED_STORE"
+
+
+class UsageError(Exception):
+    """A command used wrongly (exit status 2)."""
+
+
+def redact(uri: str) -> str:
+    """The URI without its password, for messages."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", uri)
+
+
+@contextlib.contextmanager
+def store_session(
+    quiet: bool = False, create: bool = True, label: str = "", keep: bool = False
+) -> Iterator[str]:
+    """MONGODB_URI if set; otherwise the embedded store under $NEWSCRAWL_DATA.
+
+    `create` False (commands that only read) raises crawler.store.embedded.NoStore when the
+    data folder holds no store and none is running, instead of making an empty one.
+    `label` names the command in server.json, for the others' messages. `keep` (the
+    service, `newscrawl store`: the store's owners) starts the server again if it dies
+    while the session lasts. `quiet` leaves the mongosh hint out of the line on stderr.
+    """
+    from crawler.paths import journal_dir
+
+    journal_dir()  # resolved now, so child processes started from here use the same folder
+    uri = env.get("MONGODB_URI")
+    if uri:
+        _say(_external_line(uri))
+        yield uri
+        return
+    from crawler.paths import embedded_store_dir, legacy_store_here
+    from crawler.store.embedded import SharedStore
+
+    data_dir = embedded_store_dir()
+    legacy = legacy_store_here()
+    if legacy is not None:
+        _say(
+            f"note: {legacy} holds a store from an older version (the default was ./data); "
+            f"NEWSCRAWL_DATA={legacy.parent} uses it"
+        )
+    store = SharedStore(data_dir, label=label or _command_label())
+    uri = store.attach(create=create)
+    if keep:
+        store.keep()
+    _say(_embedded_line(store, quiet))
+    env.export("MONGODB_URI", uri)
+    env.export(EMBEDDED_VARIABLE, str(data_dir))
+    try:
+        yield uri
+    finally:
+        env.export("MONGODB_URI", None)
+        env.export(EMBEDDED_VARIABLE, None)
+        store.detach()
+
+
+def _external_line(uri: str) -> str:
+    embedded = env.get(EMBEDDED_VARIABLE)
+    if embedded:
+        return f"store: embedded MongoDB at {uri} (data in {embedded}), held by the parent process"
+    return f"store: {redact(uri)} (from MONGODB_URI)"
+
+
+def _embedded_line(store: object, quiet: bool) -> str:
+    from crawler.store.embedded import SharedStore
+
+    assert isinstance(store, SharedStore)
+    where = f"{store.uri} (data in {store.data_dir})"
+    if store.started:
+        line = f"store: embedded MongoDB started at {where}"
+    else:
+        by = store.state.get("started_by") or "another process"
+        line = f"store: embedded MongoDB at {where}, attached (started by {by})"
+    return line if quiet else f'{line}; open it with: mongosh "{store.uri}"'
+
+
+def _command_label() -> str:
+    argv = sys.argv or ["newscrawl"]
+    name = os.path.basename(argv[0])
+    if name in ("__main__.py", "-m", "-c") or name.startswith("python"):
+        name = "newscrawl"
+    words, skip = [], False
+    for arg in argv[1:]:  # the subcommand: the first word that is no option or its value
+        if skip or arg.startswith("-"):
+            skip = arg == "--log-level"
+            continue
+        words.append(arg)
+        break
+    return " ".join([name, *words]) + f" (pid {os.getpid()})"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

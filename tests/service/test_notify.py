@@ -1,0 +1,116 @@
+"""Change alerts: a real crawl of the local network, a real webhook receiver on
+127.0.0.1 that is down and then up, Apprise's json:// in between."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from crawler.localnet import LocalNetwork
+from crawler.store import connect
+from tests.helpers import free_port, newscrawl
+
+
+class Receiver:
+    """A webhook on 127.0.0.1:port that keeps every JSON body posted to it."""
+
+    def __init__(self, port: int):
+        self.bodies: list[dict] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def alerting(mongo_uri, tmp_path):
+    name = f"t_notify_{uuid.uuid4().hex[:6]}"
+    env = dict(
+        os.environ, MONGODB_URI=mongo_uri, NEWSCRAWL_DB=name, NEWSCRAWL_JOURNAL=str(tmp_path / "j")
+    )
+    port = free_port()
+    with LocalNetwork(seed=9, hostile=False) as net:
+        config = net.write_config(tmp_path / "sites.yaml")
+        data = yaml.safe_load(config.read_text())
+        data["notify"] = {
+            "targets": [f"json://127.0.0.1:{port}/hook"],
+            "sites": ["harbour-times"],
+            "kinds": ["body_added"],
+            "story_sites": 2,
+            "backoff": "1s",
+        }
+        config.write_text(yaml.safe_dump(data))
+        db = connect(mongo_uri, name)
+        yield {"env": env, "net": net, "config": config, "port": port, "db": db}
+        db.client.drop_database(name)
+
+
+@pytest.mark.slow
+def test_alerts_wait_for_a_receiver_that_is_down_and_go_once_each(alerting):
+    env, net, db, config = alerting["env"], alerting["net"], alerting["db"], alerting["config"]
+    crawl = ("crawl", "harbour-times", "valley-gazette", "--config", str(config))
+    first = newscrawl(*crawl, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]  # the receiver is down: no failure
+    net.clock.advance(hours=1, minutes=5)
+    second = newscrawl(*crawl, env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "to retry" in second.stderr
+    waiting = list(db.notifications.find())
+    assert waiting and all(n["status"] == "pending" and n["attempts"] >= 1 for n in waiting)
+    assert all(n["last_error"] for n in waiting)
+
+    receiver = Receiver(alerting["port"])
+    try:
+        third = newscrawl("crawl", "valley-gazette", "--config", str(config), env=env)
+        assert third.returncode == 0, third.stderr[-2000:]
+    finally:
+        receiver.stop()
+
+    edited = {
+        f"version {v['version']} of {v['article_id']}"
+        for v in db.versions.find({"site": "harbour-times", "change.kinds": "body_added"})
+    }
+    assert edited  # the network edits one harbour-times article after an hour
+    stories = {
+        f"story {s['_id']}"
+        for s in db.stories.find({"sites": "harbour-times"})
+        if len(s["sites"]) >= 2
+    }
+    assert stories
+    messages = [body["message"] for body in receiver.bodies]
+    about = [
+        line for m in messages for line in m.splitlines() if line.startswith(("version ", "story "))
+    ]
+    assert sorted(about) == sorted(edited | stories)  # one each, nothing else
+    assert {n["status"] for n in db.notifications.find()} == {"sent"}
+    assert not any("valley-gazette" in m.split("\n", 1)[0] for m in messages if "version " in m)
+
+
+def test_a_target_apprise_cannot_send_to_is_a_config_error():
+    from crawler.config import ConfigError, parse_config
+
+    text = "sites: [{name: a, url: 'http://127.0.0.1:1/', feeds: ['http://127.0.0.1:1/f']}]\nnotify: {targets: ['nonsense']}\n"
+    with pytest.raises(ConfigError, match="notify"):
+        parse_config(text, "sites.yaml")
+    good = text.replace("nonsense", "json://127.0.0.1:9/hook")
+    assert parse_config(good, "sites.yaml").notify.targets == ["json://127.0.0.1:9/hook"]

@@ -1,0 +1,199 @@
+"""What stories match by, as users rely on it: a copy with look-alike letters is the same
+copy, one borrowed sentence is not a copy, a caption page with the wire's lede is one,
+and quoted speech in French and German typography is left out like English quotes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from crawler.stories import Member, StoryIndex, shingle_hashes
+from crawler.stories.shingles import is_caption, ledes_of, match_words, split_sentences
+from crawler.text import normalize
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+WIRE = [
+    "OTTAWA (CP) — The federal government announced Tuesday it will spend $2 billion over "
+    "five years to repair aging water systems in small communities across the country.",
+    "The money will flow through provincial agreements signed over the coming months, with "
+    "the first projects expected to break ground in rural Manitoba and northern Ontario.",
+    "Municipal leaders had lobbied for years for help with pipes and treatment plants built "
+    "in the 1960s, many of which now leak more water than they deliver to homes.",
+    "The infrastructure minister said communities of fewer than 10,000 people would get "
+    "priority, along with First Nations that have lived under boil-water advisories.",
+    "Critics said the sum falls far short of the estimated $30 billion backlog identified "
+    "by a national survey of municipal infrastructure published last spring.",
+]
+# Latin letters swapped for Cyrillic and Greek look-alikes, as scraper sites do
+LOOKALIKE = str.maketrans({"o": "о", "a": "а", "e": "е", "s": "ѕ", "i": "і", "p": "р", "c": "с"})
+
+
+def member(article_id: str, paragraphs: list[str], site: str = "s") -> Member:
+    return Member(
+        article_id=article_id,
+        site=site,
+        url=f"https://{site}.test/{article_id}",
+        title="T",
+        paragraphs=normalize.clean_paragraphs("\n".join(paragraphs)),
+        published=None,
+        seen_at=T0,
+    )
+
+
+def place(db, *texts: tuple[str, list[str]]) -> list[str]:
+    index = StoryIndex(db)
+    for article_id, paragraphs in texts:
+        db.articles.insert_one({"_id": article_id, "title": "T", "text": "\n".join(paragraphs)})
+    return [index.assign(member(a, p, site=f"site-{a}"), T0).story_id for a, p in texts]
+
+
+def test_a_copy_in_look_alike_letters_joins_the_story_and_keeps_its_own_text(db):
+    disguised = [p.translate(LOOKALIKE) for p in WIRE]
+    assert shingle_hashes(disguised) == shingle_hashes(WIRE)
+    wire, copy = place(db, ("wire", WIRE), ("spam", disguised))
+    assert copy == wire
+    # matching sees the skeleton; what is stored is the page's own text
+    assert "о" in db.articles.find_one({"_id": "spam"})["text"]
+    # compatibility forms and zero-width characters are folded the same way
+    assert match_words("ﬁve ｙｅａｒｓ of re\u00adpairs\u200d") == [
+        "five",
+        "years",
+        "of",
+        "repairs",
+    ]
+
+
+def test_accented_letters_are_not_taken_for_look_alikes():
+    assert match_words("Müller à Montréal, Straße") == ["müller", "à", "montréal", "strasse"]
+
+
+def station_page() -> list[str]:
+    """A station's own short report that lifts one sentence of the wire, word for word."""
+    return [
+        "Council members in Dauphin spent most of Tuesday evening arguing over which of the "
+        "town's three water mains should be replaced first when money finally arrives.",
+        WIRE[0].split("— ", 1)[1],
+        "Mayor Allan Tomlinson told the meeting the east-side main has burst twice since "
+        "January and residents there have had enough of boiling their drinking water.",
+        "A public hearing on the plan is set for the first week of next month at the arena.",
+    ]
+
+
+def test_one_borrowed_sentence_is_not_a_copy_but_a_caption_page_with_the_lede_is(db):
+    station = station_page()
+    ours = shingle_hashes(station)
+    shared = len(ours & shingle_hashes(WIRE)) / len(ours)
+    assert 0.2 <= shared < 0.5  # containment alone would call it a copy
+    gallery = [
+        "FILE - Water pours from a broken main on a street in Brandon, Man., on March 3, 2024. "
+        "(Tim Smith/The Canadian Press via AP Photo)",
+        WIRE[0],
+        "Photo: A worker inspects a treatment plant near Thompson, Man.",
+    ]
+    wire, borrowed, caption_page = place(
+        db, ("wire", WIRE), ("station", station), ("gallery", gallery)
+    )
+    assert borrowed != wire
+    assert caption_page == wire
+    # the lede page verified against both, and bridges nothing: one sentence in common
+    assert db.story_members.find_one({"_id": "station"})["story_id"] == borrowed
+    # the other way round: the full copy arriving after the station's page does not join it
+    db.fingerprints.delete_many({})
+    db.stories.delete_many({})
+    db.story_members.delete_many({})
+    db.articles.delete_many({})
+    first, later = place(db, ("station2", station), ("wire2", WIRE))
+    assert later != first
+
+
+def test_two_shared_sentences_still_join_a_trimmed_copy(db):
+    trimmed = [WIRE[0], WIRE[1], "Read more on our website."]
+    wire, copy = place(db, ("wire", WIRE), ("trim", trimmed))
+    assert copy == wire
+
+
+def test_captions_are_no_narrative():
+    assert is_caption("FILE - A crowd gathers in 2019. (AP Photo/Jane Doe)")
+    assert is_caption("Foto: dpa")
+    assert not is_caption(WIRE[1])
+
+
+def test_quoted_speech_in_french_and_german_is_left_out_of_the_narrative():
+    statement = "nous allons reconstruire chaque maison détruite par les inondations cette année"
+    french_a = [
+        f"Le premier ministre a déclaré : « {statement} », devant les sinistrés de Baie-Saint-Paul.",
+        "Les eaux ont envahi le centre-ville mardi soir après des pluies torrentielles sur la région.",
+        "Des dizaines de bénévoles ont rempli des sacs de sable toute la nuit pour protéger "
+        "l'église et l'hôtel de ville, sans pouvoir empêcher l'eau d'entrer dans les sous-sols.",
+    ]
+    french_b = [
+        f"« {statement} », a lancé le chef du gouvernement lors d'une conférence de presse jeudi.",
+        "Selon la Sécurité civile, plus de trois cents résidences ont été touchées par la crue.",
+        "Les municipalités riveraines ont ouvert des centres d'hébergement dans les écoles et "
+        "les arénas, où les familles évacuées pourront dormir jusqu'à la fin de la semaine.",
+    ]
+    assert not shingle_hashes(french_a) & shingle_hashes(french_b)
+    zitat = "wir werden jedes zerstörte Haus in der Region so schnell wie möglich wieder aufbauen"
+    german_a = [
+        f"Der Ministerpräsident sagte am Dienstag: „{zitat}“, und versprach schnelle Hilfe vor Ort.",
+        "Das Hochwasser hatte in der Nacht mehrere Orte im Ahrtal überflutet und Brücken zerstört.",
+        "Hunderte Helfer von Technischem Hilfswerk und Bundeswehr waren bis zum Morgen im "
+        "Einsatz, um Straßen zu räumen und eingeschlossene Anwohner zu versorgen.",
+    ]
+    german_b = [
+        f"‚{zitat}‘, so der Regierungschef bei einem Besuch in der betroffenen Gemeinde am Mittwoch.",
+        "Nach Angaben der Feuerwehr mussten mehr als zweihundert Menschen gerettet werden.",
+        "Die Landesregierung kündigte ein Soforthilfeprogramm für betroffene Familien und "
+        "Betriebe an, das bereits in der kommenden Woche beantragt werden kann.",
+    ]
+    assert not shingle_hashes(german_a) & shingle_hashes(german_b)
+
+
+def test_sentences_and_datelines_in_french_and_german():
+    text = "Le président M. Macron a parlé. « Non », a-t-il dit. Die Polizei, u.a. Beamte, kam."
+    assert split_sentences(text) == [
+        "Le président M. Macron a parlé.",
+        "« Non », a-t-il dit.",
+        "Die Polizei, u.a. Beamte, kam.",
+    ]
+    lede = "La police a arrêté trois suspects mardi après une série de vols dans la région."
+    assert ledes_of([f"MONTRÉAL — {lede}"]) == ledes_of([lede])
+    satz = (
+        "Die Polizei hat am Dienstag drei Verdächtige nach einer Serie von Einbrüchen festgenommen."
+    )
+    assert ledes_of([f"Düsseldorf (dpa/lnw) - {satz}"]) == ledes_of([satz])
+
+
+# a dpa regional item as many German pages print it: the whole item as one paragraph
+DPA_ITEM = (
+    "Offenbach (dpa/lnw) - Der Deutsche Wetterdienst warnt für Dienstagabend und die Nacht "
+    "zu Mittwoch vor Unwettern im Westen von Nordrhein-Westfalen. Ob die Gewitter tatsächlich "
+    "kommen, lasse sich noch nicht sicher sagen, sagte ein Sprecher. Lokal sei mit Hagel und "
+    "Starkregen zu rechnen. Betroffen sei die Region von der Eifel bis ins Ruhrgebiet. Auch "
+    "in der Nacht sei örtlich mit starkem Wind und Sturmböen zu rechnen."
+)
+# the agency's write-thru hours later: the first sentence kept (one word added), the rest new
+DPA_WRITE_THRU = (
+    "Offenbach/Essen (dpa/lnw) - Der Deutsche Wetterdienst warnt für Dienstagabend und die "
+    "Nacht zu Mittwoch vor neuen Unwettern im Westen von Nordrhein-Westfalen. Am Dienstag "
+    "blieb es zunächst heiß, mit Werten bis an die dreißig Grad im Rheinland. Am Mittwoch "
+    "soll es im Westen etwas kühler werden, im Osten bleibt es sommerlich. In der Nacht zum "
+    "Donnerstag steige die Gefahr noch deutlich an, hieß es aus Essen."
+)
+# a paper's own report of the same warning, in its own words
+OWN_REPORT = (
+    "Bielefeld - Für den Abend rechnen Meteorologen mit kräftigen Gewittern, die von den "
+    "Niederlanden her über das Münsterland ziehen könnten. In Ostwestfalen sollen vor allem "
+    "der Raum Bielefeld und der Kreis Gütersloh betroffen sein. Die Warnung gilt bis zwei Uhr "
+    "in der Nacht, danach lasse das Gewitter nach, so der Wetterdienst."
+)
+
+
+def test_a_dpa_write_thru_printed_as_one_paragraph_joins_by_its_first_sentence(db):
+    # the lede of a one-paragraph item is its first sentence, not its first 60 words
+    assert ledes_of([DPA_ITEM])[0].endswith("von nordrhein westfalen")
+    wire, write_thru, own = place(
+        db, ("dpa", [DPA_ITEM]), ("welt", [DPA_WRITE_THRU]), ("wb", [OWN_REPORT])
+    )
+    assert write_thru == wire
+    assert own != wire
