@@ -338,7 +338,7 @@ def test_a_child_that_found_its_site_busy_is_logged_with_its_own_run(
     from datetime import timedelta
 
     from crawler.clock import utcnow
-    from crawler.service import Service
+    from crawler.service.app import Service
 
     port = free_port()
     config = tmp_path / "sites.yaml"
