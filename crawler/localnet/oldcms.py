@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from crawler.localnet.edits import HEADLINE, NUMBER, SENTENCE, EditablePages
 from crawler.localnet.text import FIRST, GLUE_PAIRS, Writer, make_event, wire_story
 
 TABLE, NESTED = "layout table", "nested table with <br>"
 LAYOUTS = (TABLE, NESTED)
 OLD_CMS_SITES = {"action-news": TABLE, "action-news-classic": NESTED}  # LocalNetwork(old_cms=True)
-SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SECTIONS = ("World", "Local", "Business")
 MAINTENANCE = "Our platform is in maintenance mode. Some URLs may not be available."
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})*)(?![\w.,:/%]|\.\d)")
@@ -129,7 +129,7 @@ def seed_article(path: Path, page_id: str = "seed") -> OldCmsArticle | None:
     return OldCmsArticle(page_id, section, headline, lede, subhead, caption, body, glue=None)
 
 
-class OldCmsSite:
+class OldCmsSite(EditablePages):
     """Renders the articles in one of LAYOUTS with a fresh site bar and reader count."""
 
     def __init__(
@@ -152,15 +152,6 @@ class OldCmsSite:
         self._lock = threading.Lock()
 
     # -- edits ----------------------------------------------------------------------
-
-    def add_sentence(self, page_id: str, sentence: str) -> None:
-        self.pages[page_id].edits.append((SENTENCE, sentence))
-
-    def correct_number(self, page_id: str) -> None:
-        self.pages[page_id].edits.append((NUMBER, ""))
-
-    def change_headline(self, page_id: str, headline: str) -> None:
-        self.pages[page_id].edits.append((HEADLINE, headline))
 
     def title_of(self, page_id: str) -> str:
         return self.pages[page_id].state()[0]

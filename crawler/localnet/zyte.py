@@ -33,9 +33,9 @@ from typing import Any, Protocol
 import lxml.html
 from lxml import etree
 
+from crawler.localnet.edits import HEADLINE, NUMBER, SENTENCE, EditablePages
 from crawler.service.httpd import QuietHandler
 
-SENTENCE, NUMBER, HEADLINE = "sentence", "number", "headline"
 SEMANTIC = "semantic"  # the publisher's own markup; oldcms.LAYOUTS re-wrap the article
 SKIES = ["Sunny", "Cloudy", "Light snow", "Clear", "Fog", "Flurries", "Rain"]
 ADDED_SENTENCES = [
@@ -165,7 +165,7 @@ def _number_in_body(tree: Any, body: str) -> Any:
     return None
 
 
-class ZyteChromeSite:
+class ZyteChromeSite(EditablePages):
     """Renders the pages with fresh chrome per request; edits are applied on top."""
 
     def __init__(
@@ -191,15 +191,6 @@ class ZyteChromeSite:
         self._titles: dict[str, str] = {}
 
     # -- edits ----------------------------------------------------------------------
-
-    def add_sentence(self, page_id: str, sentence: str) -> None:
-        self.pages[page_id].edits.append((SENTENCE, sentence))
-
-    def correct_number(self, page_id: str) -> None:
-        self.pages[page_id].edits.append((NUMBER, ""))
-
-    def change_headline(self, page_id: str, headline: str) -> None:
-        self.pages[page_id].edits.append((HEADLINE, headline))
 
     # -- rendering --------------------------------------------------------------------
 
