@@ -72,8 +72,13 @@ class Notifier:
             return 0
         mark = self.db.meta.find_one({"_id": CURSOR}) or {}
         since = (mark.get("scanned_to") or now - FIRST_SCAN + LOOK_BACK) - LOOK_BACK
-        versions = list(self._versions(since, now))
-        docs = [doc for version in versions for doc in self._version_alerts(version, now)]
+        versions = list(self._versions(since, now))  # every site's: a story grows by any
+        docs = [
+            doc
+            for version in versions
+            if self._wanted_site(version.get("site"))
+            for doc in self._version_alerts(version, now)
+        ]
         docs += self._story_alerts(versions, now)
         recorded = len(docs) - len(insert_new(self.db.notifications, docs)) if docs else 0
         self.db.meta.update_one({"_id": CURSOR}, {"$set": {"scanned_to": now}}, upsert=True)
@@ -81,10 +86,8 @@ class Notifier:
 
     def _versions(self, since: datetime, now: datetime) -> Iterator[Doc]:
         projection = {"raw": 0, "text": 0}
-        query = {"fetched_at": {"$gte": since, "$lte": now}}  # the site is tested below
-        for version in self.db.versions.find(query, projection):
-            if self._wanted_site(version.get("site")):
-                yield version
+        query = {"fetched_at": {"$gte": since, "$lte": now}}  # sites are tested by the caller
+        yield from self.db.versions.find(query, projection)
 
     def _wanted_site(self, site: str | None) -> bool:
         return not self.settings.sites or site in self.settings.sites
@@ -136,6 +139,8 @@ class Notifier:
                 sites = story.get("sites") or []
                 if len(sites) < threshold or story.get("merged_into"):
                     continue
+                if self.settings.sites and not set(self.settings.sites).intersection(sites):
+                    continue  # a story of the wanted sites, grown by a copy of any site
                 title = f"story on {len(sites)} sites: {story.get('title')}"
                 body = "\n".join(
                     [f"{len(sites)} sites carry it: {', '.join(sites)}", f"story {story['_id']}"]
@@ -174,6 +179,10 @@ class Notifier:
         counts = {"sent": 0, "pending": 0, "failed": 0}
         if not self.enabled:
             return counts
+        # Apprise loads every plugin on its first import (seconds on a busy machine): that
+        # is not the receiver being slow, so it must not spend the pass's time budget
+        import apprise  # noqa: F401
+
         deadline = time.monotonic() + within_s
         for _ in range(limit):
             if time.monotonic() > deadline:

@@ -114,3 +114,42 @@ def test_a_target_apprise_cannot_send_to_is_a_config_error():
         parse_config(text, "sites.yaml")
     good = text.replace("nonsense", "json://127.0.0.1:9/hook")
     assert parse_config(good, "sites.yaml").notify.targets == ["json://127.0.0.1:9/hook"]
+
+
+def test_a_story_of_a_wanted_site_grown_by_another_site_s_copy_makes_its_alert(db):
+    """`sites` filters whose edits are announced, not which copies make a story grow: a
+    harbour-times story that reaches two sites when a valley-gazette copy is stored (and
+    no harbour-times version is in that scan) still gets its one story alert."""
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.config import NotifySettings
+    from crawler.service.notify import Notifier
+
+    settings = NotifySettings(
+        targets=["json://127.0.0.1:9/hook"], sites=["harbour-times"], story_sites=2
+    )
+    t0 = datetime(2026, 12, 6, 8, 0, tzinfo=timezone.utc)
+
+    def stored(article: str, site: str, at: datetime) -> None:
+        db.articles.insert_one({"_id": article, "site": site, "story_id": "s1"})
+        db.versions.insert_one(
+            {"_id": f"{article}:1", "article_id": article, "version": 1, "site": site,
+             "fetched_at": at, "title": "Wire story", "change": {"kinds": ["first"]}}
+        )  # fmt: skip
+
+    notifier = Notifier(db, settings)
+    db.stories.insert_one({"_id": "s1", "sites": ["harbour-times"], "title": "Wire story"})
+    stored("a-harbour", "harbour-times", t0)
+    notifier.scan(t0 + timedelta(minutes=1))
+    assert db.notifications.count_documents({"kind": "story"}) == 0  # one site yet
+    notifier.scan(t0 + timedelta(hours=1))  # nothing new: the harbour copy is behind the scan
+    db.stories.update_one({"_id": "s1"}, {"$set": {"sites": ["harbour-times", "valley-gazette"]}})
+    stored("a-valley", "valley-gazette", t0 + timedelta(hours=2))
+    notifier.scan(t0 + timedelta(hours=2, minutes=1))
+    assert db.notifications.count_documents({"kind": "story"}) == 1
+    assert db.notifications.count_documents({"kind": "version"}) == 0  # not wanted
+    db.stories.insert_one({"_id": "s2", "sites": ["valley-gazette", "prairie-post"]})
+    db.articles.update_one({"_id": "a-valley"}, {"$set": {"story_id": "s2"}})
+    db.versions.update_one({"_id": "a-valley:1"}, {"$set": {"fetched_at": t0 + timedelta(hours=3)}})
+    notifier.scan(t0 + timedelta(hours=3, minutes=1))
+    assert db.notifications.count_documents({"kind": "story"}) == 1  # no unwanted story
