@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
+from crawler.clock import utcnow
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
-from tests.helpers import free_port, newscrawl
+from tests.helpers import free_port, newscrawl, wait_until
 
 
 class Receiver:
@@ -79,6 +80,10 @@ def test_alerts_wait_for_a_receiver_that_is_down_and_go_once_each(alerting):
     assert waiting and all(n["status"] == "pending" and n["attempts"] >= 1 for n in waiting)
     assert all(n["last_error"] for n in waiting)
 
+    # the next crawl comes after the alerts' back-off (1 s, then 2 s): a crawl that comes
+    # sooner leaves them pending for the one after, which is what back-off is for
+    latest = max(n["next_attempt_at"] for n in waiting)
+    wait_until(lambda: utcnow() > latest, timeout=30)
     receiver = Receiver(alerting["port"])
     try:
         third = newscrawl("crawl", "valley-gazette", "--config", str(config), env=env)
