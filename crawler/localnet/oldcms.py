@@ -28,7 +28,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from crawler.localnet.edits import HEADLINE, NUMBER, SENTENCE, EditablePages
@@ -159,11 +159,7 @@ class OldCmsSite(EditablePages):
     # -- rendering --------------------------------------------------------------------
 
     def render(self, page_id: str) -> bytes:
-        with self._lock:
-            self.requests += 1
-            n = self.requests
-        rng = random.Random(self.seed * 1_000_003 + n)
-        now = self.start + timedelta(minutes=7 * n, seconds=n % 60)
+        rng, now = self.next_request()
         article = self.pages[page_id]
         headline, body = article.state()
         chrome = Chrome(self.name, self.city, now, rng)

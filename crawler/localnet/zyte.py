@@ -25,7 +25,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -190,16 +190,10 @@ class ZyteChromeSite(EditablePages):
         self._lock = threading.Lock()
         self._titles: dict[str, str] = {}
 
-    # -- edits ----------------------------------------------------------------------
-
     # -- rendering --------------------------------------------------------------------
 
     def render(self, page_id: str) -> bytes:
-        with self._lock:
-            self.requests += 1
-            n = self.requests
-        rng = random.Random(self.seed * 1_000_003 + n)
-        now = self.start + timedelta(minutes=7 * n, seconds=n % 60)
+        rng, now = self.next_request()
         page = self.pages[page_id]
         tree = _tree(page.html)
         paragraphs = _body_paragraphs(tree, page.body)
