@@ -6,7 +6,8 @@ process of the service (`local`, the default) or a job on a Scrapyd node
 
 Why child processes: a crawl that crashes, hangs or leaks cannot take the
 service down or grow its memory — the child exits and the OS takes it all back
-(engineering notes §1.2, option b, which is what Scrapyd does). The child is
+(measured against in-process schedulers: docs/design/concurrency.md; it is what
+Scrapyd does). The child is
 `python -m crawler crawl SITE --trigger schedule`, the same code path as a
 manual crawl, and takes the site's lease in MongoDB, so a manual crawl and a
 scheduled one never overlap either.

@@ -4,8 +4,8 @@ Anchors are the word 5-gram hashes that are 0 modulo ANCHOR_MODULUS (Broder's
 mod-m sampling): the same shingle is sampled in every document that contains
 it, so a copy holding 60 % of the wire text shares about 60 % of its anchors.
 Why not MinHash LSH bands: a shortened wire copy is *contained* in the long
-one, but its Jaccard similarity can be as low as 0.15 (engineering notes §4.2:
-LSH at t=0.5 missed 18 % of trims). Each text also adds a bottom-k sketch of
+one, but its Jaccard similarity can be as low as 0.15 (docs/design/stories.md:
+MinHash LSH at t=0.5 missed 18 % of trimmed copies). Each text also adds a bottom-k sketch of
 each of its first ledes (LEDE_ANCHORS smallest shingles), so a copy that
 shares little more than the lede is still found.
 
