@@ -62,7 +62,7 @@ GROUPS = {
         "glued-new-lede",
         "lookalike-made",  # made by bench/lookalike.py from a real copy, labelled `made`
     ),
-    "trimmed: first paragraphs only": ("first-paragraphs", "early-take"),
+    "trimmed: first paragraphs only": ("first-paragraphs", "early-take", "caption-page"),
     "rewritten: write-thru, regional edit, reworded": (
         "write-thru",
         "regional-edit",

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from crawler.stories.shingles import narrative_paragraphs
+
 UNKNOWN = "unknown"
 AGENCIES = ("AP", "CP", "Reuters", "AFP", "dpa")
 
@@ -91,8 +93,14 @@ def agency_of(
     )
 
 
+DATELINE_PARAGRAPHS = 6  # a site's header lines and photo captions may come before it
+
+
 def _from_dateline(paragraphs: Sequence[str]) -> str | None:
-    for paragraph in paragraphs[:2]:
+    """The dateline opens one of the first narrative paragraphs: a page's own header
+    lines (the site's date and weather, the headline repeated) and photo captions may
+    come first, so it is looked for past them, at the start of a paragraph only."""
+    for paragraph in narrative_paragraphs(paragraphs)[:DATELINE_PARAGRAPHS]:
         match = _DATELINE.search(paragraph[:200])
         if match:
             name = match.group(1).casefold()

@@ -40,6 +40,9 @@ LEDE_MIN_ANCHORS = (
 # narrative (a caption page, an early take: one sentence, and little else of its own)
 SHARED_SENTENCES = 2
 SENTENCE_SHARED = 0.5  # a sentence counts as shared when this share of its shingles is
+# a sentence this short ("He was 96.", "He died in his hometown of New York.") is stock
+# phrasing any report of the event may have: shared, it is no sign of a copy
+SENTENCE_MIN_SHINGLES = 8
 MOSTLY_SHARED = 0.5
 MAX_CANDIDATES = 50
 BRIDGE_CONTAINMENT = 0.1  # two stories a copy bridges merge when their texts share this much
@@ -157,6 +160,8 @@ def more_than_a_sentence(member: Member, candidate: Candidate, score: float) -> 
         member.sentences = sentence_shingles(member.paragraphs)
     shared = 0
     for sentence in member.sentences:
+        if len(sentence) < SENTENCE_MIN_SHINGLES:
+            continue
         if len(sentence & candidate.hashes) >= SENTENCE_SHARED * len(sentence):
             shared += 1
             if shared >= SHARED_SENTENCES:

@@ -52,7 +52,7 @@ def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
     sentences. A text that is nearly all quotes keeps them (QUOTES_KEPT_BELOW).
     Short lines such as captions are skipped.
     """
-    own = [p for p in paragraphs if not is_caption(p)]
+    own = narrative_paragraphs(paragraphs)
     narrative = _shingles(_QUOTED.sub(" \n ", p) for p in own)
     if len(narrative) >= QUOTES_KEPT_BELOW:
         return narrative
@@ -80,9 +80,7 @@ def sentence_shingles(paragraphs: Sequence[str]) -> list[set[int]]:
     left out as in shingle_hashes: how many sentences two texts share, which containment
     alone does not say (crawler.stories.placement.ONE_SENTENCE)."""
     found: list[set[int]] = []
-    for paragraph in paragraphs:
-        if is_caption(paragraph):
-            continue
+    for paragraph in narrative_paragraphs(paragraphs):
         for part in _QUOTED.sub(" \n ", paragraph).split("\n"):
             owner: list[int] = []
             tokens: list[str] = []
@@ -189,6 +187,23 @@ _DATELINE = re.compile(
     rf"|[A-Za-zÀ-ÿ .,'’/-]{{2,40}}(?=\s*{_PAREN_AGENCY}))"
     rf"\s*(?:{_PAREN_AGENCY})?\s*[-—–]+\s+"
 )
+# a date stamp the page prints before the text ("date 2022-06-24", "Published: June 24,
+# 2022 10:31 a.m.", "24.06.2022, 10:31 Uhr"): when the copy was put up, not what it says;
+# left in, it makes two copies of one lede look different in their first words
+_MONTHS = (
+    r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé]c|janv|f[eé]vr|avr|juin"
+    r"|juil|ao[uû]t|sept|d[eé]z|janvier|f[eé]vrier|mars|avril|juillet|septembre|octobre"
+    r"|novembre|d[eé]cembre)[a-zé]*\.?"
+)
+_LEADING_DATE = re.compile(
+    r"^\s*(?:(?:date|published|updated|posted|publié|mis à jour|veröffentlicht|aktualisiert)"
+    r"\s*(?:on|le|am)?\s*:?\s*)?"
+    r"(?:\d{4}-\d{2}(?:-\d{2})?(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{4}}|(?:\d{{1,2}}\.?\s+)?{_MONTHS}\s+(?:\d{{1,2}},?\s+)?\d{{4}})"
+    r"(?:,?\s*(?:at\s+|um\s+|à\s+)?\d{1,2}[:.h]\d{2}\s*(?:[ap]\.?m\.?|uhr)?)?"
+    r"(?:\s*[|,·—–-])?\s+",
+    re.I,
+)
 # quoted speech in English (“ ” " "), French (« »), German („ “, ‚ ‘, » «) and Swiss (‹ ›)
 # typography; the German pairs come first, as their closing mark is the English opening one
 _QUOTED = re.compile(
@@ -210,9 +225,7 @@ def ledes_of(paragraphs: Sequence[str]) -> list[str]:
     the window stay whole: a short first sentence alone ("critics say residents got no
     say on the plan") is too common a phrase to say two texts are one story."""
     found: list[str] = []
-    for paragraph in paragraphs:
-        if is_caption(paragraph):
-            continue
+    for paragraph in narrative_paragraphs(paragraphs):
         body = _DATELINE.sub("", paragraph, count=1)
         tokens = match_words(_QUOTED.sub(" ", body))
         if len(tokens) > LEDE_MAX_WORDS:
@@ -309,10 +322,22 @@ def _skeleton_table() -> dict[int, str]:
 _CAPTION = re.compile(
     r"^\s*(?:FILE|FICHIER|ARCHIVES)\s*[-—–:]|\((?:[A-Z]{2,8}\s+)?(?:Photo|Foto)\b[^)]{0,80}\)"
     r"|\((?:Source|Picture|Photo|Foto|Bild|Credit|Crédit(?: photo)?)\s*:[^)]{0,80}\)"
-    r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:/|via |\()\s*(?:Getty Images|Shutterstock|picture alliance)",
+    r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:/|via |\()\s*(?:Getty Images|Shutterstock|picture alliance)"
+    # a photo's credit line on its own: "(Jane Doe, Copyright 2022 The Associated Press.
+    # All rights reserved.)"
+    r"|^\s*\(?[^()]{0,60}\bcopyright\s+(?:©\s*)?\d{4}\b[^()]{0,80}\ball rights reserved\b[^()]{0,5}\)?\s*$",
     re.I,
 )
 CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
+
+
+def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
+    """The paragraphs a text is matched by: captions and credit lines left out, and the
+    date stamp some pages print before the first words (_LEADING_DATE) taken off."""
+    own = [p for p in paragraphs if not is_caption(p)]
+    if own:
+        own[0] = _LEADING_DATE.sub("", own[0], count=1)
+    return [p for p in own if p.strip()]
 
 
 def is_caption(paragraph: str) -> bool:

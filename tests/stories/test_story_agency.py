@@ -60,6 +60,24 @@ from tests.stories.test_story_matching import WIRE, place
         # a contributor named, not the agency of the copy
         (["Ottawa said it would act.", "With files from The Associated Press"], [], "unknown"),
         (["The council met on Tuesday night to discuss the budget."], ["Jane Doe"], "unknown"),
+        # the site's own header lines and a photo caption come before the dateline
+        (
+            [
+                "Friday, July 5, 2024",
+                "27 C",
+                "Brunei Town",
+                "FILE - The actress in 2010. (AP Photo/Jane Doe)",
+                "LOS ANGELES (AP) – The actress died Friday at her home.",
+            ],
+            [],
+            "AP",
+        ),
+        # a dateline quoted deep in the text is no dateline of this copy
+        (
+            ["One.", "Two.", "Three.", "Four.", "Five.", "Six.", "LONDON (AP) — Seven."],
+            [],
+            "unknown",
+        ),
     ],
 )
 def test_a_copy_names_its_agency(paragraphs, authors, agency):

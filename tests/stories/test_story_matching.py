@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from crawler.stories import Member, StoryIndex, shingle_hashes
 from crawler.stories.shingles import is_caption, ledes_of, match_words, split_sentences
 from crawler.text import normalize
@@ -115,7 +117,32 @@ def test_two_shared_sentences_still_join_a_trimmed_copy(db):
 def test_captions_are_no_narrative():
     assert is_caption("FILE - A crowd gathers in 2019. (AP Photo/Jane Doe)")
     assert is_caption("Foto: dpa")
+    assert is_caption("(Jane Doe, Copyright 2022 The Associated Press. All rights reserved.)")
     assert not is_caption(WIRE[1])
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["date 2022-06-24", "Published: June 24, 2022 10:31 a.m.", "24.06.2022, 10:31 Uhr |"],
+)
+def test_a_date_stamp_before_the_first_words_is_not_part_of_the_lede(db, stamp):
+    """Pages print when they were put up before the text; two copies of one lede stamped
+    at different times are still the same lede, and share the same shingles."""
+    stamped = [f"{stamp} {WIRE[0]}"] + WIRE[1:]
+    assert ledes_of(stamped)[0] == ledes_of(WIRE)[0]
+    assert shingle_hashes(stamped) == shingle_hashes(WIRE)
+    # a year that opens the sentence is the sentence's own
+    assert ledes_of(["2022 was the year " + WIRE[1]])[0].startswith("2022 was the year")
+
+
+def test_a_short_stock_sentence_shared_besides_a_borrowed_one_is_no_copy(db):
+    """ "He was 96." or "He died at his home in Ottawa." reads the same in any report of
+    the event: shared next to one borrowed sentence, it does not make a copy."""
+    stock = "The minister was born and raised in a small town near Brandon."
+    station = station_page()[:2] + [stock] + station_page()[2:]
+    wire_text = WIRE[:2] + [stock] + WIRE[2:]
+    wire, borrowed = place(db, ("wire", wire_text), ("station", station))
+    assert borrowed != wire
 
 
 def test_quoted_speech_in_french_and_german_is_left_out_of_the_narrative():
