@@ -15,7 +15,7 @@ aggregator summaries that only paraphrase a few facts, and separate agency items
 that share paragraphs with the main story (an obituary beside the news story), were
 left out as neither copy nor independent. The stored copies hold each page's first
 ~2,000 characters, so the texts measured here are page openings. The texts are the
-publishers', so they are not in the repository. 21 French and German pages of 6
+publishers', so they are not in the repository. 48 French and German pages of 11
 events (La Presse canadienne and dpa copies, with independent reports; labelled
 `language`) were added the same way (docs/design/matching.md, section 3).
 

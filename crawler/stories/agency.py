@@ -74,8 +74,19 @@ _FORMULA = (
     # werden. dpa", "... zu rechnen. (dpa/lnw)"
     (re.compile(r"[.!?»“\"]\s+\(?dpa(?:/[a-z]{2,4})?\)?\s*$"), "dpa"),
 )
+# a reporter's signature closing (or opening) a copy: "Patrice Bergeron, La Presse
+# Canadienne", "Jane Doe, The Associated Press": a name of two to four words, a comma,
+# and nothing but the agency
+_SIGNATURE = re.compile(
+    r"^\s*[-—–]?\s*(?:[A-ZÀ-Þ][\w'’.-]+\s+){1,3}[A-ZÀ-Þ][\w'’.-]+\s*,\s*(?i:the\s+)?"
+    r"(?i:(associated press|canadian press|la presse canadienne|reuters|agence france-presse"
+    r"|afp|dpa))[\s.]*$"
+)
 _WITH_FILES = re.compile(r"with files from|contributed to this report|mit material von", re.I)
 CREDIT_PARAGRAPHS = 4  # credit lines sit at the top or the bottom of a copy
+# lines of this many words or fewer ("ici", "likes", "Imprimer", "19 septembre 2024") are a
+# page's menus and share buttons left in: they do not use up the CREDIT_PARAGRAPHS window
+FURNITURE_MAX_WORDS = 3
 
 
 def agency_of(
@@ -121,11 +132,15 @@ def _from_names(names: Iterable[str]) -> str | None:
 
 
 def _from_credit_lines(paragraphs: Sequence[str]) -> str | None:
-    edges = list(paragraphs[:CREDIT_PARAGRAPHS]) + list(paragraphs[-CREDIT_PARAGRAPHS:])
+    edges = _edge(paragraphs) + _edge(paragraphs[::-1])[::-1]
     for paragraph in edges:
         if _WITH_FILES.search(paragraph):
             continue
-        match = _CREDIT.match(paragraph) if len(paragraph) <= 80 else None
+        match = (
+            (_CREDIT.match(paragraph) or _SIGNATURE.match(paragraph))
+            if len(paragraph) <= 80
+            else None
+        )
         if match:
             found = _from_names([match.group(1)])
             if found:
@@ -138,6 +153,21 @@ def _from_credit_lines(paragraphs: Sequence[str]) -> str | None:
             if pattern.search(paragraph):
                 return agency
     return None
+
+
+def _edge(paragraphs: Sequence[str]) -> list[str]:
+    """The paragraphs up to the CREDIT_PARAGRAPHS-th that is more than a menu line: a
+    page's copy opens under its navigation and share buttons ("Nous joindre", "ici",
+    "likes", "imprimante"), which would otherwise push "Par La Presse Canadienne" out
+    of a window of four paragraphs."""
+    edge: list[str] = []
+    substantive = 0
+    for paragraph in paragraphs:
+        edge.append(paragraph)
+        substantive += len(paragraph.split()) > FURNITURE_MAX_WORDS
+        if substantive == CREDIT_PARAGRAPHS:
+            break
+    return edge
 
 
 def story_agency(origin: Mapping[str, object] | None, counts: Mapping[str, int]) -> str:

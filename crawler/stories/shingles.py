@@ -52,11 +52,40 @@ def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
     sentences. A text that is nearly all quotes keeps them (QUOTES_KEPT_BELOW).
     Short lines such as captions are skipped.
     """
-    own = narrative_paragraphs(paragraphs)
-    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in own)
+    own = [p for p in paragraphs if not is_caption(p)]
+    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in narrative_paragraphs(own))
     if len(narrative) >= QUOTES_KEPT_BELOW:
         return narrative
     return _shingles(own) or _shingles(paragraphs)
+
+
+def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
+    """The paragraphs that tell the page's own story: captions out, and teasers (excerpts
+    cut with "...", "…" or "[…]": a "related stories" box under the text, a summary
+    repeated above it) out too, unless that leaves less than QUOTES_KEPT_BELOW shingles
+    of narrative (a page that is nothing but a cut lede is that lede).
+
+    A regional site's box of recommended items prints the first sentences of other
+    wire stories; counted in, a copy of one story carries the ledes of two others and
+    joins them all (three La Presse Canadienne stories of the wire set became one)."""
+    own = [p for p in paragraphs if not is_caption(p)]
+    if own:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
+        own[0] = _LEADING_DATE.sub("", own[0], count=1)
+        own = [p for p in own if p.strip()]
+    body = [p for p in own if not is_teaser(p)]
+    if len(body) < len(own) and len(_shingles(body)) < QUOTES_KEPT_BELOW:
+        return own
+    return body
+
+
+# an excerpt cut short: "... de cibler les ...", "... continue de …", "[…]", "(...)"
+_CUT = re.compile(r"(?:\.{3}|…|\[(?:\.{3}|…)\]|\((?:\.{3}|…)\))\s*$")
+
+
+def is_teaser(paragraph: str) -> bool:
+    """An excerpt cut short with an ellipsis: the teaser of an item printed elsewhere,
+    not the page's own narrative (narrative_paragraphs)."""
+    return bool(_CUT.search(paragraph))
 
 
 def _shingles(paragraphs: Iterable[str]) -> set[int]:
@@ -76,8 +105,8 @@ def _hash(tokens: Sequence[str]) -> int:
 
 
 def sentence_shingles(paragraphs: Sequence[str]) -> list[set[int]]:
-    """The narrative shingles of each sentence (those starting in it), quotes and captions
-    left out as in shingle_hashes: how many sentences two texts share, which containment
+    """The narrative shingles of each sentence (those starting in it), quotes, captions and
+    teasers left out as in shingle_hashes: how many sentences two texts share, which containment
     alone does not say (crawler.stories.placement.ONE_SENTENCE)."""
     found: list[set[int]] = []
     for paragraph in narrative_paragraphs(paragraphs):
@@ -214,8 +243,9 @@ QUOTES_KEPT_BELOW = 20  # narrative shingles: fewer than this and the quotes cou
 
 
 def ledes_of(paragraphs: Sequence[str]) -> list[str]:
-    """The first substantive paragraphs, quotes left out: where a wire copy shows itself
-    even when an agency's write-thru or a regional desk rewrote the rest.
+    """The first substantive paragraphs (narrative_paragraphs), quotes left out: where a
+    wire copy shows itself even when an agency's write-thru or a regional desk rewrote
+    the rest.
 
     A paragraph longer than the lede window (LEDE_MAX_WORDS) is a whole item printed as
     one paragraph (many dpa and La Presse canadienne pages, glued paragraphs): its lede
@@ -329,15 +359,6 @@ _CAPTION = re.compile(
     re.I,
 )
 CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
-
-
-def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
-    """The paragraphs a text is matched by: captions and credit lines left out, and the
-    date stamp some pages print before the first words (_LEADING_DATE) taken off."""
-    own = [p for p in paragraphs if not is_caption(p)]
-    if own:
-        own[0] = _LEADING_DATE.sub("", own[0], count=1)
-    return [p for p in own if p.strip()]
 
 
 def is_caption(paragraph: str) -> bool:

@@ -14,6 +14,30 @@ from crawler.stories.agency import agency_of, story_agency
 from crawler.text.extract import extract
 from tests.stories.test_story_matching import WIRE, place
 
+# a page opening as a Quebec regional site prints it: navigation, kicker, headline, share
+# buttons, then the credit line and the copy
+MENUS = [
+    "Nous joindre",
+    "Rechercher",
+    "Publicité",
+    "Déclaration",
+    "Alerte: François Legault souhaite que le gouvernement tombe",
+    "durée 12h00",
+    "19 septembre 2024",
+    "ici",
+    "commentaires",
+    "likes",
+    "imprimante",
+    "email",
+]
+BODY = [
+    "François Legault demande au Bloc québécois de renverser le gouvernement mardi prochain.",
+    "Lors d'une courte déclaration jeudi matin, M. Legault a laissé entendre qu'il était exaspéré.",
+    "Il a dit au chef péquiste de parler au leader de son parti frère à Ottawa.",
+    "Or, le Bloc a déjà dit qu'il allait appuyer le gouvernement dans ce vote de confiance.",
+    "Rappelons que le gouvernement est minoritaire et a besoin de l'appui d'un autre parti.",
+]
+
 
 @pytest.mark.parametrize(
     "paragraphs, authors, agency",
@@ -51,6 +75,14 @@ from tests.stories.test_story_matching import WIRE, place
         (["The mayor spoke at length.", "— The Associated Press"], [], "AP"),
         (["Par La Presse Canadienne, 2025", "OTTAWA — La Fédération a refusé."], [], "CP"),
         (["By Alessia Passafiume, The Canadian Press", "The federation said no."], [], "CP"),
+        # La Presse Canadienne's reporters sign the end of a copy
+        (["Le Bloc a parlé mardi.", "Stéphane Rolland, La Presse Canadienne"], [], "CP"),
+        (["The mayor spoke at length.", "Jane Doe, The Associated Press"], [], "AP"),
+        (["Le Bloc a parlé mardi.", "selon lui, la presse canadienne"], [], "unknown"),
+        # a regional site's menus and share buttons left above the copy are no paragraphs
+        (MENUS + ["Par La Presse Canadienne"] + BODY, [], "CP"),
+        # a credit line in the middle of a copy is not read
+        (BODY + ["Par La Presse Canadienne"] + BODY, [], "unknown"),
         # a photo credit names the photo's agency, not the story's
         (
             ["The federation said no.", "Chartrand speaks in Winnipeg. THE CANADIAN PRESS/Jo Doe"],

@@ -9,7 +9,13 @@ from datetime import datetime, timezone
 import pytest
 
 from crawler.stories import Member, StoryIndex, shingle_hashes
-from crawler.stories.shingles import is_caption, ledes_of, match_words, split_sentences
+from crawler.stories.shingles import (
+    is_caption,
+    is_teaser,
+    ledes_of,
+    match_words,
+    split_sentences,
+)
 from crawler.text import normalize
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -138,7 +144,7 @@ def test_a_date_stamp_before_the_first_words_is_not_part_of_the_lede(db, stamp):
 def test_a_short_stock_sentence_shared_besides_a_borrowed_one_is_no_copy(db):
     """ "He was 96." or "He died at his home in Ottawa." reads the same in any report of
     the event: shared next to one borrowed sentence, it does not make a copy."""
-    stock = "The minister was born and raised in a small town near Brandon."
+    stock = "He was born and raised in a town near Brandon."
     station = station_page()[:2] + [stock] + station_page()[2:]
     wire_text = WIRE[:2] + [stock] + WIRE[2:]
     wire, borrowed = place(db, ("wire", wire_text), ("station", station))
@@ -224,3 +230,44 @@ def test_a_dpa_write_thru_printed_as_one_paragraph_joins_by_its_first_sentence(d
     )
     assert write_thru == wire
     assert own != wire
+
+
+# another wire story of the same week, which a regional site recommends under the first
+POLL = [
+    "Canadians are biting their nails and ready to wave the flag in the face of repeated "
+    "threats from the White House, a new poll suggests.",
+    "The survey found a large majority of respondents fear the president will use the "
+    "country's dependence on trade to push it into a closer union with its neighbour.",
+    "Respondents in the Atlantic provinces were the most worried, at 90 per cent, and those "
+    "in Alberta the least, at 76 per cent, with the other provinces near the average.",
+    "But the threats have also brought a surge of national pride, with 85 per cent saying "
+    "they are proud to be Canadian and more than half saying they are very proud.",
+]
+
+
+def cut(paragraphs: list[str], words: int = 40) -> str:
+    """A teaser as a related-stories box prints it: the first words, cut with ' ...'."""
+    return " ".join(" ".join(paragraphs).split()[:words]) + " ..."
+
+
+def test_a_related_stories_box_does_not_join_the_stories_it_teases(db):
+    # a regional site's copy of the water story, with its box of recommended items under it
+    page = WIRE[:3] + [
+        "RECOMMENDED FOR YOU",
+        "February 12, 2025",
+        "Worry fuels a surge of national pride, poll suggests",
+        cut(POLL),
+    ]
+    assert is_teaser(page[-1]) and not is_teaser(WIRE[0])
+    wire, copy, poll = place(db, ("wire", WIRE), ("regional", page), ("poll", POLL))
+    assert copy == wire
+    assert poll != wire
+    # the other way round: the poll story is known first, the page still joins the water one
+    for name in ("fingerprints", "stories", "story_members", "articles"):
+        db[name].delete_many({})
+    poll, copy, wire = place(db, ("poll2", POLL), ("regional2", page), ("wire2", WIRE))
+    assert copy == wire != poll
+    # a page that is nothing but a cut lede is that lede: it still joins its story
+    assert shingle_hashes([cut(POLL)])
+    (summary,) = place(db, ("summary", [cut(POLL, 45)]))
+    assert summary == poll
