@@ -21,12 +21,20 @@ from crawler.stories.placement import (
     Assignment,
     Candidate,
     Member,
+    SentenceSource,
     adds_nothing,
     bridged_stories,
     choose_story,
     verified_matches,
 )
-from crawler.stories.shingles import anchors_of, ledes_of, pack, shingle_hashes, unpack
+from crawler.stories.shingles import (
+    anchors_of,
+    ledes_of,
+    pack,
+    sentence_shingles,
+    shingle_hashes,
+    unpack,
+)
 from crawler.text import normalize
 from crawler.types import Doc
 
@@ -156,6 +164,7 @@ class StoryIndex:
         exact = self._exact_copies([bodies[m.article_id] for m in members if m.hashes])
         rejoining: list[Member] = []
         bridges: list[tuple[str, str]] = []
+        sentences_of = self._sentence_reader({m.article_id: m.paragraphs for m in members})
         for member in members:
             if previous.get(member.article_id):
                 story = str(previous[member.article_id])
@@ -175,7 +184,7 @@ class StoryIndex:
             anchors = anchors_by_id[member.article_id]
             candidates = self._lookup(anchors, now)
             candidates.update(placed)
-            matches = verified_matches(member, anchors, candidates)
+            matches = verified_matches(member, anchors, candidates, sentences_of)
             story_id, similarity = choose_story(member.article_id, matches)
             bridges += [(story_id, other) for other in bridged_stories(story_id, matches, member)]
             indexed = not adds_nothing(member, matches)
@@ -223,6 +232,21 @@ class StoryIndex:
             )
             self._follow(assignments, placed)  # the second look: crawler.stories.merge
         return [assignments[m.article_id] for m in members]
+
+    def _sentence_reader(self, batch: dict[str, list[str]]) -> SentenceSource:
+        """A candidate's sentences, from this batch's texts or its stored article (read
+        only for the few candidates that pass containment but not the sentence count)."""
+
+        def sentences_of(candidate: Candidate) -> list[set[int]]:
+            if candidate.sentences is None:
+                paragraphs = batch.get(candidate.article_id)
+                if paragraphs is None:
+                    doc = self.db.articles.find_one({"_id": candidate.article_id}, {"text": 1})
+                    paragraphs = str((doc or {}).get("text") or "").split("\n")
+                candidate.sentences = sentence_shingles(paragraphs)
+            return candidate.sentences
+
+        return sentences_of
 
     def _follow(self, assignments: dict[str, Assignment], placed: dict[str, Candidate]) -> None:
         """Point assignments at the live story where theirs was merged into another."""

@@ -23,6 +23,7 @@ finds the candidates).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,9 +41,10 @@ LEDE_MIN_ANCHORS = (
 # narrative (a caption page, an early take: one sentence, and little else of its own)
 SHARED_SENTENCES = 2
 SENTENCE_SHARED = 0.5  # a sentence counts as shared when this share of its shingles is
-# a sentence this short ("He was 96.", "He died in his hometown of New York.") is stock
-# phrasing any report of the event may have: shared, it is no sign of a copy
-SENTENCE_MIN_SHINGLES = 8
+# a shared sentence counts in proportion to its length up to this many shingles (12
+# words): a short one ("He died in his hometown of New York.") is stock phrasing any
+# report of the event may have, and is less sign of a copy than a long one
+SENTENCE_FULL_SHINGLES = 8
 MOSTLY_SHARED = 0.5
 MAX_CANDIDATES = 50
 BRIDGE_CONTAINMENT = 0.1  # two stories a copy bridges merge when their texts share this much
@@ -89,12 +91,25 @@ class Candidate:
     body_hash: str = ""
     ledes: list[str] = field(default_factory=list)
     same_first_lede: bool = False  # set by verification: it opens as the text being placed
+    sentences: list[set[int]] | None = None  # sentence_shingles of its text, read on need
+
+
+# reads an indexed text's sentences (crawler.stories.index: from `articles`)
+SentenceSource = Callable[[Candidate], list[set[int]]]
 
 
 def verified_matches(
-    member: Member, anchors: list[int], candidates: dict[str, Candidate]
+    member: Member,
+    anchors: list[int],
+    candidates: dict[str, Candidate],
+    sentences_of: SentenceSource | None = None,
 ) -> list[tuple[float, Candidate]]:
-    """Candidates sharing enough anchors, verified by containment over the full shingle sets."""
+    """Candidates sharing enough anchors, verified by containment over the full shingle sets.
+
+    `sentences_of` reads a candidate's sentences when the placed text's own do not
+    show more than one shared sentence: the rule then reads the same whichever of the
+    two texts arrives first (a passage is one long sentence in one copy and three
+    short ones in the other)."""
     hashes = member.hashes or set()
     if not hashes:
         return []
@@ -114,10 +129,13 @@ def verified_matches(
         if count < need:
             break
         score = containment(hashes, candidate.hashes)
-        if (score >= SAME_STORY_CONTAINMENT and more_than_a_sentence(member, candidate, score)) or (
+        if (
+            score >= SAME_STORY_CONTAINMENT
+            and more_than_a_sentence(member, candidate, score, sentences_of)
+        ) or (
             score >= LEDE_MIN_CONTAINMENT
             and count >= LEDE_MIN_ANCHORS
-            and same_lede(member, candidate, score)
+            and same_lede(member, candidate, score, sentences_of)
         ):
             matches.append((score, candidate))
     for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
@@ -129,7 +147,9 @@ def verified_matches(
     return matches
 
 
-def same_lede(member: Member, candidate: Candidate, score: float) -> bool:
+def same_lede(
+    member: Member, candidate: Candidate, score: float, sentences_of: SentenceSource | None = None
+) -> bool:
     """The lede rule: both texts open with the same lede, reworded in a few places (an
     agency's write-thru), or a lede of one is among the other's first ones and more than
     that one sentence is shared (a copy with a local intro on top). A sentence lifted into
@@ -138,18 +158,21 @@ def same_lede(member: Member, candidate: Candidate, score: float) -> bool:
     if lede_similarity(mine[:1], theirs[:1], SAME_LEDE) >= SAME_LEDE:
         return True
     return lede_similarity(mine, theirs, SAME_LEDE) >= SAME_LEDE and more_than_a_sentence(
-        member, candidate, score
+        member, candidate, score, sentences_of
     )
 
 
-def more_than_a_sentence(member: Member, candidate: Candidate, score: float) -> bool:
+def more_than_a_sentence(
+    member: Member, candidate: Candidate, score: float, sentences_of: SentenceSource | None = None
+) -> bool:
     """Whether what two texts share is more than one borrowed sentence.
 
     A station's own short rewrite that lifts one wire sentence can reach the
     containment threshold on that sentence alone, while a gallery page carrying
     the wire's lede under its captions, or an agency's one-paragraph early take,
     shares one sentence too, and has next to nothing of its own. So: two shared
-    sentences or more, or most of the smaller text's narrative shared. Shared
+    sentences or more (a short sentence counts in proportion to its length,
+    SENTENCE_FULL_SHINGLES), or most of the smaller text's narrative shared. Shared
     sentences are counted in the member's text (the shared passage is in both,
     and only the member's text is at hand); captions are no narrative
     (shingles.is_caption).
@@ -158,12 +181,19 @@ def more_than_a_sentence(member: Member, candidate: Candidate, score: float) -> 
         return True
     if member.sentences is None:
         member.sentences = sentence_shingles(member.paragraphs)
-    shared = 0
-    for sentence in member.sentences:
-        if len(sentence) < SENTENCE_MIN_SHINGLES:
-            continue
-        if len(sentence & candidate.hashes) >= SENTENCE_SHARED * len(sentence):
-            shared += 1
+    if _sentences_shared(member.sentences, candidate.hashes):
+        return True
+    if sentences_of is None:
+        return False
+    return _sentences_shared(sentences_of(candidate), member.hashes or set())
+
+
+def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:
+    """At least SHARED_SENTENCES of these sentences are in the other text."""
+    shared = 0.0
+    for sentence in sentences:
+        if len(sentence & other) >= SENTENCE_SHARED * len(sentence):
+            shared += min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
             if shared >= SHARED_SENTENCES:
                 return True
     return False

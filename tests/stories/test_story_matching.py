@@ -271,3 +271,29 @@ def test_a_related_stories_box_does_not_join_the_stories_it_teases(db):
     assert shingle_hashes([cut(POLL)])
     (summary,) = place(db, ("summary", [cut(POLL, 45)]))
     assert summary == poll
+
+
+def test_the_sentence_rule_reads_the_same_whichever_text_arrives_first(db):
+    """A regional desk ran two short wire sentences together into one long one of its
+    own: counted in its text, that is one shared sentence; in the wire's, two. Either
+    order of arrival makes one story."""
+    glued = (
+        "Officials in the province said on Tuesday that the money will flow through "
+        "provincial agreements signed over the coming months, with the first projects "
+        "expected to break ground in rural Manitoba and northern Ontario, and that municipal "
+        "leaders had lobbied for years for help with pipes and treatment plants built in the "
+        "1960s, many of which now leak more water than they deliver to homes."
+    )
+    regional = [
+        "Brandon's council will ask for a share of a new federal fund for aging water systems "
+        "when it meets with provincial officials in the new year, the mayor said.",
+        glued,
+        "The city's own engineers put the cost of replacing its east-side main at $40 million, "
+        "more than twice what the council set aside in this year's capital budget.",
+    ]
+    wire, later = place(db, ("wire", WIRE), ("regional", regional))
+    assert later == wire
+    for name in ("fingerprints", "stories", "story_members", "articles"):
+        db[name].delete_many({})
+    first, wire_later = place(db, ("regional2", regional), ("wire2", WIRE))
+    assert wire_later == first
