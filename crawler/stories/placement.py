@@ -189,14 +189,17 @@ def more_than_a_sentence(
 
 
 def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:
-    """At least SHARED_SENTENCES of these sentences are in the other text."""
-    shared = 0.0
+    """At least SHARED_SENTENCES of these sentences are in the other text, or a whole
+    sentence that is at least MOSTLY_SHARED of them: a caption page's narrative is the
+    wire's lede and a sentence of its own, where containment is low because the lede
+    was reworded a little."""
+    shared = total = 0.0
     for sentence in sentences:
+        weight = min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
+        total += weight
         if len(sentence & other) >= SENTENCE_SHARED * len(sentence):
-            shared += min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
-            if shared >= SHARED_SENTENCES:
-                return True
-    return False
+            shared += weight
+    return shared >= SHARED_SENTENCES or (shared >= 1.0 and shared >= MOSTLY_SHARED * total)
 
 
 def adds_nothing(member: Member, matches: list[tuple[float, Candidate]]) -> bool:

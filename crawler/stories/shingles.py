@@ -68,10 +68,9 @@ def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     A regional site's box of recommended items prints the first sentences of other
     wire stories; counted in, a copy of one story carries the ledes of two others and
     joins them all (three La Presse Canadienne stories of the wire set became one)."""
-    own = [p for p in paragraphs if not is_caption(p)]
-    if own:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
-        own[0] = _LEADING_DATE.sub("", own[0], count=1)
-        own = [p for p in own if p.strip()]
+    if paragraphs:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
+        paragraphs = [_LEADING_DATE.sub("", paragraphs[0], count=1), *paragraphs[1:]]
+    own = [p for p in paragraphs if p.strip() and not is_caption(p)]
     body = [p for p in own if not is_teaser(p)]
     if len(body) < len(own) and len(_shingles(body)) < QUOTES_KEPT_BELOW:
         return own

@@ -297,3 +297,19 @@ def test_the_sentence_rule_reads_the_same_whichever_text_arrives_first(db):
         db[name].delete_many({})
     first, wire_later = place(db, ("regional2", regional), ("wire2", WIRE))
     assert wire_later == first
+
+
+def test_a_caption_page_with_a_reworded_lede_and_one_wire_sentence_joins(db):
+    """A station's photo page: a credit line, a caption, the wire's lede reworded in its
+    own words and one wire sentence. Containment is low (the lede shares few 5-grams),
+    but half of its narrative is the wire's: a copy, not a report that borrowed a line."""
+    gallery = [
+        "(Tim Smith, Copyright 2026 The Canadian Press. All rights reserved.)",
+        "Water pours from a broken main in Brandon, Man., on March 3. (AP Photo/Tim Smith)",
+        "Small towns and reserves across the country will get federal money over the next "
+        "five years to repair their old and leaking water systems, the government said in "
+        "Ottawa on Tuesday.",
+        WIRE[1],
+    ]
+    wire, caption_page = place(db, ("wire", WIRE), ("gallery", gallery))
+    assert caption_page == wire
