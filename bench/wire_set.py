@@ -75,6 +75,10 @@ GROUPS = {
 }
 
 
+# roles of pages that are no copy of their event's wire story: they must stay apart
+INDEPENDENT_ROLES = ("independent", "borrowed-sentence")
+
+
 def group_of(role: str) -> int:
     for rank, roles in enumerate(GROUPS.values()):
         if role in roles:
