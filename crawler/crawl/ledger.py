@@ -30,6 +30,7 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from crawler.crawl.figures import SUMMARY_KEYS
 from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
 from crawler.types import Doc
@@ -44,23 +45,8 @@ FETCH_BATCH = 200  # fetch records per insert (and per journal line)
 SKIP_SAMPLE = 20  # URLs kept as examples in a line of skipped entries
 UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)
 
-# Counters shown in the crawl summary, in this order.
-SUMMARY_KEYS = [
-    "pages",
-    "new",
-    "changed",
-    "unchanged",
-    "cosmetic",
-    "reverted",
-    "degraded",
-    "skipped",
-    "spooled",
-    "errors",
-]
-
 # Outcomes of an article page that reached the store (a version, or a recorded fetch).
 STORED_OUTCOMES = {"new", "changed", "unchanged", "cosmetic", "reverted", "degraded"}
-UNFINISHED_RUN = ("queued", "running")  # a run's outcome until it ends (crawl_runs.outcome)
 # The accounting of article pages: every page the spider hands to the pipeline
 # ends in exactly one of stored / error / spooled, or the run is not "ok".
 ARTICLE_FETCHED = "article/fetched"
@@ -331,6 +317,7 @@ class RunLedger:
         return counts["fetched"] - counts["stored"] - counts["error"] - counts["spooled"]
 
     def summary(self) -> dict[str, int]:
+        """The run's figures (crawler.crawl.figures), as `crawl_runs.summary` keeps them."""
         counters = self.counters
         return {key: int(counters.get(key, 0)) for key in SUMMARY_KEYS}
 
