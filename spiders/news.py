@@ -36,15 +36,14 @@ from crawler.crawl import discovery, frontier
 from crawler.crawl.ledger import (
     ARTICLE_FETCHED,
     PIPELINE_MISSING,
-    RunLedger,
     SourceState,
     SourceStates,
     new_run_id,
 )
-from crawler.pipeline.journal import Journal
-from crawler.pipeline.offload import StoreCalls
+from crawler.pipeline.context import RunContext
 from crawler.pipeline.processing import FetchedPage
 from crawler.run import jobargs
+from crawler.run.lifecycle import RunLifecycle
 from crawler.run.outcomes import LIFECYCLE_MISSING
 from crawler.store import ArticleStore, open_database
 
@@ -78,19 +77,18 @@ class NewsSpider(scrapy.Spider):
         self.recheck = str(recheck).lower() in ("1", "true", "yes")
         self.trigger = trigger
         self.now = self.clock()
-        self.lifecycle: Any = None  # crawler.run.lifecycle.RunLifecycle, once the spider opened
-        self.run_result: Any = None  # crawler.run.outcomes.RunResult, once the run is recorded
-        self.run_id = run_id or new_run_id(self.site.name, self.now)
-        self.db = open_database()  # a client: it connects in its own threads, later
-        # every store call made from Scrapy's event loop goes through here (crawler.pipeline.offload)
-        self.store = StoreCalls(clock=self.clock)
-        self.articles = ArticleStore(self.db)
-        self.sources = SourceStates(self.db)
-        self.journal = Journal()
-        self.ledger = RunLedger(
-            self.db, self.site.name, self.run_id, trigger, self.now, spill=self.journal
+        # the run, as the item pipeline, the run's lifecycle and the runner share it
+        # (crawler.pipeline.context): made here, once, and read by them as `crawler.spider.run`
+        self.run = RunContext.start(
+            self.site,
+            run_id or new_run_id(self.site.name, self.now),
+            trigger,
+            self.now,
+            self.clock,
+            open_database(),  # a client: it connects in its own threads, later
         )
-        self.ledger.flush_with = self.store.later  # full fetch-log batches: off the loop
+        self.articles = ArticleStore(self.run.db)
+        self.sources = SourceStates(self.run.db)
         self.plan = frontier.CrawlPlan(
             max_age=self.site.max_age,
             max_articles=self.site.max_articles,
@@ -123,12 +121,13 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     def _count_in_crawl_stats(self, spider: Any = None) -> None:
-        self.ledger.use_stats(self.crawler.stats)
+        self.run.ledger.use_stats(self.crawler.stats)
 
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.lifecycle is None:  # no lease, no run record: crawling would overlap others
+        # without the lifecycle, no lease and no run record: crawls of the site would overlap
+        if self.crawler.get_extension(RunLifecycle) is None:
             log.error(
                 "%s: the extension crawler.run.lifecycle.RunLifecycle is not enabled "
                 "(Scrapy was started without crawler.settings); nothing is crawled",
@@ -145,10 +144,7 @@ class NewsSpider(scrapy.Spider):
         none (Scrapy started without our settings): refuse before the first request."""
         from crawler.pipeline.item_pipeline import StorePipeline
 
-        engine = getattr(getattr(self, "crawler", None), "engine", None)
-        manager = getattr(getattr(engine, "scraper", None), "itemproc", None)
-        enabled = getattr(manager, "middlewares", ())
-        if any(isinstance(component, StorePipeline) for component in enabled):
+        if self.crawler.get_item_pipeline(StorePipeline) is not None:
             return True
         log.error(
             "%s: the item pipeline crawler.pipeline.item_pipeline.StorePipeline is not enabled "
@@ -164,7 +160,7 @@ class NewsSpider(scrapy.Spider):
         kinds = {url: kind for url, kind in kinds.items() if self.budget.visit(url)}
         states = await self._source_states(list(kinds))
         requests = [self._source_request(url, kind, states[url]) for url, kind in kinds.items()]
-        due = await self.store.best_effort(
+        due = await self.run.store.best_effort(
             self.articles.due_for_revisit,
             self.site.name,
             self.now,
@@ -181,7 +177,7 @@ class NewsSpider(scrapy.Spider):
 
     async def _source_states(self, source_urls: list[str]) -> dict[str, SourceState]:
         """What is remembered of these sources; nothing (a full fetch) while MongoDB is away."""
-        known = await self.store.best_effort(self.sources.load_many, source_urls, default={})
+        known = await self.run.store.best_effort(self.sources.load_many, source_urls, default={})
         return {url: known.get(url) or SourceState(url) for url in source_urls}
 
     def _source_request(self, url: str, kind: str, state: SourceState) -> scrapy.Request:
@@ -222,13 +218,13 @@ class NewsSpider(scrapy.Spider):
         kind, state = response.meta["kind"], response.meta["state"]
         now = self.clock()
         if response.status == 304:
-            self.store.later(self.sources.not_modified, response.url, now)
-            self.ledger.record(response.url, now, kind, "not-modified", status=304)
+            self.run.store.later(self.sources.not_modified, response.url, now)
+            self.run.ledger.record(response.url, now, kind, "not-modified", status=304)
             return
         content_hash = hashlib.sha256(response.body).hexdigest()
         if content_hash == state.content_hash and not self.recheck:
             self._source_seen(response, state, kind, now, content_hash, complete=True)
-            self.ledger.record(
+            self.run.ledger.record(
                 response.url, now, kind, "unchanged", detail="same content hash", status=200
             )
             return
@@ -236,8 +232,10 @@ class NewsSpider(scrapy.Spider):
             found, keys = await self._discover(response, kind)
         except discovery.DiscoveryError as exc:
             self._source_seen(response, state, kind, now, content_hash, complete=False)
-            self.store.later(self.sources.failed, state.url, self.site.name, kind, now, str(exc))
-            self.ledger.record(
+            self.run.store.later(
+                self.sources.failed, state.url, self.site.name, kind, now, str(exc)
+            )
+            self.run.ledger.record(
                 response.url, now, kind, "error", detail=str(exc), status=response.status
             )
             log.warning("%s", exc)
@@ -258,9 +256,9 @@ class NewsSpider(scrapy.Spider):
         if deferred or capped:  # the index that listed it is not done with either
             self._incomplete_upwards(state.url)
         if found.warning:
-            self.ledger.count(f"source/{kind}-warning")
+            self.run.ledger.count(f"source/{kind}-warning")
             log.warning("%s: %s", response.url, found.warning)
-        self.ledger.record(
+        self.run.ledger.record(
             response.url,
             now,
             kind,
@@ -289,7 +287,7 @@ class NewsSpider(scrapy.Spider):
         self.budget.take_entries(len(found.entries))
         skipped.add_many("entry-cap", found.dropped_sample, found.dropped)
         if found.dropped:
-            self.ledger.count("cap/entries")
+            self.run.ledger.count("cap/entries")
             log.warning(
                 "%s: max_entries (%d a crawl) reached: %d entries left for a later crawl",
                 self.site.name,
@@ -306,7 +304,7 @@ class NewsSpider(scrapy.Spider):
             if detail:
                 limit = getattr(self.site, _CAP_SETTING[reason])
                 detail = detail.format(count=count, limit=limit)
-            self.ledger.record_skipped(
+            self.run.ledger.record_skipped(
                 source, now, reason, count, sample, source_kind=kind, detail=detail
             )
 
@@ -333,7 +331,7 @@ class NewsSpider(scrapy.Spider):
             "complete": complete,
         }
         if not complete:
-            self.ledger.count("source/entries-deferred")
+            self.run.ledger.count("source/entries-deferred")
 
     def _remember_sources(self, reason: str) -> None:
         """Store what this crawl learnt of its feeds, sitemaps and listings, at its end.
@@ -347,7 +345,7 @@ class NewsSpider(scrapy.Spider):
         """
         if reason != "finished":
             return
-        summary = self.ledger.summary()
+        summary = self.run.ledger.summary()
         clean = not (summary.get("errors") or summary.get("spooled"))
         for url, seen in self._seen_sources.items():
             seen["complete"] = seen["complete"] and clean
@@ -357,7 +355,7 @@ class NewsSpider(scrapy.Spider):
                 log.warning("source state of %s not saved: %s", url, exc.__class__.__name__)
                 continue
             if not trusted:
-                self.ledger.count("source/validators-untrusted")
+                self.run.ledger.count("source/validators-untrusted")
         self._seen_sources.clear()
 
     async def _discover(
@@ -420,7 +418,7 @@ class NewsSpider(scrapy.Spider):
         rest = onsite[done:]
         if rest:
             skipped.add_many("sitemap-cap", [child.url for child in rest], len(rest))
-            self.ledger.count("cap/sitemaps")
+            self.run.ledger.count("cap/sitemaps")
             log.warning(
                 "%s: max_sitemaps (%d a crawl) reached: %d child sitemaps left for later",
                 self.site.name,
@@ -453,7 +451,7 @@ class NewsSpider(scrapy.Spider):
         """Requests for the entries worth fetching, and whether any entry was left for a
         later crawl because the new-article budget ran out. Skips are tallied in
         `skipped` (one fetch-log line per reason, written by the caller)."""
-        known = await self.store.best_effort(self._known_articles, keys, default={})
+        known = await self.run.store.best_effort(self._known_articles, keys, default={})
         new_entries = 0
         now = self.clock()
         requests: list[scrapy.Request] = []
@@ -471,7 +469,7 @@ class NewsSpider(scrapy.Spider):
                 request.meta["source"] = source
                 requests.append(request)
         if source_kind == "feed":
-            self.store.later(self.sources.entries_seen, source, new_entries, len(entries))
+            self.run.store.later(self.sources.entries_seen, source, new_entries, len(entries))
         return requests, deferred
 
     def _known_articles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -491,14 +489,14 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         kind, status, detail = request.meta.get("kind", "source"), *_describe_failure(failure)
         now = self.clock()
-        self.store.later(self.sources.failed, request.url, self.site.name, kind, now, detail)
-        self.ledger.record(request.url, now, kind, "error", status=status, detail=detail)
+        self.run.store.later(self.sources.failed, request.url, self.site.name, kind, now, detail)
+        self.run.ledger.record(request.url, now, kind, "error", status=status, detail=detail)
         log.warning("source failed: %s", detail)
 
     # -- articles ----------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
-        self.ledger.count(ARTICLE_FETCHED)
+        self.run.ledger.count(ARTICLE_FETCHED)
         headers = {
             k.decode().lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v
         }
@@ -512,7 +510,7 @@ class NewsSpider(scrapy.Spider):
                 status=response.status,
                 headers=headers,
                 reason=response.meta.get("reason", "new"),
-                run_id=self.run_id,
+                run_id=self.run.run_id,
                 allowed_domains=self.site.domains,
                 language=self.site.language,
                 download_s=float(response.meta.get("download_latency") or 0.0),
@@ -529,9 +527,11 @@ class NewsSpider(scrapy.Spider):
         # refusals by policy are skips; everything else that went wrong is an error
         outcome = "skipped" if reason in ("robots", "offsite", "private-address") else "error"
         now = self.clock()
-        self.ledger.record(request.url, now, reason, outcome, status=status, detail=detail)
+        self.run.ledger.record(request.url, now, reason, outcome, status=status, detail=detail)
         if status in (404, 410):
-            self.store.later(self.articles.mark_url_gone, urls.url_key(request.url), status, now)
+            self.run.store.later(
+                self.articles.mark_url_gone, urls.url_key(request.url), status, now
+            )
         log.info("article %s: %s", outcome, detail)
 
     def _ignored_why(self, request: Any) -> str:
@@ -545,8 +545,8 @@ class NewsSpider(scrapy.Spider):
     async def wrap_up(self, reason: str) -> None:
         """The crawl's own loose ends, before crawler.run.lifecycle records the run: the
         bookkeeping still in flight, and what it learnt of its sources."""
-        await self.store.drain()
-        await self.store.run(self._remember_sources, reason)
+        await self.run.store.drain()
+        await self.run.store.run(self._remember_sources, reason)
 
 
 _CAP_SETTING = {"entry-cap": "max_entries", "sitemap-cap": "max_sitemaps"}

@@ -23,6 +23,7 @@ from crawler.cli import tables
 from crawler.cli.options import SINCE_FORMS, add_site, check_site, parse_since, positive_int
 from crawler.cli.tables import Column, print_table
 from crawler.clock import utcnow
+from crawler.crawl import figures
 from crawler.store import ArticleStore
 from crawler.store.reads import BIG_STORIES, first_sorted, last_run, newest
 from crawler.types import Doc
@@ -63,45 +64,52 @@ def _when(value: Any) -> str:
 MEMBERS_SHOWN = 50  # per story in `newscrawl stories --json`; --members for more
 # a wire story's copies mostly join within hours of the first
 FIRST_MEMBERS_WITHIN = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
-SUMMARY_COLUMNS = (
-    "pages",
-    "new",
-    "changed",
-    "unchanged",
-    "cosmetic",
-    "degraded",
-    "seen again",
-    "skipped",
-    "errors",
-)
-SUMMARY_LABELS = {"skipped": "not fetched"}
-SUMMARY_PRIORITY = {"pages": 2, "new": 1, "changed": 1, "errors": 1, "unchanged": 3}
+# the run figures (crawler.crawl.figures) each table shows, by header, with its priority
+CRAWL_COLUMNS = {
+    "pages": 2,
+    "new": 1,
+    "changed": 1,
+    "unchanged": 3,
+    "cosmetic": 3,
+    "degraded": 3,
+    figures.SEEN_AGAIN: 3,
+    figures.label("skipped"): 3,
+    "errors": 1,
+}
+RUNS_COLUMNS = {
+    "pages": 3,
+    "new": 2,
+    "changed": 2,
+    "unchanged": 5,
+    figures.SEEN_AGAIN: 4,
+    figures.label("skipped"): 5,
+    "errors": 2,
+}
+STATUS_FIGURES = ("new", "changed", "errors")
+
+
+def figure_columns(shown: dict[str, int]) -> list[Column]:
+    return [Column(header, priority, "right") for header, priority in shown.items()]
+
+
+def legend(headers: Any) -> str:
+    """What the figures' headers mean (crawler.crawl.figures.LEGEND), for those shown."""
+    return ", ".join(f"{h} = {figures.LEGEND[h]}" for h in headers if h in figures.LEGEND)
 
 
 def print_crawl_summary(results: list[Any], counters: dict[str, Doc] | None = None) -> None:
     """One row per site; `counters` (run_id -> the run's counters) splits the skipped entries
     into URLs seen again in another source and URLs not fetched."""
-    columns = [Column("site"), Column("outcome")]
-    columns += [
-        Column(SUMMARY_LABELS.get(k, k), SUMMARY_PRIORITY.get(k, 3), "right")
-        for k in SUMMARY_COLUMNS
-    ]
+    columns = [Column("site"), Column("outcome"), *figure_columns(CRAWL_COLUMNS)]
     cells = []
     for result in results:
-        summary = dict(result.summary)
-        again = seen_again((counters or {}).get(result.run_id, {}))
-        summary["seen again"] = again
-        summary["skipped"] = max(int(summary.get("skipped", 0)) - again, 0)
-        cells.append(
-            (result.site, result.outcome, *(str(summary.get(k, 0)) for k in SUMMARY_COLUMNS))
-        )
+        shown = figures.table_cells(result.summary, (counters or {}).get(result.run_id))
+        cells.append((result.site, result.outcome, *(str(shown[h]) for h in CRAWL_COLUMNS)))
         if result.error:
             console().print(f"[red]{result.site}: {escape(result.error)}[/red]")
     print_table("crawl summary", columns, cells)
     console().print(
-        "new = new articles, changed = new versions, seen again = URLs listed by more than one "
-        "source (fetched once), not fetched = not due, robots.txt, off-site or over the limit; "
-        "details per URL are in the 'fetches' collection."
+        f"{legend(CRAWL_COLUMNS)}; details per URL are in the 'fetches' collection.",
     )
 
 
@@ -471,12 +479,6 @@ def runs_json(rows: list[Doc]) -> list[Doc]:
     return [{"run_id": run["_id"], **{k: v for k, v in run.items() if k != "_id"}} for run in rows]
 
 
-def seen_again(counters: Doc) -> int:
-    """Entries skipped because another source of the run listed the same URL: not lost
-    articles, the same article reached twice (the ledger's `skip/duplicate`)."""
-    return int((counters or {}).get("skip/duplicate", 0))
-
-
 def cmd_runs(args: argparse.Namespace, db: Any) -> int:
     check_site(db, args.site, args.config)
     rows = run_rows(db, args.site, args.limit)
@@ -490,18 +492,11 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
         Column("started (UTC)"),
         Column("duration", 5, "right"),
         Column("outcome"),
-        Column("pages", 3, "right"),
-        Column("new", 2, "right"),
-        Column("changed", 2, "right"),
-        Column("unchanged", 5, "right"),
-        Column("seen again", 4, "right"),
-        Column("not fetched", 5, "right"),
-        Column("errors", 2, "right"),
+        *figure_columns(RUNS_COLUMNS),
     )
     cells = []
     for run in rows:
-        s = run.get("summary") or {}
-        again = seen_again(run.get("counters") or {})
+        shown = figures.table_cells(run.get("summary"), run.get("counters"))
         cells.append(
             (
                 run["_id"],
@@ -510,17 +505,11 @@ def cmd_runs(args: argparse.Namespace, db: Any) -> int:
                 _when(run.get("started_at")),
                 f"{run.get('duration_s', '-')}s",
                 run.get("outcome", "-"),
-                *(str(s.get(k, 0)) for k in ("pages", "new", "changed", "unchanged")),
-                str(again),
-                str(max(int(s.get("skipped", 0)) - again, 0)),
-                str(s.get("errors", 0)),
+                *(str(shown[h]) for h in RUNS_COLUMNS),
             )
         )
     print_table("crawl runs (newest first)", columns, cells)
-    console().print(
-        "seen again = URLs listed by more than one source (fetched once); "
-        "not fetched = not due, robots.txt, off-site or over the limit."
-    )
+    console().print(legend(RUNS_COLUMNS) + ".")
     return 0
 
 
@@ -578,9 +567,7 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
         Column("last run (UTC)", 3),
         Column("outcome"),
         Column("failed in a row", 2, "right"),
-        Column("new", 2, "right"),
-        Column("changed", 2, "right"),
-        Column("errors", 2, "right"),
+        *(Column(figures.label(key), 2, "right") for key in STATUS_FIGURES),
     )
     cells = []
     for row in rows:
@@ -598,7 +585,7 @@ def cmd_status(args: argparse.Namespace, db: Any) -> int:
                 _when(last.get("started_at")),
                 outcome,
                 str(last.get("consecutive_failures") or 0),
-                *(str(s.get(k, "-")) for k in ("new", "changed", "errors")),
+                *(str(s.get(k, "-")) for k in STATUS_FIGURES),
             )
         )
     print_table("sites", columns, cells)

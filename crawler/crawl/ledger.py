@@ -1,9 +1,9 @@
 """The crawl ledger: why each URL was fetched or skipped, per-source state, and crawl runs.
 
 Every branch a crawl takes is counted under a name (`fetch/new`, `skip/robots`,
-`source/not-modified`, …) in Scrapy's own stats collector, as `newscrawl/<name>`
-beside Scrapy's `downloader/*` and `robotstxt/*` (outside a crawl, in a
-collector of the same shape); the fetch log is written to MongoDB in batches,
+`source/not-modified`, …) in Scrapy's own stats collector, `crawler.stats`, as
+`newscrawl/<name>` beside Scrapy's `downloader/*` and `robotstxt/*` (outside a crawl,
+in a collector of Scrapy's own class: `outside_stats`); the fetch log is written to MongoDB in batches,
 and the run document, written when the crawl ends, carries the counters
 (`counters`, without the prefix) and Scrapy's numbers (`scrapy_stats`): the
 summary users read with `newscrawl runs`.
@@ -20,7 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import bson
 from bson import ObjectId
@@ -29,9 +30,14 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from crawler.crawl.figures import SUMMARY_KEYS
 from crawler.store.reads import in_batches
 from crawler.store.writes import insert_new
 from crawler.types import Doc
+
+if TYPE_CHECKING:  # Scrapy is imported when a collector is made, not by every reader of runs
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +45,8 @@ FETCH_BATCH = 200  # fetch records per insert (and per journal line)
 SKIP_SAMPLE = 20  # URLs kept as examples in a line of skipped entries
 UNCONDITIONAL_CHECK_EVERY = timedelta(hours=24)
 
-# Counters shown in the crawl summary, in this order.
-SUMMARY_KEYS = [
-    "pages",
-    "new",
-    "changed",
-    "unchanged",
-    "cosmetic",
-    "reverted",
-    "degraded",
-    "skipped",
-    "spooled",
-    "errors",
-]
-
 # Outcomes of an article page that reached the store (a version, or a recorded fetch).
 STORED_OUTCOMES = {"new", "changed", "unchanged", "cosmetic", "reverted", "degraded"}
-UNFINISHED_RUN = ("queued", "running")  # a run's outcome until it ends (crawl_runs.outcome)
 # The accounting of article pages: every page the spider hands to the pipeline
 # ends in exactly one of stored / error / spooled, or the run is not "ok".
 ARTICLE_FETCHED = "article/fetched"
@@ -75,20 +66,17 @@ def new_run_id(site: str, now: datetime) -> str:
 STATS_PREFIX = "newscrawl/"
 
 
-class CounterStats:
-    """The part of Scrapy's StatsCollector the ledger uses, for runs outside a crawl."""
+def outside_stats() -> StatsCollector:
+    """Scrapy's own stats collector, for what is counted before a crawl's collector exists
+    (Scrapy makes the spider, and so its ledger, before it makes `crawler.stats`) or outside
+    any crawl (tests, tools). Its constructor reads one thing of its crawler, the
+    STATS_DUMP setting: it is given a crawler's settings and no spider, not a Crawler
+    (making one re-installs Scrapy's root log handler with default settings mid-crawl)."""
+    from scrapy.settings import Settings
+    from scrapy.statscollectors import StatsCollector
 
-    def __init__(self) -> None:
-        self._values: Counter[str] = Counter()
-
-    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
-        self._values[key] += count
-
-    def get_value(self, key: str, default: Any = None) -> Any:
-        return self._values.get(key, default)
-
-    def get_stats(self) -> dict[str, Any]:
-        return dict(self._values)
+    crawler = SimpleNamespace(settings=Settings({"STATS_DUMP": False}), spider=None)
+    return StatsCollector(cast("Crawler", crawler))
 
 
 class RunLedger:
@@ -102,13 +90,15 @@ class RunLedger:
         trigger: str,
         now: datetime,
         spill: Any = None,
+        stats: StatsCollector | None = None,
     ):
         self.db = db
         self.site = site
         self.run_id = run_id
         self.trigger = trigger
         self.started_at = now
-        self.stats: Any = CounterStats()  # Scrapy's StatsCollector once the crawl has one
+        # the crawl's Scrapy stats once it has them (use_stats); Scrapy's collector until then
+        self.stats: StatsCollector = stats or outside_stats()
         self._pending: list[Doc] = []
         self._pending_lock = threading.Lock()  # records come from the loop, flushes from threads
         self._flush_queued = False
@@ -127,7 +117,7 @@ class RunLedger:
         source failed is judged `failed` (crawler.run.outcomes)."""
         self.watched = frozenset(urls)
 
-    def use_stats(self, stats: Any) -> None:
+    def use_stats(self, stats: StatsCollector) -> None:
         """Count in a crawl's Scrapy stats from now on (what was counted before moves too)."""
         for key, value in self.stats.get_stats().items():
             stats.inc_value(key, value)
@@ -327,6 +317,7 @@ class RunLedger:
         return counts["fetched"] - counts["stored"] - counts["error"] - counts["spooled"]
 
     def summary(self) -> dict[str, int]:
+        """The run's figures (crawler.crawl.figures), as `crawl_runs.summary` keeps them."""
         counters = self.counters
         return {key: int(counters.get(key, 0)) for key in SUMMARY_KEYS}
 

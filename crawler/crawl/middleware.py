@@ -44,7 +44,13 @@ class RobotsRefused(IgnoreRequest):
 
 
 def _site(crawler: Any, spider: Spider | None) -> Any:
-    spider = spider or getattr(crawler, "spider", None)
+    """The site the crawl's spider was made for (its `site` argument), or None.
+
+    Read from the spider as Scrapy's own OffsiteMiddleware reads `allowed_domains`, not
+    from the run context (crawler.pipeline.context, a package above this one): a
+    downloader middleware serves every spider run with these settings, `scrapy fetch`'s
+    and `scrapy shell`'s DefaultSpider too, and a spider without a site is not guarded."""
+    spider = spider or crawler.spider
     return getattr(spider, "site", None)
 
 

@@ -17,12 +17,17 @@ from typing import Any
 
 from scrapy import Spider
 
-from crawler.crawl.ledger import ARTICLE_ERROR, ARTICLE_SPOOLED, ARTICLE_STORED, JOURNAL_UNWRITABLE
+from crawler.crawl.ledger import (
+    ARTICLE_ERROR,
+    ARTICLE_SPOOLED,
+    ARTICLE_STORED,
+    JOURNAL_UNWRITABLE,
+    RunLedger,
+)
 from crawler.pipeline import processing, workers
-from crawler.pipeline.drift import ExtractionCoverage
+from crawler.pipeline.context import RunContext
 from crawler.pipeline.journal import TRANSIENT, with_retry
 from crawler.pipeline.processing import FetchedPage, Outcome, Prepared
-from crawler.stages import StageClock
 from crawler.store import Page
 from crawler.stories import StoryIndex
 from crawler.text import nonarticle
@@ -33,11 +38,16 @@ log = logging.getLogger(__name__)
 
 
 class StorePipeline:
+    """Each article page of a crawl, through the crawl's run context (crawler.pipeline.context,
+    read when the spider opens): its clock, database, store doorway, journal and ledger,
+    and the run's tallies it adds to, `stages` and `coverage`, which the run's lifecycle
+    reads back when the run ends."""
+
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
-        self.stages = StageClock()  # seconds per stage; the time of day is the spider's clock
+        self.run: RunContext | None = None  # the crawl's, once its spider opened
         self.pool: ProcessPoolExecutor | None = None
-        self.spider: Any = None  # set when the spider opens; the writer thread uses its db
+        self.spider: Any = None  # the crawl's spider, once it opened
         self.chrome: ChromeBook | None = None
         self.stories: StoryIndex | None = None
         # what this run's pages have in common (a wall served for every article): the
@@ -53,12 +63,9 @@ class StorePipeline:
 
     def open_spider(self, spider: Spider | None = None) -> None:
         self.spider = spider or self.crawler.spider
-        self.spider.stage_clock = self.stages
-        self.spider.coverage = (
-            ExtractionCoverage()
-        )  # what extraction found (crawler.pipeline.drift)
-        self.chrome = ChromeBook(self.spider.db)  # the site's chrome, read once per crawl
-        self.stories = StoryIndex(self.spider.db)  # and the common anchors, kept for the crawl
+        self.run = self.spider.run
+        self.chrome = ChromeBook(self.run.db)  # the site's chrome, read once per crawl
+        self.stories = StoryIndex(self.run.db)  # and the common anchors, kept for the crawl
         settings = self.crawler.settings
         self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
         count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
@@ -68,8 +75,8 @@ class StorePipeline:
         """Save what this crawl learned of its site's chrome (off the event loop, like every
         store call of a crawl; when MongoDB is away it is learned again from the same pages
         next time) and let the extraction workers go."""
-        if self.chrome is not None:
-            await self.spider.store.best_effort(self.chrome.flush, self.spider.clock())
+        if self.chrome is not None and self.run is not None:
+            await self.run.store.best_effort(self.chrome.flush, self.run.clock())
         if self.pool is not None:
             self.pool = None
             await asyncio.to_thread(workers.release_pool)
@@ -78,51 +85,51 @@ class StorePipeline:
         self, item: dict[str, Any], spider: Spider | None = None
     ) -> dict[str, Any]:
         fetched: FetchedPage = item["page"]
-        await self.handle_page(spider or self.crawler.spider, fetched)
+        assert self.run is not None, "the spider is not open"
+        await self.handle_page(self.run, fetched)
         return {"url": fetched.url, "site": fetched.site}
 
-    async def handle_page(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
+    async def handle_page(self, run: RunContext, fetched: FetchedPage) -> Outcome | None:
         """Prepare, persist and record one page; journal it when the database is down.
 
         Whatever happens, the page ends as exactly one fetch record (a store
         outcome, an error, or `spooled`) and one of the article/* counters, which
         the runner checks add up before it calls a run "ok".
         """
-        ledger = spider.ledger
+        ledger = run.ledger
         try:
-            return await self._handle(spider, fetched)
+            return await self._handle(run, fetched)
         except Exception as exc:  # a bug here must cost one page, recorded, not the crawl
             log.exception("could not store %s", fetched.url)
             self._record_error(ledger, fetched, f"{fetched.url}: could not store: {exc!r}")
             return None
 
-    async def _handle(self, spider: Any, fetched: FetchedPage) -> Outcome | None:
-        ledger = spider.ledger
-        self.stages.add("fetch", fetched.download_s)
+    async def _handle(self, run: RunContext, fetched: FetchedPage) -> Outcome | None:
+        ledger = run.ledger
+        run.stages.add("fetch", fetched.download_s)
         prepared = await self._prepare(fetched)
-        self.stages.merge(prepared.timings)
+        run.stages.merge(prepared.timings)
         if prepared.page is None:
             log.warning("extraction failed: %s", prepared.error)
             self._record_error(ledger, fetched, prepared.error or "extraction failed")
             return None
         page = prepared.page
-        if getattr(spider, "coverage", None) is not None:
-            spider.coverage.add(
-                page.snapshot.title, page.published, page.authors, page.snapshot.word_count
-            )
-        if spider.store.is_down():
-            self._spool(spider, fetched, "MongoDB marked unreachable")
+        run.coverage.add(
+            page.snapshot.title, page.published, page.authors, page.snapshot.word_count
+        )
+        if run.store.is_down():
+            self._spool(run, fetched, "MongoDB marked unreachable")
             return None
         result = await self.writer.submit(prepared.page)
         if isinstance(result, TRANSIENT):
-            self._spool(spider, fetched, repr(result))
-            spider.store.mark_down()
+            self._spool(run, fetched, repr(result))
+            run.store.mark_down()
             return None
         if isinstance(result, Exception):
             log.error("could not store %s: %r", fetched.url, result)
             self._record_error(ledger, fetched, f"{fetched.url}: could not store: {result!r}")
             return None
-        spider.store.mark_up()
+        run.store.mark_up()
         ledger.count(ARTICLE_STORED)
         if result.outcome == DEGRADED:  # counted by kind on the run (wall, error, cut...)
             ledger.count(f"degraded/{nonarticle.kind_of(result.detail or '')}")
@@ -139,37 +146,37 @@ class StorePipeline:
         )
         return result
 
-    def _spool(self, spider: Any, fetched: FetchedPage, why: str) -> None:
+    def _spool(self, run: RunContext, fetched: FetchedPage, why: str) -> None:
         try:
-            spider.journal.append(fetched, why)
+            run.journal.append(fetched, why)
         except OSError as exc:  # a full or unwritable journal: the page is lost, say so
-            self._unjournalled(spider, fetched, why, exc)
+            self._unjournalled(run, fetched, why, exc)
             return
-        spider.ledger.count(ARTICLE_SPOOLED)
-        spider.ledger.count("journal/spooled")
-        spider.ledger.record(
+        run.ledger.count(ARTICLE_SPOOLED)
+        run.ledger.count("journal/spooled")
+        run.ledger.record(
             fetched.url,
             fetched.fetched_at,
             fetched.reason,
             "spooled",
-            detail=f"kept in {spider.journal.path} until MongoDB answers ({why})"[:500],
+            detail=f"kept in {run.journal.path} until MongoDB answers ({why})"[:500],
             status=fetched.status,
         )
 
-    def _unjournalled(self, spider: Any, fetched: FetchedPage, why: str, exc: OSError) -> None:
+    def _unjournalled(self, run: RunContext, fetched: FetchedPage, why: str, exc: OSError) -> None:
         """Neither stored nor journalled: an error for its URL (in `fetches` if MongoDB
         takes the record by the end, in the error log in any case), counted under
         `journal/unwritable` so the run ends `error`, never `ok`."""
-        spider.ledger.count(JOURNAL_UNWRITABLE)
+        run.ledger.count(JOURNAL_UNWRITABLE)
         detail = (
             f"{fetched.url}: neither stored nor journalled: MongoDB unavailable ({why}) "
             f"and the journal cannot be written ({exc})"
         )
         log.error("page lost: %s", detail)
-        self._record_error(spider.ledger, fetched, detail)
+        self._record_error(run.ledger, fetched, detail)
 
     @staticmethod
-    def _record_error(ledger: Any, fetched: FetchedPage, detail: str) -> None:
+    def _record_error(ledger: RunLedger, fetched: FetchedPage, detail: str) -> None:
         ledger.count(ARTICLE_ERROR)
         ledger.record(
             fetched.url,
@@ -196,15 +203,16 @@ class StorePipeline:
         """One batch to the store (runs in a thread). Transient errors are retried, then
         returned for every page (they go to the journal); any other failure is narrowed
         down to the page that causes it, so one bad page cannot fail its neighbours."""
-        db = self.spider.db
+        run = self.run
+        assert run is not None, "the spider is not open"
         try:
             return list(
                 with_retry(
                     lambda: processing.persist_batch(
-                        db,
+                        run.db,
                         pages,
-                        self.spider.clock(),
-                        self.stages,
+                        run.clock(),
+                        run.stages,
                         self.chrome,
                         self.stories,
                         self.tally,

@@ -13,7 +13,12 @@ each crawl. It does the run's bookkeeping, the same way on every path:
   outcome (crawler.run.outcomes), record the run's end with its extraction drift
   (crawler.pipeline.drift) and the site's failed runs in a row, release the lease.
 
-The store calls run off Scrapy's event loop, through the spider's
+It works from the crawl's run context (crawler.pipeline.context), which the spider made
+and declares as `spider.run`: the site, run id, clock, database, ledger, and what the
+item pipeline measured (`stages`, `coverage`). The run's result goes to whoever listens
+for `crawler.run.outcomes.run_ended` on the crawler's signals (the runner does).
+
+The store calls run off Scrapy's event loop, through the run's
 crawler.pipeline.offload doorway. The spider stays Scrapy glue: it never sees the lease.
 """
 
@@ -30,6 +35,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, MEMORY_EXCEEDED, memory_exceeded_error
 from crawler.pipeline import drift, journal
+from crawler.pipeline.context import RunContext
 from crawler.run.lease import LeaseHeld, SiteLease
 from crawler.run.outcomes import (
     LEASE_LOST,
@@ -38,7 +44,9 @@ from crawler.run.outcomes import (
     RunResult,
     Verdict,
     consecutive_failures,
+    crawl_left_open,
     judge,
+    run_ended,
     source_outcomes,
 )
 from crawler.run.runner import prepare_store
@@ -57,6 +65,7 @@ class RunLifecycle:
 
     def __init__(self, crawler: Any):
         self.crawler = crawler
+        self.run: RunContext | None = None  # the crawl's, once its spider opened
         self.lease: SiteLease | None = None
         self.busy: str | None = None  # why the site could not be crawled
         self.open_error: str | None = None  # why the run could not be opened
@@ -68,6 +77,7 @@ class RunLifecycle:
         self._ended = False  # the run's end was recorded: a late opening must not start it
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.crawl_left_open, signal=crawl_left_open)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunLifecycle:
@@ -76,32 +86,32 @@ class RunLifecycle:
     # -- opening ---------------------------------------------------------------------
 
     async def spider_opened(self, spider: Any) -> None:
-        spider.lifecycle = self
-        site = spider.site
-        spider.ledger.watch_sources([*site.feeds, *site.sitemaps, *site.listings])
-        reason = await spider.store.run(self._open, spider)
+        run = self.run = spider.run
+        site = run.site
+        run.ledger.watch_sources([*site.feeds, *site.sitemaps, *site.listings])
+        reason = await run.store.run(self._open, run)
         if reason:
             raise CloseSpider(reason)
 
-    def _open(self, spider: Any) -> str | None:
+    def _open(self, run: RunContext) -> str | None:
         """Take the lease and create the run record; the close reason when the crawl
         cannot run (another crawl holds the site, or the store is out of reach)."""
         with self._opening:
             if self._ended:  # closed before it opened (stopped at once): nothing to start
                 return None
-            return self._open_run(spider)
+            return self._open_run(run)
 
-    def _open_run(self, spider: Any) -> str | None:
-        name = spider.site.name
+    def _open_run(self, run: RunContext) -> str | None:
+        name = run.site.name
         try:
             if not self.crawler.settings.getbool(PREPARED_SETTING):
-                prepare_store(spider.db, spider.clock)
+                prepare_store(run.db, run.clock)
             lease = SiteLease(
-                spider.db,
+                run.db,
                 name,
-                spider.run_id,
+                run.run_id,
                 on_lost=stopper(self.crawler, name),
-                clock=spider.clock,
+                clock=run.clock,
             )
             try:
                 lease.acquire()
@@ -110,7 +120,7 @@ class RunLifecycle:
                 self.busy = str(exc)
                 return SKIPPED_BUSY
             self.lease = lease
-            spider.ledger.start()  # on record before anything can fail
+            run.ledger.start()  # on record before anything can fail
         except Exception as exc:  # never crawl without a lease and a run on record
             why = "MongoDB unavailable" if isinstance(exc, PyMongoError) else "could not start"
             self.open_error = f"{why} when the crawl started: {exc!r}"[:500]
@@ -124,56 +134,66 @@ class RunLifecycle:
     # -- closing ---------------------------------------------------------------------
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
+        run = spider.run
         try:
             if self.busy is None and self.open_error is None:
                 try:
                     await spider.wrap_up(reason)
                 except Exception:  # its sources are read whole next time; the run still ends
-                    log.exception("%s: the crawl's wrap-up failed", spider.site.name)
-            self.result = await spider.store.run(self._finish, spider, reason)
+                    log.exception("%s: the crawl's wrap-up failed", run.site.name)
+            self.result = await run.store.run(self._finish, run, reason)
         finally:
-            spider.run_result = self.result
-            spider.store.close()
+            run.store.close()
+            self._announce()
 
-    def finish_unclosed(self, spider: Any) -> RunResult:
+    def crawl_left_open(self) -> None:
         """End a run whose spider Scrapy never closed (the reactor stopped while the run was
-        being opened; crawler.run.runner): judged as a `shutdown`, its store closed."""
+        being opened; crawler.run.runner sends `crawl_left_open`): judged as a `shutdown`,
+        its store closed. A crawl that never opened has no run to end."""
+        run = self.run
+        if run is None or self.result is not None:
+            return
         try:
-            return self._finish(spider, "shutdown")
+            self.result = self._finish(run, "shutdown")
         finally:
-            spider.store.close()
+            run.store.close()
+            self._announce()
 
-    def _finish(self, spider: Any, reason: str) -> RunResult:
+    def _announce(self) -> None:
+        """Tell the crawl's listeners (the runner) how the run ended, once it is recorded."""
+        if self.result is not None:
+            self.crawler.signals.send_catch_log(run_ended, result=self.result)
+
+    def _finish(self, run: RunContext, reason: str) -> RunResult:
         """Judge the run, record its end and free the site, whatever happened to the crawl."""
         with self._opening:
             self._ended = True
-            return self._finish_run(spider, reason)
+            return self._finish_run(run, reason)
 
-    def _finish_run(self, spider: Any, reason: str) -> RunResult:
-        name, run_id, ledger = spider.site.name, spider.run_id, spider.ledger
+    def _finish_run(self, run: RunContext, reason: str) -> RunResult:
+        name, run_id, ledger = run.site.name, run.run_id, run.ledger
         try:
-            verdict = self._verdict(spider, reason)
+            verdict = self._verdict(run, reason)
         except Exception as exc:  # the run must still end and free its site
             log.exception("run %s of %s could not be judged", run_id, name)
             verdict = Verdict("error", f"the run could not be judged: {exc!r}"[:500])
-        now = spider.clock()
+        now = run.clock()
         extra: dict[str, Any] = {}
         try:
             if self.busy is not None:
                 ledger.start()  # a run that never started is on record too, and says why
             else:
-                extra = _drift(spider, now)
+                extra = _drift(run, now)
             if verdict.reason:
                 extra["reason"] = verdict.reason
             extra["consecutive_failures"] = consecutive_failures(
-                verdict.outcome, _previous_run(spider, now)
+                verdict.outcome, _previous_run(run, now)
             )
-            stages = getattr(spider, "stage_clock", None)
             ledger.finish(
                 verdict.outcome,
                 now,
                 verdict.error,
-                stages=stages.totals() if stages and self.busy is None else None,
+                stages=run.stages.totals() if self.busy is None else None,
                 extra=extra,
             )
         except Exception as exc:  # the data is stored or journalled; the run's end is not
@@ -197,70 +217,66 @@ class RunLifecycle:
             name, run_id, verdict.outcome, ledger.summary(), verdict.error, verdict.reason
         )
 
-    def _verdict(self, spider: Any, reason: str) -> Verdict:
+    def _verdict(self, run: RunContext, reason: str) -> Verdict:
         if self.busy is not None:
             return Verdict(SKIPPED_BUSY, self.busy)
         if self.open_error is not None:
             return Verdict("error", self.open_error)
-        stats = spider.ledger.stats
-        counts = spider.ledger.article_counts()
-        summary = spider.ledger.summary()
-        site = spider.site
+        ledger = run.ledger
+        stats = ledger.stats
+        counts = ledger.article_counts()
+        summary = ledger.summary()
+        site = run.site
         facts = CrawlFacts(
             close_reason=reason,
             lease_lost=self.lease.lost if self.lease is not None else None,
             fetched=counts["fetched"],
-            unaccounted=spider.ledger.unaccounted_pages(),
+            unaccounted=ledger.unaccounted_pages(),
             spooled=counts["spooled"],
             errors=summary.get("errors", 0),
             responses=int(stats.get_value("downloader/response_count", 0) or 0),
             download_errors=int(stats.get_value("downloader/exception_count", 0) or 0),
             sources=source_outcomes(
-                [*site.feeds, *site.sitemaps, *site.listings], spider.ledger.source_last
+                [*site.feeds, *site.sitemaps, *site.listings], ledger.source_last
             ),
             stored=counts["stored"],
-            memory_error=memory_exceeded_error(spider.ledger)
-            if reason == MEMORY_EXCEEDED
-            else None,
-            unwritable=int(spider.ledger.counters.get(JOURNAL_UNWRITABLE, 0)),
+            memory_error=memory_exceeded_error(ledger) if reason == MEMORY_EXCEEDED else None,
+            unwritable=int(ledger.counters.get(JOURNAL_UNWRITABLE, 0)),
             degraded={
                 key.split("/", 1)[1]: n
-                for key, n in spider.ledger.counters.items()
+                for key, n in ledger.counters.items()
                 if key.startswith("degraded/")
             },
         )
         return judge(facts, str(journal.journal_dir()))
 
 
-def _previous_run(spider: Any, now: datetime) -> dict[str, Any] | None:
+def _previous_run(run: RunContext, now: datetime) -> dict[str, Any] | None:
     """The site's last finished run before this one (its failed runs in a row)."""
 
-    def earlier(run: dict[str, Any]) -> bool:
+    def earlier(doc: dict[str, Any]) -> bool:
         # a run found abandoned (its process killed: crawler.run.runner.mark_abandoned_runs)
         # carries no count; taking it for 0 restarted a failing site's count at 1
         return (
-            run.get("finished_at") is not None
-            and run.get("_id") != spider.run_id
-            and "consecutive_failures" in run
+            doc.get("finished_at") is not None
+            and doc.get("_id") != run.run_id
+            and "consecutive_failures" in doc
         )
 
     try:
-        return latest(spider.db.crawl_runs, {"site": spider.site.name}, "started_at", now, earlier)
+        return latest(run.db.crawl_runs, {"site": run.site.name}, "started_at", now, earlier)
     except PyMongoError:
         return None
 
 
-def _drift(spider: Any, now: datetime) -> dict[str, Any]:
+def _drift(run: RunContext, now: datetime) -> dict[str, Any]:
     """What extraction found in this run against the site's last week (crawler.pipeline.drift)."""
-    coverage = getattr(spider, "coverage", None)
-    if coverage is None:
-        return {}
     try:
-        fields = drift.judge(spider.db, spider.site.name, spider.run_id, coverage, now)
+        fields = drift.judge(run.db, run.site.name, run.run_id, run.coverage, now)
     except PyMongoError:  # the baseline is out of reach: the coverage itself still counts
-        return {"extraction": coverage.summary()}
+        return {"extraction": run.coverage.summary()}
     for warning in fields["warnings"]:
-        log.warning("%s: extraction drift: %s", spider.site.name, warning)
+        log.warning("%s: extraction drift: %s", run.site.name, warning)
     return fields
 
 

@@ -43,6 +43,14 @@ FAILING = {"failed", "error", "timeout", LEASE_LOST}
 NEUTRAL = {SKIPPED_BUSY, "interrupted", "running", "queued"}
 ROBOTS_REFUSAL = "RobotsRefused"  # the exception type a robots.txt refusal names in detail
 
+# Signals of a run, sent on its crawler's `signals` as Scrapy sends its own (custom
+# signals are plain objects: docs.scrapy.org, "Signals"). crawler.run.lifecycle sends
+# `run_ended` with `result` (a RunResult) once the run's end is recorded; crawler.run.runner
+# sends `crawl_left_open` when its process ends with a crawl whose spider Scrapy never
+# closed, and the lifecycle ends that run as Scrapy's close would have.
+run_ended = object()
+crawl_left_open = object()
+
 
 @dataclass
 class RunResult:

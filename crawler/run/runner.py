@@ -24,7 +24,7 @@ from crawler.crawl.ledger import new_run_id
 from crawler.maintenance.migrate import migrate_if_needed
 from crawler.maintenance.repair import repair_unfinished_runs
 from crawler.pipeline import journal, processing
-from crawler.run.outcomes import RunResult
+from crawler.run.outcomes import RunResult, crawl_left_open, run_ended
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
 
@@ -150,6 +150,7 @@ def crawl_sites(
     process = CrawlerProcess(settings)
     results: list[RunResult] = []
     crawlers: list[Any] = []
+    recorded = RecordedRuns()
     for name in sites:
         run_id = new_run_id(name, clock())
         crawler = process.create_crawler(SPIDER)
@@ -162,29 +163,49 @@ def crawl_sites(
             run_id=run_id,
             clock=clock,
         )
-        deferred.addBoth(_collect, crawler, name, run_id, results)
+        recorded.watch(crawler)
+        deferred.addBoth(_collect, recorded, crawler, name, run_id, results)
         crawlers.append(crawler)
     if progress:
         _start_progress(crawlers, progress)
     stop.hand_over()
     process.start()
-    _end_unclosed(crawlers, results)
+    _end_unclosed(crawlers, recorded, results)
     return results
 
 
-def _end_unclosed(crawlers: list[Any], results: list[RunResult]) -> None:
+class RecordedRuns:
+    """The run each crawl's lifecycle recorded, as it announced it on its crawler's signals
+    (crawler.run.outcomes.run_ended): how the runner learns a crawl's result without
+    reaching into the spider or the extension."""
+
+    def __init__(self) -> None:
+        self._results: dict[int, RunResult] = {}
+
+    def watch(self, crawler: Any) -> None:
+        def ended(result: RunResult) -> None:
+            self._results[id(crawler)] = result
+
+        # held strongly: Scrapy's dispatcher keeps only a weak reference by default
+        crawler.signals.connect(ended, signal=run_ended, weak=False)
+
+    def of(self, crawler: Any) -> RunResult | None:
+        return self._results.get(id(crawler))
+
+
+def _end_unclosed(crawlers: list[Any], recorded: RecordedRuns, results: list[RunResult]) -> None:
     """A SIGTERM while a crawl's run is being opened finds Scrapy's engine not running yet:
     CrawlerProcess has nothing to close and stops the reactor, so the spider is never
     closed and its run would stay `running` (the service found it abandoned later, with
-    no counters). Its end is recorded here as Scrapy's close would have: `interrupted`,
-    the lease released."""
+    no counters). Its lifecycle is told (`crawl_left_open`) and records its end as Scrapy's
+    close would have: `interrupted`, the lease released."""
     for crawler in crawlers:
-        spider: Any = getattr(crawler, "spider", None)
-        lifecycle = getattr(spider, "lifecycle", None)
-        if lifecycle is None or lifecycle.result is not None:
+        if crawler.spider is None or recorded.of(crawler) is not None:
             continue
-        lifecycle.result = spider.run_result = lifecycle.finish_unclosed(spider)
-        results[:] = [r for r in results if r.site != spider.site.name] + [lifecycle.result]
+        crawler.signals.send_catch_log(crawl_left_open)  # the lifecycle ends its run
+        result = recorded.of(crawler)
+        if result is not None:
+            results[:] = [r for r in results if r.site != result.site] + [result]
 
 
 class EarlyStop:
@@ -224,10 +245,17 @@ class EarlyStop:
         return f"stopped by {signal.Signals(self.signalled or 0).name} before the crawl started"
 
 
-def _collect(outcome: Any, crawler: Any, name: str, run_id: str, results: list[RunResult]) -> None:
+def _collect(
+    outcome: Any,
+    recorded: RecordedRuns,
+    crawler: Any,
+    name: str,
+    run_id: str,
+    results: list[RunResult],
+) -> None:
     """The crawl's result as crawler.run.lifecycle recorded it; `failed` when the crawl died
     before it could record one (its spider could not be made, say)."""
-    result = getattr(getattr(crawler, "spider", None), "run_result", None)
+    result = recorded.of(crawler)
     if result is None:
         error = (
             f"{outcome.type.__name__}: {outcome.getErrorMessage()}"
@@ -272,9 +300,9 @@ def _start_progress(crawlers: list[Any], progress: Any) -> None:
 
     def tick() -> None:
         for crawler in crawlers:
-            spider = getattr(crawler, "spider", None)
-            if spider is not None and crawler.crawling and spider.lifecycle is not None:
-                progress(spider.site.name, spider.ledger.summary())
+            if crawler.spider is not None and crawler.crawling:
+                run = crawler.spider.run  # crawler.pipeline.context.RunContext
+                progress(run.site.name, run.ledger.summary())
 
     loop = task.LoopingCall(tick)
     loop.start(PROGRESS_EVERY_S, now=False)

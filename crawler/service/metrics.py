@@ -4,9 +4,11 @@ Served on a loopback port (`scheduler.py --metrics-port 9410`):
 
 - `/metrics` (prometheus_client's text format). Per site: the last run's
   outcome, end time and figures (pages fetched, new articles, new versions,
-  errors, pages spooled to the journal), the next run time, crawls running
-  now; since the service started: runs by outcome, and pages, articles,
-  versions, errors and spooled pages as counters, and a histogram of crawl
+  errors, pages spooled to the journal: crawler.crawl.figures), the next
+  run time, whether a crawl runs now (it holds the site's lease:
+  crawler.store.leases, the one meaning of "running now"); since the service
+  started: runs by outcome, and pages, articles, versions, errors and spooled
+  pages as counters, and a histogram of crawl
   durations; per node (a Scrapyd node's URL, or `local`), the crawls running
   there. The last-run values are read from `crawl_runs` and `schedules` at
   each scrape, so they are right after a restart and for crawls started by
@@ -35,21 +37,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
 from crawler.clock import utcnow
-from crawler.crawl.ledger import UNFINISHED_RUN
+from crawler.crawl.figures import EXPORTED
 from crawler.service.httpd import QuietHandler
+from crawler.store.leases import running_crawls
 from crawler.store.reads import last_run
 from crawler.types import Doc
 
 log = logging.getLogger("newscrawl.metrics")
 
 HEARTBEAT_STALE_S = 30.0
-RUN_FIGURES = {  # crawl_runs.summary key -> metric name part
-    "pages": "pages_fetched",
-    "new": "new_articles",
-    "changed": "new_versions",
-    "errors": "errors",
-    "spooled": "pages_spooled",
-}
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 
@@ -73,14 +69,14 @@ class ServiceMetrics:
             ["site", "outcome"],
             registry=self.registry,
         )
-        self.figures = {
-            name: Counter(
-                f"newscrawl_{name}",
-                f"Crawl figure {name}, summed over runs",
+        self.figures = {  # crawler.crawl.figures: the summary's figures the service exports
+            figure.key: Counter(
+                f"newscrawl_{figure.metric}",
+                f"Crawl figure {figure.metric}, summed over runs",
                 ["site"],
                 registry=self.registry,
             )
-            for name in RUN_FIGURES.values()
+            for figure in EXPORTED
         }
         self.duration = Histogram(
             "newscrawl_crawl_duration_seconds",
@@ -102,8 +98,8 @@ class ServiceMetrics:
             return
         self.runs.labels(site, str(run.get("outcome"))).inc()
         summary = run.get("summary") or {}
-        for key, name in RUN_FIGURES.items():
-            self.figures[name].labels(site).inc(int(summary.get(key, 0) or 0))
+        for key, counter in self.figures.items():
+            counter.labels(site).inc(int(summary.get(key, 0) or 0))
         if run.get("duration_s") is not None:
             self.duration.labels(site).observe(float(run["duration_s"]))
 
@@ -155,16 +151,20 @@ class _StoreCollector:
             "newscrawl_last_run_timestamp_seconds", "End of the last finished run", labels=["site"]
         )
         figures = {
-            name: GaugeMetricFamily(
-                f"newscrawl_last_run_{name}", f"{name} in the last run", labels=["site"]
+            figure.key: GaugeMetricFamily(
+                f"newscrawl_last_run_{figure.metric}",
+                f"{figure.metric} in the last run",
+                labels=["site"],
             )
-            for name in RUN_FIGURES.values()
+            for figure in EXPORTED
         }
         next_run = GaugeMetricFamily(
             "newscrawl_next_run_timestamp_seconds", "When the site is crawled next", labels=["site"]
         )
         running = GaugeMetricFamily(
-            "newscrawl_crawls_running", "Crawls running now", labels=["site"]
+            "newscrawl_crawls_running",
+            "1 while a crawl holds the site's lease (crawler.store.leases)",
+            labels=["site"],
         )
         drift = GaugeMetricFamily(
             "newscrawl_extraction_drift",
@@ -186,15 +186,15 @@ class _StoreCollector:
         )
         up = GaugeMetricFamily("newscrawl_store_up", "1 when MongoDB answered this scrape")
         try:
-            unfinished = _unfinished_runs_by_site(db)
+            live = running_crawls(db)  # the one "running now": a live lease (a queued job is not)
             for site in sites:
                 run = last_run(db, site, utcnow())
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())
                     summary = run.get("summary") or {}
-                    for key, name in RUN_FIGURES.items():
-                        figures[name].add_metric([site], int(summary.get(key, 0) or 0))
+                    for key, gauge in figures.items():
+                        gauge.add_metric([site], int(summary.get(key, 0) or 0))
                     drift.add_metric([site], len(run.get("warnings") or []))
                     extraction = run.get("extraction") or {}
                     if "median_words" in extraction:
@@ -205,7 +205,7 @@ class _StoreCollector:
                 schedule = db.schedules.find_one({"_id": site}, {"next_run_at": 1})
                 if schedule and schedule.get("next_run_at"):
                     next_run.add_metric([site], schedule["next_run_at"].timestamp())
-                running.add_metric([site], unfinished.get(site, 0))
+                running.add_metric([site], 1 if site in live else 0)
             up.add_metric([], 1)
         except PyMongoError as exc:
             log.warning("metrics: MongoDB unavailable (%s)", exc.__class__.__name__)
@@ -222,17 +222,6 @@ class _StoreCollector:
             failing,
             up,
         )
-
-
-def _unfinished_runs_by_site(db: Any) -> dict[str, int]:
-    """Runs queued or running now, per site: one read through the `outcome` index (a count
-    per site read every run of the site, 85 ms a site at 86k runs)."""
-    found: dict[str, int] = {}
-    query = {"outcome": {"$in": list(UNFINISHED_RUN)}}
-    for run in db.crawl_runs.find(query, {"site": 1, "finished_at": 1}):
-        if run.get("finished_at") is None:
-            found[run.get("site")] = found.get(run.get("site"), 0) + 1
-    return found
 
 
 IDLE_TIMEOUT_S = 10.0

@@ -53,7 +53,7 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db.site_chrome.create_index("site")  # crawler.text.chrome: one document per (site, line shape)
     db.crawl_runs.create_index([("site", ASCENDING), ("started_at", DESCENDING)])
     db.crawl_runs.create_index([("started_at", DESCENDING)])
-    # runs queued or running now, at every crawl start and metrics scrape: few among many
+    # runs left running, read at every crawl start and by verify: few among many
     db.crawl_runs.create_index("outcome")
     db.versions.create_index("run_id")  # the crash repair reads an interrupted run's versions
     # crawler.service.notify: the alerts due (sent and failed ones have no next_attempt_at)

@@ -15,12 +15,13 @@ from pymongo.errors import AutoReconnect
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, RunLedger
 from crawler.localnet.sitemaps import SitemapSite, urlset
 from crawler.pipeline import journal
+from crawler.pipeline.context import RunContext
 from crawler.pipeline.journal import Journal, ReplayBounds
 from crawler.run.lifecycle import RunLifecycle
 from crawler.run.outcomes import CrawlFacts, judge
 from crawler.store import connect
 from tests.helpers import newscrawl
-from tests.pipeline.test_nothing_lost import NOW, fetched, pipeline_for, spider_for
+from tests.pipeline.test_nothing_lost import NOW, SITE, fetched, pipeline_for, run_for
 
 LINES, PER_LINE = 30, 200
 
@@ -116,20 +117,20 @@ def test_a_full_journal_during_an_outage_ends_the_crawl_error_naming_the_pages(
 ):
     monkeypatch.setattr(Journal, "_write", full_disk)
     dead = connect("mongodb://127.0.0.1:9/", "nowhere", timeout_ms=200)
-    spider = spider_for(dead, tmp_path)
+    run = run_for(dead, tmp_path)
     monkeypatch.setattr("crawler.pipeline.journal.time.sleep", lambda s: None)  # the write retries
     page = fetched("https://example.test/news/lost")
-    spider.ledger.count("article/fetched")
-    assert asyncio.run(pipeline_for(spider).handle_page(spider, page)) is None
-    assert spider.ledger.counters[JOURNAL_UNWRITABLE] == 1
+    run.ledger.count("article/fetched")
+    assert asyncio.run(pipeline_for(run).handle_page(run, page)) is None
+    assert run.ledger.counters[JOURNAL_UNWRITABLE] == 1
     assert "https://example.test/news/lost" in caplog.text  # named in the error log
-    counts = spider.ledger.article_counts()
+    counts = run.ledger.article_counts()
     verdict = judge(
         CrawlFacts(
             close_reason="finished",
             fetched=counts["fetched"],
-            unaccounted=spider.ledger.unaccounted_pages(),
-            unwritable=spider.ledger.counters[JOURNAL_UNWRITABLE],
+            unaccounted=run.ledger.unaccounted_pages(),
+            unwritable=run.ledger.counters[JOURNAL_UNWRITABLE],
         )
     )
     assert verdict.outcome == "error" and "neither stored nor journalled" in str(verdict.error)
@@ -139,18 +140,12 @@ def test_a_crawl_whose_end_could_not_be_recorded_never_reports_ok(tmp_path, monk
     monkeypatch.setattr(Journal, "_write", full_disk)
     dead = connect("mongodb://127.0.0.1:9/", "nowhere", timeout_ms=200)
     spool = Journal(tmp_path / "journal")
-    spider = SimpleNamespace(
-        ledger=RunLedger(dead, "example", "run-1", "manual", NOW, spill=spool),
-        clock=lambda: NOW,
-        db=dead,
-        run_id="run-1",
-        site=SimpleNamespace(name="example", feeds=[], sitemaps=[], listings=[]),
-    )
+    run = RunContext.start(SITE, "run-1", "manual", NOW, lambda: NOW, dead, journal=spool)
     released = []
     crawler = SimpleNamespace(signals=SimpleNamespace(connect=lambda *a, **k: None))
     lifecycle = RunLifecycle(crawler)
     lifecycle.lease = SimpleNamespace(lost=None, release=lambda: released.append(True))  # type: ignore[assignment]
-    result = lifecycle._finish_run(spider, "finished")
+    result = lifecycle._finish_run(run, "finished")
     assert result.outcome == "error" and "could not be recorded" in str(result.error)
     assert released == [True]
 

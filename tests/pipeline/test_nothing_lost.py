@@ -28,9 +28,9 @@ from crawler.crawl.ledger import RunLedger, SourceState, SourceStates
 from crawler.crawl.middleware import PrivateAddressGuardMiddleware, PrivateAddressRefused
 from crawler.maintenance.verify import verify
 from crawler.pipeline import journal
+from crawler.pipeline.context import RunContext
 from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.journal import Journal
-from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage, Outcome
 from crawler.run.lease import SiteLease
 from crawler.run.outcomes import CrawlFacts, judge
@@ -62,21 +62,24 @@ def fetched(url: str = "https://example.test/news/budget", status: int = 200) ->
     )
 
 
-class Spider(SimpleNamespace):
-    """What the pipeline needs of the spider: its database, clock, store doorway, ledger
-    and journal."""
+SITE = Site(
+    name="example",
+    url="https://example.test/",
+    feeds=["https://example.test/feed"],
+    allowed_domains=["example.test"],
+)
 
 
-def spider_for(db, tmp_path) -> Spider:
-    spool = Journal(tmp_path / "journal")
-    ledger = RunLedger(db, "example", "example-run-1", "manual", NOW, spill=spool)
+def run_for(db, tmp_path) -> RunContext:
+    """A crawl's run context, as the spider makes it: what the pipeline works through."""
     clock = SteppedClock(NOW)
-    return Spider(db=db, clock=clock, store=StoreCalls(clock=clock), ledger=ledger, journal=spool)
+    spool = Journal(tmp_path / "journal")
+    return RunContext.start(SITE, "example-run-1", "manual", NOW, clock, db, journal=spool)
 
 
-def pipeline_for(spider: Spider) -> StorePipeline:
+def pipeline_for(run: RunContext) -> StorePipeline:
     pipeline = StorePipeline()
-    pipeline.spider = spider
+    pipeline.run = run
     pipeline.writer.linger_s = 0.0
     return pipeline
 
@@ -85,23 +88,23 @@ def pipeline_for(spider: Spider) -> StorePipeline:
 
 
 def test_a_store_error_on_a_lone_page_is_recorded_for_its_url(db, tmp_path):
-    spider = spider_for(db, tmp_path)
-    pipeline = pipeline_for(spider)
+    run = run_for(db, tmp_path)
+    pipeline = pipeline_for(run)
     # 2**70 does not fit BSON's 8-byte ints: the store itself refuses the page
     bad = fetched(status=2**70)
-    result = asyncio.run(pipeline.handle_page(spider, bad))
+    result = asyncio.run(pipeline.handle_page(run, bad))
     assert result is None
-    spider.ledger.flush()
+    run.ledger.flush()
     rows = list(db.fetches.find({"url": bad.url}))
     assert [r["outcome"] for r in rows] == ["error"]
     assert "could not store" in rows[0]["detail"]
-    assert spider.ledger.article_counts()["error"] == 1
+    assert run.ledger.article_counts()["error"] == 1
     assert db.versions.count_documents({}) == 0
 
 
 def test_every_page_ends_as_exactly_one_fetch_record_and_the_counts_add_up(db, tmp_path):
-    spider = spider_for(db, tmp_path)
-    pipeline = pipeline_for(spider)
+    run = run_for(db, tmp_path)
+    pipeline = pipeline_for(run)
     good = [fetched(f"https://example.test/news/{i}") for i in range(3)]
     for i, page_ in enumerate(good):
         page_.body = article_html(f"Story {i}", body(4 + i, extra=f" in ward {i}"))
@@ -111,14 +114,14 @@ def test_every_page_ends_as_exactly_one_fetch_record_and_the_counts_add_up(db, t
 
     async def crawl() -> None:
         for page_ in [*good, broken, refused]:
-            spider.ledger.count("article/fetched")
-            await pipeline.handle_page(spider, page_)
+            run.ledger.count("article/fetched")
+            await pipeline.handle_page(run, page_)
 
     asyncio.run(crawl())
-    spider.ledger.flush()
-    counts = spider.ledger.article_counts()
+    run.ledger.flush()
+    counts = run.ledger.article_counts()
     assert counts == {"fetched": 5, "stored": 3, "error": 2, "spooled": 0}
-    assert spider.ledger.unaccounted_pages() == 0
+    assert run.ledger.unaccounted_pages() == 0
     rows = list(db.fetches.find({"run_id": "example-run-1"}))
     assert len(rows) == 5 and len({r["url"] for r in rows}) == 5
 
@@ -201,7 +204,7 @@ def test_a_batch_retried_after_a_transient_error_leaves_no_article_out_of_its_st
 
     monkeypatch.setattr(story_index, "record_joins", flaky)
     monkeypatch.setattr(journal.time, "sleep", lambda s: None)
-    pipeline = pipeline_for(spider_for(db, tmp_path))
+    pipeline = pipeline_for(run_for(db, tmp_path))
     lone = page("wire-1", body(6))
     lone.run_id = "example-run-1"
     [result] = pipeline._write([lone])

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
-from crawler.clock import utcnow
 from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.processing import Outcome
 from crawler.pipeline.workers import BatchWriter
+from tests.pipeline.test_nothing_lost import run_for
 from tests.store.test_store import body, page
 
 
@@ -50,9 +49,9 @@ def test_a_failed_batch_fails_only_its_own_pages():
     assert all(results[i] == i for i in range(5) if i not in failed)
 
 
-def test_a_page_the_store_rejects_does_not_lose_the_rest_of_its_batch(db):
+def test_a_page_the_store_rejects_does_not_lose_the_rest_of_its_batch(db, tmp_path):
     pipeline = StorePipeline()
-    pipeline.spider = SimpleNamespace(db=db, clock=utcnow)
+    pipeline.run = run_for(db, tmp_path)
     bad = page("bad", body(3))
     bad.http = {"status": object()}  # not encodable: the server never sees this batch
     results = pipeline._write([page("a", body(3)), bad, page("b", body(4))])
