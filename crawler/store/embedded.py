@@ -441,9 +441,10 @@ def stop_server_process(pid: int, port: int | None, ended: Any) -> None:
 
     secantusd stops on SIGTERM from a Python handler, which its main thread runs
     when it wakes from waiting for the server's end. A signal that reaches it at
-    the wrong moment is noted and never acted on (seen right after a start, and
-    always after a SIGSTOP/SIGCONT): the server served on, and was SIGKILLed
-    15 s later, in the middle of nothing but with WiredTiger open. Its first act on
+    the wrong moment is noted and never acted on (every time after a SIGSTOP/SIGCONT
+    here; the suspected cause of the SIGKILLs of stores stopped just after they
+    started): the server served on, and was SIGKILLed 15 s later with WiredTiger
+    open. Its first act on
     the signal is to close its listening socket, so a server still listening
     RESIGNAL_AFTER_S after the signal has not seen it and gets it again; one that
     stopped listening is stopping, and is only waited for. It is killed only when it

@@ -1,9 +1,9 @@
 """The embedded store is stopped cleanly, never killed, and never started twice on a folder.
 
 A real secantusd server throughout. SIGSTOP then SIGCONT make its main thread miss the
-next SIGTERM, as one arriving right after the server started sometimes was (the store
-of a command that failed on its config was SIGKILLed 15 s later); a SIGSTOP alone makes
-it too slow to answer a ping, as a loaded machine does.
+next SIGTERM, every time (a store stopped just after it started, by a command that
+failed on its config, was SIGKILLed 15 s later now and then: a SIGTERM missed the same
+way); a SIGSTOP alone makes it too slow to answer a ping, as a loaded machine does.
 """
 
 from __future__ import annotations
