@@ -15,3 +15,14 @@ db.getSiblingDB("admin").createUser({
   pwd: password,
   roles: [{ role: "readWrite", db: dbName }],
 });
+// mongo-express (the compose file's debug profile) browses as a user of its own that may
+// read the crawler's database and nothing else, never as root; made when its password is set.
+const expressUser = process.env.MONGO_EXPRESS_USER || "newscrawl-express";
+const expressPassword = process.env.MONGO_EXPRESS_PASSWORD;
+if (expressPassword) {
+  db.getSiblingDB("admin").createUser({
+    user: expressUser,
+    pwd: expressPassword,
+    roles: [{ role: "read", db: dbName }],
+  });
+}

@@ -378,6 +378,7 @@ def parse_config(text: str, source: str = "<config>", now: datetime | None = Non
     _refuse_duplicate_keys(root, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'sites' list at the top")
+    _refuse_duplicate_names(root, source)
     if "mongodb_uri" in data or any(
         isinstance(s, dict) and "mongodb_uri" in s for s in data.get("sites") or []
     ):
@@ -418,6 +419,31 @@ def _refuse_duplicate_keys(
             )
         first[name] = line
         _refuse_duplicate_keys(value, source, (*path, name), site)
+
+
+def _refuse_duplicate_names(root: Any, source: str) -> None:
+    """Two sites of one name are an error at the second one's `name` line, naming the
+    first's. Config's own check (_unique_names) sees only the values, not the lines; it
+    stays for configs made in code."""
+    sites = next(
+        (v for k, v in getattr(root, "value", []) if getattr(k, "value", None) == "sites"), None
+    )
+    if not isinstance(sites, yaml.SequenceNode):
+        return
+    first: dict[str, int] = {}
+    for item in sites.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        for key, value in item.value:
+            if getattr(key, "value", None) != "name" or not isinstance(value, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if value.value in first:
+                raise ConfigError(
+                    f"{source}:{line}: site {value.value!r}: the site name is used twice, "
+                    f"first at line {first[value.value]}; give each site its own name"
+                )
+            first[value.value] = line
 
 
 def _entry_name(item: Any, path: tuple[str, ...]) -> str:

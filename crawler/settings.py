@@ -10,6 +10,8 @@ from crawler.config import DEFAULT_USER_AGENT
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# `scrapy crawl` exits 1 when the run did not end ok (crawler.run.commands.crawl)
+COMMANDS_MODULE = "crawler.run.commands"
 
 USER_AGENT = DEFAULT_USER_AGENT  # a site's own, or the config file's, when it sets one
 ROBOTSTXT_OBEY = True

@@ -40,6 +40,7 @@ from crawler.crawl.ledger import (
     SourceStates,
     new_run_id,
 )
+from crawler.crawl.middleware import PrivateAddressRefused
 from crawler.pipeline.context import RunContext
 from crawler.pipeline.processing import FetchedPage
 from crawler.run import jobargs
@@ -489,6 +490,13 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         kind, status, detail = request.meta.get("kind", "source"), *_describe_failure(failure)
         now = self.clock()
+        if failure.check(PrivateAddressRefused):  # the site's settings refuse it: no failure
+            reason = PrivateAddressRefused.reason
+            self.run.ledger.record(
+                request.url, now, reason, "skipped", source_kind=kind, detail=detail
+            )
+            log.warning("source refused: %s", detail)
+            return
         self.run.store.later(self.sources.failed, request.url, self.site.name, kind, now, detail)
         self.run.ledger.record(request.url, now, kind, "error", status=status, detail=detail)
         log.warning("source failed: %s", detail)

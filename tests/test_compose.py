@@ -105,6 +105,24 @@ def test_the_application_uses_its_own_mongodb_user_with_any_characters():
         assert env["MONGODB_PASSWORD"] == "${MONGO_APP_PASSWORD}", name
 
 
+def test_mongo_express_browses_as_a_read_only_user_of_the_crawlers_database():
+    """The debug profile's mongo-express never connects as root: its own user, `read` on
+    the crawler's database only, and no admin view of the other databases."""
+    services = _compose()["services"]
+    express = services["mongo-express"]["environment"]
+    url = express["ME_CONFIG_MONGODB_URL"]
+    assert "ROOT" not in str(express), url
+    assert url.startswith("mongodb://${MONGO_EXPRESS_USER:-newscrawl-express}:")
+    assert "@mongo:27017/${NEWSCRAWL_DB:-news}?" in url
+    assert express["ME_CONFIG_MONGODB_ENABLE_ADMIN"] == "false"
+    assert express["ME_CONFIG_OPTIONS_READONLY"] == "true"
+    assert {"MONGO_EXPRESS_USER", "MONGO_EXPRESS_PASSWORD"} <= set(services["mongo"]["environment"])
+    script = (REPO / "config" / "mongo-init.js").read_text()
+    assert 'roles: [{ role: "read", db: dbName }]' in script
+    example = (REPO / ".env.example").read_text()
+    assert "MONGO_EXPRESS_PASSWORD=" in example
+
+
 def test_credentials_with_any_characters_reach_pymongo_unescaped(monkeypatch):
     from crawler.store.connection import connect
 

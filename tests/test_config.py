@@ -83,6 +83,18 @@ def test_duplicate_site_names_are_refused():
         parse_config(text)
 
 
+def test_a_duplicate_site_name_is_reported_at_its_second_line(tmp_path, crawl_env):
+    """Not at line 1 (the model's check knows no lines): the file and the second `name`
+    line, with the first one's, as the command prints it."""
+    second = GOOD.split("sites:\n", 1)[1].replace("valley.example", "other.example")
+    path = tmp_path / "sites.yaml"
+    path.write_text(GOOD + second)  # names at lines 3 and 7
+    result = newscrawl("crawl", "--all", "--config", str(path), env=crawl_env, check=False)
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:7: site 'valley-gazette'" in result.stderr, result.stderr
+    assert "first at line 3" in result.stderr
+
+
 def test_cli_exits_2_with_the_message(tmp_path, crawl_env):
     path = tmp_path / "sites.yaml"
     path.write_text(GOOD.replace("every: 15m", "every: -5m"))

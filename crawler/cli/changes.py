@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,7 +207,27 @@ def cmd_articles(args: argparse.Namespace, db: Any) -> int:
         for row in rows
     ]
     print_table("articles (last changed first)", columns, cells)
+    if not rows:
+        print(f"newscrawl articles: {_no_article_hint(args)}", file=sys.stderr)
     return 0
+
+
+def _no_article_hint(args: argparse.Namespace) -> str:
+    """Why an empty listing is empty and how to widen it (an empty table alone read as
+    "the command did nothing"); on stderr, exit 0: finding nothing is no failure."""
+    if not (args.grep or args.since or args.site):
+        return "no article is stored yet (newscrawl crawl SITE stores some)"
+    filters = []
+    if args.grep:
+        filters.append(f"--grep {' '.join(args.grep)}")
+    if args.site:
+        filters.append(f"--site {args.site}")
+    if args.since:
+        filters.append(f"--since {args.since}")
+    hint = "no article matched " + " ".join(filters)
+    if args.grep:
+        hint += " (every word must be in the title or text, as a whole word, any case)"
+    return hint
 
 
 def add_commands(sub: Any) -> None:

@@ -10,10 +10,12 @@ so two processes never replay the same file.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +80,7 @@ class Journal:
         self.directory = Path(directory) if directory else journal_dir()
         self.path = self.directory / f"journal-{os.getpid()}-{int(time.time() * 1000)}.jsonl"
         self.count = 0
+        self._lock = threading.Lock()  # pages and ledger records come from several threads
 
     def append(self, page: FetchedPage, error: str) -> None:
         record = page.to_dict()
@@ -99,11 +102,10 @@ class Journal:
         self._write({"type": kind, "docs": json_util.dumps(docs, json_options=_EXACT)})
 
     def _write(self, record: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        line = json.dumps(record) + "\n"
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            append_lines(self.path, line)
 
 
 _EXACT = json_util.CANONICAL_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=timezone.utc)
@@ -327,10 +329,37 @@ def _origin(path: Path) -> str:
 
 
 def _append_durably(path: Path, lines: list[str]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("".join(line + "\n" for line in lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    append_lines(path, "".join(line + "\n" for line in lines))
+
+
+def append_lines(path: Path, text: str) -> None:
+    """Append whole lines to `path` and fsync them, or nothing at all.
+
+    A write that fails part-way (a full disk, a file-size limit: the kernel writes
+    what fits, then refuses the rest) is cut back to the file's size before it, so
+    the journal never holds half a line that a replay could only keep as unreadable,
+    and the caller's error says the record was not journalled (it records the page as
+    lost: crawler.pipeline.item_pipeline). Should a file end mid-line all the same (a
+    process killed during its write), the next line starts on a line of its own,
+    rather than glued to the cut one and lost with it."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        before = os.fstat(fd).st_size
+        if before and os.pread(fd, 1, before - 1) != b"\n":
+            data = b"\n" + data
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+                os.fsync(fd)
+            raise
+    finally:
+        os.close(fd)
 
 
 PROGRESS_FILE = "replay-progress.json"

@@ -4,8 +4,10 @@ Every way a crawl runs (`newscrawl crawl`, the service's children, `scrapy crawl
 news`, Scrapyd jobs) ends in crawler.run.lifecycle, which asks `judge` here. The
 outcomes are listed in docs/schema.md (crawl_runs.outcome).
 
-A crawl that fetched nothing it was sent for is not a success: every request
-failed without an answer (`unreachable`), robots.txt refused every source
+A crawl that fetched nothing it was sent for is not a success: every source
+is on an address the site may not fetch (`refused-address`: private, loopback
+or link-local, without allow_private_addresses), every request failed without
+an answer (`unreachable`), robots.txt refused every source
 (`blocked-by-robots`), or every source answered with an error
 (`sources-failed`) ends `failed` with that reason, so `newscrawl crawl` exits
 non-zero and `status` and `/metrics` count the site's failed runs in a row.
@@ -32,16 +34,20 @@ CLOSE_OUTCOMES = {
     LEASE_LOST: LEASE_LOST,
 }
 # The reasons of a `failed` run that fetched nothing it was sent for
-UNREACHABLE, BLOCKED_BY_ROBOTS, SOURCES_FAILED = (
+UNREACHABLE, BLOCKED_BY_ROBOTS, SOURCES_FAILED, REFUSED_ADDRESS = (
     "unreachable",
     "blocked-by-robots",
     "sources-failed",
+    "refused-address",
 )
 # Outcomes that count towards a site's failed runs in a row; skipped and interrupted
 # runs neither count nor break the count (they say nothing of the site).
 FAILING = {"failed", "error", "timeout", LEASE_LOST}
 NEUTRAL = {SKIPPED_BUSY, "interrupted", "running", "queued"}
 ROBOTS_REFUSAL = "RobotsRefused"  # the exception type a robots.txt refusal names in detail
+# the exception type a refusal of a private/loopback/link-local address names in detail
+# (crawler.crawl.middleware.PrivateAddressRefused)
+ADDRESS_REFUSAL = "PrivateAddressRefused"
 
 # Signals of a run, sent on its crawler's `signals` as Scrapy sends its own (custom
 # signals are plain objects: docs.scrapy.org, "Signals"). crawler.run.lifecycle sends
@@ -161,7 +167,20 @@ def _close_error(reason: str) -> str | None:
 
 
 def nothing_fetched(facts: CrawlFacts) -> Verdict | None:
-    """`failed` with its reason when the crawl reached nothing it was sent for, else None."""
+    """`failed` with its reason when the crawl reached nothing it was sent for, else None.
+
+    A source refused by the address policy is no network failure (Scrapy counts the
+    refusal among its download errors): when every source was refused, the reason
+    says so, so that users can tell a setting to change from a site that is down."""
+    refused = address_refused(facts.sources)
+    if refused:
+        return Verdict(
+            "failed",
+            f"all {refused} sources are on private, loopback or link-local addresses, "
+            "which this site may not fetch (set allow_private_addresses: true for a site "
+            "on a local network)",
+            REFUSED_ADDRESS,
+        )
     if facts.responses == 0 and facts.download_errors:
         return Verdict(
             "failed",
@@ -182,6 +201,15 @@ def nothing_fetched(facts: CrawlFacts) -> Verdict | None:
     return Verdict(
         "failed", f"all {len(ended)} sources failed (first: {first})"[:500], SOURCES_FAILED
     )
+
+
+def address_refused(sources: Mapping[str, tuple[str, str] | None]) -> int:
+    """How many sources the address policy refused, when it refused all of them; else 0."""
+    if not sources or any(
+        seen is None or ADDRESS_REFUSAL not in seen[1] for seen in sources.values()
+    ):
+        return 0
+    return len(sources)
 
 
 def consecutive_failures(outcome: str, previous: Mapping[str, Any] | None) -> int:

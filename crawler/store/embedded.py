@@ -42,7 +42,13 @@ DEFAULT_DATA_DIR = "data/mongo"
 # server, not a packet, and crawler.pipeline.journal keeps what could not be stored.
 SERVER_ARGS = ("--standalone",)
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 15.0
+# A clean stop takes ~2 s (secantusd waits 2 s for its accept thread); a server is killed
+# only when it has not ended this long after it stopped listening (WiredTiger then
+# recovers from its log on the next start, but a kill is never the plan).
+STOP_TIMEOUT_S = 60.0
+# A server still listening this long after a SIGTERM never saw it: it is sent again
+# (see stop_server_process).
+RESIGNAL_AFTER_S = 2.5
 
 
 def free_port() -> int:
@@ -132,7 +138,7 @@ class EmbeddedServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self._state_file.unlink(missing_ok=True)
+                self._forget_state()
                 raise RuntimeError(
                     f"embedded MongoDB server exited with {self.process.returncode}; "
                     f"see {self.data_dir / 'server.log'}"
@@ -143,6 +149,13 @@ class EmbeddedServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"embedded MongoDB server did not answer within {START_TIMEOUT_S:.0f}s")
+
+    def _forget_state(self) -> None:
+        """Remove server.json if it is this object's server's: a server that could not start
+        (another one serves the folder) must not make the one that does unfindable."""
+        pid = self.process.pid if self.process is not None else None
+        if read_state(self.data_dir).get("pid") == pid:
+            self._state_file.unlink(missing_ok=True)
 
     def _write_state(self, state: str) -> None:
         assert self.process is not None
@@ -159,34 +172,41 @@ class EmbeddedServer:
         tmp.replace(self._state_file)
 
     def _running_uri(self) -> str | None:
+        """The URI of the live server of this folder, or None when there is none.
+
+        A live server of this folder that does not answer a ping (still starting, or
+        too busy to answer within the ping's 1.5 s on a loaded machine) is waited for,
+        up to START_TIMEOUT_S. Taking it for gone started a second server on the
+        folder, which WiredTiger refused, and whose failed start removed the live
+        one's server.json: that server was then never stopped cleanly."""
         state = read_state(self.data_dir)
         uri, pid = state.get("uri"), state.get("pid")
         if not uri or not pid_alive(pid):
             return None
-        # A server still starting (its starter was killed mid-start) answers within the
-        # start timeout; one that never answers is not taken for running.
-        wait = START_TIMEOUT_S if state.get("state") == "starting" else 0.0
-        deadline = time.monotonic() + wait
+        assert isinstance(pid, int)
+        deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if ping(uri):
                 return str(uri)
-            if time.monotonic() >= deadline or not pid_alive(pid):
+            if not pid_alive(pid) or not _serves(pid, self.data_dir):
                 return None
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"the embedded MongoDB server of {self.data_dir} (pid {pid}) runs but "
+                    f"has not answered at {uri} for {START_TIMEOUT_S:.0f}s; see "
+                    f"{self.data_dir / 'server.log'}"
+                )
             time.sleep(0.5)
 
     def stop(self) -> None:
         """Stop the server if this object started it; WiredTiger needs a clean shutdown."""
         if not self.owned or self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                log.warning("embedded MongoDB server did not stop in time; killing it")
-                self.process.kill()
-                self.process.wait()
-        self._state_file.unlink(missing_ok=True)
+        process = self.process
+        if process.poll() is None:
+            stop_server_process(process.pid, self.port, lambda: process.poll() is not None)
+            process.wait()
+        self._forget_state()
         self.owned = False
 
     def __enter__(self) -> EmbeddedServer:
@@ -363,9 +383,10 @@ class SharedStore:
         if self._server is not None and own is not None and own.poll() is None:
             self._server.stop()
             return
-        pid = read_state(self.data_dir).get("pid")
+        state = read_state(self.data_dir)
+        pid = state.get("pid")
         if isinstance(pid, int) and pid_alive(pid) and _serves(pid, self.data_dir):
-            _terminate(pid)
+            _terminate(pid, state.get("port"))
         (self.data_dir / "server.json").unlink(missing_ok=True)
 
     def _release_users(self) -> None:
@@ -410,14 +431,47 @@ def _serves(pid: int, data_dir: Path) -> bool:
     return str(data_dir / "db").encode() in cmdline
 
 
-def _terminate(pid: int) -> None:
-    """SIGTERM a server another process started, wait for its clean shutdown, else kill it."""
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
-    log.warning("embedded MongoDB server %d did not stop in time; killing it", pid)
+def _terminate(pid: int, port: object = None) -> None:
+    """Stop a server another process started, cleanly (stop_server_process)."""
+    stop_server_process(pid, port if isinstance(port, int) else None, lambda: not pid_alive(pid))
+
+
+def stop_server_process(pid: int, port: int | None, ended: Any) -> None:
+    """SIGTERM the server `pid` and wait until `ended()`; SIGTERM again while it never saw it.
+
+    secantusd stops on SIGTERM from a Python handler, which its main thread runs
+    when it wakes from waiting for the server's end. A signal that reaches it at
+    the wrong moment is noted and never acted on (every time after a SIGSTOP/SIGCONT
+    here; the suspected cause of the SIGKILLs of stores stopped just after they
+    started): the server served on, and was SIGKILLed 15 s later with WiredTiger
+    open. Its first act on
+    the signal is to close its listening socket, so a server still listening
+    RESIGNAL_AFTER_S after the signal has not seen it and gets it again; one that
+    stopped listening is stopping, and is only waited for. It is killed only when it
+    has not ended STOP_TIMEOUT_S after the last signal (logged as an error).
+    """
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGTERM)
+    signalled = time.monotonic()
+    while not ended():
+        waited = time.monotonic() - signalled
+        if waited >= STOP_TIMEOUT_S:
+            log.error("embedded MongoDB server %d did not stop in %.0fs; killing it", pid, waited)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        if port is not None and waited >= RESIGNAL_AFTER_S and _listening(port):
+            log.info("embedded MongoDB server %d did not act on SIGTERM; sending it again", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            signalled = time.monotonic()
+        time.sleep(0.05)
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+    except OSError:
+        return False
+    return True

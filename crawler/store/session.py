@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from crawler import env
 
@@ -57,10 +59,7 @@ def store_session(
     data_dir = embedded_store_dir()
     legacy = legacy_store_here()
     if legacy is not None:
-        _say(
-            f"note: {legacy} holds a store from an older version (the default was ./data); "
-            f"NEWSCRAWL_DATA={legacy.parent} uses it"
-        )
+        _say(legacy_store_advice(legacy, data_dir))
     store = SharedStore(data_dir, label=label or _command_label())
     uri = store.attach(create=create)
     if keep:
@@ -74,6 +73,46 @@ def store_session(
         env.export("MONGODB_URI", None)
         env.export(EMBEDDED_VARIABLE, None)
         store.detach()
+
+
+def legacy_store_advice(legacy: Path, current: Path) -> str:
+    """What to do with a store an older version made in ./data/mongo.
+
+    It is not moved for the user: its server may still be running (an older service),
+    a move across file systems is a copy that a full disk can stop half-way, and the
+    user may keep it there on purpose. When this version's folder has no store yet, the
+    command that moves it (the WiredTiger files, and the journal's unreplayed pages,
+    which would otherwise never be stored) is printed, ready to paste; with a store in
+    both, only where the old one is."""
+    from crawler.paths import journal_dir
+    from crawler.store.embedded import pid_alive, read_state, store_exists
+
+    keep = f"NEWSCRAWL_DATA={shlex.quote(str(legacy.parent))} uses it"
+    if store_exists(current):
+        return (
+            f"note: {legacy} holds a store from an older version (the default was ./data); {keep}"
+        )
+    pid = read_state(legacy).get("pid")
+    if pid_alive(pid):
+        return (
+            f"warning: {legacy} holds the store of an older version, and its server (pid {pid}) "
+            f"is running; this version's store is {current}, which is still empty. Stop that "
+            f"server, then run this command again for how to move the store; or {keep}"
+        )
+    steps = [f"mkdir -p {shlex.quote(str(current))}"]
+    if (current / "db").exists():  # an empty one, made by a command meanwhile
+        steps.append(f"rmdir {shlex.quote(str(current / 'db'))}")
+    steps.append(f"mv {shlex.quote(str(legacy / 'db'))} {shlex.quote(str(current / 'db'))}")
+    old_journal = legacy.parent / "journal"
+    if old_journal.is_dir() and any(old_journal.glob("journal-*")):
+        target = shlex.quote(str(journal_dir()))
+        steps.append(f"mkdir -p {target}")
+        steps.append(f"mv {shlex.quote(str(old_journal))}/journal-* {target}/")
+    return (
+        f"warning: {legacy} holds the store of an older version (its default was ./data); "
+        f"this version's store is {current}, which is still empty. Move the old one there "
+        f"(nothing may run on it meanwhile):\n  {' && '.join(steps)}\nor keep using it: {keep}"
+    )
 
 
 def _external_line(uri: str) -> str:

@@ -217,10 +217,13 @@ def test_private_addresses_are_refused_unless_the_site_allows_them(
     net.traffic.reset()
     newscrawl("crawl", "valley-gazette", "--config", str(strict), env=crawl_env)
     assert net.traffic.totals()[0] == 0  # not one request reached the loopback server
-    reasons = {f["reason"] for f in db.fetches.find({"site": "valley-gazette"})}
-    assert reasons == {"feed", "sitemap", "listing"}
-    details = [f.get("detail", "") for f in db.fetches.find({"site": "valley-gazette"})]
-    assert all("private" in d for d in details)
+    rows = list(db.fetches.find({"site": "valley-gazette"}))
+    # each source refused by policy: a skip naming its kind, never a network error
+    assert {(f["reason"], f["outcome"]) for f in rows} == {("private-address", "skipped")}
+    assert {f["source_kind"] for f in rows} == {"feed", "sitemap", "listing"}
+    assert all("private" in f.get("detail", "") for f in rows)
+    run = db.crawl_runs.find_one({"site": "valley-gazette"})
+    assert (run["outcome"], run["reason"]) == ("failed", "refused-address")
 
 
 def test_a_crawl_past_its_time_limit_is_stopped_and_recorded(network, db, crawl_env, tmp_path):

@@ -121,7 +121,9 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
         busy = scrapy_crawl()
     finally:
         other.release()
-    assert busy.returncode == 0, busy.stderr[-3000:]  # Scrapy's own exit: the run says why
+    # fetched nothing, so not ok: exit 1 as `newscrawl crawl` does, and the run says why
+    assert busy.returncode == 1, busy.stderr[-3000:]
+    assert "[harbour-times] skipped-busy" in busy.stderr
     [skipped] = db.crawl_runs.find()
     assert skipped["outcome"] == "skipped-busy" and "already being crawled" in skipped["error"]
     assert db.articles.count_documents({}) == 0
@@ -265,7 +267,11 @@ def test_a_host_name_that_resolves_to_a_private_address_is_refused(
     network.traffic.reset()
     newscrawl("crawl", "valley-gazette", "--config", str(config), env=crawl_env)
     assert db.articles.count_documents({}) == 0
-    sources = list(db.fetches.find({"reason": {"$in": ["feed", "sitemap", "listing"]}}))
+    # each source refused by the policy, as a skip naming its kind, not a network failure
+    sources = list(db.fetches.find({"reason": "private-address"}))
     assert sources and all("private" in f.get("detail", "") for f in sources)
+    assert {f["source_kind"] for f in sources} <= {"feed", "sitemap", "listing"}
+    run = db.crawl_runs.find_one()
+    assert (run["outcome"], run["reason"]) == ("failed", "refused-address")
     # a name is only known to be private once connected: nothing it sent was used
     assert db.feeds.count_documents({"content_hash": {"$ne": None}}) == 0
