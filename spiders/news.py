@@ -44,6 +44,7 @@ from crawler.crawl.ledger import (
 from crawler.pipeline.journal import Journal
 from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage
+from crawler.pipeline.workers import ExtractionPool
 from crawler.run import jobargs
 from crawler.run.outcomes import LIFECYCLE_MISSING
 from crawler.store import ArticleStore, open_database
@@ -66,12 +67,16 @@ class NewsSpider(scrapy.Spider):
         run_id: str | None = None,
         clock: Clock | None = None,
         config_text: str | None = None,
+        extraction_pool: ExtractionPool | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.clock: Clock = clock or utcnow
+        # the process's extraction workers when the runner made them (crawler.run.runner);
+        # None: the item pipeline makes its own for this crawl
+        self.extraction_pool = extraction_pool
         # a Scrapyd job's arguments are checked on the node (crawler.run.jobargs)
-        extra = dict(kwargs, clock=clock)
+        extra = dict(kwargs, clock=clock, extraction_pool=extraction_pool)
         settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)

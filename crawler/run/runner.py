@@ -24,6 +24,7 @@ from crawler.crawl.ledger import new_run_id
 from crawler.maintenance.migrate import migrate_if_needed
 from crawler.maintenance.repair import repair_unfinished_runs
 from crawler.pipeline import journal, processing
+from crawler.pipeline.workers import ExtractionPool, workers_setting
 from crawler.run.outcomes import RunResult
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
@@ -133,8 +134,6 @@ def crawl_sites(
     (crawler.pipeline.offload), since the other sites' crawls are still fetching on it.
     """
     stop = EarlyStop.install()  # a SIGTERM before Scrapy takes over its signals
-    from scrapy.crawler import CrawlerProcess
-
     db = open_database()
     prepare_store(db, clock)
 
@@ -147,6 +146,25 @@ def crawl_sites(
     logging.getLogger("pymongo").setLevel(logging.WARNING)
     if stop.signalled:
         return [RunResult(name, "", "interrupted", error=stop.why()) for name in sites]
+    # the extraction workers of every crawl of this process, closed (the workers waited for)
+    # when the crawls are over, however they end: done, failed, or stopped by a signal
+    with ExtractionPool(workers_setting(settings)) as pool:
+        return _crawl(settings, config_path, sites, trigger, recheck, progress, clock, pool, stop)
+
+
+def _crawl(
+    settings: Any,
+    config_path: str,
+    sites: list[str],
+    trigger: str,
+    recheck: bool,
+    progress: Any,
+    clock: Clock,
+    pool: ExtractionPool,
+    stop: EarlyStop,
+) -> list[RunResult]:
+    from scrapy.crawler import CrawlerProcess
+
     process = CrawlerProcess(settings)
     results: list[RunResult] = []
     crawlers: list[Any] = []
@@ -161,6 +179,7 @@ def crawl_sites(
             trigger=trigger,
             run_id=run_id,
             clock=clock,
+            extraction_pool=pool,
         )
         deferred.addBoth(_collect, crawler, name, run_id, results)
         crawlers.append(crawler)

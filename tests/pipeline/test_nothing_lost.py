@@ -32,6 +32,7 @@ from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.journal import Journal
 from crawler.pipeline.offload import StoreCalls
 from crawler.pipeline.processing import FetchedPage, Outcome
+from crawler.pipeline.workers import ExtractionPool
 from crawler.run.lease import SiteLease
 from crawler.run.outcomes import CrawlFacts, judge
 from crawler.run.runner import replay_journal
@@ -77,6 +78,7 @@ def spider_for(db, tmp_path) -> Spider:
 def pipeline_for(spider: Spider) -> StorePipeline:
     pipeline = StorePipeline()
     pipeline.spider = spider
+    pipeline.pool = ExtractionPool(0)  # extraction in the test's process
     pipeline.writer.linger_s = 0.0
     return pipeline
 
