@@ -71,6 +71,9 @@ class NewsSpider(scrapy.Spider):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # newscrawl crawl passes its clock; `scrapy crawl news` and a Scrapyd job cannot pass
+        # one (their arguments are strings): for them this spider is the command line, the
+        # edge where the wall clock is read
         self.clock: Clock = clock or utcnow
         # the process's extraction workers when the runner made them (crawler.run.runner);
         # None: the item pipeline makes its own for this crawl

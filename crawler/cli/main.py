@@ -33,6 +33,7 @@ def _print_progress(site: str, summary: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.clock import utcnow
     from crawler.run.runner import crawl_sites
 
     path = config_path(args.config)
@@ -51,6 +52,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             recheck=args.recheck,
             progress=_print_progress,
             log_level=args.log_level,
+            clock=utcnow,  # the command line: the one place a crawl reads the wall clock
         )
         counters = _run_counters([r.run_id for r in results]) if not args.json else {}
         _send_alerts(config)

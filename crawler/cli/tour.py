@@ -36,6 +36,7 @@ UPDATES = (
 
 
 def serve(args: argparse.Namespace) -> int:
+    from crawler.clock import utcnow
     from crawler.localnet import LocalNetwork
     from crawler.service.app import Service
     from crawler.store.session import UsageError, store_session
@@ -49,7 +50,7 @@ def serve(args: argparse.Namespace) -> int:
         receiver = AlertPrinter()
         path = _config(net, Path(tmp) / "sites.yaml", args.every, receiver.url)
         with store_session() as uri:
-            service = Service(str(path))
+            service = Service(str(path), utcnow)
             service.alerts_every_s = min(service.alerts_every_s, edit_every.total_seconds())
             _introduce(net, uri, args.every, service.config.names)
             editor = Editor(net, edit_every.total_seconds(), service.stopping)

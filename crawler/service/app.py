@@ -122,10 +122,10 @@ class Service:
     def __init__(
         self,
         config_path: str,
+        clock: Clock,
         python: str = sys.executable,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
-        clock: Clock = utcnow,
         dispatch: ServiceSettings | None = None,
     ):
         self.clock = clock  # first runs and the times stored in `schedules`; tests advance it
@@ -267,7 +267,9 @@ class Service:
         self._last_started[name] = started
         self._save_next(name, last_started=started, running=True)
         log.info("crawl %s: starting", name)
-        since = utcnow() - timedelta(seconds=1)  # the child's run starts after this, by its clock
+        # the child's run starts after this, by its clock: the service's (both read the wall
+        # clock in production; a stepped service clock is for tests that start no crawl)
+        since = self.clock() - timedelta(seconds=1)
         result = self.dispatcher.run(site, self._job_config(site), self.stopping)
         code = result.exit_code
         try:
@@ -308,7 +310,7 @@ class Service:
         if run_id:
             return self.db.crawl_runs.find_one({"_id": run_id})
         mine = {"pid": pid, "host": socket.gethostname()} if pid else {}
-        run = latest(self.db.crawl_runs, {"site": name, **mine}, "started_at", utcnow())
+        run = latest(self.db.crawl_runs, {"site": name, **mine}, "started_at", self.clock())
         if run and run.get("started_at") and _aware(run["started_at"]) >= since:
             return run
         return None
@@ -516,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         with store_session(label=f"the service (scheduler.py, pid {os.getpid()})", keep=True):
             service = Service(
                 str(path),
+                utcnow,  # the service's entry: the one place it reads the wall clock
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
                 dispatch=_dispatch_override(args),

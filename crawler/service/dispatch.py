@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pymongo.errors import PyMongoError
 
 from crawler import env
-from crawler.clock import Clock, utcnow
+from crawler.clock import Clock
 from crawler.config import ScrapydSettings, ServiceSettings, Site
 from crawler.crawl.ledger import new_run_id
 
@@ -240,7 +240,7 @@ def expand_nodes(urls: list[str], discover: bool) -> list[str]:
 class ScrapydDispatcher:
     """Each due crawl a job on the least-busy Scrapyd node that answers."""
 
-    def __init__(self, settings: ScrapydSettings, db: Any, clock: Clock = utcnow):
+    def __init__(self, settings: ScrapydSettings, db: Any, clock: Clock):
         self.settings = settings
         self.db = db
         self.clock = clock
