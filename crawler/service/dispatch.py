@@ -24,7 +24,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -66,13 +66,15 @@ class Dispatcher(Protocol):
 @dataclass(frozen=True)
 class ServiceContext:
     """What the service gives a dispatcher it makes: its settings, store, clock, and how a
-    local child is started."""
+    local child is started (its interpreter, the config snapshot it reads, and its whole
+    environment, built by the service's entry: crawler.env.child_environment)."""
 
     settings: ServiceSettings
     db: Any
     clock: Clock
     python: str
     snapshot_path: str
+    child_env: Mapping[str, str]
 
 
 # -- local child processes --------------------------------------------------------------
@@ -85,12 +87,13 @@ class LocalDispatcher:
 
     python: str
     config_path: str  # the snapshot of the config in force, which the child reads
+    environment: Mapping[str, str]  # the child's whole environment, as the service decided it
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_service(cls, context: ServiceContext) -> LocalDispatcher:
-        return cls(context.python, context.snapshot_path)
+        return cls(context.python, context.snapshot_path, context.child_env)
 
     def run(self, site: Site, config_text: str, stopping: threading.Event) -> Dispatched:
         limit = site.crawl_timeout.total_seconds() + 60
@@ -101,6 +104,7 @@ class LocalDispatcher:
                 return Dispatched(-1, detail="service stopping")
             child = subprocess.Popen(  # its own process group: a kill takes its workers too
                 cmd,
+                env=dict(self.environment),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

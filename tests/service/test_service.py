@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from crawler import env
 from crawler.clock import utcnow
 from crawler.localnet import LocalNetwork
 from crawler.run.lease import LeaseHeld, SiteLease
@@ -312,7 +313,7 @@ def test_the_service_schedules_from_its_clock_and_the_stored_rhythm(tmp_path, db
     clock = SteppedClock(datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc))
 
     def next_run_after_start() -> datetime:
-        service = Service(str(config), clock=clock)
+        service = Service(str(config), clock=clock, child_env={})
         try:
             service.schedule_all()
             return db.schedules.find_one({"_id": "a"})["next_run_at"]
@@ -359,7 +360,7 @@ def test_a_child_that_found_its_site_busy_is_logged_with_its_own_run(
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     logging.getLogger("newscrawl.service").addHandler(handler)
-    service = Service(str(config), utcnow)
+    service = Service(str(config), utcnow, env.child_environment({}))
     try:
         service.run_site("a")
     finally:
