@@ -170,7 +170,7 @@ def replaced_queries(db: Any) -> dict[str, float]:
 def current_code(db: Any) -> dict[str, float]:
     metrics = ServiceMetrics(db, lambda: SITES)
     return {
-        "crawl start (prepare_store)": timed(lambda: prepare_store(db)),
+        "crawl start (prepare_store)": timed(lambda: prepare_store(db, utcnow)),
         "metrics scrape, 20 sites": timed(metrics.render),
         "newscrawl stories (20 stories, 50 members)": timed(lambda: story_rows(db)),
         "revisit queues of 20 sites": timed(
@@ -197,7 +197,9 @@ def main() -> int:
             f"(loaded in {time.perf_counter() - started:.0f} s)"
         )
         before = replaced_queries(db)
-        first_start = timed(lambda: prepare_store(db), repeat=1)  # creates the index, marker
+        first_start = timed(
+            lambda: prepare_store(db, utcnow), repeat=1
+        )  # creates the index, marker
         now = current_code(db)
     print("replaced queries, as the code made them before (ms):")
     for name, ms in before.items():

@@ -58,3 +58,30 @@ def export(name: str, value: str | None, env: MutableMapping[str, str] | None = 
         env.pop(name, None)
     else:
         env[name] = value
+
+
+def child_environment(
+    decided: Mapping[str, str | None], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a child process newscrawl starts (a crawl of the service, a round
+    of the demo): this process's environment, with the values the parent decided for the
+    child (`decided`; None removes the variable) set over it.
+
+    Why this process's environment and not an allow-list of a few names: the child is a
+    Python process running Scrapy, pymongo and the rest, which read variables newscrawl
+    does not know (a proxy, a CA bundle, PYTHONPATH of an installed copy, the locale,
+    TMPDIR, MONGODB_USERNAME and MONGODB_PASSWORD, SCRAPY_*): an allow-list would drop
+    a deployment's settings without a word. Why the decided values on top: they are what
+    the parent resolved and uses itself (the store it started or attached to, the data
+    and journal folders made absolute), so the child does the same whatever the inherited
+    environment says; the parent passes them here rather than exporting them into its
+    own environment.
+    """
+    child = dict(os.environ if base is None else base)
+    for name, value in decided.items():
+        if value is None:
+            child.pop(name, None)
+            child.pop(RENAMED.get(name, ""), None)
+        else:
+            child[name] = value
+    return child

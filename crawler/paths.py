@@ -7,9 +7,9 @@ gives it (`~/.local/share/newscrawl` on Linux, `~/Library/Application
 Support/newscrawl` on macOS), not the folder a command starts in: a command
 run from any folder then finds the store the service uses, instead of making
 an empty one of its own (docs/design/embedded-store.md). Relative paths are made
-absolute and exported to the environment the first time they are asked for, so
-the service's child crawls, the demo's rounds and a replay started later from
-elsewhere in the same shell all use the same folders.
+absolute; the processes a command starts (the service's crawls, the demo's rounds) are
+given them, absolute, in the environment their parent builds for them
+(crawler.store.session.StoreSession.child_env), so they use the same folders.
 """
 
 from __future__ import annotations
@@ -53,6 +53,4 @@ def legacy_store_here() -> Path | None:
 
 
 def _resolved(variable: str, default: Path) -> Path:
-    path = Path(env.get(variable) or default).expanduser().resolve()
-    env.export(variable, str(path))
-    return path
+    return Path(env.get(variable) or default).expanduser().resolve()

@@ -43,6 +43,7 @@ from crawler.crawl.ledger import (
 from crawler.crawl.middleware import PrivateAddressRefused
 from crawler.pipeline.context import RunContext
 from crawler.pipeline.processing import FetchedPage
+from crawler.pipeline.workers import ExtractionPool
 from crawler.run import jobargs
 from crawler.run.lifecycle import RunLifecycle
 from crawler.run.outcomes import LIFECYCLE_MISSING
@@ -66,12 +67,19 @@ class NewsSpider(scrapy.Spider):
         run_id: str | None = None,
         clock: Clock | None = None,
         config_text: str | None = None,
+        extraction_pool: ExtractionPool | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # newscrawl crawl passes its clock; `scrapy crawl news` and a Scrapyd job cannot pass
+        # one (their arguments are strings): for them this spider is the command line, the
+        # edge where the wall clock is read
         self.clock: Clock = clock or utcnow
+        # the process's extraction workers when the runner made them (crawler.run.runner);
+        # None: the item pipeline makes its own for this crawl
+        self.extraction_pool = extraction_pool
         # a Scrapyd job's arguments are checked on the node (crawler.run.jobargs)
-        extra = dict(kwargs, clock=clock)
+        extra = dict(kwargs, clock=clock, extraction_pool=extraction_pool)
         settings_file = jobargs.job_config(site, config, config_text, extra)
         self.site: Site = settings_file.site(site)
         self.site_user_agent = settings_file.user_agent_of(self.site)

@@ -33,6 +33,7 @@ def _print_progress(site: str, summary: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.clock import utcnow
     from crawler.run.runner import crawl_sites
 
     path = config_path(args.config)
@@ -51,6 +52,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             recheck=args.recheck,
             progress=_print_progress,
             log_level=args.log_level,
+            clock=utcnow,  # the command line: the one place a crawl reads the wall clock
         )
         counters = _run_counters([r.run_id for r in results]) if not args.json else {}
         _send_alerts(config)
@@ -162,10 +164,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"local news network: {len(names)} sites on 127.0.0.1 ({', '.join(names)})", flush=True
         )
-        with store_session():
+        with store_session() as session:
             crawl = [sys.executable, "-m", "crawler", "crawl", "--all", "--config", str(path)]
+            rounds = session.child_env()  # each round uses this command's store and folders
             print("\n== first crawl ==", flush=True)
-            subprocess.run(crawl, check=False)
+            subprocess.run(crawl, check=False, env=rounds)
             net.clock.advance(hours=1, minutes=5)
             edited = [
                 net.base(p.site) + p.path
@@ -177,7 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "\n== an hour later on the network's clock: edited articles, crawled again ==",
                 flush=True,
             )
-            subprocess.run(crawl, check=False)
+            subprocess.run(crawl, check=False, env=rounds)
             print_demo_tour(time.monotonic() - started, edited[:1])
     return EXIT_OK
 
@@ -185,9 +188,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     from crawler.cli.cluster import InputError, run
 
-    with store_session(quiet=True) as uri:
+    with store_session(quiet=True) as session:
         try:
-            return run(args.file, uri)
+            return run(args.file, session.uri)
         except InputError as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:

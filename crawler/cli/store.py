@@ -35,8 +35,8 @@ def cmd_store(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     label = f"newscrawl store (pid {os.getpid()})"
-    with store_session(quiet=True, label=label, keep=True) as uri:
-        print_uri(uri)
+    with store_session(quiet=True, label=label, keep=True) as session:
+        print_uri(session.uri)
         while not stop.wait(1.0):
             pass
     print("newscrawl store: ended (the server stops with the last process using it)", flush=True)

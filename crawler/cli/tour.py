@@ -36,6 +36,7 @@ UPDATES = (
 
 
 def serve(args: argparse.Namespace) -> int:
+    from crawler.clock import utcnow
     from crawler.localnet import LocalNetwork
     from crawler.service.app import Service
     from crawler.store.session import UsageError, store_session
@@ -48,8 +49,9 @@ def serve(args: argparse.Namespace) -> int:
     with LocalNetwork(seed=args.seed) as net, tempfile.TemporaryDirectory() as tmp:
         receiver = AlertPrinter()
         path = _config(net, Path(tmp) / "sites.yaml", args.every, receiver.url)
-        with store_session() as uri:
-            service = Service(str(path))
+        with store_session() as session:
+            uri = session.uri
+            service = Service(str(path), utcnow, session.child_env())
             service.alerts_every_s = min(service.alerts_every_s, edit_every.total_seconds())
             _introduce(net, uri, args.every, service.config.names)
             editor = Editor(net, edit_every.total_seconds(), service.stopping)

@@ -40,11 +40,6 @@ SITE_EDITS: dict[str, tuple[str, ...]] = {
 }
 
 
-# The network's time, shared with the crawler's stepped clock: tests advance it instead of
-# sleeping (`world.clock.advance(hours=2)`), and a crawl may be handed it as its clock.
-Clock = SteppedClock
-
-
 @dataclass
 class Post:
     """An article as a site publishes it."""
@@ -104,7 +99,8 @@ class World:
     ):
         self.seed = seed
         base = start or datetime.now(timezone.utc).replace(microsecond=0)
-        self.clock = Clock(base)
+        # the network's time: tests advance it instead of sleeping (`world.clock.advance(hours=2)`)
+        self.clock = SteppedClock(base)
         self.rng = random.Random(seed)
         self.sites = {
             name: SiteContent(name, title, region) for name, title, region in REGULAR_SITES

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -46,7 +45,8 @@ class StorePipeline:
     def __init__(self, crawler: Any = None):
         self.crawler = crawler
         self.run: RunContext | None = None  # the crawl's, once its spider opened
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: workers.ExtractionPool | None = None
+        self.own_pool: workers.ExtractionPool | None = None  # made here, closed here
         self.spider: Any = None  # the crawl's spider, once it opened
         self.chrome: ChromeBook | None = None
         self.stories: StoryIndex | None = None
@@ -68,8 +68,11 @@ class StorePipeline:
         self.stories = StoryIndex(self.run.db)  # and the common anchors, kept for the crawl
         settings = self.crawler.settings
         self.writer.linger_s = settings.getfloat("NEWSCRAWL_WRITE_LINGER", 1.0)
-        count = settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1)
-        self.pool = workers.acquire_pool(count if count >= 0 else workers.default_workers())
+        # the runner's pool (crawler.run.runner), or, in a crawl Scrapy started by itself
+        # (`scrapy crawl`, a Scrapyd job), one of the pipeline's own for this crawl
+        self.pool = self.spider.extraction_pool
+        if self.pool is None:
+            self.pool = self.own_pool = workers.ExtractionPool(workers.workers_setting(settings))
 
     async def close_spider(self, spider: Spider | None = None) -> None:
         """Save what this crawl learned of its site's chrome (off the event loop, like every
@@ -77,9 +80,8 @@ class StorePipeline:
         next time) and let the extraction workers go."""
         if self.chrome is not None and self.run is not None:
             await self.run.store.best_effort(self.chrome.flush, self.run.clock())
-        if self.pool is not None:
-            self.pool = None
-            await asyncio.to_thread(workers.release_pool)
+        if self.own_pool is not None:
+            await asyncio.to_thread(self.own_pool.close)
 
     async def process_item(
         self, item: dict[str, Any], spider: Spider | None = None
@@ -188,12 +190,10 @@ class StorePipeline:
         )
 
     async def _prepare(self, fetched: FetchedPage) -> Prepared:
-        pool = self.pool
+        assert self.pool is not None, "the spider is not open"
         try:
-            return await workers.run_in_pool(pool, processing.prepare, fetched)
-        except BrokenProcessPool:
-            if pool is not None:
-                self.pool = workers.replace_broken_pool(pool)
+            return await self.pool.run(processing.prepare, fetched)
+        except BrokenProcessPool:  # the pool starts a fresh worker for the next page
             return Prepared(None, f"{fetched.final_url}: the extraction worker died on this page")
         except Exception as exc:  # a bug or a pathological page must not stop the crawl
             log.exception("extraction crashed on %s", fetched.final_url)

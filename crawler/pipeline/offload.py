@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from crawler.clock import Clock, utcnow
+from crawler.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ class StoreCalls:
 
     def __init__(
         self,
+        clock: Clock,
         threads: int = STORE_THREADS,
         backoff: timedelta = OUTAGE_BACKOFF,
-        clock: Clock = utcnow,
     ):
         self.backoff = backoff
         self.clock = clock

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
 from crawler import env
@@ -33,10 +34,6 @@ from crawler import env
 T = TypeVar("T")
 R = TypeVar("R")
 
-_pool_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-_pool_users = 0
-_pool_workers = 0
 PARENT_CHECK_S = 2.0
 
 
@@ -46,6 +43,13 @@ def default_workers() -> int:
     if configured is not None:
         return max(0, int(configured))
     return os.cpu_count() or 1
+
+
+def workers_setting(settings: Any) -> int:
+    """The number of workers Scrapy's settings ask for (NEWSCRAWL_EXTRACT_WORKERS; unset or
+    negative: `default_workers()`)."""
+    count = int(settings.getint("NEWSCRAWL_EXTRACT_WORKERS", -1))
+    return count if count >= 0 else default_workers()
 
 
 def _start_worker(parent: int) -> None:
@@ -60,50 +64,84 @@ def _start_worker(parent: int) -> None:
     threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
 
 
-def acquire_pool(workers: int) -> ProcessPoolExecutor | None:
-    """The process's shared extraction pool (one for all the crawls it runs); None: in-process."""
-    global _pool, _pool_users, _pool_workers
-    if workers <= 0:
-        return None
-    with _pool_lock:
-        if _pool is None:
-            _pool, _pool_workers = _new_pool(workers), workers
-        _pool_users += 1
-        return _pool
+class ExtractionPool:
+    """The extraction worker processes of one crawling process, with a lifetime.
 
+    Its owner makes it, hands it to every crawl that extracts pages, and closes it
+    (`with ExtractionPool(n) as pool:`), on errors and signals too: `newscrawl crawl`'s
+    runner owns one for all the sites it crawls at once, and a crawl Scrapy starts by
+    itself (`scrapy crawl`, a Scrapyd job) has its item pipeline own one. Closing waits
+    for the workers to exit, so none outlives its owner. The processes start with the
+    first page, not when the pool is made. With `workers` 0 pages are extracted in the
+    calling process. A worker that dies (killed, out of memory) breaks the executor:
+    the page it held fails, and later pages get a fresh one.
+    """
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(os.getpid(),),
-    )
+    def __init__(self, workers: int):
+        self.workers = max(0, workers)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
 
+    def __enter__(self) -> ExtractionPool:
+        return self
 
-def release_pool() -> None:
-    global _pool, _pool_users
-    with _pool_lock:
-        _pool_users = max(0, _pool_users - 1)
-        if _pool_users == 0 and _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
-def replace_broken_pool(broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-    """A worker died (killed, out of memory): later pages get a fresh pool."""
-    global _pool
-    with _pool_lock:
-        if _pool is broken or _pool is None:
-            _pool = _new_pool(_pool_workers or default_workers() or 1)
-        return _pool
+    def pids(self) -> list[int]:
+        """The worker processes running now (for tests and diagnostics)."""
+        executor = self._executor
+        processes = getattr(executor, "_processes", None) or {}
+        return [pid for pid, process in list(processes.items()) if process.is_alive()]
 
+    async def run(self, fn: Callable[[T], R], arg: T) -> R:
+        """fn(arg) in a worker (in this process when the pool has none); raises
+        BrokenProcessPool when the worker died on it."""
+        executor = self._current()
+        if executor is None:
+            return fn(arg)
+        future: Future[R] = executor.submit(fn, arg)
+        try:
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise
 
-async def run_in_pool(pool: ProcessPoolExecutor | None, fn: Callable[[T], R], arg: T) -> R:
-    if pool is None:
-        return fn(arg)
-    future: Future[R] = pool.submit(fn, arg)
-    return await asyncio.wrap_future(future)
+    def close(self) -> None:
+        """Cancel the pages not started, wait for the workers to exit; idempotent."""
+        with self._lock:
+            executor, self._executor, self._closed = self._executor, None, True
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _current(self) -> ProcessPoolExecutor | None:
+        if self.workers == 0:
+            return None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the extraction pool is closed")
+            if self._executor is None:
+                self._executor = self._new_executor()
+            return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None  # the next page starts a fresh executor
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
 
 
 class BatchWriter(Generic[T, R]):

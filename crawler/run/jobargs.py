@@ -31,7 +31,7 @@ from crawler.config import Config, load_config, parse_config
 JOB_ARGUMENTS = frozenset({"site", "config", "config_text", "recheck", "trigger", "run_id"})
 SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
 # arguments only code in the spider's own process passes (crawler.run.runner): never from a job
-IN_PROCESS_ARGUMENTS: dict[str, Any] = {"clock": None}
+IN_PROCESS_ARGUMENTS: dict[str, Any] = {"clock": None, "extraction_pool": None}
 JOB_SETTINGS = frozenset({"CLOSESPIDER_TIMEOUT"})
 # settings Scrapyd sets itself when the option is configured (its value replaces the caller's)
 SCRAPYD_OWN_SETTINGS = {"LOG_FILE": "logs_dir", "FEEDS": "items_dir", "JOBDIR": "jobs_dir"}

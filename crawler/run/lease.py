@@ -30,7 +30,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crawler import env
-from crawler.clock import utcnow
+from crawler.clock import Clock
 from crawler.store.leases import holder_is_dead, server_now
 from crawler.types import Doc
 
@@ -59,9 +59,10 @@ class SiteLease:
         db: Database[Doc],
         site: str,
         run_id: str,
+        *,
+        clock: Clock,
         ttl: timedelta = LEASE_TTL,
         on_lost: Callable[[str], None] | None = None,
-        clock: Callable[[], datetime] = utcnow,
         renew_every_s: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ):

@@ -18,12 +18,13 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from crawler.clock import Clock, utcnow
+from crawler.clock import Clock
 from crawler.config import Config
 from crawler.crawl.ledger import new_run_id
 from crawler.maintenance.migrate import migrate_if_needed
 from crawler.maintenance.repair import repair_unfinished_runs
 from crawler.pipeline import journal, processing
+from crawler.pipeline.workers import ExtractionPool, workers_setting
 from crawler.run.outcomes import RunResult, crawl_left_open, run_ended
 from crawler.store import ensure_indexes, insert_new, open_database
 from crawler.stories import recheck_recent_merges
@@ -39,8 +40,10 @@ __all__ = ["RunResult", "crawl_sites", "prepare_store", "replay_journal", "mark_
 SPIDER = "news"
 
 
-def replay_journal(db: Any) -> journal.ReplayReport:
+def replay_journal(db: Any, clock: Clock) -> journal.ReplayReport:
     """Store what was spooled while MongoDB was away: pages, fetch records, run ends.
+
+    A page is stored, and a refusal recorded, at `clock()` (the replaying crawl's time).
 
     Idempotent, so a replay killed half-way is simply done again. A page that no
     longer extracts, or that the store refuses, is recorded in `fetches` as an
@@ -52,16 +55,16 @@ def replay_journal(db: Any) -> journal.ReplayReport:
         prepared = processing.prepare(page)
         if prepared.page is None:
             detail = prepared.error or "extraction failed"
-            _record_replay(db, page, "error", at=utcnow(), detail=detail[:500])
+            _record_replay(db, page, "error", at=clock(), detail=detail[:500])
             raise journal.ReplayRefused(prepared.error)
         stored = prepared.page
         try:
-            outcome = journal.with_retry(lambda: processing.persist(db, stored, utcnow()))
+            outcome = journal.with_retry(lambda: processing.persist(db, stored, clock()))
         except journal.TRANSIENT:
             raise
         except Exception as exc:
             detail = f"{page.url}: could not store: {exc!r}"[:500]
-            _record_replay(db, page, "error", at=utcnow(), detail=detail)
+            _record_replay(db, page, "error", at=clock(), detail=detail)
             raise
         _record_replay(
             db,
@@ -123,9 +126,13 @@ def crawl_sites(
     recheck: bool = False,
     progress: Any = None,
     log_level: str = "WARNING",
-    clock: Clock = utcnow,
+    *,
+    clock: Clock,
 ) -> list[RunResult]:
     """Crawl the named sites (concurrently, one crawler each) and return one result per site.
+
+    `clock` is the time of every crawl of this process (the command line passes the wall
+    clock).
 
     Each crawl's lease, run record and end are crawler.run.lifecycle's, as for `scrapy
     crawl` and Scrapyd jobs: a site another crawl holds ends `skipped-busy` while
@@ -133,8 +140,6 @@ def crawl_sites(
     (crawler.pipeline.offload), since the other sites' crawls are still fetching on it.
     """
     stop = EarlyStop.install()  # a SIGTERM before Scrapy takes over its signals
-    from scrapy.crawler import CrawlerProcess
-
     db = open_database()
     prepare_store(db, clock)
 
@@ -147,6 +152,25 @@ def crawl_sites(
     logging.getLogger("pymongo").setLevel(logging.WARNING)
     if stop.signalled:
         return [RunResult(name, "", "interrupted", error=stop.why()) for name in sites]
+    # the extraction workers of every crawl of this process, closed (the workers waited for)
+    # when the crawls are over, however they end: done, failed, or stopped by a signal
+    with ExtractionPool(workers_setting(settings)) as pool:
+        return _crawl(settings, config_path, sites, trigger, recheck, progress, clock, pool, stop)
+
+
+def _crawl(
+    settings: Any,
+    config_path: str,
+    sites: list[str],
+    trigger: str,
+    recheck: bool,
+    progress: Any,
+    clock: Clock,
+    pool: ExtractionPool,
+    stop: EarlyStop,
+) -> list[RunResult]:
+    from scrapy.crawler import CrawlerProcess
+
     process = CrawlerProcess(settings)
     results: list[RunResult] = []
     crawlers: list[Any] = []
@@ -162,6 +186,7 @@ def crawl_sites(
             trigger=trigger,
             run_id=run_id,
             clock=clock,
+            extraction_pool=pool,
         )
         recorded.watch(crawler)
         deferred.addBoth(_collect, recorded, crawler, name, run_id, results)
@@ -269,15 +294,15 @@ def _collect(
     results.append(result)
 
 
-def prepare_store(db: Any, clock: Clock = utcnow) -> None:
+def prepare_store(db: Any, clock: Clock) -> None:
     """What every crawl process does before its first crawl: indexes, the journal of an
     earlier outage, runs whose process died, writes a crash left half-done."""
     ensure_indexes(db)
     migrate_if_needed(db, clock())  # before the journal's pages are placed in stories
-    replay_journal(db)
+    replay_journal(db, clock)
     mark_abandoned_runs(db)
     repair_unfinished_runs(db, clock())
-    recheck_recent_merges(db)  # a merge of stories that stopped half-way
+    recheck_recent_merges(db, clock())  # a merge of stories that stopped half-way
 
 
 def crawl_settings() -> Any:

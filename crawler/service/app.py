@@ -28,6 +28,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -123,15 +124,17 @@ class Service:
     def __init__(
         self,
         config_path: str,
+        clock: Clock,
+        child_env: Mapping[str, str],
         python: str = sys.executable,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
-        clock: Clock = utcnow,
         dispatch: ServiceSettings | None = None,
     ):
         self.clock = clock  # first runs and the times stored in `schedules`; tests advance it
         self.config_path = str(config_path)
         self.python = python
+        self.child_env = dict(child_env)  # what each local crawl runs with, decided by the entry
         self.dispatch = dispatch  # scheduler.py --dispatcher: wins over the file's `service`
         self.config: Config = self._load()
         self._snapshot_dir = tempfile.TemporaryDirectory(prefix="newscrawl-service-")
@@ -171,7 +174,9 @@ class Service:
 
     def _dispatcher(self) -> Dispatcher:
         settings = self.config.service
-        context = ServiceContext(settings, self.db, self.clock, self.python, self.snapshot_path)
+        context = ServiceContext(
+            settings, self.db, self.clock, self.python, self.snapshot_path, self.child_env
+        )
         return DISPATCHERS[settings.dispatcher](context)
 
     # -- jobs ------------------------------------------------------------------------
@@ -268,7 +273,9 @@ class Service:
         self._last_started[name] = started
         self._save_next(name, last_started=started, running=True)
         log.info("crawl %s: starting", name)
-        since = utcnow() - timedelta(seconds=1)  # the child's run starts after this, by its clock
+        # the child's run starts after this, by its clock: the service's (both read the wall
+        # clock in production; a stepped service clock is for tests that start no crawl)
+        since = self.clock() - timedelta(seconds=1)
         result = self.dispatcher.run(site, self._job_config(site), self.stopping)
         code = result.exit_code
         try:
@@ -309,7 +316,7 @@ class Service:
         if run_id:
             return self.db.crawl_runs.find_one({"_id": run_id})
         mine = {"pid": pid, "host": socket.gethostname()} if pid else {}
-        run = latest(self.db.crawl_runs, {"site": name, **mine}, "started_at", utcnow())
+        run = latest(self.db.crawl_runs, {"site": name, **mine}, "started_at", self.clock())
         if run and run.get("started_at") and _aware(run["started_at"]) >= since:
             return run
         return None
@@ -514,9 +521,12 @@ def main(argv: list[str] | None = None) -> int:
         # The service holds the embedded store for its whole life, and starts it again if it
         # dies: a command that started it earlier and ends meanwhile leaves it running
         # (crawler.store.embedded.SharedStore).
-        with store_session(label=f"the service (scheduler.py, pid {os.getpid()})", keep=True):
+        label = f"the service (scheduler.py, pid {os.getpid()})"
+        with store_session(label=label, keep=True) as session:
             service = Service(
                 str(path),
+                utcnow,  # the service's entry: the one place it reads the wall clock
+                session.child_env(),  # and decides what its crawls run with
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
                 dispatch=_dispatch_override(args),

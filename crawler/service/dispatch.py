@@ -24,7 +24,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pymongo.errors import PyMongoError
 
 from crawler import env
-from crawler.clock import Clock, utcnow
+from crawler.clock import Clock
 from crawler.config import ScrapydSettings, ServiceSettings, Site
 from crawler.crawl.ledger import new_run_id
 
@@ -66,13 +66,15 @@ class Dispatcher(Protocol):
 @dataclass(frozen=True)
 class ServiceContext:
     """What the service gives a dispatcher it makes: its settings, store, clock, and how a
-    local child is started."""
+    local child is started (its interpreter, the config snapshot it reads, and its whole
+    environment, built by the service's entry: crawler.env.child_environment)."""
 
     settings: ServiceSettings
     db: Any
     clock: Clock
     python: str
     snapshot_path: str
+    child_env: Mapping[str, str]
 
 
 # -- local child processes --------------------------------------------------------------
@@ -85,12 +87,13 @@ class LocalDispatcher:
 
     python: str
     config_path: str  # the snapshot of the config in force, which the child reads
+    environment: Mapping[str, str]  # the child's whole environment, as the service decided it
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_service(cls, context: ServiceContext) -> LocalDispatcher:
-        return cls(context.python, context.snapshot_path)
+        return cls(context.python, context.snapshot_path, context.child_env)
 
     def run(self, site: Site, config_text: str, stopping: threading.Event) -> Dispatched:
         limit = site.crawl_timeout.total_seconds() + 60
@@ -101,6 +104,7 @@ class LocalDispatcher:
                 return Dispatched(-1, detail="service stopping")
             child = subprocess.Popen(  # its own process group: a kill takes its workers too
                 cmd,
+                env=dict(self.environment),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -240,7 +244,7 @@ def expand_nodes(urls: list[str], discover: bool) -> list[str]:
 class ScrapydDispatcher:
     """Each due crawl a job on the least-busy Scrapyd node that answers."""
 
-    def __init__(self, settings: ScrapydSettings, db: Any, clock: Clock = utcnow):
+    def __init__(self, settings: ScrapydSettings, db: Any, clock: Clock):
         self.settings = settings
         self.db = db
         self.clock = clock

@@ -10,7 +10,6 @@ double), `versions` (what a version holds and the one versioning decision),
 benchmarks and the tests.
 """
 
-from crawler.clock import utcnow
 from crawler.store.articles import ArticleStore, SaveResult
 from crawler.store.connection import connect, database_name, open_database
 from crawler.store.indexes import COMMON_ANCHOR_TTL_S, FETCH_LOG_TTL, ensure_indexes
@@ -33,5 +32,4 @@ __all__ = [
     "ensure_indexes",
     "insert_new",
     "open_database",
-    "utcnow",
 ]

@@ -14,7 +14,8 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from crawler import env
@@ -22,6 +23,32 @@ from crawler import env
 # Set for the processes a session starts (the service's crawls, the demo's rounds): they
 # use the parent's store through MONGODB_URI, and say so.
 EMBEDDED_VARIABLE = "NEWSCRAWL_EMBEDDED_STORE"
+
+
+@dataclass(frozen=True)
+class StoreSession:
+    """The store a command uses, and what the processes it starts need to use it too."""
+
+    uri: str
+    embedded: Path | None = None  # the embedded store's data folder, when it is one
+
+    def child_values(self) -> dict[str, str | None]:
+        """The variables a child of this command is given (crawler.env.child_environment):
+        this store, its database, and the data and journal folders, absolute."""
+        from crawler.paths import data_dir, journal_dir
+        from crawler.store.connection import database_name
+
+        return {
+            "MONGODB_URI": self.uri,
+            "NEWSCRAWL_DB": database_name(),
+            EMBEDDED_VARIABLE: str(self.embedded) if self.embedded else env.get(EMBEDDED_VARIABLE),
+            "NEWSCRAWL_DATA": str(data_dir()),
+            "NEWSCRAWL_JOURNAL": str(journal_dir()),
+        }
+
+    def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The whole environment of a child of this command."""
+        return env.child_environment(self.child_values(), base)
 
 
 class UsageError(Exception):
@@ -36,8 +63,12 @@ def redact(uri: str) -> str:
 @contextlib.contextmanager
 def store_session(
     quiet: bool = False, create: bool = True, label: str = "", keep: bool = False
-) -> Iterator[str]:
+) -> Iterator[StoreSession]:
     """MONGODB_URI if set; otherwise the embedded store under $NEWSCRAWL_DATA.
+
+    An embedded store's address is set as MONGODB_URI for this process's own clients while
+    the session lasts (crawler.store.connection.open_database); the processes the command
+    starts are given it, with the folders, by `StoreSession.child_env`.
 
     `create` False (commands that only read) raises crawler.store.embedded.NoStore when the
     data folder holds no store and none is running, instead of making an empty one.
@@ -45,13 +76,10 @@ def store_session(
     service, `newscrawl store`: the store's owners) starts the server again if it dies
     while the session lasts. `quiet` leaves the mongosh hint out of the line on stderr.
     """
-    from crawler.paths import journal_dir
-
-    journal_dir()  # resolved now, so child processes started from here use the same folder
     uri = env.get("MONGODB_URI")
     if uri:
         _say(_external_line(uri))
-        yield uri
+        yield StoreSession(uri)
         return
     from crawler.paths import embedded_store_dir, legacy_store_here
     from crawler.store.embedded import SharedStore
@@ -66,12 +94,10 @@ def store_session(
         store.keep()
     _say(_embedded_line(store, quiet))
     env.export("MONGODB_URI", uri)
-    env.export(EMBEDDED_VARIABLE, str(data_dir))
     try:
-        yield uri
+        yield StoreSession(uri, data_dir)
     finally:
         env.export("MONGODB_URI", None)
-        env.export(EMBEDDED_VARIABLE, None)
         store.detach()
 
 

@@ -146,7 +146,7 @@ class StoryIndex:
             for m in members
             if m.hashes and not previous.get(m.article_id)
         ]
-        with InFlight(self.db, in_flight):
+        with InFlight(self.db, in_flight, now):
             return self._place(members, previous, bodies, anchors, now, record_articles)
 
     def _place(

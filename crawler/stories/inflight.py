@@ -25,7 +25,10 @@ that it would wait. Batches of unrelated stories never wait at all.
 
 A registration expires (`expires_at`, renewed on every poll while waiting) so a
 crawl that died mid-batch holds nobody up for long; one whose process is gone on
-this machine is ignored at once.
+this machine is ignored at once. Expiry is judged by the placing crawl's clock (the
+`now` it places at, moved on by the time spent waiting), not this machine's wall clock:
+a crawl run with a stepped or skewed clock sees the registrations of crawls that share
+its clock as they are.
 """
 
 from __future__ import annotations
@@ -35,12 +38,11 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo.database import Database
 
-from crawler.clock import utcnow
 from crawler.store.leases import holder_is_dead
 from crawler.stories.placement import Candidate, Member, verified_matches
 from crawler.stories.shingles import pack, unpack
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 
 
 EXPIRES_AFTER = timedelta(seconds=120)  # renewed while waiting; a batch takes milliseconds
-# registrations expire in real time (utcnow), shared by every machine: not the caller's clock,
-# which a test may have set to any date
 WAIT_LIMIT_S = 60.0  # then go on anyway, with a warning (a story may split; verify reports it)
 
 
@@ -67,8 +67,9 @@ class Text:
 class InFlight:
     """This process's registration of one batch in `placements`; a context manager."""
 
-    def __init__(self, db: Database[Doc], texts: list[Text]):
+    def __init__(self, db: Database[Doc], texts: list[Text], now: datetime):
         self.placements = db.placements
+        self.started_at, self.started = now, time.monotonic()
         self.texts = texts
         self.anchors = sorted({a for t in texts for a in t.anchors})
         self.bodies = sorted({t.body_hash for t in texts})
@@ -101,10 +102,14 @@ class InFlight:
                 for t in self.texts
             ],
             "waiting": False,
-            "expires_at": utcnow() + EXPIRES_AFTER,
+            "expires_at": self.now() + EXPIRES_AFTER,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
+
+    def now(self) -> datetime:
+        """The placing crawl's time: its `now`, plus the seconds this batch has spent since."""
+        return self.started_at + timedelta(seconds=time.monotonic() - self.started)
 
     def settle(self) -> None:
         """Return once no batch that places a copy of one of our stories must go first."""
@@ -139,7 +144,7 @@ class InFlight:
         cursor = self.placements.find(
             {
                 "_id": {"$ne": self.id},
-                "expires_at": {"$gt": utcnow()},
+                "expires_at": {"$gt": self.now()},
                 "$or": [{"anchors": {"$in": self.anchors}}, {"bodies": {"$in": self.bodies}}],
             },
             {"texts": 1, "waiting": 1, "host": 1, "pid": 1},
@@ -175,11 +180,11 @@ class InFlight:
     def _mark(self, waiting: bool) -> None:
         self.placements.update_one(
             {"_id": self.id},
-            {"$set": {"waiting": waiting, "expires_at": utcnow() + EXPIRES_AFTER}},
+            {"$set": {"waiting": waiting, "expires_at": self.now() + EXPIRES_AFTER}},
         )
         self.waiting = waiting
 
     def _renew(self) -> None:
         self.placements.update_one(
-            {"_id": self.id}, {"$set": {"expires_at": utcnow() + EXPIRES_AFTER}}
+            {"_id": self.id}, {"$set": {"expires_at": self.now() + EXPIRES_AFTER}}
         )

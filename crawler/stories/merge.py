@@ -36,7 +36,6 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from crawler.clock import utcnow
 from crawler.store.reads import in_batches
 from crawler.stories.agency import UNKNOWN, story_agency
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
@@ -78,7 +77,7 @@ def merge_stories(
                     "$set": {
                         "merged_into": winner,
                         "merged_at": now,
-                        "recheck_until": utcnow() + RECHECK,  # real time: not the caller's clock
+                        "recheck_until": now + RECHECK,
                     },
                     "$setOnInsert": {"size": 0},
                 },
@@ -152,10 +151,11 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
     return moved
 
 
-def recheck_recent_merges(db: Database[Doc]) -> int:
+def recheck_recent_merges(db: Database[Doc], now: datetime) -> int:
     """Move again what names a story merged in the last RECHECK (a merge stopped half-way,
-    a crawl stopped before its second look); at every crawl start. Stories moved from."""
-    recent = list(db.stories.find({"recheck_until": {"$gt": utcnow()}}, {"merged_into": 1}))
+    a crawl stopped before its second look); at every crawl start, `now` by the crawl's
+    clock. Stories moved from."""
+    recent = list(db.stories.find({"recheck_until": {"$gt": now}}, {"merged_into": 1}))
     for doc in recent:
         repoint(db, doc["_id"], resolve(db, doc["_id"]))
     return len(recent)

@@ -32,6 +32,7 @@ from crawler.pipeline.context import RunContext
 from crawler.pipeline.item_pipeline import StorePipeline
 from crawler.pipeline.journal import Journal
 from crawler.pipeline.processing import FetchedPage, Outcome
+from crawler.pipeline.workers import ExtractionPool
 from crawler.run.lease import SiteLease
 from crawler.run.outcomes import CrawlFacts, judge
 from crawler.run.runner import replay_journal
@@ -80,6 +81,7 @@ def run_for(db, tmp_path) -> RunContext:
 def pipeline_for(run: RunContext) -> StorePipeline:
     pipeline = StorePipeline()
     pipeline.run = run
+    pipeline.pool = ExtractionPool(0)  # extraction in the test's process
     pipeline.writer.linger_s = 0.0
     return pipeline
 
@@ -264,7 +266,7 @@ def test_a_replay_killed_half_way_is_replayed_by_the_next_start(db, tmp_path, mo
     [spooled] = folder.glob("journal-*.jsonl")
     # a process claimed it for replay and was killed before it finished
     spooled.rename(folder / f"{spooled.name.split('.')[0]}.replaying-{dead_pid()}")
-    report = replay_journal(db)
+    report = replay_journal(db, lambda: NOW)
     assert report.pages == 1
     assert db.articles.count_documents({}) == 1
     assert list(folder.iterdir()) == []
@@ -280,7 +282,7 @@ def test_replay_records_what_it_cannot_store_and_keeps_it(db, tmp_path, monkeypa
     spool.append(fetched(), "MongoDB away")
     with open(spool.path, "a") as handle:
         handle.write('{"type": "page", "site": "exa')  # cut short by a kill during append
-    report = replay_journal(db)
+    report = replay_journal(db, lambda: NOW)
     assert (report.pages, report.failed, report.unreadable) == (1, 1, 1)
     error = db.fetches.find_one({"url": unreadable.url})
     assert error["outcome"] == "error" and error["reason"] == "journal"
@@ -316,6 +318,7 @@ def test_a_lease_that_cannot_be_renewed_until_it_expires_is_lost(db):
         "run-1",
         on_lost=lost.append,
         ttl=timedelta(seconds=90),
+        clock=SteppedClock(NOW),
         monotonic=lambda: held[0],
     )
     lease.acquire()

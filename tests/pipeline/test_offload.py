@@ -13,7 +13,7 @@ from crawler.pipeline.offload import StoreCalls
 
 
 def test_calls_run_in_the_store_threads_not_on_the_loop():
-    calls = StoreCalls()
+    calls = StoreCalls(clock=SteppedClock())
 
     async def crawl() -> str:
         return await calls.run(lambda: threading.current_thread().name)

@@ -115,7 +115,7 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
             timeout=300,
         )
 
-    other = SiteLease(db, "harbour-times", "another-crawl")
+    other = SiteLease(db, "harbour-times", "another-crawl", clock=utcnow)
     other.acquire()
     try:
         busy = scrapy_crawl()

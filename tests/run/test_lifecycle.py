@@ -91,7 +91,7 @@ def test_newscrawl_crawl_and_scrapy_crawl_record_runs_of_the_same_shape(
 
 def test_a_busy_first_site_does_not_stop_the_others(network, db, crawl_env, tmp_path):
     config = _config(network, tmp_path / "sites.yaml", ["valley-gazette", "harbour-times"])
-    lease = SiteLease(db, "valley-gazette", "someone-else")
+    lease = SiteLease(db, "valley-gazette", "someone-else", clock=utcnow)
     lease.acquire()
     try:
         result = newscrawl(
@@ -258,7 +258,7 @@ def test_a_process_whose_clock_runs_ahead_takes_no_live_lease_and_ends_no_live_r
     from crawler.run.runner import prepare_store
 
     monkeypatch.setenv("NEWSCRAWL_JOURNAL", str(tmp_path / "journal"))
-    live = SiteLease(db, "valley-gazette", "run-live")
+    live = SiteLease(db, "valley-gazette", "run-live", clock=utcnow)
     live.acquire()
     started = utcnow()
     db.crawl_runs.insert_many(

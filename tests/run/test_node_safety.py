@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crawler.clock import utcnow
 from crawler.config import ScrapydSettings, parse_config
 from crawler.localnet import LocalNetwork
 from crawler.run import jobargs
@@ -200,7 +201,7 @@ def test_when_no_node_takes_a_job_the_service_says_what_the_node_answered(node, 
     monkeypatch.setenv("SCRAPYD_PASSWORD", CREDENTIALS[1])
     site = parse_config(_text(False)).site("valley-gazette")
     settings = ScrapydSettings(nodes=[node.url], project="newscrawl-typo")
-    result = ScrapydDispatcher(settings, db).run(site, _text(False), threading.Event())
+    result = ScrapydDispatcher(settings, db, utcnow).run(site, _text(False), threading.Event())
     assert result.exit_code == 1
     assert f"{node.url} answered" in result.detail
     assert "project 'newscrawl-typo' not found" in result.detail

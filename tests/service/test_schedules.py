@@ -46,7 +46,7 @@ def test_a_reload_keeps_unchanged_sites_next_run_and_recomputes_changed_ones(
     for name, period in (("a", timedelta(minutes=15)), ("b", timedelta(seconds=90))):
         db.schedules.insert_one({"_id": name, "last_started": T0, "next_run_at": T0 + period})
     clock = SteppedClock(T0 + timedelta(seconds=10))
-    service = Service(str(config), clock=clock)
+    service = Service(str(config), clock=clock, child_env={})
     try:
         service.schedule_all()
 

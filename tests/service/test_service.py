@@ -13,6 +13,8 @@ import time
 import pytest
 import yaml
 
+from crawler import env
+from crawler.clock import utcnow
 from crawler.localnet import LocalNetwork
 from crawler.run.lease import LeaseHeld, SiteLease
 from tests.helpers import REPO, free_port, newscrawl, own_server_env, wait_until
@@ -110,7 +112,7 @@ def test_service_runs_sites_on_schedule_without_overlap_and_stops_on_sigterm(
 def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
     with LocalNetwork(seed=3, hostile=False) as net:
         config = _config(net, tmp_path / "sites.yaml")
-        lease = SiteLease(db, "valley-gazette", "someone-else")
+        lease = SiteLease(db, "valley-gazette", "someone-else", clock=utcnow)
         lease.acquire()
         try:
             result = newscrawl(
@@ -124,7 +126,7 @@ def test_manual_crawl_waits_for_the_lease(tmp_path, db, crawl_env):
             )
             assert result.returncode == 1
             assert json.loads(result.stdout)[0]["outcome"] == "skipped-busy"
-            other = SiteLease(db, "valley-gazette", "third")
+            other = SiteLease(db, "valley-gazette", "third", clock=utcnow)
             try:
                 other.acquire()
                 raise AssertionError("lease acquired twice")
@@ -311,7 +313,7 @@ def test_the_service_schedules_from_its_clock_and_the_stored_rhythm(tmp_path, db
     clock = SteppedClock(datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc))
 
     def next_run_after_start() -> datetime:
-        service = Service(str(config), clock=clock)
+        service = Service(str(config), clock=clock, child_env={})
         try:
             service.schedule_all()
             return db.schedules.find_one({"_id": "a"})["next_run_at"]
@@ -347,7 +349,7 @@ def test_a_child_that_found_its_site_busy_is_logged_with_its_own_run(
         f"feeds: ['http://127.0.0.1:{port}/feed.xml'], allow_private_addresses: true}}]"
     )
     monkeypatch.setenv("NEWSCRAWL_JOURNAL", str(tmp_path / "journal"))  # the child's too
-    other = SiteLease(db, "a", "other-run")
+    other = SiteLease(db, "a", "other-run", clock=utcnow)
     other.acquire()
     later = utcnow() + timedelta(minutes=1)  # the other crawl's run is the site's latest
     db.crawl_runs.insert_one(
@@ -358,7 +360,7 @@ def test_a_child_that_found_its_site_busy_is_logged_with_its_own_run(
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     logging.getLogger("newscrawl.service").addHandler(handler)
-    service = Service(str(config))
+    service = Service(str(config), utcnow, env.child_environment({}))
     try:
         service.run_site("a")
     finally:

@@ -1,0 +1,63 @@
+"""The extraction pool has a lifetime: its owner closes it, and no worker outlives that."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from crawler.pipeline.workers import ExtractionPool
+
+
+def worker_pid(_: object) -> int:
+    return os.getpid()
+
+
+def die(_: object) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+def alive(pids: list[int]) -> list[int]:
+    children = {child.pid for child in multiprocessing.active_children()}
+    return [pid for pid in pids if pid in children]
+
+
+def test_pages_are_extracted_in_worker_processes_that_end_with_the_pool():
+    with ExtractionPool(2) as pool:
+        seen = asyncio.run(pool.run(worker_pid, None))
+        workers = pool.pids()
+        assert seen != os.getpid() and seen in workers
+        assert alive(workers) == workers
+    assert pool.closed and alive(workers) == []
+
+
+def test_an_error_in_the_owner_still_ends_the_workers():
+    with pytest.raises(RuntimeError, match="the crawl failed"), ExtractionPool(1) as pool:
+        asyncio.run(pool.run(worker_pid, None))
+        workers = pool.pids()
+        raise RuntimeError("the crawl failed")
+    assert workers and alive(workers) == []
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(pool.run(worker_pid, None))
+
+
+def test_a_worker_that_dies_costs_its_page_and_later_pages_get_a_new_one():
+    with ExtractionPool(1) as pool:
+        first = asyncio.run(pool.run(worker_pid, None))
+        with pytest.raises(BrokenProcessPool):
+            asyncio.run(pool.run(die, None))
+        second = asyncio.run(pool.run(worker_pid, None))
+        assert second != first and second != os.getpid()
+        workers = pool.pids()
+    assert alive([first, *workers]) == []
+
+
+def test_no_workers_means_extraction_in_this_process():
+    with ExtractionPool(0) as pool:
+        assert asyncio.run(pool.run(worker_pid, None)) == os.getpid()
+        assert pool.pids() == []
