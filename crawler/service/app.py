@@ -158,7 +158,10 @@ class Service:
         self._config_mtime = _mtime(self.config_path)
         self._reload_requested = threading.Event()
         self.metrics = ServiceMetrics(
-            self.db, lambda: self.config.names, jobs=lambda: self.dispatcher.running_jobs()
+            self.db,
+            lambda: self.config.names,
+            jobs=lambda: self.dispatcher.running_jobs(),
+            clock=self.clock,
         )
         self.metrics_server = (
             MetricsServer(self.metrics, metrics_port, metrics_host)

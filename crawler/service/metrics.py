@@ -36,7 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
-from crawler.clock import utcnow
+from crawler.clock import Clock
 from crawler.crawl.figures import EXPORTED
 from crawler.service.httpd import QuietHandler
 from crawler.store.leases import running_crawls
@@ -57,9 +57,12 @@ class ServiceMetrics:
         db: Any,
         sites: Callable[[], list[str]],
         jobs: Callable[[], dict[str, int]] | None = None,
+        *,
+        clock: Clock,
     ):
         self.db = db
         self.sites = sites
+        self.clock = clock  # the service's: "the last run" is judged at its now
         self.jobs = jobs or dict  # running crawls per node, from the dispatcher
         self.registry = CollectorRegistry()
         self.heartbeat = time.monotonic()
@@ -188,7 +191,7 @@ class _StoreCollector:
         try:
             live = running_crawls(db)  # the one "running now": a live lease (a queued job is not)
             for site in sites:
-                run = last_run(db, site, utcnow())
+                run = last_run(db, site, self.metrics.clock())
                 if run:
                     outcome.add_metric([site, str(run.get("outcome"))], 1)
                     finished.add_metric([site], run["finished_at"].timestamp())

@@ -238,7 +238,7 @@ def test_a_crawl_that_reaches_nothing_fails_with_its_reason(loopback_site, db, c
     status = json.loads(newscrawl("status", "--config", str(config), "--json", env=env).stdout)
     in_a_row = {row["site"]: row["last_run"]["consecutive_failures"] for row in status}
     assert in_a_row == {"refused": 1, "robots-closed": 1, "feed-gone": 2, "one-404": 0}
-    metrics = ServiceMetrics(db, lambda: list(in_a_row))
+    metrics = ServiceMetrics(db, lambda: list(in_a_row), clock=utcnow)
     text = metrics.render().decode()
     assert 'newscrawl_consecutive_failed_runs{site="feed-gone"} 2.0' in text
     assert 'newscrawl_site_failing{site="refused"} 1.0' in text

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from crawler.cli.inspect import cmd_runs, print_crawl_summary
+from crawler.clock import utcnow
 from crawler.crawl import figures
 from crawler.crawl.ledger import RunLedger
 from crawler.run.outcomes import RunResult
@@ -49,7 +50,7 @@ def test_the_summary_holds_every_figure_and_only_those(db):
 
 def test_the_metrics_export_the_summary_figures(db):
     summary = recorded_run(db)["summary"]
-    metrics = ServiceMetrics(db, lambda: ["example"])
+    metrics = ServiceMetrics(db, lambda: ["example"], clock=utcnow)
     metrics.run_finished("example", db.crawl_runs.find_one({"_id": "run-1"}))
     text = metrics.render().decode()
     assert figures.EXPORTED and all(f.metric for f in figures.EXPORTED)
@@ -99,7 +100,7 @@ def test_running_now_is_a_live_lease_not_an_unfinished_run_record(db):
             {"_id": "dead", "site": "example", "outcome": "running", "finished_at": None},
         ]
     )
-    metrics = ServiceMetrics(db, lambda: ["example"])
+    metrics = ServiceMetrics(db, lambda: ["example"], clock=utcnow)
     assert running_now(metrics, "example") == 0
     lease = SiteLease(db, "example", "run-live", on_lost=lambda why: None)
     lease.acquire()

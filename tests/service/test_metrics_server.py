@@ -6,11 +6,12 @@ from __future__ import annotations
 import socket
 import urllib.request
 
+from crawler.clock import utcnow
 from crawler.service.metrics import MetricsServer, ServiceMetrics
 
 
 def test_an_idle_connection_is_closed_after_the_timeout(db):
-    server = MetricsServer(ServiceMetrics(db, list), 0, idle_timeout_s=0.5).start()
+    server = MetricsServer(ServiceMetrics(db, list, clock=utcnow), 0, idle_timeout_s=0.5).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=20) as idle:
             # nothing sent: the server ends the connection (recv returns b""), long before
