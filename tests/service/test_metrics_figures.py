@@ -102,7 +102,7 @@ def test_running_now_is_a_live_lease_not_an_unfinished_run_record(db):
     )
     metrics = ServiceMetrics(db, lambda: ["example"], clock=utcnow)
     assert running_now(metrics, "example") == 0
-    lease = SiteLease(db, "example", "run-live", on_lost=lambda why: None)
+    lease = SiteLease(db, "example", "run-live", on_lost=lambda why: None, clock=utcnow)
     lease.acquire()
     try:
         assert running_now(metrics, "example") == 1
