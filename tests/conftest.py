@@ -41,6 +41,8 @@ def one_extraction_worker() -> None:
     many); what differs is the cost: each crawl spawns its workers afresh, each loading
     trafilatura and lxml (about 0.6 CPU-seconds), and with pytest-xdist running several
     crawls at once the cores are busy anyway. Set NEWSCRAWL_EXTRACT_WORKERS to override.
+    Tests of the workers themselves (tests/crawl/test_crawl_localnet.py: the first full
+    crawl, a killed crawl's workers) drop it from their environment: one per core.
     """
     os.environ.setdefault("NEWSCRAWL_EXTRACT_WORKERS", "1")
 
