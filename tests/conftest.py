@@ -33,6 +33,20 @@ def own_data_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_extraction_worker() -> None:
+    """Every crawl the tests start extracts in one worker process instead of one per core.
+
+    The pool's code path is the same with one worker (spawned, fed and watched as with
+    many); what differs is the cost: each crawl spawns its workers afresh, each loading
+    trafilatura and lxml (about 0.6 CPU-seconds), and with pytest-xdist running several
+    crawls at once the cores are busy anyway. Set NEWSCRAWL_EXTRACT_WORKERS to override.
+    Tests of the workers themselves (tests/crawl/test_crawl_localnet.py: the first full
+    crawl, a killed crawl's workers) drop it from their environment: one per core.
+    """
+    os.environ.setdefault("NEWSCRAWL_EXTRACT_WORKERS", "1")
+
+
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer | None]:
     """The running test server (None when MONGODB_URI points elsewhere)."""
@@ -72,19 +86,35 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Commands run with PYTHONPATH set to it (dependencies from the test environment),
     so `import crawler` finds this copy first, wherever the command runs.
+
+    Built once per test run: pytest-xdist's workers share the base temporary folder's
+    parent, and the first worker to take the lock builds there while the others wait,
+    then read the same folder (the tests only run commands from it).
     """
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target = shared / "installed-site"
+    with FileLock(str(shared / "installed-site.lock")):
+        if not (target / ".complete").exists():
+            _install_into(target, tmp_path_factory.mktemp("source"))
+            (target / ".complete").touch()
+    return target
+
+
+def _install_into(target: Path, source: Path) -> None:
     import shutil
     import subprocess
     import sys
 
-    source = tmp_path_factory.mktemp("source")
     for name in ("crawler", "spiders", "pyproject.toml", "README.md", "scheduler.py"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, source / name)
-    target = tmp_path_factory.mktemp("site")
+    shutil.rmtree(target, ignore_errors=True)  # a build a killed worker left half done
     subprocess.run(
         [
             sys.executable,
@@ -101,7 +131,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         timeout=300,
     )
-    return target
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ def network(tmp_path, crawl_env):
 
 def test_first_crawl_stores_every_live_article_once(network, db, crawl_env):
     net, config = network
+    crawl_env.pop("NEWSCRAWL_EXTRACT_WORKERS", None)  # one per core, as users run it (conftest)
     result = newscrawl("crawl", "--all", "--config", str(config), env=crawl_env)
     assert "crawl summary" in result.stdout
     for site in REGULAR:
@@ -267,6 +268,7 @@ def _running(pid: int) -> bool:
 def test_a_killed_crawl_leaves_no_extraction_worker_behind(network, crawl_env):
     """The service kills a crawl past its time limit; its workers must not live on for months."""
     net, config = network
+    crawl_env.pop("NEWSCRAWL_EXTRACT_WORKERS", None)  # one per core, as users run it (conftest)
     crawl = subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", "--all", "--config", str(config)],
         cwd=REPO,

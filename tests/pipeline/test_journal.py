@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
 from crawler.store.embedded import EmbeddedServer
-from tests.helpers import REPO, newscrawl, own_server_env
+from tests.helpers import REPO, newscrawl, own_server_env, wait_until
 
 
 @pytest.mark.slow
@@ -53,7 +52,8 @@ def test_server_stopped_mid_crawl_loses_nothing_and_never_blocks_the_crawl(tmp_p
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            time.sleep(3.0)  # sources fetched, articles being stored
+            # sources fetched, articles being fetched (a fixed sleep lost the race under load)
+            assert wait_until(lambda: _articles_served(net) >= 3, step=0.05), "no article fetched"
             server.stop()  # MongoDB goes away mid-crawl
             _out, err = crawl.communicate(timeout=240)
             journal_files = list((tmp_path / "journal").glob("journal-*.jsonl"))
@@ -92,3 +92,10 @@ def test_server_stopped_mid_crawl_loses_nothing_and_never_blocks_the_crawl(tmp_p
             assert "running" not in {r["outcome"] for r in runs}
     finally:
         server.stop()
+
+
+def _articles_served(net: LocalNetwork) -> int:
+    with net.traffic.lock:
+        return sum(
+            1 for site, path, _ in net.traffic.paths if site == "valley-gazette" and "/20" in path
+        )
