@@ -225,7 +225,9 @@ _MONTHS = (
 )
 _LEADING_DATE = re.compile(
     r"^\s*(?:(?:date|published|updated|posted|publié|mis à jour|veröffentlicht|aktualisiert)"
-    r"\s*(?:on|le|am)?\s*:?\s*)?"
+    # each run of blanks belongs to one quantifier: two optional ones side by side tried
+    # every split of a long run between them (cubic on "Date" and thousands of blanks)
+    r"(?:\s+(?:on|le|am)\b)?(?:\s*:)?\s*)?"
     r"(?:\d{4}-\d{2}(?:-\d{2})?(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
     rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{4}}|(?:\d{{1,2}}\.?\s+)?{_MONTHS}\s+(?:\d{{1,2}},?\s+)?\d{{4}})"
     r"(?:,?\s*(?:at\s+|um\s+|à\s+)?\d{1,2}[:.h]\d{2}\s*(?:[ap]\.?m\.?|uhr)?)?"

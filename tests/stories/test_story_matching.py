@@ -4,6 +4,8 @@ and quoted speech in French and German typography is left out like English quote
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -313,3 +315,17 @@ def test_a_caption_page_with_a_reworded_lede_and_one_wire_sentence_joins(db):
     ]
     wire, caption_page = place(db, ("wire", WIRE), ("gallery", gallery))
     assert caption_page == wire
+
+
+def test_a_stamp_word_before_a_long_run_of_blanks_is_read_at_once():
+    """A page's first paragraph "Date" followed by thousands of blanks the cleaning keeps
+    (a control character between spaces): the date-stamp rule tried every way of sharing
+    the blanks among its optional spaces (cubic: 200 blanks took 0.5 s, 5,000 would take
+    hours, and placement runs in the crawl's writer thread). Run in a child with a limit
+    far above what a linear scan needs, so that a hang fails the test instead of it."""
+    code = (
+        "from crawler.stories import shingle_hashes, ledes_of\n"
+        "p = ['Date' + ' \\x1f' * 2500 + 'x', 'The council voted on Tuesday to raise taxes.']\n"
+        "shingle_hashes(p); ledes_of(p)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
