@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 from pymongo import MongoClient
 
+from crawler.store import embedded
 from crawler.store.embedded import SharedStore, read_state
 
 
@@ -74,3 +78,38 @@ def test_a_live_server_too_busy_to_answer_is_joined_not_started_again(tmp_path: 
         first.detach()
     assert first._server is not None and first._server.process is not None
     assert first._server.process.returncode == 0
+
+
+def test_a_server_that_never_stops_listening_is_killed_in_the_end(tmp_path: Path, monkeypatch):
+    """A server whose connections are still served while its main thread never acts on
+    SIGTERM: it is signalled again, but not for ever; the command that stops it ends, and
+    the server is killed as a last resort. Here a process that ignores SIGTERM and accepts
+    connections, with the timeouts shortened."""
+    monkeypatch.setattr(embedded, "STOP_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(embedded, "RESIGNAL_AFTER_S", 0.1)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import signal, socket, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"s = socket.create_server(('127.0.0.1', {port}))\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    s.accept()[0].close()\n"
+    )
+    wedged = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert wedged.stdout is not None and wedged.stdout.readline() == "ready\n"
+        stopper = threading.Thread(
+            target=embedded.stop_server_process,
+            args=(wedged.pid, port, lambda: wedged.poll() is not None),
+            daemon=True,
+        )
+        stopper.start()
+        stopper.join(60)  # far above the shortened timeouts: the loop never ended before
+        assert not stopper.is_alive(), "still signalling a server that never stops listening"
+        assert wedged.wait(10) == -signal.SIGKILL
+    finally:
+        wedged.kill()
+        wedged.wait()
