@@ -106,7 +106,7 @@ def _hash(tokens: Sequence[str]) -> int:
 def sentence_shingles(paragraphs: Sequence[str]) -> list[set[int]]:
     """The narrative shingles of each sentence (those starting in it), quotes, captions and
     teasers left out as in shingle_hashes: how many sentences two texts share, which containment
-    alone does not say (crawler.stories.placement.ONE_SENTENCE)."""
+    alone does not say (crawler.stories.placement.more_than_a_sentence)."""
     found: list[set[int]] = []
     for paragraph in narrative_paragraphs(paragraphs):
         for part in _QUOTED.sub(" \n ", paragraph).split("\n"):
