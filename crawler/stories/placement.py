@@ -172,9 +172,10 @@ def more_than_a_sentence(
     shares one sentence too, and has next to nothing of its own. So: two shared
     sentences or more (a short sentence counts in proportion to its length,
     SENTENCE_FULL_SHINGLES), or most of the smaller text's narrative shared. Shared
-    sentences are counted in the member's text (the shared passage is in both,
-    and only the member's text is at hand); captions are no narrative
-    (shingles.is_caption).
+    sentences are counted in the member's text, then, when that does not show it, in
+    the candidate's (read by `sentences_of`: a passage can be one long sentence in one
+    copy and three short ones in the other); captions and teasers are no narrative
+    (shingles.narrative_paragraphs).
     """
     if score >= MOSTLY_SHARED:
         return True
