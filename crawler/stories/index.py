@@ -235,15 +235,21 @@ class StoryIndex:
 
     def _sentence_reader(self, batch: dict[str, list[str]]) -> SentenceSource:
         """A candidate's sentences, from this batch's texts or its stored article (read
-        only for the few candidates that pass containment but not the sentence count)."""
+        only for the few candidates that pass containment but not the sentence count),
+        once per batch: each text's lookup makes new Candidate objects, and the pages of
+        a batch that borrow from one copy would each read it again. An article deleted
+        since, or without text, has no sentences (it then shares none)."""
+        known: dict[str, list[set[int]]] = {}
 
         def sentences_of(candidate: Candidate) -> list[set[int]]:
             if candidate.sentences is None:
-                paragraphs = batch.get(candidate.article_id)
-                if paragraphs is None:
-                    doc = self.db.articles.find_one({"_id": candidate.article_id}, {"text": 1})
-                    paragraphs = str((doc or {}).get("text") or "").split("\n")
-                candidate.sentences = sentence_shingles(paragraphs)
+                if candidate.article_id not in known:
+                    paragraphs = batch.get(candidate.article_id)
+                    if paragraphs is None:
+                        doc = self.db.articles.find_one({"_id": candidate.article_id}, {"text": 1})
+                        paragraphs = str((doc or {}).get("text") or "").split("\n")
+                    known[candidate.article_id] = sentence_shingles(paragraphs)
+                candidate.sentences = known[candidate.article_id]
             return candidate.sentences
 
         return sentences_of

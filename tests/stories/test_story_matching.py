@@ -329,3 +329,56 @@ def test_a_stamp_word_before_a_long_run_of_blanks_is_read_at_once():
         "shingle_hashes(p); ledes_of(p)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_candidate_text_is_read_once_per_batch_however_many_pages_check_it(db, mongo_uri):
+    """The more-than-a-sentence rule reads an indexed copy's text from `articles` when the
+    placed page's own sentences do not decide; a batch of pages that each borrow a
+    sentence of one wire copy checks the same copy each time, and reads it once."""
+    from pymongo import MongoClient, monitoring
+
+    place(db, ("wire", WIRE))
+
+    class Reads(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.ids: list[object] = []
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "find" and event.command.get("find") == "articles":
+                self.ids.append(event.command.get("filter", {}).get("_id"))
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            pass
+
+    reads = Reads()
+    client: MongoClient = MongoClient(mongo_uri, event_listeners=[reads])
+    try:
+        watched = client[db.name]
+        pages = []
+        for n, town in enumerate(["Dauphin", "Selkirk", "Morden"]):
+            station = [p.replace("Dauphin", town) for p in station_page()]
+            station[3] = (
+                f"A public hearing on the plan is set for week {n + 2} at the {town} arena."
+            )
+            pages.append(member(f"station-{n}", station, site=f"site-{n}"))
+        for page in pages:
+            watched.articles.insert_one(
+                {"_id": page.article_id, "title": "T", "text": "\n".join(page.paragraphs)}
+            )
+        assigned = StoryIndex(watched).assign_many(pages, T0)
+    finally:
+        client.close()
+    wire_story = db.story_members.find_one({"_id": "wire"})["story_id"]
+    assert all(a.story_id != wire_story for a in assigned)  # one borrowed sentence each
+    assert reads.ids.count("wire") == 1
+
+
+def test_a_candidate_whose_article_is_gone_shares_no_sentence(db):
+    """An indexed copy whose article was deleted since (or stored without text) is read
+    as no sentences: the page checking it is placed, apart, instead of failing."""
+    wire = place(db, ("wire", WIRE))[0]
+    db.articles.delete_one({"_id": "wire"})
+    assert place(db, ("station", station_page())) != [wire]
