@@ -101,11 +101,18 @@ class ExtractionPool:
 
     async def run(self, fn: Callable[[T], R], arg: T) -> R:
         """fn(arg) in a worker (in this process when the pool has none); raises
-        BrokenProcessPool when the worker died on it."""
+        BrokenProcessPool when the worker died on it. An executor a worker's death broke
+        while no page was in it (killed between pages) is replaced for this page."""
         executor = self._current()
         if executor is None:
             return fn(arg)
-        future: Future[R] = executor.submit(fn, arg)
+        try:
+            future: Future[R] = executor.submit(fn, arg)
+        except BrokenProcessPool:  # broken before this page: a worker killed between pages
+            self._replace(executor)
+            executor = self._current()
+            assert executor is not None
+            future = executor.submit(fn, arg)
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:

@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -61,3 +62,23 @@ def test_no_workers_means_extraction_in_this_process():
     with ExtractionPool(0) as pool:
         assert asyncio.run(pool.run(worker_pid, None)) == os.getpid()
         assert pool.pids() == []
+
+
+def test_a_worker_killed_while_idle_costs_no_page():
+    """A worker killed between pages (the OOM killer, a user's kill) breaks the executor
+    with no page in it: the next page gets a fresh executor, instead of every later page
+    failing on the broken one."""
+    with ExtractionPool(1) as pool:
+        first = asyncio.run(pool.run(worker_pid, None))
+        os.kill(first, signal.SIGKILL)
+        executor = pool._executor
+        assert executor is not None
+        for _ in range(200):  # the executor notices the death in its own thread
+            if executor._broken:
+                break
+            time.sleep(0.05)
+        assert executor._broken
+        second = asyncio.run(pool.run(worker_pid, None))
+        assert second not in (first, os.getpid())
+        workers = pool.pids()
+    assert alive([first, *workers]) == []
