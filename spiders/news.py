@@ -51,7 +51,6 @@ from crawler.store import ArticleStore, open_database
 
 log = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("feed", "sitemap", "listing")
 KNOWN_LOOKUP_CHUNK = 100
 
 

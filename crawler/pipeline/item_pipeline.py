@@ -78,10 +78,12 @@ class StorePipeline:
         """Save what this crawl learned of its site's chrome (off the event loop, like every
         store call of a crawl; when MongoDB is away it is learned again from the same pages
         next time) and let the extraction workers go."""
-        if self.chrome is not None and self.run is not None:
-            await self.run.store.best_effort(self.chrome.flush, self.run.clock())
-        if self.own_pool is not None:
-            await asyncio.to_thread(self.own_pool.close)
+        try:
+            if self.chrome is not None and self.run is not None:
+                await self.run.store.best_effort(self.chrome.flush, self.run.clock())
+        finally:  # whatever the flush raised, the workers this pipeline started end
+            if self.own_pool is not None:
+                await asyncio.to_thread(self.own_pool.close)
 
     async def process_item(
         self, item: dict[str, Any], spider: Spider | None = None

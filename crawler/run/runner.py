@@ -178,6 +178,7 @@ def _crawl(
     for name in sites:
         run_id = new_run_id(name, clock())
         crawler = process.create_crawler(SPIDER)
+        recorded.watch(crawler)  # before the crawl can start, so no run_ended is missed
         deferred = process.crawl(
             crawler,
             site=name,
@@ -188,7 +189,6 @@ def _crawl(
             clock=clock,
             extraction_pool=pool,
         )
-        recorded.watch(crawler)
         deferred.addBoth(_collect, recorded, crawler, name, run_id, results)
         crawlers.append(crawler)
     if progress:

@@ -69,7 +69,7 @@ def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     wire stories; counted in, a copy of one story carries the ledes of two others and
     joins them all (three La Presse Canadienne stories of the wire set became one)."""
     if paragraphs:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
-        paragraphs = [_LEADING_DATE.sub("", paragraphs[0], count=1), *paragraphs[1:]]
+        paragraphs = [_without_date_stamp(paragraphs[0]), *paragraphs[1:]]
     own = [p for p in paragraphs if p.strip() and not is_caption(p)]
     body = [p for p in own if not is_teaser(p)]
     if len(body) < len(own) and len(_shingles(body)) < QUOTES_KEPT_BELOW:
@@ -224,16 +224,30 @@ _MONTHS = (
     r"|novembre|d[eé]cembre)[a-zé]*\.?"
 )
 _LEADING_DATE = re.compile(
-    r"^\s*(?:(?:date|published|updated|posted|publié|mis à jour|veröffentlicht|aktualisiert)"
+    r"^\s*(?P<word>(?:date|published|updated|posted|publié|mis à jour|veröffentlicht|aktualisiert)"
     # each run of blanks belongs to one quantifier: two optional ones side by side tried
     # every split of a long run between them (cubic on "Date" and thousands of blanks)
     r"(?:\s+(?:on|le|am)\b)?(?:\s*:)?\s*)?"
-    r"(?:\d{4}-\d{2}(?:-\d{2})?(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
-    rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{4}}|(?:\d{{1,2}}\.?\s+)?{_MONTHS}\s+(?:\d{{1,2}},?\s+)?\d{{4}})"
-    r"(?:,?\s*(?:at\s+|um\s+|à\s+)?\d{1,2}[:.h]\d{2}\s*(?:[ap]\.?m\.?|uhr)?)?"
-    r"(?:\s*[|,·—–-])?\s+",
+    r"(?:(?P<numeric>\d{4}-\d{2}(?:-\d{2})?(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{4}})|(?:\d{{1,2}}\.?\s+)?{_MONTHS}\s+(?:\d{{1,2}},?\s+)?\d{{4}})"
+    r"(?P<time>,?\s*(?:at\s+|um\s+|à\s+)?\d{1,2}[:.h]\d{2}\s*(?:[ap]\.?m\.?|uhr)?)?"
+    r"(?:\s*(?P<mark>[|·—–-])|\s*,)?\s+",
     re.I,
 )
+
+
+def _without_date_stamp(paragraph: str) -> str:
+    """The paragraph without a date stamp before its first words. A date written out with
+    no stamp word, time or mark after it may be the sentence's own ("Sept. 11, 2001,
+    changed everything"): it stays."""
+    match = _LEADING_DATE.match(paragraph)
+    if match is None:
+        return paragraph
+    if not (match["word"] or match["numeric"] or match["time"] or match["mark"]):
+        return paragraph
+    return paragraph[match.end() :]
+
+
 # quoted speech in English (“ ” " "), French (« »), German („ “, ‚ ‘, » «) and Swiss (‹ ›)
 # typography; the German pairs come first, as their closing mark is the English opening one
 _QUOTED = re.compile(

@@ -139,8 +139,9 @@ def test_a_date_stamp_before_the_first_words_is_not_part_of_the_lede(db, stamp):
     stamped = [f"{stamp} {WIRE[0]}"] + WIRE[1:]
     assert ledes_of(stamped)[0] == ledes_of(WIRE)[0]
     assert shingle_hashes(stamped) == shingle_hashes(WIRE)
-    # a year that opens the sentence is the sentence's own
+    # a year that opens the sentence is the sentence's own, and so is a date written out
     assert ledes_of(["2022 was the year " + WIRE[1]])[0].startswith("2022 was the year")
+    assert ledes_of(["Sept. 11, 2001, changed " + WIRE[1]])[0].startswith("sept 11 2001")
 
 
 def test_a_short_stock_sentence_shared_besides_a_borrowed_one_is_no_copy(db):
