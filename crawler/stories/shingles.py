@@ -52,8 +52,8 @@ def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
     sentences. A text that is nearly all quotes keeps them (QUOTES_KEPT_BELOW).
     Short lines such as captions are skipped.
     """
-    own = [p for p in paragraphs if not is_caption(p)]
-    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in narrative_paragraphs(own))
+    own = narrative_paragraphs(paragraphs)
+    narrative = _shingles(_QUOTED.sub(" \n ", p) for p in own)
     if len(narrative) >= QUOTES_KEPT_BELOW:
         return narrative
     return _shingles(own) or _shingles(paragraphs)
