@@ -118,12 +118,13 @@ def real_copies(uri: str, texts: Path) -> None:
     # with the copy they reword: the figure without them says what the rest come to
     kept = [i for i, d in enumerate(docs) if d["role"] != "machine-reworded"]
     stories_found = judges["newscrawl cluster (production)"]
-    precision, recall, _ = _pairwise(
+    precision, recall, unspun = _pairwise(
         [docs[i] for i in kept], [stories_found[i] for i in kept], len(names)
     )
     print(
         f"  {'newscrawl cluster, spun copies left out':42s} {precision:9.3f} {recall:7.3f}   "
-        f"({len(docs) - len(kept)} machine-reworded pages)"
+        + "  ".join(f"{same / pairs:.2f}" if pairs else " -- " for pairs, same in unspun)
+        + f"  ({len(docs) - len(kept)} machine-reworded pages)"
     )
     hard = {"machine-reworded", "lookalike-made"}
     plain = [i for i, d in enumerate(docs) if d["role"] not in hard]

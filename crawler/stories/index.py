@@ -29,6 +29,7 @@ from crawler.stories.placement import (
 )
 from crawler.stories.shingles import (
     anchors_of,
+    is_gallery,
     ledes_of,
     pack,
     sentence_shingles,
@@ -130,6 +131,8 @@ class StoryIndex:
                 member.hashes = shingle_hashes(member.paragraphs)
             if member.ledes is None:
                 member.ledes = ledes_of(member.paragraphs)
+            if member.gallery is None:
+                member.gallery = is_gallery(member.paragraphs)
         ids = [m.article_id for m in members]
         previous = {
             doc["_id"]: doc.get("story_id")
@@ -176,7 +179,14 @@ class StoryIndex:
             if member.hashes and body in exact:  # an exact copy: its story, no lookup, no anchors
                 story = exact[body]
                 placed[member.article_id] = Candidate(
-                    member.article_id, story, member.hashes, False, [], body, member.ledes or []
+                    member.article_id,
+                    story,
+                    member.hashes,
+                    False,
+                    [],
+                    body,
+                    member.ledes or [],
+                    gallery=bool(member.gallery),
                 )
                 assignments[member.article_id] = Assignment(story, 1.0, False)
                 newcomers.append(member)
@@ -196,6 +206,7 @@ class StoryIndex:
                 anchors,
                 body,
                 member.ledes or [],
+                gallery=bool(member.gallery),
             )
             if member.hashes:
                 exact.setdefault(body, story_id)
@@ -279,6 +290,7 @@ class StoryIndex:
                 "shingles": pack(hashes),
                 "size": len(hashes),
                 "ledes": member.ledes or [],
+                "gallery": bool(member.gallery),
             }
             placement = placed.get(member.article_id)
             if placement is None:  # an edit of an article already in a story
@@ -340,7 +352,8 @@ class StoryIndex:
         # contents alone, never on the order the server happens to store them in
         cursor = (
             self.fingerprints.find(
-                {"anchors": {"$in": wanted}}, {"story_id": 1, "shingles": 1, "ledes": 1}
+                {"anchors": {"$in": wanted}},
+                {"story_id": 1, "shingles": 1, "ledes": 1, "gallery": 1},
             )
             .sort("_id", 1)
             .limit(MAX_POSTINGS)
@@ -351,6 +364,7 @@ class StoryIndex:
                 doc.get("story_id"),
                 unpack(doc["shingles"]),
                 ledes=list(doc.get("ledes") or []),
+                gallery=bool(doc.get("gallery")),
             )
             for doc in cursor
         }

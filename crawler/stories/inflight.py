@@ -97,6 +97,7 @@ class InFlight:
                     "article_id": t.member.article_id,
                     "shingles": pack(t.member.hashes or set()),
                     "ledes": t.member.ledes or [],
+                    "gallery": bool(t.member.gallery),
                     "body_hash": t.body_hash,
                 }
                 for t in self.texts
@@ -168,6 +169,7 @@ class InFlight:
                 unpack(t["shingles"]),
                 ledes=list(t.get("ledes") or []),
                 body_hash=t.get("body_hash", ""),
+                gallery=bool(t.get("gallery")),
             )
             for t in other.get("texts", [])
         }

@@ -12,7 +12,8 @@ the figures are in docs/design/matching.md, section 5):
   (more_than_a_sentence);
 - or a lede reworded in a few places (word-sequence ratio SAME_LEDE) with at
   least LEDE_MIN_CONTAINMENT in common: an agency's later take that kept the
-  lede and rewrote the body.
+  lede and rewrote the body;
+- or, for a photo gallery, the other text's lede found in it (gallery_carries_lede).
 Machine-reworded ("spun") copies share 1-5 % of their 5-grams with what they
 reword; no lexical measure tells them from independent reports.
 
@@ -26,7 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.stories.shingles import containment, lede_similarity, sentence_shingles
+from crawler.stories.shingles import (
+    containment,
+    is_gallery,
+    lede_shingles,
+    lede_similarity,
+    sentence_shingles,
+)
 
 MIN_SHARED_ANCHORS = 1
 SAME_STORY_CONTAINMENT = 0.2
@@ -66,6 +73,7 @@ class Member:
     ledes: list[str] | None = None  # ledes_of(paragraphs), when already computed
     agency: str | None = None  # crawler.stories.agency.agency_of, when already computed
     sentences: list[set[int]] | None = None  # sentence_shingles(paragraphs), computed on need
+    gallery: bool | None = None  # shingles.is_gallery(paragraphs), computed on need
     # placed before, but the story may not list it yet (a write that stopped half-way):
     # its indexed story is joined again (a no-op when it is listed) and recorded
     rejoin: bool = False
@@ -91,6 +99,7 @@ class Candidate:
     ledes: list[str] = field(default_factory=list)
     same_first_lede: bool = False  # set by verification: it opens as the text being placed
     sentences: list[set[int]] | None = None  # sentence_shingles of its text, read on need
+    gallery: bool = False  # shingles.is_gallery of its text, kept in its fingerprint
 
 
 # reads an indexed text's sentences (crawler.stories.index: from `articles`)
@@ -134,7 +143,10 @@ def verified_matches(
         ) or (
             score >= LEDE_MIN_CONTAINMENT
             and count >= LEDE_MIN_ANCHORS
-            and same_lede(member, candidate, score, sentences_of)
+            and (
+                same_lede(member, candidate, score, sentences_of)
+                or gallery_carries_lede(member, candidate)
+            )
         ):
             matches.append((score, candidate))
     for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
@@ -159,6 +171,31 @@ def same_lede(
     return lede_similarity(mine, theirs, SAME_LEDE) >= SAME_LEDE and more_than_a_sentence(
         member, candidate, score, sentences_of
     )
+
+
+def gallery_carries_lede(member: Member, candidate: Candidate) -> bool:
+    """One of the two texts is a photo gallery (shingles.is_gallery) and carries the
+    other's lede: at least SENTENCE_SHARED of the shingles of its first lede.
+
+    A gallery's captions describe its photos; where it is a gallery of the event, the
+    agency's caption style puts the story's lede after the description, or the page
+    opens with it above the photos. The lede is what it shares with the story, and
+    the rest is no narrative of its own, so the sentence rule (more_than_a_sentence)
+    cannot tell it from a report that borrowed one sentence. A report is no gallery:
+    its own sentences are its text, and that rule still decides for it. Either order
+    of arrival: a candidate's gallery flag is kept in its fingerprint."""
+    if member.gallery is None:
+        member.gallery = is_gallery(member.paragraphs)
+    if member.gallery and candidate.ledes:
+        return _carries(member.hashes or set(), candidate.ledes[0])
+    if candidate.gallery and member.ledes:
+        return _carries(candidate.hashes, member.ledes[0])
+    return False
+
+
+def _carries(hashes: set[int], lede: str) -> bool:
+    wanted = lede_shingles(lede)
+    return bool(wanted) and len(wanted & hashes) >= SENTENCE_SHARED * len(wanted)
 
 
 def more_than_a_sentence(

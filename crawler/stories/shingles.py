@@ -318,6 +318,11 @@ def lede_similarity(mine: Sequence[str], theirs: Sequence[str], enough: float = 
     return best
 
 
+def lede_shingles(lede: str) -> set[int]:
+    """The shingles of a lede as ledes_of gives it (its words, quotes left out)."""
+    return _shingles([lede])
+
+
 def anchors_of(hashes: Iterable[int], ledes: Sequence[str] = ()) -> list[int]:
     """The shingles a text is looked up by: every one that is 0 modulo ANCHOR_MODULUS, and
     the LEDE_ANCHORS smallest of each of its first two ledes (a bottom-k sketch: two ledes
@@ -380,6 +385,51 @@ def is_caption(paragraph: str) -> bool:
     """A photo caption or credit line (crawler.stories.placement: a gallery page that
     carries the wire's lede among captions is that lede, not captions plus a lede)."""
     return len(paragraph.split()) <= CAPTION_MAX_WORDS and bool(_CAPTION.search(paragraph))
+
+
+# a photo's credit printed on its own line under the caption, as galleries do:
+# "Associated Press", "AP Photo/Jane Doe", "Reuters", "Getty Images", "Daily Herald
+# file, 1987", "Staff photographer", "Courtesy of the family", "Photo: Jane Doe"
+_CREDIT_LINE = re.compile(
+    r"^\s*(?:\(?(?:the\s+)?(?:associated press|ap|reuters|afp|getty images|canadian press"
+    r"|la presse canadienne|dpa|picture alliance|shutterstock)"
+    r"(?:\s+(?:photo|file|file photo|images?))?(?:\s*/\s*[\w .'-]{2,40})?\)?"
+    r"|[\w .'&-]{2,40}\b(?:file(?: photo)?|staff(?: photo(?:grapher)?)?|courtesy)(?:,\s*\d{4})?"
+    r"|(?:photo|courtesy|submitted)\b[\w .,:'/-]{0,40})\s*$",
+    re.I,
+)
+CREDIT_LINE_MAX_WORDS = 8
+GALLERY_CAPTIONS = 3  # captions a page needs to be a gallery
+
+
+def is_credit_line(paragraph: str) -> bool:
+    """A photo credit on a line of its own: it and the paragraph above it are a gallery's
+    photo and caption (is_gallery)."""
+    return len(paragraph.split()) <= CREDIT_LINE_MAX_WORDS and bool(_CREDIT_LINE.match(paragraph))
+
+
+def is_gallery(paragraphs: Sequence[str]) -> bool:
+    """A photo gallery: at least GALLERY_CAPTIONS captions (is_caption, or a paragraph
+    with a credit line under it) holding at least half of the page's words.
+
+    A gallery of an event carries the wire story through its captions: the lede
+    follows the photo's description in the agency's caption style ("Haley Reinhart,
+    left, and Tony Bennett perform ... Bennett, the eminent stylist ..., died
+    Friday."), or opens the page above the photos. Its many photo descriptions are no
+    narrative of its own, so the borrowed-sentence rule, which weighs what the match
+    covers of a page's own narrative, would keep it apart from the story it
+    illustrates (crawler.stories.placement.gallery_carries_lede)."""
+    captions = caption_words = words = 0
+    for i, paragraph in enumerate(paragraphs):
+        if is_credit_line(paragraph):
+            continue
+        count = len(paragraph.split())
+        words += count
+        under = paragraphs[i + 1] if i + 1 < len(paragraphs) else ""
+        if is_caption(paragraph) or is_credit_line(under):
+            captions += 1
+            caption_words += count
+    return captions >= GALLERY_CAPTIONS and 2 * caption_words >= words
 
 
 def containment(a: set[int], b: set[int]) -> float:

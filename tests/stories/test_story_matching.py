@@ -13,6 +13,8 @@ import pytest
 from crawler.stories import Member, StoryIndex, shingle_hashes
 from crawler.stories.shingles import (
     is_caption,
+    is_credit_line,
+    is_gallery,
     is_teaser,
     ledes_of,
     match_words,
@@ -383,3 +385,68 @@ def test_a_candidate_whose_article_is_gone_shares_no_sentence(db):
     wire = place(db, ("wire", WIRE))[0]
     db.articles.delete_one({"_id": "wire"})
     assert place(db, ("station", station_page())) != [wire]
+
+
+def gallery_page(lede_caption: str) -> list[str]:
+    """A newspaper's photo gallery: a reworded intro, then captions, each with its photo's
+    credit on a line of its own, one of them carrying `lede_caption` after its description."""
+    return [
+        "Small towns across the country will get federal money to fix their water pipes.",
+        "Water pours from a broken main on a street in Brandon, Man., on March 3, 2024. "
+        + lede_caption,
+        "The Canadian Press",
+        "A worker inspects the filters of a treatment plant near Thompson, Man., in 2019.",
+        "Winnipeg Free Press file, 2019",
+        "Residents of a northern reserve line up for bottled water during an advisory in 2021.",
+        "The Canadian Press",
+        "The infrastructure minister speaks to reporters on Parliament Hill in January.",
+        "Associated Press",
+    ]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "gallery first"])
+def test_a_gallery_carrying_the_wire_lede_in_a_caption_joins_in_either_order(db, wire_first):
+    """A gallery's captions describe its photos, and the agency's caption style adds the
+    story's lede to one: that lede is all it shares with the story, and all it says of the
+    event, so it joins the story it illustrates, whichever page is crawled first."""
+    gallery = gallery_page(
+        "The federal government announced Tuesday it will spend $2 billion over five years "
+        "to repair aging water systems in small communities."
+    )
+    assert len(shingle_hashes(gallery) & shingle_hashes(WIRE)) / len(shingle_hashes(WIRE)) < 0.2
+    order = [("wire", WIRE), ("gallery", gallery)]
+    if not wire_first:
+        order.reverse()
+    found = dict(zip([name for name, _ in order], place(db, *order), strict=True))
+    assert found["gallery"] == found["wire"]
+
+
+def test_a_gallery_without_the_lede_and_a_report_borrowing_it_stay_apart(db):
+    """Photos of the event whose captions do not carry the story's lede are no copy of it;
+    and a report of its own is no gallery: one sentence lifted from the wire is still one
+    borrowed sentence (more_than_a_sentence decides for it)."""
+    other_event = gallery_page("Crews worked through the night to restore service.")
+    report = [
+        "BRANDON, Man. — City crews in Brandon spent a third night this week chasing leaks in "
+        "mains laid before most of today's residents were born.",
+        "The federal government announced Tuesday it will spend $2 billion over five years to "
+        "repair aging water systems in small communities across the country.",
+        "Brandon's public works director said the city would apply as soon as the forms are "
+        "out, and that the worst mains on the east side would come first.",
+        "Residents at a council meeting on Monday asked why repairs promised in 2019 never "
+        "started, and several said their water bills had doubled since then.",
+        "The council will vote on its own repair budget at the end of the month, after a "
+        "public hearing on the rates that pay for it.",
+    ]
+    wire, gallery, borrowed = place(db, ("wire", WIRE), ("photos", other_event), ("report", report))
+    assert gallery != wire
+    assert borrowed != wire
+
+
+def test_a_gallery_is_told_from_a_copy_with_a_credit_line():
+    assert is_gallery(gallery_page("Crews worked through the night."))
+    assert is_credit_line("Winnipeg Free Press file, 2019")
+    assert is_credit_line("AP Photo/Jane Doe")
+    # a copy with its agency's credit under the headline is a copy, not photos
+    assert not is_gallery(["By Jane Doe", "The Canadian Press", *WIRE])
+    assert not is_credit_line(WIRE[0])
