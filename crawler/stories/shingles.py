@@ -60,7 +60,8 @@ def shingle_hashes(paragraphs: Sequence[str]) -> set[int]:
 
 
 def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
-    """The paragraphs that tell the page's own story: captions out, and teasers (excerpts
+    """The paragraphs that tell the page's own story: captions out (but for a photo
+    gallery, whose captions are all it tells: is_gallery), and teasers (excerpts
     cut with "...", "…" or "[…]": a "related stories" box under the text, a summary
     repeated above it) out too, unless that leaves less than QUOTES_KEPT_BELOW shingles
     of narrative (a page that is nothing but a cut lede is that lede).
@@ -70,7 +71,10 @@ def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     joins them all (three La Presse Canadienne stories of the wire set became one)."""
     if paragraphs:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
         paragraphs = [_without_date_stamp(paragraphs[0]), *paragraphs[1:]]
-    own = [p for p in paragraphs if p.strip() and not is_caption(p)]
+    if is_gallery(paragraphs):  # a gallery's captions are its text (is_gallery)
+        own = [p for p in paragraphs if p.strip() and not is_credit_line(p)]
+    else:
+        own = [p for p in paragraphs if p.strip() and not is_caption(p)]
     body = [p for p in own if not is_teaser(p)]
     if len(body) < len(own) and len(_shingles(body)) < QUOTES_KEPT_BELOW:
         return own

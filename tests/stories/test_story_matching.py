@@ -387,31 +387,38 @@ def test_a_candidate_whose_article_is_gone_shares_no_sentence(db):
     assert place(db, ("station", station_page())) != [wire]
 
 
-def gallery_page(lede_caption: str) -> list[str]:
-    """A newspaper's photo gallery: a reworded intro, then captions, each with its photo's
-    credit on a line of its own, one of them carrying `lede_caption` after its description."""
-    return [
-        "Small towns across the country will get federal money to fix their water pipes.",
-        "Water pours from a broken main on a street in Brandon, Man., on March 3, 2024. "
-        + lede_caption,
-        "The Canadian Press",
-        "A worker inspects the filters of a treatment plant near Thompson, Man., in 2019.",
-        "Winnipeg Free Press file, 2019",
-        "Residents of a northern reserve line up for bottled water during an advisory in 2021.",
-        "The Canadian Press",
-        "The infrastructure minister speaks to reporters on Parliament Hill in January.",
-        "Associated Press",
-    ]
+PHOTOS = [
+    "Water pours from a broken main on a street in Brandon, Man., on March 3, 2024.",
+    "A worker inspects the filters of a treatment plant near Thompson, Man., in 2019.",
+    "Residents of a northern reserve line up for bottled water during an advisory in 2021.",
+    "The infrastructure minister speaks to reporters on Parliament Hill in January.",
+]
+CREDITS = ["The Canadian Press", "Winnipeg Free Press file, 2019", "The Canadian Press", "AP"]
 
 
+def gallery_page(lede_caption: str, credits_inline: bool = False) -> list[str]:
+    """A newspaper's photo gallery: a reworded intro, then captions, one of them carrying
+    `lede_caption` after its description, each with its photo's credit on a line of its
+    own, or inside the caption ("(AP Photo/Jane Doe)")."""
+    captions = [PHOTOS[0] + " " + lede_caption, *PHOTOS[1:]]
+    page = ["Small towns across the country will get federal money to fix their water pipes."]
+    for caption, credit in zip(captions, CREDITS, strict=True):
+        page += [f"{caption} (AP Photo/Jane Doe)"] if credits_inline else [caption, credit]
+    return page
+
+
+@pytest.mark.parametrize("credits_inline", [False, True], ids=["credit lines", "inline credits"])
 @pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "gallery first"])
-def test_a_gallery_carrying_the_wire_lede_in_a_caption_joins_in_either_order(db, wire_first):
+def test_a_gallery_carrying_the_wire_lede_in_a_caption_joins_in_either_order(
+    db, wire_first, credits_inline
+):
     """A gallery's captions describe its photos, and the agency's caption style adds the
     story's lede to one: that lede is all it shares with the story, and all it says of the
     event, so it joins the story it illustrates, whichever page is crawled first."""
     gallery = gallery_page(
         "The federal government announced Tuesday it will spend $2 billion over five years "
-        "to repair aging water systems in small communities."
+        "to repair aging water systems in small communities.",
+        credits_inline,
     )
     assert len(shingle_hashes(gallery) & shingle_hashes(WIRE)) / len(shingle_hashes(WIRE)) < 0.2
     order = [("wire", WIRE), ("gallery", gallery)]
@@ -445,6 +452,7 @@ def test_a_gallery_without_the_lede_and_a_report_borrowing_it_stay_apart(db):
 
 def test_a_gallery_is_told_from_a_copy_with_a_credit_line():
     assert is_gallery(gallery_page("Crews worked through the night."))
+    assert is_gallery(gallery_page("Crews worked through the night.", credits_inline=True))
     assert is_credit_line("Winnipeg Free Press file, 2019")
     assert is_credit_line("AP Photo/Jane Doe")
     # a copy with its agency's credit under the headline is a copy, not photos
