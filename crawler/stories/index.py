@@ -140,7 +140,7 @@ class StoryIndex:
         }
         bodies = {m.article_id: m.body_hash or normalize.body_hash(m.paragraphs) for m in members}
         anchors = {
-            m.article_id: anchors_of(m.hashes or set(), m.ledes or [])
+            m.article_id: anchors_of(m.hashes or set(), m.ledes or [], bool(m.gallery))
             for m in members
             if not previous.get(m.article_id)
         }

@@ -46,7 +46,7 @@ LEDE_MIN_ANCHORS = (
 # SHARED_SENTENCES sentences, or cover at least MOSTLY_SHARED of the smaller text's
 # narrative (a caption page, an early take: one sentence, and little else of its own)
 SHARED_SENTENCES = 2
-SENTENCE_SHARED = 0.5  # a sentence counts as shared when this share of its shingles is
+SENTENCE_SHARED = 0.5  # a sentence counts as shared from this share of its shingles (in part below)
 # a shared sentence counts in proportion to its length up to this many shingles (12
 # words): a short one ("He died in his hometown of New York.") is stock phrasing any
 # report of the event may have, and is less sign of a copy than a long one
@@ -229,13 +229,14 @@ def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:
     """At least SHARED_SENTENCES of these sentences are in the other text, or a whole
     sentence that is at least MOSTLY_SHARED of them: a caption page's narrative is the
     wire's lede and a sentence of its own, where containment is low because the lede
-    was reworded a little."""
+    was reworded a little. A sentence counts as shared from SENTENCE_SHARED of its
+    shingles, and in proportion below that: an early take whose desk reworded half of a
+    sentence still shares that half."""
     shared = total = 0.0
     for sentence in sentences:
         weight = min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
         total += weight
-        if len(sentence & other) >= SENTENCE_SHARED * len(sentence):
-            shared += weight
+        shared += weight * min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
     return shared >= SHARED_SENTENCES or (shared >= 1.0 and shared >= MOSTLY_SHARED * total)
 
 

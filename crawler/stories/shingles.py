@@ -110,17 +110,31 @@ def _hash(tokens: Sequence[str]) -> int:
 def sentence_shingles(paragraphs: Sequence[str]) -> list[set[int]]:
     """The narrative shingles of each sentence (those starting in it), quotes, captions and
     teasers left out as in shingle_hashes: how many sentences two texts share, which containment
-    alone does not say (crawler.stories.placement.more_than_a_sentence)."""
+    alone does not say (crawler.stories.placement.more_than_a_sentence).
+
+    Sentences are the text's own, found before quotes are taken out: a sentence naming
+    songs or books in quotation marks ("known for "Proud Mary," "River Deep" and ...")
+    is one sentence whose words outside the quotes count, not one per fragment (a
+    station that lifted that one sentence counted three, and joined the wire story)."""
     found: list[set[int]] = []
     for paragraph in narrative_paragraphs(paragraphs):
-        for part in _QUOTED.sub(" \n ", paragraph).split("\n"):
+        bounds = _sentence_bounds(paragraph)
+        first = len(found)
+        found.extend(set() for _ in bounds)
+        # quotes blanked to the same length, so the sentence bounds still hold; a quote
+        # ends a run of words, as in shingle_hashes
+        masked = _QUOTED.sub(lambda quote: "\n" + " " * (len(quote.group()) - 1), paragraph)
+        offset = 0
+        for part in masked.split("\n"):
+            start, end = offset, offset + len(part)
+            offset = end + 1
             owner: list[int] = []
             tokens: list[str] = []
-            for sentence in split_sentences(part):
-                words = match_words(sentence)
-                owner += [len(found)] * len(words)
-                tokens += words
-                found.append(set())
+            for index, (low, high) in enumerate(bounds):
+                if max(low, start) < min(high, end):
+                    words = match_words(masked[max(low, start) : min(high, end)])
+                    owner += [first + index] * len(words)
+                    tokens += words
             if len(tokens) < MIN_PARAGRAPH_WORDS:
                 continue
             for i in range(len(tokens) - SHINGLE_WORDS + 1):
@@ -196,17 +210,22 @@ def split_sentences(text: str) -> list[str]:
     French, German: capitals and quote marks of each). Hand-written: a tokenizer library
     (nltk's punkt, spaCy) brings models per language for what here only decides whether a
     shared passage is one sentence or more, where a rare wrong split costs little."""
-    sentences: list[str] = []
+    return [text[low:high] for low, high in _sentence_bounds(text) if text[low:high].strip()]
+
+
+def _sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """Where each sentence of split_sentences starts and ends in `text`."""
+    bounds: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_BREAK.finditer(text):
         before = text[start : match.start()].rstrip('.!?…"”»“’)]').split()
         last = before[-1].casefold() if before else ""
         if len(last) <= 1 or last in _ABBREVIATIONS or "." in last:
             continue
-        sentences.append(text[start : match.start()])
+        bounds.append((start, match.start()))
         start = match.end()
-    sentences.append(text[start:])
-    return [s for s in sentences if s.strip()]
+    bounds.append((start, len(text)))
+    return [(low, high) for low, high in bounds if text[low:high].strip()]
 
 
 # "MEMPHIS, Tenn. (WMC) - ", "LOS ANGELES (AP) — ", "VATICAN CITY — ": where a copy was
@@ -327,10 +346,20 @@ def lede_shingles(lede: str) -> set[int]:
     return _shingles([lede])
 
 
-def anchors_of(hashes: Iterable[int], ledes: Sequence[str] = ()) -> list[int]:
+def anchors_of(
+    hashes: Iterable[int], ledes: Sequence[str] = (), gallery: bool = False
+) -> list[int]:
     """The shingles a text is looked up by: every one that is 0 modulo ANCHOR_MODULUS, and
     the LEDE_ANCHORS smallest of each of its first two ledes (a bottom-k sketch: two ledes
-    that are nearly the same share most of them, however short the copy)."""
+    that are nearly the same share most of them, however short the copy).
+
+    A gallery (is_gallery) is looked up and found by all its shingles: the lede it
+    carries sits inside one caption among many, where neither the sampled shingles nor
+    its own first ledes (a photo's description) are likely to hold it, and the story's
+    copies are found by their ledes' anchors. Galleries are few, so their longer
+    anchor lists cost the index little."""
+    if gallery:
+        return sorted(set(hashes))
     pool = set(hashes)
     anchors = {h for h in pool if h % ANCHOR_MODULUS == 0}
     for lede in ledes:
@@ -413,8 +442,11 @@ def is_credit_line(paragraph: str) -> bool:
 
 
 def is_gallery(paragraphs: Sequence[str]) -> bool:
-    """A photo gallery: at least GALLERY_CAPTIONS captions (is_caption, or a paragraph
-    with a credit line under it) holding at least half of the page's words.
+    """A photo gallery: at least GALLERY_CAPTIONS captions holding at least half of the
+    page's words, or a photo page, nothing but captions. A caption is a paragraph with a
+    caption mark (_CAPTION: "FILE -", "(AP Photo/Jane Doe)"), counted once per mark, as
+    a page may print its captions glued into one paragraph, and long, as the agency's
+    captions carrying a lede are; or a paragraph with a credit line under it.
 
     A gallery of an event carries the wire story through its captions: the lede
     follows the photo's description in the agency's caption style ("Haley Reinhart,
@@ -429,11 +461,15 @@ def is_gallery(paragraphs: Sequence[str]) -> bool:
             continue
         count = len(paragraph.split())
         words += count
-        under = paragraphs[i + 1] if i + 1 < len(paragraphs) else ""
-        if is_caption(paragraph) or is_credit_line(under):
-            captions += 1
+        marks = len(_CAPTION.findall(paragraph))
+        if not marks and i + 1 < len(paragraphs) and is_credit_line(paragraphs[i + 1]):
+            marks = 1
+        if marks:
+            captions += marks
             caption_words += count
-    return captions >= GALLERY_CAPTIONS and 2 * caption_words >= words
+    if not caption_words:
+        return False
+    return caption_words == words or (captions >= GALLERY_CAPTIONS and 2 * caption_words >= words)
 
 
 def containment(a: set[int], b: set[int]) -> float:

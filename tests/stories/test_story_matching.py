@@ -12,10 +12,12 @@ import pytest
 
 from crawler.stories import Member, StoryIndex, shingle_hashes
 from crawler.stories.shingles import (
+    ANCHOR_MODULUS,
     is_caption,
     is_credit_line,
     is_gallery,
     is_teaser,
+    lede_shingles,
     ledes_of,
     match_words,
     split_sentences,
@@ -458,3 +460,106 @@ def test_a_gallery_is_told_from_a_copy_with_a_credit_line():
     # a copy with its agency's credit under the headline is a copy, not photos
     assert not is_gallery(["By Jane Doe", "The Canadian Press", *WIRE])
     assert not is_credit_line(WIRE[0])
+
+
+SINGER_WIRE = [
+    "PARIS (AP) — Mireille Laval, the French singer whose smoky voice carried chansons to "
+    "concert halls from Montreal to Tokyo for six decades, has died. She was 88.",
+    "Her family said she died Tuesday at her home in Honfleur, in Normandy, after a long "
+    "illness, surrounded by her children and the musicians of her last touring band.",
+    "With admirers ranging from Charles Aznavour to Adele, Laval was one of the best-selling "
+    'French singers of her era, known for "Bleu du port," "Le train de nuit," "Papier lune" '
+    "and the hits she kept recording through the last three decades of her career, among "
+    'them "Maisons de verre" and a cover of "Pluie d\'été."',
+    "Born to a fisherman and a seamstress in Le Havre in 1937, she sang in cafes along the "
+    "harbour before a radio producer heard her and signed her to a record deal at 19.",
+    "She won the Grand Prix du Disque three times and kept touring into her eighties, "
+    "filling the Olympia in Paris for a farewell run of twelve nights in 2019.",
+]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "report first"])
+def test_a_lifted_sentence_that_names_songs_in_quotes_is_still_one_sentence(db, wire_first):
+    """Quotes are left out of the shingles, and the words between song titles are what
+    remain of the sentence: still one sentence. Counted as one per fragment, a station's
+    own report that lifted it shared "three sentences" with the wire and joined it."""
+    report = [
+        "HONFLEUR, France — Fans gathered on the quays of Honfleur on Wednesday evening to lay "
+        "flowers under the window of the flat where Mireille Laval spent her last years.",
+        SINGER_WIRE[2],
+        "The town's mayor said a square near the old harbour would carry her name by the "
+        "summer, and that the municipal band would play her songs at the unveiling.",
+        "Shopkeepers along the quay put her records in their windows, and a cafe where she "
+        "used to sing as a girl opened its doors to anyone who wanted to listen.",
+        "A memorial mass is planned for Saturday at the church of Sainte-Catherine, the "
+        "wooden church she sang in as a child, her family said in a statement.",
+    ]
+    order = [("wire", SINGER_WIRE), ("report", report)]
+    if not wire_first:
+        order.reverse()
+    found = dict(zip([name for name, _ in order], place(db, *order), strict=True))
+    assert found["report"] != found["wire"]
+
+
+def test_captions_glued_into_one_paragraph_and_a_one_photo_page_are_galleries(db):
+    """Pages print an agency's captions glued into one long paragraph, or a single photo
+    with its caption; in both the caption carries the lede, and both join the story."""
+    lede = (
+        "The federal government announced Tuesday it will spend $2 billion over five years "
+        "to repair aging water systems in small communities."
+    )
+    glued = [
+        "Towns across the country are to get money for their pipes.",
+        " ".join(
+            f"FILE - {photo} {lede if i == 0 else ''} (AP Photo/Jane Doe)"
+            for i, photo in enumerate(PHOTOS)
+        ),
+    ]
+    one_photo = [f"{PHOTOS[0]} {lede} (AP Photo/Jane Doe)"]
+    assert is_gallery(normalize.clean_paragraphs("\n".join(glued)))
+    assert is_gallery(one_photo)
+    assert not is_gallery(WIRE)
+    photo_first, wire, glued_later = place(
+        db, ("photo", one_photo), ("wire", WIRE), ("glued", glued)
+    )
+    assert photo_first == wire == glued_later
+
+
+def test_a_gallery_is_found_by_a_lede_that_sits_in_its_fourth_caption(db):
+    """A lookup samples a text's shingles (0 modulo ANCHOR_MODULUS) and its ledes' smallest
+    ones. A gallery's own ledes are its photos' descriptions, and the lede it carries may
+    have no sampled shingle: a gallery is indexed by all its shingles, so the story's
+    copy, arriving after it, still finds it by its lede."""
+    lede = (
+        "Ottawa announced Monday it will spend $7 million over 9 years to rebuild aging water "
+        "systems in rural communities across the country."
+    )
+    # the case this test is about: none of the lede's shingles is sampled
+    assert not any(h % ANCHOR_MODULUS == 0 for h in lede_shingles(" ".join(match_words(lede))))
+    wire = [f"OTTAWA (CP) — {lede}", *WIRE[1:]]
+    captions = [*PHOTOS[:3], f"{PHOTOS[3]} {lede}"]
+    gallery = ["Towns across the country are to get money for their pipes."]
+    for caption, credit in zip(captions, CREDITS, strict=True):
+        gallery += [caption, credit]
+    first, later = place(db, ("gallery", gallery), ("wire", wire))
+    assert later == first
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "take first"])
+def test_an_early_take_with_a_reworded_lede_joins_by_what_it_shares_in_part_too(db, wire_first):
+    """An agency's early take: its lede reworded by the desk, one sentence kept whole and
+    the next kept in part. A sentence shared in part counts in part: a whole one and most
+    of another are more than half of the take's three sentences, where counting only
+    sentences shared by half made it one sentence, a borrowed one."""
+    take = [
+        "OTTAWA (CP) — Ottawa said on Tuesday it would spend $2 billion over the next five "
+        "years to fix ageing water systems in the country's small communities.",
+        WIRE[1],
+        "Municipal leaders had lobbied for years for help with pipes and treatment plants "
+        "that were laid down long ago and now lose much of what they carry.",
+    ]
+    order = [("wire", WIRE), ("take", take)]
+    if not wire_first:
+        order.reverse()
+    found = dict(zip([name for name, _ in order], place(db, *order), strict=True))
+    assert found["take"] == found["wire"]
