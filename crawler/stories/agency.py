@@ -251,13 +251,16 @@ _PHOTO_NAMES = {
 }
 
 
-def photo_agency_of(paragraphs: Iterable[str]) -> str:
+def photo_agency_of(paragraphs: Iterable[str], credits: Iterable[str] = ()) -> str:
     """The agency most of the page's photo credits name (ties: the first in AGENCIES), or
-    UNKNOWN; photo credits are read apart from `agency_of`'s evidence (see the module)."""
+    UNKNOWN: credits read in its paragraphs and captions (`photo_credits`), and `credits`
+    known to be a photo's credit (a figure's credit element, JSON-LD image creditText).
+    Read apart from `agency_of`'s evidence (see the module)."""
     counts: dict[str, int] = {}
-    for paragraph in paragraphs:
-        for agency in photo_credits(paragraph):
-            counts[agency] = counts.get(agency, 0) + 1
+    found = [a for paragraph in paragraphs for a in photo_credits(paragraph)]
+    found += [a for credit in credits for a in _credit_agency(credit)]
+    for agency in found:
+        counts[agency] = counts.get(agency, 0) + 1
     return most_named(counts)
 
 
