@@ -76,6 +76,8 @@ LOCAL = [
         ("Fans gather in Paris. (Photo by JO DOE/AFP via Getty Images)", []),
         ("Fans gather in Paris. JO DOE/AFP via Getty Images", []),
         ("A winner was announced. Credit: Tasos Katopodis/Getty Images", []),
+        ("Biden speaks in Washington. Jim Watson/AFP/Getty Images", []),
+        ("The King in Windsor. Photo: AP/REX/Shutterstock", []),
         # a photo that one agency passes on from another: whose wire carried the text is open
         ("The president speaks in Washington. THE CANADIAN PRESS/AP/Evan Vucci", []),
         # not photo credits: a dateline, dpa's text credit, a poll, a site's own photographer
@@ -221,19 +223,20 @@ def _undated(paragraphs: list[str]) -> list[str]:
 
 
 def test_a_merged_story_counts_and_is_named_by_the_photo_credits_of_both(db):
-    """A gallery of AP photos founds its own one-site story; when a copy bridges it with
-    the full copy's story, the merged story carries three sites and the gallery's photo
-    credits, counted once, and is named from them."""
+    """A copy with an AP photo founds a one-site story; a gallery page founds another
+    (the two share too little to be placed together). When a copy bridges them, the
+    story the first went into carries three sites and its photo credit, counted once,
+    and is named from it by the merge."""
     full, gallery, both = (_undated(text) for text in gallery_world())
-    [f] = persist_batch(db, [replace(_page("wire-1", full), photo_agency="unknown")], T0)
-    [g] = persist_batch(db, [replace(_page("gallery-1", gallery), photo_agency="AP")], T0)
+    [f] = persist_batch(db, [replace(_page("wire-1", full), photo_agency="AP")], T0)
+    [g] = persist_batch(db, [replace(_page("gallery-1", gallery), photo_agency="unknown")], T0)
     assert f.story_id != g.story_id
-    assert _story(db, g.story_id)["agency"] == "unknown"  # one site: its photos name nothing
+    assert _story(db, f.story_id)["agency"] == "unknown"  # one site: its photo names nothing
 
     [c] = persist_batch(db, [replace(_page("regional-1", both), photo_agency="unknown")], T0)
 
     survivor, merged = min(f.story_id, g.story_id), max(f.story_id, g.story_id)
-    assert c.story_id == survivor
+    assert (c.story_id, merged) == (survivor, f.story_id)  # the photo's story was merged away
     story = _story(db, survivor)
     assert story["photo_agencies"] == {"AP": 1, "unknown": 2}
     assert (story["agency"], story["agency_from"]) == ("AP", FROM_PHOTOS)
