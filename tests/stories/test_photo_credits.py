@@ -4,6 +4,7 @@ it is syndicated (two sites or more) and no copy names an agency in its text."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from crawler.stories.agency import (
     story_attribution,
 )
 from crawler.stories.index import StoryIndex
+from tests.helpers import newscrawl
 from tests.stories.test_story_matching import WIRE, member
 from tests.stories.test_story_merge import _page, gallery_world
 
@@ -133,7 +135,7 @@ def _story(db, story_id: str) -> dict:
     return db.stories.find_one({"_id": story_id})
 
 
-def test_a_two_site_story_with_only_photo_evidence_is_named_from_photo_credits(db):
+def test_a_two_site_story_with_only_photo_evidence_is_named_from_photo_credits(db, crawl_env):
     first = _join(db, "herald-1", "herald", [*BARE, AP_CAPTION])
     story = _story(db, first)
     assert (story["agency"], story["agency_from"]) == ("unknown", None)  # one site so far
@@ -146,6 +148,10 @@ def test_a_two_site_story_with_only_photo_evidence_is_named_from_photo_credits(d
     [row] = story_rows(db)
     assert (row["agency"], row["agency_from"]) == ("AP", FROM_PHOTOS)
     assert {m["photo_agency"] for m in row["members"]} == {"AP", "unknown"}
+    # as users see it: the table marks the weaker attribution, --json says what named it
+    [shown] = json.loads(newscrawl("stories", "--json", env=crawl_env).stdout)
+    assert (shown["agency"], shown["agency_from"]) == ("AP", FROM_PHOTOS)
+    assert "AP (photos)" in newscrawl("stories", env={**crawl_env, "COLUMNS": "200"}).stdout
 
 
 def test_a_local_story_with_an_agency_photo_on_one_site_stays_unknown(db):
