@@ -397,6 +397,7 @@ def _ld_names(ld: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
 
 
 FIGURES_READ = 100  # a gallery's first hundred photos say whose photos it carries
+_ASIDE = "ancestor::aside or ancestor::nav or ancestor::footer or ancestor::a"
 _CREDIT_CLASS = (
     ".//*[contains(translate(@class, 'CREDITOPYRHGT', 'creditopyrhgt'), 'credit')"
     " or contains(translate(@class, 'CREDITOPYRHGT', 'creditopyrhgt'), 'copyright')]"
@@ -406,10 +407,14 @@ _CREDIT_CLASS = (
 def _figures(tree: etree._Element) -> tuple[list[str], list[str]]:
     """The captions of the page's figures, and their credit elements' text where the
     markup sets the credit apart (`<span class="credit">`): read before trafilatura
-    prunes the tree, since the body it returns leaves figures out."""
+    prunes the tree, since the body it returns leaves figures out. Figures in a sidebar,
+    the navigation, the footer or a link are other stories' thumbnails ("more from
+    AP"), not this copy's photos."""
     captions: list[str] = []
     credits: list[str] = []
-    figures = tree.xpath("//figure | //figcaption[not(ancestor::figure)]")
+    figures = tree.xpath(
+        f"//figure[not({_ASIDE})] | //figcaption[not(ancestor::figure) and not({_ASIDE})]"
+    )
     for figure in figures[:FIGURES_READ]:
         credit_lines = [_text_of(node) for node in figure.xpath(_CREDIT_CLASS)]
         credits += [line for line in credit_lines if line]

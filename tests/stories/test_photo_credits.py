@@ -189,7 +189,15 @@ def _page_html(paragraphs: list[str], figure: str) -> bytes:
 def test_crawled_pages_photo_captions_name_a_syndicated_story(db):
     """The crawl's path: the extractor leaves figures out of the body, so captions and
     credit elements are read from the markup with the page."""
+    # other stories' thumbnails in a sidebar and in links are not this copy's photos
+    teasers = "".join(
+        f'<aside><figure><img src="t{n}.jpg"><figcaption>Elsewhere. (AFP Photo/Jo Roe {n})'
+        f'</figcaption></figure></aside><a href="/more"><figure><img src="u{n}.jpg">'
+        f"<figcaption>More news {n}. REUTERS/Ann Doe</figcaption></figure></a>"
+        for n in range(2)
+    )
     caption = f'<figure><img src="a.jpg"><figcaption>{AP_CAPTION}</figcaption></figure>'
+    caption += teasers
     credit = (
         '<figure><img src="b.jpg"><figcaption><span>Pipes in Brandon</span>'
         '<span class="photo-credit">AP Photo/Jo Doe</span></figcaption></figure>'
