@@ -126,7 +126,7 @@ def prepare(fetched: FetchedPage) -> Prepared:
         run_id=fetched.run_id,
         agency=agency_of(extracted.paragraphs, extracted.authors, extracted.credits),
         photo_agency=photo_agency_of(
-            [*extracted.paragraphs, *extracted.captions], extracted.photo_credits
+            extracted.paragraphs, extracted.photo_credits, extracted.captions
         ),
         evidence=evidence,
     )

@@ -223,7 +223,7 @@ _PARTS = re.compile(r"\s*[/,;|]\s*")
 # the words around an agency's name in a credit, taken off before it is read
 _CREDIT_NOISE = re.compile(
     r"\b(?:photos?|fotos?|photograph|picture[- ]alliance|pictures?|pic|images?|bild|"
-    r"file|files|archives?|archiv|handout|pool|credit|crédit|by|von|par)\b|©|\(c\)",
+    r"file|files|archives?|archiv|handout|pool|credit|crédit|copyright|by|von|par)\b|©|\(c\)",
     re.I,
 )
 # a picture service that resells every agency's photos to anyone ("AFP via Getty
@@ -251,27 +251,37 @@ _PHOTO_NAMES = {
 }
 
 
-def photo_agency_of(paragraphs: Iterable[str], credits: Iterable[str] = ()) -> str:
+def photo_agency_of(
+    paragraphs: Iterable[str], credits: Iterable[str] = (), captions: Iterable[str] = ()
+) -> str:
     """The agency most of the page's photo credits name (ties: the first in AGENCIES), or
-    UNKNOWN: credits read in its paragraphs and captions (`photo_credits`), and `credits`
-    known to be a photo's credit (a figure's credit element, JSON-LD image creditText).
-    Read apart from `agency_of`'s evidence (see the module)."""
+    UNKNOWN: credits read in its paragraphs and its figures' `captions` (`photo_credits`),
+    and `credits` known to be a photo's credit (a figure's credit element, JSON-LD image
+    creditText). Read apart from `agency_of`'s evidence (see the module)."""
     counts: dict[str, int] = {}
     found = [a for paragraph in paragraphs for a in photo_credits(paragraph)]
+    found += [a for caption in captions for a in photo_credits(caption, caption=True)]
     found += [a for credit in credits for a in _credit_agency(credit)]
     for agency in found:
         counts[agency] = counts.get(agency, 0) + 1
     return most_named(counts)
 
 
-def photo_credits(paragraph: str) -> list[str]:
-    """The agency of each photo credit in a caption line, in order (one per credit)."""
+def photo_credits(paragraph: str, caption: bool = False) -> list[str]:
+    """The agency of each photo credit in a line of text, in order (one per credit).
+    `caption`: the line is known to be a photo's caption (a page's <figcaption>), so an
+    agency alone in brackets closing it ("... on Aug. 31, 2019. (AP)") is its credit; in
+    running text that is the copy's own credit, read by `agency_of` when at all."""
     found: list[str] = []
     rest = paragraph
     for match in list(_BRACKETED.finditer(paragraph)):
         credit = match.group("credit")
         closes = not paragraph[match.end() :].strip()
-        if _PHOTO_WORD.search(credit) or (closes and _names_a_person(credit)):
+        if (
+            _PHOTO_WORD.search(credit)
+            or (closes and _names_a_person(credit))
+            or (closes and caption and _agency_part(credit) is not None)
+        ):
             found += _credit_agency(credit)
             rest = rest.replace(match.group(0), " ")
     for match in list(_LABELLED.finditer(rest)):
@@ -280,7 +290,8 @@ def photo_credits(paragraph: str) -> list[str]:
     tail = _TAIL.search(rest.strip())
     if tail:
         credit = tail.group("credit")
-        if "/" in credit or re.match(r"\s*photo\b", credit, re.I):
+        bracketed = credit.lstrip().startswith(("(", "["))  # read above, or no credit
+        if not bracketed and ("/" in credit or re.match(r"\s*photo\b", credit, re.I)):
             found += _credit_agency(credit)
     return found
 
@@ -301,7 +312,7 @@ def _credit_agency(credit: str) -> list[str]:
 
 
 def _agency_part(part: str) -> str | None:
-    bare = " ".join(_CREDIT_NOISE.sub(" ", part).split()).strip(" -–—.:").casefold()
+    bare = " ".join(_CREDIT_NOISE.sub(" ", part).split()).strip(" -–—.:()[]").casefold()
     return _PHOTO_NAMES.get(bare)
 
 

@@ -102,6 +102,12 @@ def test_a_caption_line_s_credits_name_the_photos_agency(line, agencies):
 def test_a_page_s_photo_agency_is_the_one_most_of_its_credits_name():
     gallery = [AP_CAPTION, AP_CAPTION, "Fans in Santos. [Franck Fife, AFP]", *BARE]
     assert photo_agency_of(gallery) == "AP"
+    # a figure's caption closed by the agency alone in brackets, as some US sites print it
+    assert photo_agency_of(BARE, captions=["A ship leaves Miami, on Aug. 31, 2019. (AP)"]) == "AP"
+    assert photo_agency_of([*BARE, "A ship leaves Miami, on Aug. 31, 2019. (AP)"]) == "unknown"
+    # credit elements as the markup sets them apart, brackets and "Image copyright" included
+    assert photo_agency_of(BARE, ["(Jo Saxon / Associated Press)"]) == "AP"
+    assert photo_agency_of(BARE, ["Image copyright Reuters"]) == "Reuters"
     # ties go to the first in AGENCIES order, as for text evidence
     assert photo_agency_of(["Fans. [Jo Doe, AFP]", "Crowds. REUTERS/Jo Doe"]) == "Reuters"
     # credits the markup sets apart (a figure's credit element, JSON-LD creditText)
