@@ -190,11 +190,11 @@ def story_agency(origin: Mapping[str, object] | None, counts: Mapping[str, int])
 # Hand-written for the same reason as the rest of this module: no library reads caption
 # credits. The styles are the agencies' own and their clients' (checked on the wire set's
 # pages and stored pages of AP, CP, Reuters, AFP and dpa photos):
-#   "(AP Photo/Matias Delacroix)", "(AP Photo)", "(AP Photo/Jane Doe, File)", "(AP File
-#   Photo)", "Photo: AP file", "[Franck Fife, AFP]", "© Frederic J. BROWN / AFP", "(AFP
+#   "(AP Photo/Ana Ruiz)", "(AP Photo)", "(AP Photo/Jane Doe, File)", "(AP File
+#   Photo)", "Photo: AP file", "[Luc Morel, AFP]", "© Paul R. MARTIN / AFP", "(AFP
 #   PHOTO / Jo Doe)", "(Photo: AFP / Jo Doe)", "(Photo by Jo Doe / AFP)", "THE CANADIAN
-#   PRESS/Nathan Denette", "PHOTO JO DOE, LA PRESSE CANADIENNE", "REUTERS/Jane Doe/File
-#   Photo", "Foto: Oliver Berg/dpa", "Foto: dpa Picture-Alliance", "Photograph: Jo Doe/AP".
+#   PRESS/Sam Kerr", "PHOTO JO DOE, LA PRESSE CANADIENNE", "REUTERS/Jane Doe/File
+#   Photo", "Foto: Jan Vogel/dpa", "Foto: dpa Picture-Alliance", "Photograph: Jo Doe/AP".
 # A credit is split into its parts (at "/", ",", ";", "|"); a part that is nothing but an
 # agency's name, once the words "Photo", "File", "Foto" ... are taken off, names it. A
 # credit is short (100 characters at most): a longer run is a sentence that mentions one.
@@ -205,10 +205,10 @@ PHOTO_MIN_SITES = 2  # a story on one site is that site's story, whatever its ph
 _PHOTO_WORD = re.compile(
     r"\b(?:photos?|fotos?|photograph|picture|pic|image|bild|file|crédit photo)\b", re.I
 )
-# a credit in brackets: "(AP Photo/Jane Doe)", "[Franck Fife, AFP]"
+# a credit in brackets: "(AP Photo/Jane Doe)", "[Luc Morel, AFP]"
 _BRACKETED = re.compile(r"[(\[](?P<credit>[^()\[\]]{1,100})[)\]]")
 # a labelled credit, up to a closing bracket or the paragraph's end: "Photo: AP file",
-# "Foto: Oliver Berg/dpa", "Photo by Jo Doe / AFP", "Crédit photo : PC"
+# "Foto: Jan Vogel/dpa", "Photo by Jo Doe / AFP", "Crédit photo : PC"
 _LABELLED = re.compile(
     r"(?:\b(?:photos?|fotos?|photograph|picture|pic|image|bild|credit|crédit(?: photo)?)"
     r"\s*(?::|\bby\b|\bvon\b)|©)\s*(?P<credit>[^()\[\]©]{1,100}?)\s*(?:[)\]]|$)",
@@ -298,13 +298,13 @@ def photo_credits(paragraph: str, caption: bool = False) -> list[str]:
 
 def _names_a_person(credit: str) -> bool:
     """A bracketed group that closes a caption is a credit when one of its parts is a
-    photographer's name ("[Franck Fife, AFP]"), not "(dpa/lnw)" or "(AP)"."""
+    photographer's name ("[Luc Morel, AFP]"), not "(dpa/lnw)" or "(AP)"."""
     return any(part[:1].isupper() and _agency_part(part) is None for part in _PARTS.split(credit))
 
 
 def _credit_agency(credit: str) -> list[str]:
     """The agency one credit names: none when it names none, a distributor, or more than
-    one agency ("THE CANADIAN PRESS/AP/Evan Vucci": whose wire carried the text is open)."""
+    one agency ("THE CANADIAN PRESS/AP/Ed Vance": whose wire carried the text is open)."""
     if _DISTRIBUTOR.search(credit):
         return []
     named = {a for a in map(_agency_part, _PARTS.split(credit)) if a is not None}

@@ -31,8 +31,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 # the wire copy as regional sites print it without dateline or credit line
 BARE = [WIRE[0].split("— ", 1)[1], *WIRE[1:]]
 AP_CAPTION = (
-    "A crew repairs a water main in Brandon, Man., Tuesday, Nov. 4, 2025. "
-    "(AP Photo/Matias Delacroix)"
+    "A crew repairs a water main in Brandon, Man., Tuesday, Nov. 4, 2025. (AP Photo/Ana Ruiz)"
 )
 
 # a staff-written local story that runs with an AP photo
@@ -50,45 +49,45 @@ LOCAL = [
     [
         # AP's own caption style, and its clients' short forms
         (AP_CAPTION, ["AP"]),
-        ("Willie Mays poses at the Polo Grounds in New York, June 9, 1951. (AP Photo)", ["AP"]),
-        ("The Queen visits the set in Manchester. (AP Photo/Scott Heppell, File)", ["AP"]),
-        ("The Queen enters Buckingham Palace, June 2, 1953. (AP File Photo)", ["AP"]),
+        ("A catcher poses at the ballpark in New York, June 9, 1951. (AP Photo)", ["AP"]),
+        ("The mayor visits the set in Manchester. (AP Photo/Tom Hale, File)", ["AP"]),
+        ("The mayor enters city hall, June 2, 1953. (AP File Photo)", ["AP"]),
         (" date 2024-02-06 Photo: AP file", ["AP"]),
-        ("The president speaks in the Rose Garden. Photograph: Evan Vucci/AP", ["AP"]),
+        ("The president speaks in the Rose Garden. Photograph: Ed Vance/AP", ["AP"]),
         # AFP: Taipei Times, Al Jazeera-style brackets, AFP's own copyright line
-        ("A man places a candle on the star of Betty White in Los Angeles. Photo: AFP", ["AFP"]),
-        ("Fans celebrate at the Stade de France on Sunday. [Franck Fife, AFP]", ["AFP"]),
-        ("Quincy Jones in Hollywood, on November 27, 2018.  © Frederic J. BROWN / AFP", ["AFP"]),
-        ("Migrants sit on a boat on May 14, 2015. (AFP PHOTO / Christophe ARCHAMBAULT)", ["AFP"]),
-        ("Lawyers pose in Paris. (Photo by Joel Saget / AFP)", ["AFP"]),
+        ("A man places a candle on an actress's star in Los Angeles. Photo: AFP", ["AFP"]),
+        ("Fans celebrate at the stadium on Sunday. [Luc Morel, AFP]", ["AFP"]),
+        ("A composer waves in Hollywood, on November 7, 2018.  © Paul R. MARTIN / AFP", ["AFP"]),
+        ("Fishermen sit on a boat on May 4, 2015. (AFP PHOTO / Marc DUVAL)", ["AFP"]),
+        ("Lawyers pose in Paris. (Photo by Remi Blanc / AFP)", ["AFP"]),
         # CP, in English and French
-        ("Chartrand speaks in Winnipeg on Tuesday. THE CANADIAN PRESS/Nathan Denette", ["CP"]),
-        ("Le premier ministre à Québec. PHOTO JACQUES BOISSINOT, LA PRESSE CANADIENNE", ["CP"]),
+        ("The chief speaks in Winnipeg on Tuesday. THE CANADIAN PRESS/Sam Kerr", ["CP"]),
+        ("Le premier ministre à Québec. PHOTO LUC GAGNON, LA PRESSE CANADIENNE", ["CP"]),
         # Reuters
-        ("Betty White died at the age of 99 (REUTERS / Danny Moloshok / File Photo)", ["Reuters"]),
+        ("The actress died at the age of 99 (REUTERS / Dan Mills / File Photo)", ["Reuters"]),
         (
-            "A chef poses in Seattle, Washington, U.S. March 20, 2020. REUTERS/David Ryder",
+            "A chef poses in Seattle, Washington, U.S. March 2, 2020. REUTERS/Dave Ray",
             ["Reuters"],
         ),
         # dpa, as German papers credit it
-        ("Foto: Oliver Berg/dpa", ["dpa"]),
-        ("Foto: Kay Nietfeld/ dpa", ["dpa"]),
-        ("Foto: picture alliance / dpa | Oliver Berg", ["dpa"]),
+        ("Foto: Jan Vogel/dpa", ["dpa"]),
+        ("Foto: Eva Stein/ dpa", ["dpa"]),
+        ("Foto: picture alliance / dpa | Jan Vogel", ["dpa"]),
         # the Getty trap: AFP's photos resold by Getty run with everyone's stories
         ("Fans gather in Paris. (Photo by JO DOE/AFP via Getty Images)", []),
         ("Fans gather in Paris. JO DOE/AFP via Getty Images", []),
-        ("A winner was announced. Credit: Tasos Katopodis/Getty Images", []),
-        ("Biden speaks in Washington. Jim Watson/AFP/Getty Images", []),
+        ("A winner was announced. Credit: Nick Pappas/Getty Images", []),
+        ("The senator speaks in Washington. Tim Walsh/AFP/Getty Images", []),
         ("The King in Windsor. Photo: AP/REX/Shutterstock", []),
         # a photo that one agency passes on from another: whose wire carried the text is open
-        ("The president speaks in Washington. THE CANADIAN PRESS/AP/Evan Vucci", []),
+        ("The president speaks in Washington. THE CANADIAN PRESS/AP/Ed Vance", []),
         # not photo credits: a dateline, dpa's text credit, a poll, a site's own photographer
-        ("LOS ANGELES (AP) – Betty White, a television mainstay, has died.", []),
+        ("LOS ANGELES (AP) – The actress, a television mainstay, has died.", []),
         ("Es bleibt warm. (dpa/lni)", []),
         ("A Reuters/Ipsos poll found most voters undecided", []),
         ("The poll (Reuters/Ipsos) found most voters undecided about the measure.", []),
-        ("Photo : Radio-Canada / Ivanoh Demers", []),
-        ("Symbolbild ©Juraj Varga auf Pixabay", []),
+        ("Photo : Radio-Canada / Yves Roy", []),
+        ("Symbolbild ©Ivo Novak auf Pixabay", []),
         ("(Reporting by Jane Doe; Editing by John Roe)", []),
         ("The mayor said the AP photo was taken in 2019.", []),
         # two photos in one caption block: one credit each
@@ -100,7 +99,7 @@ def test_a_caption_line_s_credits_name_the_photos_agency(line, agencies):
 
 
 def test_a_page_s_photo_agency_is_the_one_most_of_its_credits_name():
-    gallery = [AP_CAPTION, AP_CAPTION, "Fans in Santos. [Franck Fife, AFP]", *BARE]
+    gallery = [AP_CAPTION, AP_CAPTION, "Fans in Santos. [Luc Morel, AFP]", *BARE]
     assert photo_agency_of(gallery) == "AP"
     # a figure's caption closed by the agency alone in brackets, as some US sites print it
     assert photo_agency_of(BARE, captions=["A ship leaves Miami, on Aug. 31, 2019. (AP)"]) == "AP"
