@@ -168,9 +168,13 @@ AGENCY_OF_LABEL["dpa"] = "dpa"
 
 def _agency_share(docs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
     """Share of labelled stories whose pages' story names the right agency (the story's
-    agency as `newscrawl cluster` reports it, for the story's first page)."""
+    agency as `newscrawl cluster` reports it, for the story's first page); how many were
+    named from photo credits alone, and how many that expect `unknown` (independent
+    reports, other outlets' stories) were named all the same."""
     right = total = 0
     agency_stories = right_agency = 0
+    from_photos = right_from_photos = 0
+    unknown_named = unknown_named_from_photos = 0
     seen: set[str] = set()
     for doc, row in zip(docs, rows, strict=True):
         if doc["story"] in seen:
@@ -179,13 +183,24 @@ def _agency_share(docs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Non
         expected = AGENCY_OF_LABEL.get(doc["story"].split("-")[0], "unknown")
         total += 1
         right += row["agency"] == expected
+        photo = row.get("agency_from") == "photo credits"
+        from_photos += photo
+        right_from_photos += photo and row["agency"] == expected
         if expected != "unknown":
             agency_stories += 1
             right_agency += row["agency"] == expected
+        elif row["agency"] != "unknown":
+            unknown_named += 1
+            unknown_named_from_photos += photo
     print(
         f"  agency: {right}/{total} stories named right ({right / max(total, 1):.3f}); "
         f"of the {agency_stories} agency stories, {right_agency} "
         f"({right_agency / max(agency_stories, 1):.3f})"
+    )
+    print(
+        f"  agency from photo credits (no text evidence, 2+ sites): {from_photos} stories, "
+        f"{right_from_photos} right; of the {total - agency_stories} stories expecting "
+        f"unknown, {unknown_named} named ({unknown_named_from_photos} from photo credits)"
     )
 
 

@@ -1,11 +1,13 @@
 """`newscrawl cluster FILE.jsonl`: deduplicate an export with the pipeline's own clustering.
 
-Input lines: {"id", "text"} with optional "title", "url", "site", "published",
-"authors" and "credits" (names from the page's JSON-LD: publisher, sourceOrganization).
-Output lines: {"id", "story", "agency"} in input order, where "story" is the id of the
-first document of that story and "agency" the news agency the story names
-(crawler.stories.agency: AP, CP, Reuters, AFP, dpa or unknown). Runs in a scratch database that is dropped
-afterwards, so it never touches the crawl data.
+Input lines: {"id", "text"} with optional "title", "url", "site" (when absent: the
+URL's host, without "www."), "published", "authors" and "credits" (names from the
+page's JSON-LD: publisher, sourceOrganization).
+Output lines: {"id", "story", "agency", "agency_from"} in input order, where "story" is
+the id of the first document of that story, "agency" the news agency the story names
+(crawler.stories.agency: AP, CP, Reuters, AFP, dpa or unknown) and "agency_from" the
+kind of evidence that named it ("text", "photo credits" or null). Runs in a scratch
+database that is dropped afterwards, so it never touches the crawl data.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from crawler.clock import utcnow
 from crawler.store import connect, ensure_indexes
 from crawler.store.reads import in_batches
 from crawler.stories import Member, StoryIndex
-from crawler.stories.agency import UNKNOWN, agency_of
+from crawler.stories.agency import UNKNOWN, agency_of, photo_agency_of
 from crawler.text import normalize
 from crawler.text.dates import parse_date
 
@@ -60,7 +63,7 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
             authors = _names(doc.get("authors"))
             member = Member(
                 article_id=article_id,
-                site=str(doc.get("site") or ""),
+                site=str(doc.get("site") or _host(doc.get("url"))),
                 url=str(doc.get("url") or ""),
                 title=normalize.clean_title(doc.get("title") or ""),
                 paragraphs=paragraphs,
@@ -71,6 +74,7 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                 label=str(doc["id"]),
                 authors=authors,
                 agency=agency_of(paragraphs, authors, _names(doc.get("credits"))),
+                photo_agency=photo_agency_of(paragraphs),
             )
             members.append(member)
         # the story index reads an originating copy's text from `articles`, as in a crawl
@@ -88,7 +92,7 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
             doc["_id"]: doc["story_id"] for doc in db.story_members.find({}, {"story_id": 1})
         }
         story_ids = [story_of.get(m.article_id, m.article_id) for m in members]
-        agency = {doc["_id"]: doc.get("agency") for doc in db.stories.find({}, {"agency": 1})}
+        named = {doc["_id"]: doc for doc in db.stories.find({}, {"agency": 1, "agency_from": 1})}
         story_label: dict[str, Any] = {}
         out = []
         for doc, story_id in zip(docs, story_ids, strict=True):
@@ -97,13 +101,26 @@ def cluster_documents(docs: list[dict[str, Any]], uri: str) -> list[dict[str, An
                 {
                     "id": doc["id"],
                     "story": story_label[story_id],
-                    "agency": agency.get(story_id) or UNKNOWN,
+                    "agency": named.get(story_id, {}).get("agency") or UNKNOWN,
+                    "agency_from": named.get(story_id, {}).get("agency_from"),
                 }
             )
         return out
     finally:
         db.client.drop_database(db.name)
         db.client.close()
+
+
+def _host(url: Any) -> str:
+    """The site of a document given only its URL: its host, "www." taken off (a story
+    carried by two hosts is carried by two sites: crawler.stories.agency)."""
+    if not isinstance(url, str) or not url:
+        return ""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:  # "http://[bad": no host to name; the document is clustered all the same
+        return ""
+    return host.lower().removeprefix("www.")
 
 
 def _names(value: Any) -> list[str]:

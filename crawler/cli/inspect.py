@@ -270,6 +270,7 @@ def story_rows(
                 "sites": story.get("sites", []),
                 "origin": story.get("origin"),
                 "agency": story.get("agency") or "unknown",
+                "agency_from": _agency_from(story),
                 "first_published": story.get("first_published"),
                 "last_joined": story.get("last_joined"),
                 "sample": story.get("sample", []),
@@ -283,6 +284,7 @@ def story_rows(
                             "title",
                             "similarity",
                             "agency",
+                            "photo_agency",
                             "joined_at",
                             "changes",
                         )
@@ -292,6 +294,14 @@ def story_rows(
             }
         )
     return rows
+
+
+def _agency_from(story: Doc) -> str | None:
+    """The kind of evidence that named the story ("text", "photo credits"); a story named
+    before photo credits were read (no `agency_from`) was named from text."""
+    if (story.get("agency") or "unknown") == "unknown":
+        return None
+    return story.get("agency_from") or "text"
 
 
 def first_members(db: Any, story: Doc, limit: int) -> list[Doc]:
@@ -453,7 +463,7 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
         cells.append(
             (
                 str(row["size"]),
-                row.get("agency") or "unknown",
+                _agency_cell(row),
                 _story_cell(row),
                 origin.get("site") or "-",
                 _when(row.get("last_joined")),
@@ -461,6 +471,12 @@ def cmd_stories(args: argparse.Namespace, db: Any) -> int:
         )
     print_table("stories (biggest, then newest)", columns, cells)
     return 0
+
+
+def _agency_cell(row: Doc) -> str:
+    """The agency, marked when only photo credits named it (weaker evidence)."""
+    agency = row.get("agency") or "unknown"
+    return f"{agency} (photos)" if row.get("agency_from") == "photo credits" else agency
 
 
 def _story_cell(row: Doc) -> str:

@@ -22,7 +22,7 @@ from crawler.pipeline import identity
 from crawler.stages import StageClock
 from crawler.store import ArticleStore, Page, SaveResult, compress_raw
 from crawler.stories import Member, StoryIndex, follow_merges, shingle_hashes
-from crawler.stories.agency import agency_of
+from crawler.stories.agency import agency_of, photo_agency_of
 from crawler.text import chrome, nonarticle, normalize
 from crawler.text.dates import parse_date
 from crawler.text.extract import EXTRACTOR_VERSION, ExtractionError, extract
@@ -125,6 +125,9 @@ def prepare(fetched: FetchedPage) -> Prepared:
         },
         run_id=fetched.run_id,
         agency=agency_of(extracted.paragraphs, extracted.authors, extracted.credits),
+        photo_agency=photo_agency_of(
+            extracted.paragraphs, extracted.photo_credits, extracted.captions
+        ),
         evidence=evidence,
     )
     timings = {"extract": extracted_at - started, "normalise": time.perf_counter() - extracted_at}
@@ -249,4 +252,5 @@ def _member(page: Page, rejoin: bool = False) -> Member:
         hashes=page.shingles,
         body_hash=page.body_hash,
         agency=page.agency,
+        photo_agency=page.photo_agency,
     )

@@ -58,6 +58,7 @@ class Page:
     extractor: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     agency: str | None = None  # crawler.stories.agency.agency_of, computed by the worker
+    photo_agency: str | None = None  # crawler.stories.agency.photo_agency_of, likewise
     # what the response and the run's other pages say (crawler.text.nonarticle): set by the
     # extraction worker, completed with the run's evidence before the page is judged
     evidence: Evidence | None = None

@@ -16,6 +16,13 @@ patterns are the agencies' own published credit styles.
 
 A story's agency is its originating copy's when that one is known, else the
 agency most of its members name (crawler.stories.members).
+
+Photo credits ("(AP Photo/Jane Doe)", "REUTERS/Jane Doe", "Foto: Jo Doe/dpa") are
+weaker evidence, read apart (`photo_agency_of`): a staff-written local story often
+runs with an agency's photo. A story is named from them only when no member names
+an agency in its text and the story is carried by PHOTO_MIN_SITES sites or more
+(`story_attribution`): a text republished across sites is syndicated, and its
+photo credits are then the best remaining hint of the syndicator.
 """
 
 from __future__ import annotations
@@ -176,8 +183,162 @@ def story_agency(origin: Mapping[str, object] | None, counts: Mapping[str, int])
     named = str((origin or {}).get("agency") or UNKNOWN)
     if named != UNKNOWN:
         return named
+    return most_named(counts)
+
+
+# -- photo credits ----------------------------------------------------------------------
+# Hand-written for the same reason as the rest of this module: no library reads caption
+# credits. The styles are the agencies' own and their clients' (checked on the wire set's
+# pages and stored pages of AP, CP, Reuters, AFP and dpa photos):
+#   "(AP Photo/Ana Ruiz)", "(AP Photo)", "(AP Photo/Jane Doe, File)", "(AP File
+#   Photo)", "Photo: AP file", "[Luc Morel, AFP]", "© Paul R. MARTIN / AFP", "(AFP
+#   PHOTO / Jo Doe)", "(Photo: AFP / Jo Doe)", "(Photo by Jo Doe / AFP)", "THE CANADIAN
+#   PRESS/Sam Kerr", "PHOTO JO DOE, LA PRESSE CANADIENNE", "REUTERS/Jane Doe/File
+#   Photo", "Foto: Jan Vogel/dpa", "Foto: dpa Picture-Alliance", "Photograph: Jo Doe/AP".
+# A credit is split into its parts (at "/", ",", ";", "|"); a part that is nothing but an
+# agency's name, once the words "Photo", "File", "Foto" ... are taken off, names it. A
+# credit is short (100 characters at most): a longer run is a sentence that mentions one.
+FROM_TEXT = "text"
+FROM_PHOTOS = "photo credits"
+PHOTO_MIN_SITES = 2  # a story on one site is that site's story, whatever its photos say
+
+_PHOTO_WORD = re.compile(
+    r"\b(?:photos?|fotos?|photograph|picture|pic|image|bild|file|crédit photo)\b", re.I
+)
+# a credit in brackets: "(AP Photo/Jane Doe)", "[Luc Morel, AFP]"
+_BRACKETED = re.compile(r"[(\[](?P<credit>[^()\[\]]{1,100})[)\]]")
+# a labelled credit, up to a closing bracket or the paragraph's end: "Photo: AP file",
+# "Foto: Jan Vogel/dpa", "Photo by Jo Doe / AFP", "Crédit photo : PC"
+_LABELLED = re.compile(
+    r"(?:\b(?:photos?|fotos?|photograph|picture|pic|image|bild|credit|crédit(?: photo)?)"
+    r"\s*(?::|\bby\b|\bvon\b)|©)\s*(?P<credit>[^()\[\]©]{1,100}?)\s*(?:[)\]]|$)",
+    re.I,
+)
+# a credit closing a caption without brackets: "... in Winnipeg. THE CANADIAN PRESS/Jo
+# Doe", "REUTERS/Jane Doe", "Jo Doe/AP", "PHOTO JO DOE, LA PRESSE CANADIENNE"
+_TAIL = re.compile(
+    r"(?:^|[.!?][\"”’»]?\s+)(?P<credit>[^.!?]{1,100})$",
+)
+_PARTS = re.compile(r"\s*[/,;|]\s*")
+# the words around an agency's name in a credit, taken off before it is read
+_CREDIT_NOISE = re.compile(
+    r"\b(?:photos?|fotos?|photograph|picture[- ]alliance|pictures?|pic|images?|bild|"
+    r"file|files|archives?|archiv|handout|pool|credit|crédit|copyright|by|von|par)\b|©|\(c\)",
+    re.I,
+)
+# a picture service that resells every agency's photos to anyone ("AFP via Getty
+# Images", "AP/REX/Shutterstock"): its credit says nothing of who syndicated the text
+_DISTRIBUTOR = re.compile(
+    r"\bvia\b|\bgetty\b|shutterstock|\brex\b|alamy|\bimago\b|\bzuma\b|\bsipa\b|abaca|newscom",
+    re.I,
+)
+_PHOTO_NAMES = {
+    "ap": "AP",
+    "associated press": "AP",
+    "the associated press": "AP",
+    "cp": "CP",
+    "pc": "CP",
+    "canadian press": "CP",
+    "the canadian press": "CP",
+    "la presse canadienne": "CP",
+    "reuters": "Reuters",
+    "afp": "AFP",
+    "agence france-presse": "AFP",
+    "agence france presse": "AFP",
+    "dpa": "dpa",
+    "dpa-zentralbild": "dpa",
+    "dpa-bildfunk": "dpa",
+}
+
+
+def photo_agency_of(
+    paragraphs: Iterable[str], credits: Iterable[str] = (), captions: Iterable[str] = ()
+) -> str:
+    """The agency most of the page's photo credits name (ties: the first in AGENCIES), or
+    UNKNOWN: credits read in its paragraphs and its figures' `captions` (`photo_credits`),
+    and `credits` known to be a photo's credit (a figure's credit element, JSON-LD image
+    creditText). Read apart from `agency_of`'s evidence (see the module)."""
+    counts: dict[str, int] = {}
+    found = [a for paragraph in paragraphs for a in photo_credits(paragraph)]
+    found += [a for caption in captions for a in photo_credits(caption, caption=True)]
+    found += [a for credit in credits for a in _credit_agency(credit)]
+    for agency in found:
+        counts[agency] = counts.get(agency, 0) + 1
+    return most_named(counts)
+
+
+def photo_credits(paragraph: str, caption: bool = False) -> list[str]:
+    """The agency of each photo credit in a line of text, in order (one per credit).
+    `caption`: the line is known to be a photo's caption (a page's <figcaption>), so an
+    agency alone in brackets closing it ("... on Aug. 31, 2019. (AP)") is its credit; in
+    running text that is the copy's own credit, read by `agency_of` when at all."""
+    found: list[str] = []
+    rest = paragraph
+    for match in list(_BRACKETED.finditer(paragraph)):
+        credit = match.group("credit")
+        closes = not paragraph[match.end() :].strip()
+        if (
+            _PHOTO_WORD.search(credit)
+            or (closes and _names_a_person(credit))
+            or (closes and caption and _agency_part(credit) is not None)
+        ):
+            found += _credit_agency(credit)
+            rest = rest.replace(match.group(0), " ")
+    for match in list(_LABELLED.finditer(rest)):
+        found += _credit_agency(match.group("credit"))
+        rest = rest.replace(match.group(0), " ")
+    tail = _TAIL.search(rest.strip())
+    if tail:
+        credit = tail.group("credit")
+        bracketed = credit.lstrip().startswith(("(", "["))  # read above, or no credit
+        if not bracketed and ("/" in credit or re.match(r"\s*photo\b", credit, re.I)):
+            found += _credit_agency(credit)
+    return found
+
+
+def _names_a_person(credit: str) -> bool:
+    """A bracketed group that closes a caption is a credit when one of its parts is a
+    photographer's name ("[Luc Morel, AFP]"), not "(dpa/lnw)" or "(AP)"."""
+    return any(part[:1].isupper() and _agency_part(part) is None for part in _PARTS.split(credit))
+
+
+def _credit_agency(credit: str) -> list[str]:
+    """The agency one credit names: none when it names none, a distributor, or more than
+    one agency ("THE CANADIAN PRESS/AP/Ed Vance": whose wire carried the text is open)."""
+    if _DISTRIBUTOR.search(credit):
+        return []
+    named = {a for a in map(_agency_part, _PARTS.split(credit)) if a is not None}
+    return list(named) if len(named) == 1 else []
+
+
+def _agency_part(part: str) -> str | None:
+    bare = " ".join(_CREDIT_NOISE.sub(" ", part).split()).strip(" -–—.:()[]").casefold()
+    return _PHOTO_NAMES.get(bare)
+
+
+def most_named(counts: Mapping[str, int]) -> str:
+    """The agency named most often (ties: the first in AGENCIES), or UNKNOWN."""
     known = {a: n for a, n in counts.items() if a != UNKNOWN and n > 0}
     if not known:
         return UNKNOWN
     order = {a: i for i, a in enumerate(AGENCIES)}
     return max(known, key=lambda a: (known[a], -order.get(a, len(AGENCIES))))
+
+
+def story_attribution(
+    origin: Mapping[str, object] | None,
+    counts: Mapping[str, int],
+    photo_counts: Mapping[str, int],
+    site_count: int,
+) -> tuple[str, str | None]:
+    """A story's agency and the kind of evidence that named it (FROM_TEXT, FROM_PHOTOS or
+    None): text evidence first (story_agency); photo credits only when no member has
+    text evidence and the story is carried by PHOTO_MIN_SITES sites or more."""
+    named = story_agency(origin, counts)
+    if named != UNKNOWN:
+        return named, FROM_TEXT
+    if site_count >= PHOTO_MIN_SITES:
+        photo = most_named(photo_counts)
+        if photo != UNKNOWN:
+            return photo, FROM_PHOTOS
+    return UNKNOWN, None

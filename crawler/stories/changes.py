@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crawler.stories.agency import agency_of
+from crawler.stories.agency import agency_of, photo_agency_of
 from crawler.stories.placement import Member
 from crawler.stories.shingles import is_wire_copy
 from crawler.text import normalize
@@ -23,6 +23,7 @@ def member_entry(member: Member, similarity: float, now: datetime) -> Doc:
         "published": member.published,
         "wire_dateline": is_wire_copy(member.paragraphs, member.authors),
         "agency": member.agency or agency_of(member.paragraphs, member.authors),
+        "photo_agency": member.photo_agency or photo_agency_of(member.paragraphs),
     }
     if member.label is not None:
         entry["label"] = member.label

@@ -24,7 +24,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from crawler.store.writes import insert_new
-from crawler.stories.agency import UNKNOWN, story_agency
+from crawler.stories.agency import FROM_TEXT, UNKNOWN, story_attribution
 from crawler.stories.changes import local_changes, member_entry, origin_rank
 from crawler.stories.placement import Assignment, Member
 from crawler.types import Doc
@@ -113,9 +113,11 @@ def _summarise(
     """One bulk update of the summaries whatever the stories' sizes; upserts, so joins
     racing a story's founding land in it too. The stories this call created.
 
-    Each story counts its members' agencies (`agencies`) and names one (`agency`,
-    crawler.stories.agency.story_agency) from what was read before this batch plus the
-    batch: a join racing this one is counted in, and named at the story's next join."""
+    Each story counts its members' agencies (`agencies`) and photo credits' agencies
+    (`photo_agencies`) and names one (`agency`, with `agency_from`: the kind of evidence,
+    crawler.stories.agency.story_attribution) from what was read before this batch plus
+    the batch (counts and sites): a join racing this one is counted in, and named at the
+    story's next join."""
     if not new:
         return set()
     updates = []
@@ -123,13 +125,13 @@ def _summarise(
         first = min(entries, key=origin_rank)
         sample = [{k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in entries]
         story = stories.get(story_id) or {}
-        counts = dict(story.get("agencies") or {})
-        batch: dict[str, int] = {}
-        for entry in entries:
-            name = entry.get("agency") or UNKNOWN
-            batch[name] = batch.get(name, 0) + 1
-            counts[name] = counts.get(name, 0) + 1
+        batch = _tally(entries, "agency")
+        photo_batch = _tally(entries, "photo_agency")
+        counts = _added(story.get("agencies"), batch)
+        photo_counts = _added(story.get("photo_agencies"), photo_batch)
+        sites = set(story.get("sites") or []) | {e["site"] for e in entries}
         origin = story.get("origin") or min(entries, key=origin_rank)
+        agency, agency_from = story_attribution(origin, counts, photo_counts, len(sites))
         updates.append(
             UpdateOne(
                 {"_id": story_id},
@@ -138,8 +140,9 @@ def _summarise(
                     "$inc": {
                         "size": len(entries),
                         **{f"agencies.{name}": n for name, n in sorted(batch.items())},
+                        **{f"photo_agencies.{a}": n for a, n in sorted(photo_batch.items())},
                     },
-                    "$set": {"agency": story_agency(origin, counts)},
+                    "$set": {"agency": agency, "agency_from": agency_from},
                     "$addToSet": {"sites": {"$each": sorted({e["site"] for e in entries})}},
                     "$max": {"last_joined": now},
                     "$min": {
@@ -155,6 +158,22 @@ def _summarise(
     result = db.stories.bulk_write(updates, ordered=False)
     story_ids = list(new)
     return {story_ids[i] for i in result.upserted_ids or {}}
+
+
+def _tally(entries: list[Doc], field: str) -> dict[str, int]:
+    """How many of the entries name each agency in `field` (UNKNOWN counted too)."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        name = entry.get(field) or UNKNOWN
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _added(counts: dict[str, int] | None, more: dict[str, int]) -> dict[str, int]:
+    total = dict(counts or {})
+    for name, n in more.items():
+        total[name] = total.get(name, 0) + n
+    return total
 
 
 def _founding(first: Doc, now: datetime) -> Doc:
@@ -206,7 +225,9 @@ def settle_origin(db: Database[Doc], story_id: str, best: Doc) -> bool:
                     "changes_pending": True,
                     # the origin's agency names the story when it is known (story_agency)
                     **(
-                        {"agency": best["agency"]} if best.get("agency", UNKNOWN) != UNKNOWN else {}
+                        {"agency": best["agency"], "agency_from": FROM_TEXT}
+                        if best.get("agency", UNKNOWN) != UNKNOWN
+                        else {}
                     ),
                 }
             },

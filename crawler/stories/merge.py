@@ -37,7 +37,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from crawler.store.reads import in_batches
-from crawler.stories.agency import UNKNOWN, story_agency
+from crawler.stories.agency import UNKNOWN, story_attribution
 from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
 from crawler.types import Doc
 
@@ -116,7 +116,9 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
     # fingerprints are found through the members (same _id): `fingerprints.story_id` has
     # no index of its own, every placement would pay for it; one left behind by a write
     # that stopped half-way is followed like any merged story when it is read
-    listed = list(db.story_members.find({"story_id": loser}, {"_id": 1, "agency": 1}))
+    listed = list(
+        db.story_members.find({"story_id": loser}, {"_id": 1, "agency": 1, "photo_agency": 1})
+    )
     ids = [m["_id"] for m in listed]
     moved = 0
     for batch in in_batches(ids):
@@ -125,30 +127,45 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
         db.fingerprints.update_many(some, {"$set": {"story_id": target}})
     db.articles.update_many({"story_id": loser}, {"$set": {"story_id": target}})
     if moved:
-        agencies: dict[str, int] = {}
-        for member in listed:  # as listed: a member moved by a concurrent run counts here too
-            name = member.get("agency") or UNKNOWN
-            agencies[name] = agencies.get(name, 0) + 1
+        # as listed: a member moved by a concurrent run counts here too
+        counts = _counts(listed)
         left = db.stories.find_one_and_update(
             {"_id": loser},
-            {"$inc": {"size": -moved, **{f"agencies.{a}": -n for a, n in agencies.items()}}},
+            {"$inc": {"size": -moved, **{k: -n for k, n in counts.items()}}},
             {"sites": 1},
         )
         joined = db.stories.find_one_and_update(
             {"_id": target},
             {
-                "$inc": {"size": moved, **{f"agencies.{a}": n for a, n in agencies.items()}},
+                "$inc": {"size": moved, **counts},
                 "$addToSet": {"sites": {"$each": sorted((left or {}).get("sites") or [])}},
                 "$set": {"changes_pending": True},  # measured against the other origin
             },
-            {"origin": 1, "agencies": 1},
+            {"origin": 1, "agencies": 1, "photo_agencies": 1, "sites": 1},
             return_document=ReturnDocument.AFTER,
         )
         if joined:
-            named = story_agency(joined.get("origin"), joined.get("agencies") or {})
-            db.stories.update_one({"_id": target}, {"$set": {"agency": named}})
+            agency, agency_from = story_attribution(
+                joined.get("origin"),
+                joined.get("agencies") or {},
+                joined.get("photo_agencies") or {},
+                len(joined.get("sites") or []),
+            )
+            db.stories.update_one(
+                {"_id": target}, {"$set": {"agency": agency, "agency_from": agency_from}}
+            )
         refresh_changes(db, target, dict(texts or {}))
     return moved
+
+
+def _counts(members: list[Doc]) -> dict[str, int]:
+    """The `$inc` of the members' text and photo agencies (`agencies.X`, `photo_agencies.X`)."""
+    counts: dict[str, int] = {}
+    for member in members:
+        for field, key in (("agency", "agencies"), ("photo_agency", "photo_agencies")):
+            name = f"{key}.{member.get(field) or UNKNOWN}"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def recheck_recent_merges(db: Database[Doc], now: datetime) -> int:

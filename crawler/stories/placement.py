@@ -72,6 +72,7 @@ class Member:
     body_hash: str | None = None  # normalize.body_hash(paragraphs), when already computed
     ledes: list[str] | None = None  # ledes_of(paragraphs), when already computed
     agency: str | None = None  # crawler.stories.agency.agency_of, when already computed
+    photo_agency: str | None = None  # crawler.stories.agency.photo_agency_of, likewise
     sentences: list[set[int]] | None = None  # sentence_shingles(paragraphs), computed on need
     gallery: bool | None = None  # shingles.is_gallery(paragraphs), computed on need
     # placed before, but the story may not list it yet (a write that stopped half-way):

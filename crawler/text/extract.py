@@ -55,6 +55,11 @@ class Extracted:
     # names the page's JSON-LD credits it to (author, publisher, sourceOrganization,
     # copyrightHolder): where a copy names its news agency (crawler.stories.agency)
     credits: list[str] = field(default_factory=list)
+    # the page's photo captions (<figcaption>) and photo credits (a figure's "credit"
+    # element, JSON-LD image creditText / copyrightHolder / author), which the body
+    # leaves out: where a copy's photos name an agency (crawler.stories.agency)
+    captions: list[str] = field(default_factory=list)
+    photo_credits: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -112,6 +117,8 @@ def extract(body: bytes | str, url: str) -> Extracted:
     result.language = _language(tree, meta)
     result.site_name = _first(meta.get("og:site_name"))
     result.credits = _ld_names(ld, ("author", "publisher", "sourceOrganization", "copyrightHolder"))
+    result.captions, figure_credits = _figures(tree)
+    result.photo_credits = list(dict.fromkeys(figure_credits + _image_credits(ld)))
 
     paragraphs = _body(tree, body, url)  # prunes `tree`: nothing reads it after this
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else ""
@@ -387,6 +394,53 @@ def _ld_names(ld: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
             if isinstance(name, str) and name.strip():
                 names.append(name.strip())
     return list(dict.fromkeys(names))
+
+
+FIGURES_READ = 100  # a gallery's first hundred photos say whose photos it carries
+_ASIDE = "ancestor::aside or ancestor::nav or ancestor::footer or ancestor::a"
+_CREDIT_CLASS = (
+    ".//*[contains(translate(@class, 'CREDITOPYRHGT', 'creditopyrhgt'), 'credit')"
+    " or contains(translate(@class, 'CREDITOPYRHGT', 'creditopyrhgt'), 'copyright')]"
+)
+
+
+def _figures(tree: etree._Element) -> tuple[list[str], list[str]]:
+    """The captions of the page's figures, and their credit elements' text where the
+    markup sets the credit apart (`<span class="credit">`): read before trafilatura
+    prunes the tree, since the body it returns leaves figures out. Figures in a sidebar,
+    the navigation, the footer or a link are other stories' thumbnails ("more from
+    AP"), not this copy's photos."""
+    captions: list[str] = []
+    credits: list[str] = []
+    figures = tree.xpath(
+        f"//figure[not({_ASIDE})] | //figcaption[not(ancestor::figure) and not({_ASIDE})]"
+    )
+    for figure in figures[:FIGURES_READ]:
+        credit_lines = [_text_of(node) for node in figure.xpath(_CREDIT_CLASS)]
+        credits += [line for line in credit_lines if line]
+        for caption in figure.xpath("descendant-or-self::figcaption"):
+            line = _text_of(caption)
+            if line and not credit_lines:
+                captions.append(line)
+    return list(dict.fromkeys(captions)), list(dict.fromkeys(credits))
+
+
+def _text_of(node: etree._Element) -> str:
+    return " ".join(" ".join(node.itertext()).split())
+
+
+def _image_credits(ld: dict[str, Any]) -> list[str]:
+    """The credits of the article's JSON-LD images (ImageObject creditText,
+    copyrightHolder, author)."""
+    raw = ld.get("image")
+    credits: list[str] = []
+    for image in raw if isinstance(raw, list) else [raw]:
+        if not isinstance(image, dict):
+            continue
+        if isinstance(image.get("creditText"), str) and image["creditText"].strip():
+            credits.append(image["creditText"].strip())
+        credits += _ld_names(image, ("copyrightHolder", "author"))
+    return credits
 
 
 def _iso_date(value: Any) -> str | None:
