@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawler.stories.shingles import (
+    anchors_of,
     containment,
     is_gallery,
     lede_shingles,
@@ -143,7 +144,7 @@ def verified_matches(
             and more_than_a_sentence(member, candidate, score, sentences_of)
         ) or (
             score >= LEDE_MIN_CONTAINMENT
-            and count >= LEDE_MIN_ANCHORS
+            and _shared_anchors(member, mine, candidate) >= LEDE_MIN_ANCHORS
             and (
                 same_lede(member, candidate, score, sentences_of)
                 or gallery_carries_lede(member, candidate)
@@ -157,6 +158,14 @@ def verified_matches(
             >= SAME_LEDE
         )
     return matches
+
+
+def _shared_anchors(member: Member, mine: set[int], candidate: Candidate) -> int:
+    """Anchors of either text that are in both: each text's anchors hold a sample of its
+    own lede, so counting only the placed text's made the lede rule's gate depend on
+    which of the two arrived first."""
+    theirs = set(anchors_of(candidate.hashes, candidate.ledes, candidate.gallery))
+    return len((mine | theirs) & (member.hashes or set()) & candidate.hashes)
 
 
 def same_lede(
@@ -215,15 +224,31 @@ def more_than_a_sentence(
     copy and three short ones in the other); captions and teasers are no narrative
     (shingles.narrative_paragraphs).
     """
-    if score >= MOSTLY_SHARED:
-        return True
     if member.sentences is None:
         member.sentences = sentence_shingles(member.paragraphs)
+    if score >= MOSTLY_SHARED:
+        return _not_one_lifted_sentence(member, candidate, sentences_of)
     if _sentences_shared(member.sentences, candidate.hashes):
         return True
     if sentences_of is None:
         return False
     return _sentences_shared(sentences_of(candidate), member.hashes or set())
+
+
+def _not_one_lifted_sentence(
+    member: Member, candidate: Candidate, sentences_of: SentenceSource | None
+) -> bool:
+    """When the smaller of the two texts is one sentence, it is a copy of the other only if
+    the other opens with it (a caption page of the wire), not if the other carries it
+    further down (a report that lifted the wire's lede)."""
+    small_is_member = len(member.hashes or ()) <= len(candidate.hashes)
+    if small_is_member:
+        small = member.sentences or []
+    else:
+        small = sentences_of(candidate) if sentences_of is not None else []
+    if len(small) >= SHARED_SENTENCES or not small:  # not small: its text is not at hand
+        return True
+    return lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE) >= SAME_LEDE
 
 
 def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:

@@ -76,9 +76,23 @@ def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     else:
         own = [p for p in paragraphs if p.strip() and not is_caption(p)]
     body = [p for p in own if not is_teaser(p)]
-    if len(body) < len(own) and len(_shingles(body)) < QUOTES_KEPT_BELOW:
+    # one cut item is the page's own text when little else is, or when the page opens
+    # with it (an aggregator's excerpt above its standing text); two or more are a box
+    if len(own) - len(body) == 1 and (
+        len(_shingles(body)) < QUOTES_KEPT_BELOW or _opens_with_teaser(own)
+    ):
         return own
     return body
+
+
+def _opens_with_teaser(paragraphs: Sequence[str]) -> bool:
+    """The first paragraph long enough to be a lede is a cut excerpt."""
+    for paragraph in paragraphs:
+        if is_teaser(paragraph):
+            return True
+        if len(paragraph.split()) >= LEDE_WORDS:
+            return False
+    return False
 
 
 # an excerpt cut short: "... de cibler les ...", "... continue de …", "[…]", "(...)"
@@ -201,7 +215,27 @@ _ABBREVIATIONS = frozenset(
         "art",
         "bd",
         "ste",
+        # titles and units of regional copy
+        "det",
+        "const",
+        "cpl",
+        "insp",
+        "supt",
+        "coun",
+        "ald",
+        "rev",
+        "mio",
+        "mrd",
+        "tsd",
+        "jh",
+        "boul",
+        "av",
     ]
+)
+# a day written as an ordinal before its month ("bis zum 22. Juni", "am 15. März"): no
+# sentence ends there
+_ORDINAL_MONTH = re.compile(
+    r"(?:jan|feb|mär|märz|apr|mai|jun|jul|aug|sep|okt|nov|dez)[a-zä]*\b", re.I
 )
 
 
@@ -220,7 +254,10 @@ def _sentence_bounds(text: str) -> list[tuple[int, int]]:
     for match in _SENTENCE_BREAK.finditer(text):
         before = text[start : match.start()].rstrip('.!?…"”»“’)]').split()
         last = before[-1].casefold() if before else ""
+        last = re.split(r"['’]", last)[-1]  # French elision: "l'av."
         if len(last) <= 1 or last in _ABBREVIATIONS or "." in last:
+            continue
+        if last.isdigit() and int(last) <= 31 and _ORDINAL_MONTH.match(text, match.end()):
             continue
         bounds.append((start, match.start()))
         start = match.end()
@@ -377,7 +414,13 @@ def match_words(text: str) -> list[str]:
     return normalize.loose_form(plain.translate(_skeleton_table())).split()
 
 
-_FORMAT_CHARS = re.compile("[\u00ad\u034f\u200b-\u200f\u2060-\u2064\ufeff]")
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): what renders as
+# nothing, whatever it is (soft hyphens, zero-width joiners, variation selectors, tags)
+_FORMAT_CHARS = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -395,6 +438,9 @@ def _skeleton_table() -> dict[int, str]:
         for glyph in glyphs:
             target = glyph["c"]
             if target.isascii() and target.isalnum():
+                # TS #39 folds I into l; a capital look-alike (Cyrillic І, Greek Ι) stands for I
+                if target == "l" and unicodedata.category(char) == "Lu":
+                    target = "I"
                 table[ord(char)] = target
                 break
     return table
@@ -408,7 +454,14 @@ _CAPTION = re.compile(
     r"|^\s*(?:Photo|Foto|Bild|Image|Crédit photo)\s*:|(?:/|via |\()\s*(?:Getty Images|Shutterstock|picture alliance)"
     # a photo's credit line on its own: "(Jane Doe, Copyright 2022 The Associated Press.
     # All rights reserved.)"
-    r"|^\s*\(?[^()]{0,60}\bcopyright\s+(?:©\s*)?\d{4}\b[^()]{0,80}\ball rights reserved\b[^()]{0,5}\)?\s*$",
+    r"|^\s*\(?[^()]{0,60}\bcopyright\s+(?:©\s*)?\d{4}\b[^()]{0,80}\ball rights reserved\b[^()]{0,5}\)?\s*$"
+    # credits printed after the caption by CP, dpa's clients, CBC and others: "... THE
+    # CANADIAN PRESS/Jane Doe", "Foto: Jo Doe/dpa", "(Jo Doe/CBC)", "photograph by Jo Doe"
+    r"|(?:the canadian press|la presse canadienne)\s*/\s*[\w .'-]{2,40}$"
+    r"|\b(?:foto|bild|photo|crédit)\s*:\s*[^:]{0,60}(?:/\s*dpa|picture alliance|la presse canadienne|/\s*ap)\b[^.]{0,40}$"
+    r"|©\s*[\w .'-]{2,40}/\s*dpa\S*\s*$"
+    r"|\([\w .'-]{2,40}/\s*(?:la presse canadienne|the canadian press|cbc|radio-canada|ap|reuters|afp|dpa|postmedia)(?:\s*-\s*image credit)?\)\s*$"
+    r"|\bphotograph by [\w .'-]{2,40}$",
     re.I,
 )
 CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
@@ -428,7 +481,12 @@ _CREDIT_LINE = re.compile(
     r"|la presse canadienne|dpa|picture alliance|shutterstock)"
     r"(?:\s+(?:photo|file|file photo|images?))?(?:\s*/\s*[\w .'-]{2,40})?\)?"
     r"|[\w .'&-]{2,40}\b(?:file(?: photo)?|staff(?: photo(?:grapher)?)?|courtesy)(?:,\s*\d{4})?"
-    r"|(?:photo|courtesy|submitted)\b[\w .,:'/-]{0,40})\s*$",
+    r"|(?:photo|courtesy|submitted)\b[\w .,:'/-]{0,40}"
+    # "Foto: Jo Doe/dpa", "Bild: picture alliance/dpa", "© Jo Doe/dpa", "Photo : La Presse
+    # Canadienne / Jo Doe", "Jo Doe/dpa", "Jo Doe / La Presse Canadienne"
+    r"|(?:foto|bild|photo|crédit photo)\s*:\s*[\w .,'/|©&-]{2,70}"
+    r"|©\s*[\w .'/-]{2,50}"
+    r"|[\w .'-]{2,40}/\s*(?:dpa\S*|la presse canadienne|the canadian press))\s*$",
     re.I,
 )
 CREDIT_LINE_MAX_WORDS = 8
