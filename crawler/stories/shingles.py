@@ -300,12 +300,79 @@ def _without_date_stamp(paragraph: str) -> str:
     """The paragraph without a date stamp before its first words. A date written out with
     no stamp word, time or mark after it may be the sentence's own ("Sept. 11, 2001,
     changed everything"): it stays."""
+    end = _stamp_end(paragraph)
     match = _LEADING_DATE.match(paragraph)
-    if match is None:
-        return paragraph
-    if not (match["word"] or match["numeric"] or match["time"] or match["mark"]):
-        return paragraph
-    return paragraph[match.end() :]
+    if match is not None and (match["word"] or match["numeric"] or match["time"] or match["mark"]):
+        end = max(end, match.end())
+    return paragraph[end:] if end else paragraph
+
+
+# the words a stamp is made of, beyond _LEADING_DATE's forms: "Mis à jour le 12 mars 2025
+# à 14 h 05", "Stand: 12.03.2025, 14:05 Uhr", "Posted: Mar 12, 2025 / 02:05 PM EDT
+# Updated: ...", "Updated 2:31 PM EST, March 12, 2025", "Published Wednesday, March 12"
+_STAMP_WORDS = frozenset(
+    [
+        "date",
+        "published",
+        "updated",
+        "posted",
+        "last",
+        "publié",
+        "publiée",
+        "modifié",
+        "mis",
+        "jour",
+        "stand",
+        "aktualisiert",
+        "veröffentlicht",
+    ]
+)
+_WEEKDAYS = re.compile(
+    r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?|(?:lundi|mardi|mercredi|jeudi|vendredi|samedi"
+    r"|dimanche|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)",
+    re.I,
+)
+_STAMP_TIME = re.compile(
+    r"\d{1,2}[:h]\d{2}(?::\d{2})?|[ap]\.?m\.?|h|uhr|"
+    r"(?:[ecmp][sd]t|et|ct|pt|utc|gmt|cet|cest|mez|mesz|bst)",
+    re.I,
+)
+_STAMP_DATE = re.compile(
+    r"\d{4}-\d{2}(?:-\d{2})?(?:t[\d:]+z?)?|\d{1,2}[./]\d{1,2}[./]\d{2,4}", re.I
+)
+_STAMP_NUMBER = re.compile(r"\d{1,4}")
+_STAMP_MARKS = frozenset(["|", "·", "•", "—", "–", "-", "/"])
+_STAMP_CONNECTORS = frozenset(["le", "à", "on", "at", "am", "um"])
+
+
+def _stamp_end(paragraph: str) -> int:
+    """Where a stamp of stamp words, weekdays, dates and times ends at the paragraph's start
+    (0: none). Connecting words ("le", "à", "on") belong to it only between two of its
+    words, so "Mis à jour le 12 mars 2025 Le premier ministre" keeps "Le". A stamp has a
+    date, and a stamp word, a time or a mark (_without_date_stamp)."""
+    end = 0
+    has_date = has_sign = False
+    for match in re.finditer(r"\S+", paragraph):
+        token = match.group().strip(",;:()").casefold()
+        if not token:
+            end = match.end()
+            continue
+        if token in _STAMP_CONNECTORS:
+            continue
+        if token in _STAMP_WORDS or token in _STAMP_MARKS:
+            has_sign = True
+        elif _STAMP_DATE.fullmatch(token) or re.fullmatch(_MONTHS, token, re.I):
+            has_date = True
+        elif _STAMP_TIME.fullmatch(token):
+            has_sign = True
+        elif not (_WEEKDAYS.fullmatch(token) or _STAMP_NUMBER.fullmatch(token)):
+            break
+        end = match.end()
+    if not (has_date and has_sign):
+        return 0
+    while end < len(paragraph) and paragraph[end].isspace():
+        end += 1
+    return end
 
 
 # quoted speech in English (“ ” " "), French (« »), German („ “, ‚ ‘, » «) and Swiss (‹ ›)

@@ -563,3 +563,19 @@ def test_an_early_take_with_a_reworded_lede_joins_by_what_it_shares_in_part_too(
         order.reverse()
     found = dict(zip([name for name, _ in order], place(db, *order), strict=True))
     assert found["take"] == found["wire"]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Sept. 11, 2001, changed everything for the city.",
+        "Tuesday, 12 people died in the crash on the highway.",
+        "On March 12, 2025, the council voted to close the pool.",
+        "Monday at 5 p.m. the council meets to vote on the budget.",
+        "May the council find the money, the mayor said on Friday.",
+    ],
+)
+def test_a_date_or_a_weekday_that_is_part_of_the_sentence_stays_in_it(opening):
+    """A stamp is cut off a page's first words only when it has a date and a stamp word,
+    a time or a mark: a sentence that opens with a date, a weekday or "May" keeps it."""
+    assert ledes_of([opening + " " + WIRE[1]])[0].startswith(" ".join(match_words(opening))[:20])
