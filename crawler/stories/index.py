@@ -194,6 +194,7 @@ class StoryIndex:
             anchors = anchors_by_id[member.article_id]
             candidates = self._lookup(anchors, now)
             candidates.update(placed)
+            self._gallery_story_sizes(candidates, assignments)
             matches = verified_matches(member, anchors, candidates, sentences_of)
             story_id, similarity = choose_story(member.article_id, matches)
             bridges += [(story_id, other) for other in bridged_stories(story_id, matches, member)]
@@ -243,6 +244,27 @@ class StoryIndex:
             )
             self._follow(assignments, placed)  # the second look: crawler.stories.merge
         return [assignments[m.article_id] for m in members]
+
+    def _gallery_story_sizes(
+        self, candidates: dict[str, Candidate], assignments: dict[str, Assignment]
+    ) -> None:
+        """The size of each gallery candidate's story: what it holds in `stories` plus what
+        this batch has put in it so far (placement._glues). Galleries are few: most
+        lookups read nothing here."""
+        galleries = [c for c in candidates.values() if c.gallery and c.story_id]
+        if not galleries:
+            return
+        ids = sorted({str(c.story_id) for c in galleries})
+        stored = {
+            doc["_id"]: int(doc.get("size") or 0)
+            for doc in self.stories.find({"_id": {"$in": ids}}, {"size": 1})
+        }
+        batch: dict[str, int] = {}
+        for assignment in assignments.values():
+            batch[assignment.story_id] = batch.get(assignment.story_id, 0) + 1
+        for candidate in galleries:
+            story = str(candidate.story_id)
+            candidate.story_size = stored.get(story, 0) + batch.get(story, 0)
 
     def _sentence_reader(self, batch: dict[str, list[str]]) -> SentenceSource:
         """A candidate's sentences, from this batch's texts or its stored article (read

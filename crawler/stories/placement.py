@@ -102,6 +102,7 @@ class Candidate:
     same_first_lede: bool = False  # set by verification: it opens as the text being placed
     sentences: list[set[int]] | None = None  # sentence_shingles of its text, read on need
     gallery: bool = False  # shingles.is_gallery of its text, kept in its fingerprint
+    story_size: int = 1  # texts in its story, read for galleries only (_glues)
 
 
 # reads an indexed text's sentences (crawler.stories.index: from `articles`)
@@ -134,23 +135,35 @@ def verified_matches(
         key=lambda pair: pair[0],
         reverse=True,
     )
+    if member.gallery is None:
+        member.gallery = is_gallery(member.paragraphs)
     matches = []
+    through_gallery: set[str] = set()  # matched only because a gallery carries the lede
     for count, candidate in shared[:MAX_CANDIDATES]:
         if count < need:
             break
         score = containment(hashes, candidate.hashes)
-        if (
-            score >= SAME_STORY_CONTAINMENT
-            and more_than_a_sentence(member, candidate, score, sentences_of)
-        ) or (
+        lede_gate = (
             score >= LEDE_MIN_CONTAINMENT
             and _shared_anchors(member, mine, candidate) >= LEDE_MIN_ANCHORS
-            and (
-                same_lede(member, candidate, score, sentences_of)
-                or gallery_carries_lede(member, candidate)
-            )
-        ):
+        )
+        # two galleries share photos, not text: two reports carrying the same agency
+        # photos with their long captions are no copies of each other, unless they open
+        # alike
+        if member.gallery and candidate.gallery:
+            same = lede_gate and _same_first_lede(member, candidate)
+        else:
+            same = (
+                score >= SAME_STORY_CONTAINMENT
+                and more_than_a_sentence(member, candidate, score, sentences_of)
+            ) or (lede_gate and same_lede(member, candidate, score, sentences_of))
+        if same:
             matches.append((score, candidate))
+        elif lede_gate and gallery_carries_lede(member, candidate):
+            matches.append((score, candidate))
+            if candidate.gallery:
+                through_gallery.add(candidate.article_id)
+    matches = [(s, c) for s, c in matches if not _glues(c, matches, through_gallery)]
     for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
         candidate.same_first_lede = (
             len(matches) > 1
@@ -158,6 +171,21 @@ def verified_matches(
             >= SAME_LEDE
         )
     return matches
+
+
+def _glues(
+    candidate: Candidate, matches: list[tuple[float, Candidate]], through_gallery: set[str]
+) -> bool:
+    """Joining this gallery's story would glue stories together: the text matched the
+    gallery only (it carries the text's lede), and the gallery's story holds other texts
+    that this one does not match. A "week in pictures" slideshow carries the ledes of a
+    dozen unrelated stories; crawled first, each of them would otherwise join it."""
+    if candidate.article_id not in through_gallery or candidate.story_size <= 1:
+        return False
+    return not any(
+        other.story_id == candidate.story_id and other.article_id not in through_gallery
+        for _, other in matches
+    )
 
 
 def _shared_anchors(member: Member, mine: set[int], candidate: Candidate) -> int:
@@ -168,6 +196,10 @@ def _shared_anchors(member: Member, mine: set[int], candidate: Candidate) -> int
     return len((mine | theirs) & (member.hashes or set()) & candidate.hashes)
 
 
+def _same_first_lede(member: Member, candidate: Candidate) -> bool:
+    return lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE) >= SAME_LEDE
+
+
 def same_lede(
     member: Member, candidate: Candidate, score: float, sentences_of: SentenceSource | None = None
 ) -> bool:
@@ -176,7 +208,7 @@ def same_lede(
     that one sentence is shared (a copy with a local intro on top). A sentence lifted into
     the middle of a text written otherwise is not a lede kept (more_than_a_sentence)."""
     mine, theirs = member.ledes or [], candidate.ledes
-    if lede_similarity(mine[:1], theirs[:1], SAME_LEDE) >= SAME_LEDE:
+    if _same_first_lede(member, candidate):
         return True
     return lede_similarity(mine, theirs, SAME_LEDE) >= SAME_LEDE and more_than_a_sentence(
         member, candidate, score, sentences_of

@@ -314,7 +314,6 @@ SLIDESHOW = [
 ]
 
 
-@FAILS
 def test_a_slideshow_of_unrelated_photos_does_not_glue_their_stories_together(db):
     """Failed in review, precision, serious. A "week in pictures" slideshow carries, in the
     agency's caption style, the ledes of several unrelated stories. It is a gallery, so
@@ -350,7 +349,6 @@ FIRE_PHOTOS = [
 ]
 
 
-@FAILS
 @pytest.mark.parametrize("flip", [False, True], ids=["station first", "paper first"])
 def test_two_own_reports_with_the_same_three_agency_photos_stay_apart(db, flip):
     """Failed in review, precision. A short station report and the local paper's own report of
