@@ -11,11 +11,10 @@ sentence end, teaser boxes, order of arrival tried both ways round. Cases marked
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import pytest
 
-from crawler.stories import Member, StoryIndex
+from crawler.stories import StoryIndex
 from crawler.stories.shingles import (
     is_caption,
     is_gallery,
@@ -25,25 +24,12 @@ from crawler.stories.shingles import (
     split_sentences,
 )
 from crawler.text import normalize
+from tests.stories.test_story_matching import T0, WIRE, member
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 FAILS = pytest.mark.xfail(
     strict=True, reason="known limit (docs/design/matching.md, section 2, known limits)"
 )
 COLLECTIONS = ("fingerprints", "stories", "story_members", "articles")
-
-
-def member(article_id: str, paragraphs: list[str], site: str = "s") -> Member:
-    """As the pipeline hands a page over: its extracted text cleaned by normalize."""
-    return Member(
-        article_id=article_id,
-        site=site,
-        url=f"https://{site}.test/{article_id}",
-        title="T",
-        paragraphs=normalize.clean_paragraphs("\n".join(paragraphs)),
-        published=None,
-        seen_at=T0,
-    )
 
 
 def place(db, *texts: tuple[str, list[str]]) -> dict[str, str]:
@@ -74,18 +60,7 @@ def both_orders(db, first: tuple[str, list[str]], *rest: tuple[str, list[str]]):
 
 # --- the stories ------------------------------------------------------------------------
 
-WATER = [  # a Canadian Press story
-    "OTTAWA (CP) — The federal government announced Tuesday it will spend $2 billion over "
-    "five years to repair aging water systems in small communities across the country.",
-    "The money will flow through provincial agreements signed over the coming months, with "
-    "the first projects expected to break ground in rural Manitoba and northern Ontario.",
-    "Municipal leaders had lobbied for years for help with pipes and treatment plants built "
-    "in the 1960s, many of which now leak more water than they deliver to homes.",
-    "The infrastructure minister said communities of fewer than 10,000 people would get "
-    "priority, along with First Nations that have lived under boil-water advisories.",
-    "Critics said the sum falls far short of the estimated $30 billion backlog identified "
-    "by a national survey of municipal infrastructure published last spring.",
-]
+WATER = WIRE  # a Canadian Press story (test_story_matching's wire copy)
 FIRE = [  # another Canadian Press story, of another event
     "PRINCE GEORGE, B.C. (CP) — An out-of-control wildfire north of Prince George forced "
     "about 2,000 people from their homes overnight as strong winds pushed the flames toward "
