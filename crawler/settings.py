@@ -17,6 +17,11 @@ USER_AGENT = DEFAULT_USER_AGENT  # a site's own, or the config file's, when it s
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's RemoteControl extension (on by default) serves an HTTP endpoint that runs
+# Python code sent to it, in every crawl process, for Scrapy's MCP server. Nothing here
+# uses it, and an archive bot should not open one: off, as the telnet console. It also
+# cost each crawl ~0.15 CPU-s (importing aiohttp) and a job file in the user's profile.
+REMOTE_CONTROL_ENABLED = False
 
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
