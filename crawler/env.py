@@ -85,3 +85,36 @@ def child_environment(
         else:
             child[name] = value
     return child
+
+
+def mongodb_uses_tls(env: Mapping[str, str] | None = None) -> bool:
+    """Whether MONGODB_URI asks for TLS: a `mongodb+srv://` URI (TLS unless turned off) or
+    any `tls...`/`ssl...` option (tlsCAFile and the like imply TLS; even `tls=false`
+    counts, to be safe). No URI is the embedded store, on loopback without TLS."""
+    uri = get("MONGODB_URI", env) or ""
+    scheme, _, rest = uri.partition("://")
+    if scheme.strip().lower() == "mongodb+srv":
+        return True
+    options = rest.partition("?")[2].replace(";", "&").split("&")
+    return any(option.strip().lower().startswith(("tls", "ssl")) for option in options)
+
+
+PYMONGO_PYOPENSSL = "pymongo.pyopenssl_context"
+
+
+def skip_unused_mongodb_tls(env: Mapping[str, str] | None = None) -> None:
+    """Keep pymongo from loading pyOpenSSL when MONGODB_URI asks for no TLS.
+
+    Why: pymongo imports its pyOpenSSL context whenever pyOpenSSL is installed (Scrapy
+    requires it), and with it cryptography's x509, service_identity and requests, for OCSP
+    on TLS connections: about 0.1 CPU-s in every newscrawl process (each crawl, each
+    command), for connections that use no TLS. Marking the module absent before pymongo
+    loads makes pymongo take its documented path for a machine without pyOpenSSL (the
+    standard library's ssl, which a TLS connection would still use, without OCSP). With a
+    TLS URI nothing changes. Called by `crawler/__init__.py`, before anything imports
+    pymongo; it does nothing once pymongo is loaded.
+    """
+    import sys
+
+    if "pymongo" not in sys.modules and not mongodb_uses_tls(env):
+        sys.modules.setdefault(PYMONGO_PYOPENSSL, None)  # type: ignore[arg-type]

@@ -71,3 +71,38 @@ def free_port() -> int:
 def members_of(db, story_id: str) -> list[dict]:
     """A story's members in joining order, as users list them (docs/schema.md)."""
     return list(db.story_members.find({"story_id": story_id}).sort("joined_at", 1))
+
+
+def newscrawl_here(
+    *args: str, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`newscrawl ARGS` run in this process (crawler.cli.main.main) with `env` as the
+    environment while it runs, its standard output and error captured.
+
+    For the read-only query commands (history, show, diff, changes, articles, stories, runs,
+    status) whose tests are about what they find and print: the same parser, store session,
+    queries and tables as the command, without the ~0.8 CPU-s of starting Python and
+    importing pymongo, pydantic and rich once more per call. Crawls, exports, the terminal
+    and anything that starts processes or takes signals go through `newscrawl` (a child
+    process); tests/run and tests/store run the read commands as children too.
+    """
+    import contextlib
+    import io
+    import os
+
+    from crawler.cli.main import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    result = subprocess.CompletedProcess(["newscrawl", *args], code, out.getvalue(), err.getvalue())
+    if check and code not in (0, 1):
+        raise AssertionError(f"newscrawl {' '.join(args)} exited {code}:\n{result.stderr[-3000:]}")
+    return result

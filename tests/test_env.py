@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 
 import pytest
 
@@ -82,3 +83,42 @@ def test_every_child_process_newscrawl_starts_is_given_its_environment():
             ):
                 implicit.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert all(where.startswith("crawler/store/embedded.py:") for where in implicit), implicit
+
+
+@pytest.mark.parametrize(
+    ("uri", "tls"),
+    [
+        (None, False),  # the embedded store
+        ("mongodb://127.0.0.1:27017/", False),
+        ("mongodb://user:pw@db1,db2/news?replicaSet=rs0&w=majority", False),
+        ("mongodb+srv://cluster0.example.net/", True),
+        ("mongodb://db/?tls=true", True),
+        ("mongodb://db/?w=1&SSL=true", True),
+        ("mongodb://db/?tlsCAFile=/etc/ca.pem", True),  # implies TLS
+        ("mongodb://db/?w=1;tlsInsecure=true", True),
+    ],
+)
+def test_a_mongodb_uri_asks_for_tls_with_srv_or_any_tls_option(uri, tls):
+    assert env.mongodb_uses_tls({"MONGODB_URI": uri} if uri else {}) is tls
+
+
+def _loads_pyopenssl(uri: str | None) -> bool:
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    if uri:
+        environment["MONGODB_URI"] = uri
+    probe = "import sys, crawler.store; print('OpenSSL' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip() == "True"
+
+
+def test_pymongo_loads_its_tls_stack_only_for_a_uri_that_asks_for_tls():
+    """A command against the embedded store or a plain URI does not load pyOpenSSL (about
+    0.1 CPU-s a process); a TLS URI gets pymongo's pyOpenSSL context, with OCSP, as before."""
+    assert not _loads_pyopenssl(None)
+    assert not _loads_pyopenssl("mongodb://127.0.0.1:27017/")
+    assert _loads_pyopenssl("mongodb://127.0.0.1:27017/?tls=true")

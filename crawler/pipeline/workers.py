@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,21 @@ def workers_setting(settings: Any) -> int:
     return count if count >= 0 else default_workers()
 
 
+# pymongo imports its pyOpenSSL context whenever pyOpenSSL is installed (Scrapy requires it),
+# and with it cryptography's x509, service_identity and requests, for OCSP on TLS
+# connections: ~0.13 CPU-s, in a worker started afresh by every crawl.
+NEVER_IN_A_WORKER = ("pymongo.pyopenssl_context",)
+
+
 def _start_worker(parent: int) -> None:
+    """Load the extraction code once, and watch the parent.
+
+    A worker never connects to MongoDB: it imports the store's modules for the page types
+    only. So pymongo's pyOpenSSL context is marked absent before pymongo loads, and pymongo
+    takes its documented path for a machine without pyOpenSSL (the standard library's ssl).
+    """
+    for name in NEVER_IN_A_WORKER:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # import raises ImportError
     import crawler.pipeline.processing  # noqa: F401  (trafilatura and lxml loaded once per worker)
 
     def watch_parent() -> None:

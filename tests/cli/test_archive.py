@@ -17,7 +17,7 @@ import pytest
 
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, newscrawl, newscrawl_here
 
 SITES = ("valley-gazette", "harbour-times")
 
@@ -48,7 +48,7 @@ def archive(mongo_uri, tmp_path_factory):
 
 
 def _json(*args, env):
-    result = newscrawl(*args, "--json", env=env)
+    result = newscrawl_here(*args, "--json", env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -73,7 +73,7 @@ def test_changes_lists_every_edit_newest_first_with_its_kinds(archive):
     news = _json("changes", "--kind", "first", "--limit", "3", env=env)
     assert len(news) == 3 and all(r["version"] == 1 for r in news)
     assert _json("changes", "--since", "2999-01-01", env=env) == []
-    diffs = newscrawl("changes", "--kind", "headline", "--diff", env=env).stdout
+    diffs = newscrawl_here("changes", "--kind", "headline", "--diff", env=env).stdout
     assert "+# UPDATED: " in diffs  # the stored diff: headline first
 
 
@@ -99,7 +99,7 @@ def test_stories_table_names_each_copy_site_and_url(archive):
     env, db = archive["env"], archive["db"]
     story = db.stories.find({"size": {"$gte": 2}}).sort([("size", -1), ("last_joined", -1)])[0]
     members = list(db.story_members.find({"story_id": story["_id"]}))
-    table = newscrawl("stories", "--limit", "1", env=dict(env, COLUMNS="200")).stdout
+    table = newscrawl_here("stories", "--limit", "1", env=dict(env, COLUMNS="200")).stdout
     for member in members[:5]:
         assert f"{member['site']}: {member['url']}" in table
 
@@ -108,15 +108,15 @@ def test_stories_table_names_each_copy_site_and_url(archive):
 def test_wrong_sites_limits_and_dates_are_usage_errors(archive):
     env = archive["env"]
     for command in ("stories", "runs", "changes", "articles"):
-        typo = newscrawl(command, "--site", "valley-gazete", env=env, check=False)
+        typo = newscrawl_here(command, "--site", "valley-gazete", env=env, check=False)
         assert typo.returncode == 2, (command, typo.stdout)
         assert "valley-gazette" in typo.stderr and "harbour-times" in typo.stderr
     for command in ("stories", "runs", "changes", "articles"):
-        zero = newscrawl(command, "--limit", "0", env=env, check=False)
+        zero = newscrawl_here(command, "--limit", "0", env=env, check=False)
         assert zero.returncode == 2 and "--limit" in zero.stderr, command
-    bad = newscrawl("changes", "--since", "yesterdayish", env=env, check=False)
+    bad = newscrawl_here("changes", "--since", "yesterdayish", env=env, check=False)
     assert bad.returncode == 2 and "1h" in bad.stderr
-    kind = newscrawl("changes", "--kind", "typo", env=env, check=False)
+    kind = newscrawl_here("changes", "--kind", "typo", env=env, check=False)
     assert kind.returncode == 2 and "headline" in kind.stderr
     stories = _json("stories", "--since", "2h", env=env)
     assert stories  # a duration, as the config's schedules take
@@ -328,9 +328,9 @@ def test_every_option_of_every_command_says_what_it_does():
 
 def test_piped_tables_take_columns_and_name_urls_seen_again(archive):
     env, db = archive["env"], archive["db"]
-    narrow = newscrawl("runs", env=dict(env, COLUMNS="80")).stdout
+    narrow = newscrawl_here("runs", env=dict(env, COLUMNS="80")).stdout
     assert max(len(line) for line in narrow.splitlines()) <= 80
-    wide = newscrawl("runs", "--limit", "1", env=dict(env, COLUMNS="250")).stdout
+    wide = newscrawl_here("runs", "--limit", "1", env=dict(env, COLUMNS="250")).stdout
     assert "seen again" in wide and "not fetched" in wide and "skipped" not in wide
     run = db.crawl_runs.find().sort("started_at", -1)[0]
     again = run["counters"].get("skip/duplicate", 0)
@@ -364,7 +364,7 @@ def test_a_wrong_site_lists_the_stores_sites_when_there_is_no_config(archive, tm
     """Run from a folder without the config (after the demo, say): the sites the store
     crawled are the known ones, not 'none in the config'."""
     env = dict(archive["env"], NEWSCRAWL_CONFIG=str(tmp_path / "absent.yaml"))
-    typo = newscrawl("stories", "--site", "valley-gazete", env=env, check=False)
+    typo = newscrawl_here("stories", "--site", "valley-gazete", env=env, check=False)
     assert typo.returncode == 2, typo.stdout
     assert "valley-gazette" in typo.stderr and "harbour-times" in typo.stderr, typo.stderr
 

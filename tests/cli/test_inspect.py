@@ -14,7 +14,7 @@ import pytest
 
 from crawler.localnet import LocalNetwork
 from crawler.store import connect
-from tests.helpers import REPO, newscrawl
+from tests.helpers import REPO, newscrawl, newscrawl_here
 
 SENTENCE = "Harbour officials later confirmed the figure in a written statement to the council."
 
@@ -44,51 +44,55 @@ def crawled(mongo_uri, tmp_path_factory):
 def test_history_show_diff_find_any_url_variant(crawled):
     env, url = crawled["env"], crawled["url"]
     variant = url.replace("http://", "https://") + "amp/?utm_source=twitter&utm_medium=social"
-    history = json.loads(newscrawl("history", variant, "--json", env=env).stdout)
+    history = json.loads(newscrawl_here("history", variant, "--json", env=env).stdout)
     assert [row["version"] for row in history] == [1, 2]
     assert history[0]["kinds"] == ["first"] and history[1]["current"] is True
     assert "body_edited" in history[1]["kinds"] or "body_added" in history[1]["kinds"]
-    shown = json.loads(newscrawl("show", url, "--version", "2", "--json", env=env).stdout)
+    shown = json.loads(newscrawl_here("show", url, "--version", "2", "--json", env=env).stdout)
     assert SENTENCE in shown["text"] and shown["version"] == 2 and "raw" not in shown
-    first = json.loads(newscrawl("show", url, "--version", "1", "--json", env=env).stdout)
+    first = json.loads(newscrawl_here("show", url, "--version", "1", "--json", env=env).stdout)
     assert SENTENCE not in first["text"]
-    diff = json.loads(newscrawl("diff", url, "1", "2", "--json", env=env).stdout)
+    diff = json.loads(newscrawl_here("diff", url, "1", "2", "--json", env=env).stdout)
     added = " ".join(text for op, text in diff["text"] if op == "+")
     assert SENTENCE in added and not [t for op, t in diff["text"] if op == "-"]
-    readable = newscrawl("diff", url, "1", "2", env=env).stdout
+    readable = newscrawl_here("diff", url, "1", "2", env=env).stdout
     assert "{+" in readable and "officials later confirmed" in readable
-    table = newscrawl("history", url, env=env).stdout
+    table = newscrawl_here("history", url, env=env).stdout
     assert "(current)" in table and "first" in table
 
 
 def test_unknown_url_is_an_error_with_a_message(crawled):
-    result = newscrawl("history", "https://nowhere.example/x", env=crawled["env"], check=False)
+    result = newscrawl_here("history", "https://nowhere.example/x", env=crawled["env"], check=False)
     assert result.returncode == 1 and "no stored article" in result.stderr
 
 
 @pytest.mark.slow
 def test_stories_runs_and_status(crawled):
     env, db = crawled["env"], crawled["db"]
-    stories = json.loads(newscrawl("stories", "--json", env=env).stdout)
+    stories = json.loads(newscrawl_here("stories", "--json", env=env).stdout)
     sizes = [s["size"] for s in stories]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == 2  # wire copies on both sites
     assert stories[0]["origin"]["site"] == "valley-gazette"
-    only = json.loads(newscrawl("stories", "--site", "harbour-times", "--json", env=env).stdout)
+    only = json.loads(
+        newscrawl_here("stories", "--site", "harbour-times", "--json", env=env).stdout
+    )
     assert only and all("harbour-times" in s["sites"] for s in only)
-    future = json.loads(newscrawl("stories", "--since", "2999-01-01", "--json", env=env).stdout)
+    future = json.loads(
+        newscrawl_here("stories", "--since", "2999-01-01", "--json", env=env).stdout
+    )
     assert future == []
-    runs = json.loads(newscrawl("runs", "--json", env=env).stdout)
+    runs = json.loads(newscrawl_here("runs", "--json", env=env).stdout)
     assert len(runs) == db.crawl_runs.count_documents({}) == 3
     assert runs[0]["site"] == "harbour-times" and runs[0]["summary"]["changed"] == 1
     status = json.loads(
-        newscrawl("status", "--config", str(crawled["config"]), "--json", env=env).stdout
+        newscrawl_here("status", "--config", str(crawled["config"]), "--json", env=env).stdout
     )
     by_site = {row["site"]: row for row in status}
     assert by_site["harbour-times"]["last_run"]["summary"]["changed"] == 1
     assert (
         by_site["lakeside-herald"]["last_run"] is None and not by_site["harbour-times"]["running"]
     )
-    assert "crawl runs" in newscrawl("runs", env=env).stdout
+    assert "crawl runs" in newscrawl_here("runs", env=env).stdout
 
 
 # -- mongosh --------------------------------------------------------------------------

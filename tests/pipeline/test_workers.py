@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 
@@ -82,3 +83,25 @@ def test_a_worker_killed_while_idle_costs_no_page():
         assert second not in (first, os.getpid())
         workers = pool.pids()
     assert alive([first, *workers]) == []
+
+
+def tls_modules_loaded(_: object) -> list[str]:
+    names = ("OpenSSL", "pymongo.pyopenssl_context", "requests")
+    return sorted(name for name in names if sys.modules.get(name) is not None)
+
+
+def test_a_worker_extracts_pages_without_loading_the_tls_stack_it_never_uses(monkeypatch):
+    """A worker imports the store's modules but never connects to MongoDB: pymongo's
+    pyOpenSSL context (cryptography, service_identity, requests) is not loaded there, even
+    when the crawl's MONGODB_URI asks for TLS (crawler.env.skip_unused_mongodb_tls loads it
+    then, for the crawling process)."""
+    from crawler.pipeline.processing import prepare
+    from tests.pipeline.test_nothing_lost import fetched
+
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:9/?tls=true")  # the worker's too
+    with ExtractionPool(1) as pool:
+        prepared = asyncio.run(pool.run(prepare, fetched()))
+        loaded = asyncio.run(pool.run(tls_modules_loaded, None))
+    assert prepared.title == "Council passes budget" and prepared.page is not None
+    assert prepared.page.shingles and prepared.page.raw_zstd  # the worker's whole share
+    assert loaded == []

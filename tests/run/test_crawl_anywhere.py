@@ -93,7 +93,7 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
 
     config = one_site_config(network, tmp_path / "sites.yaml", name="harbour-times")
 
-    def scrapy_crawl() -> subprocess.CompletedProcess[str]:
+    def scrapy_crawl(level: str = "WARNING") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
                 sys.executable,
@@ -106,7 +106,7 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
                 "-a",
                 f"config={config}",
                 "-s",
-                "LOG_LEVEL=WARNING",
+                f"LOG_LEVEL={level}",
             ],
             cwd=REPO,
             env=crawl_env,
@@ -128,9 +128,12 @@ def test_scrapy_crawl_from_the_checkout_takes_the_lease_stores_and_records_its_r
     assert skipped["outcome"] == "skipped-busy" and "already being crawled" in skipped["error"]
     assert db.articles.count_documents({}) == 0
 
-    result = scrapy_crawl()
+    result = scrapy_crawl("INFO")
     assert result.returncode == 0, result.stderr[-3000:]
     assert db.articles.count_documents({}) == live_articles(network, "harbour-times")
+    # the project's extensions run, but no server that executes code sent to it
+    assert "crawler.run.lifecycle.RunLifecycle" in result.stderr
+    assert "RemoteControl" not in result.stderr
     run = db.crawl_runs.find_one({"_id": {"$ne": skipped["_id"]}})
     assert run["outcome"] == "ok"
     assert_every_article_page_accounted_for(db, run)

@@ -9,6 +9,7 @@ seed page itself (../shared/seed/; skipped without it).
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
 import pytest
@@ -123,18 +124,23 @@ def test_a_short_line_repeated_on_purpose_stays_and_a_changed_word_is_no_repeat(
 
 
 # -- versions, as users crawl -----------------------------------------------------------------
+#
+# Each test crawls its sites in both markups with one command per round, as users crawl
+# several sites (`newscrawl crawl A B`): each site's versions are its own, and one crawl
+# process per round instead of one per markup halves what the rounds cost in start-ups.
 
 
-def _serve(tmp_path, crawl_env, site, name):
-    server = ZyteChromeServer(site, name)
-    config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump(server.config()))
+def _serve(tmp_path, crawl_env, sites):
+    """One server per (name, site), all in one config file."""
+    servers = {name: ZyteChromeServer(site, name) for name, site in sites.items()}
+    config = tmp_path / "sites.yaml"
+    config.write_text(yaml.safe_dump({"sites": [s.config()["sites"][0] for s in servers.values()]}))
     crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
-    return server, config
+    return servers, config
 
 
-def _crawl(config, env, site, *extra):
-    result = newscrawl("crawl", site, "--config", str(config), *extra, env=env)
+def _crawl(config, env, sites, *extra):
+    result = newscrawl("crawl", *sites, "--config", str(config), *extra, env=env)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 
@@ -145,13 +151,17 @@ def _recheck_outcomes(db, site):
     )
 
 
-def _three_fetches(db, config, env, name, pages):
-    _crawl(config, env, name)
-    assert db.versions.count_documents({"site": name}) == pages
+def _three_fetches(db, config, env, pages):
+    """`pages`: the number of pages of each site crawled."""
+    _crawl(config, env, list(pages))
+    for name, count in pages.items():
+        assert db.versions.count_documents({"site": name}) == count, name
     for _ in range(2):  # the bar's clock, temperature and reader count changed each time
-        _crawl(config, env, name, "--recheck")
-        assert _recheck_outcomes(db, name) == {"unchanged": pages}
-    assert db.versions.count_documents({"site": name}) == pages
+        _crawl(config, env, list(pages), "--recheck")
+        for name, count in pages.items():
+            assert _recheck_outcomes(db, name) == {"unchanged": count}, name
+    for name, count in pages.items():
+        assert db.versions.count_documents({"site": name}) == count, name
 
 
 def _check_edits(db, name, expected):
@@ -170,59 +180,68 @@ def _check_edits(db, name, expected):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(OLD_CMS_SITES))
-def test_old_cms_site_chrome_makes_no_version_and_each_edit_one(name, tmp_path, crawl_env, db):
+def test_old_cms_site_chrome_makes_no_version_and_each_edit_one(tmp_path, crawl_env, db):
     """The local network's old-CMS sites, one per markup, crawled as users do."""
+    names = sorted(OLD_CMS_SITES)
     with LocalNetwork(seed=7, hostile=False, old_cms=True) as net:
-        server = net.old_cms[name]
-        site = server.site
         config = net.write_config(tmp_path / "sites.yaml")
         crawl_env["NEWSCRAWL_JOURNAL"] = str(tmp_path / "journal")
-        _three_fetches(db, config, crawl_env, name, len(site.order))
-        for version in db.versions.find({"site": name}, {"text": 1}):
+        _three_fetches(db, config, crawl_env, {n: len(net.old_cms[n].site.order) for n in names})
+        for version in db.versions.find({"site": {"$in": names}}, {"text": 1}):
             assert "readers online" not in version["text"] and "°C" not in version["text"]
             assert not version["text"].startswith(tuple(s + "\n" for s in SECTIONS))
-        ids = site.order
         sentence = "The council will hear from residents at a public meeting next Tuesday evening."
-        site.add_sentence(ids[0], sentence)
-        site.correct_number(ids[1])
-        site.change_headline(ids[2], "Regional desk update: the story so far")
-        _crawl(config, crawl_env, name, "--recheck")
-        _check_edits(
-            db,
-            name,
-            {
-                server.url(ids[0]): ("sentence", sentence),
-                server.url(ids[1]): ("number", None),
-                server.url(ids[2]): ("headline", "Regional desk update: the story so far"),
-            },
-        )
-        assert _recheck_outcomes(db, name) == {"changed": 3, "unchanged": len(ids) - 3}
+        headline = "Regional desk update: the story so far"
+        for name in names:
+            site = net.old_cms[name].site
+            ids = site.order
+            site.add_sentence(ids[0], sentence)
+            site.correct_number(ids[1])
+            site.change_headline(ids[2], headline)
+        _crawl(config, crawl_env, names, "--recheck")
+        for name in names:
+            server = net.old_cms[name]
+            ids = server.site.order
+            _check_edits(
+                db,
+                name,
+                {
+                    server.url(ids[0]): ("sentence", sentence),
+                    server.url(ids[1]): ("number", None),
+                    server.url(ids[2]): ("headline", headline),
+                },
+            )
+            assert _recheck_outcomes(db, name) == {"changed": 3, "unchanged": len(ids) - 3}
+
+
+def _per_layout(prefix: str) -> dict[str, str]:
+    """A site name for each old layout: {name: layout}."""
+    return {f"{prefix}-{n}": layout for n, layout in enumerate(LAYOUTS, 1)}
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SEED.exists(), reason="../shared/seed absent")
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_the_seed_page_in_an_old_layout_is_stored_from_its_lede_once(
-    layout, tmp_path, crawl_env, db
-):
+def test_the_seed_page_in_an_old_layout_is_stored_from_its_lede_once(tmp_path, crawl_env, db):
     seed = seed_article(SEED)
     assert seed is not None
-    site = OldCmsSite([seed, *generated_articles()], layout)
-    name = "action-news"
-    server, config = _serve(tmp_path, crawl_env, site, name)
-    with server:
-        _three_fetches(db, config, crawl_env, name, len(site.order))
-    stored = db.articles.find_one({"url": server.url("seed")})
-    assert stored["version_count"] == 1
-    paragraphs = stored["text"].split("\n")
-    assert paragraphs[0] == seed.lede
-    assert normalize.loose_form(stored["text"]).count(normalize.loose_form(seed.lede)) == 1
-    assert seed.body[1] in paragraphs  # body[0] is the lede again, glued
-    assert not any(
-        "WebMail" in p or "°C" in p or "maintenance mode" in p or "readers online" in p
-        for p in paragraphs
-    )
+    layouts = _per_layout("action-news")
+    sites = {name: OldCmsSite([seed, *generated_articles()], lay) for name, lay in layouts.items()}
+    servers, config = _serve(tmp_path, crawl_env, sites)
+    with contextlib.ExitStack() as running:
+        for server in servers.values():
+            running.enter_context(server)
+        _three_fetches(db, config, crawl_env, {n: len(s.order) for n, s in sites.items()})
+    for name, server in servers.items():
+        stored = db.articles.find_one({"url": server.url("seed")})
+        assert stored["version_count"] == 1, layouts[name]
+        paragraphs = stored["text"].split("\n")
+        assert paragraphs[0] == seed.lede
+        assert normalize.loose_form(stored["text"]).count(normalize.loose_form(seed.lede)) == 1
+        assert seed.body[1] in paragraphs  # body[0] is the lede again, glued
+        assert not any(
+            "WebMail" in p or "°C" in p or "maintenance mode" in p or "readers online" in p
+            for p in paragraphs
+        ), layouts[name]
 
 
 ZYTE_PAGES = 36
@@ -232,28 +251,33 @@ ZYTE_PAGES = 36
     not (ZYTE / "ground-truth.json").exists(), reason="../shared/corpora/extraction-zyte absent"
 )
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_real_articles_rewrapped_in_old_layouts_version_only_on_edits(
-    layout, tmp_path, crawl_env, db
-):
-    site = ZyteChromeSite(load_pages(ZYTE, ZYTE_PAGES), layout=layout)
-    name = "zyte-old-cms"
-    server, config = _serve(tmp_path, crawl_env, site, name)
-    with server:
-        _three_fetches(db, config, crawl_env, name, ZYTE_PAGES)
-        ids, expected = site.order, {}
-        for page_id, sentence in zip(ids[0:10], ADDED_SENTENCES, strict=True):
-            site.add_sentence(page_id, sentence)
-            expected[server.url(page_id)] = ("sentence", sentence)
-        for page_id in ids[10:20]:
-            site.correct_number(page_id)
-            expected[server.url(page_id)] = ("number", None)
-        for page_id in ids[20:30]:
-            headline = f"Regional desk update: {site.title_of(page_id)[:40].strip()} revisited"
-            site.change_headline(page_id, headline)
-            expected[server.url(page_id)] = ("headline", headline)
-        _crawl(config, crawl_env, name, "--recheck")
-        _check_edits(db, name, expected)
+def test_real_articles_rewrapped_in_old_layouts_version_only_on_edits(tmp_path, crawl_env, db):
+    layouts = _per_layout("zyte-old-cms")
+    sites = {
+        name: ZyteChromeSite(load_pages(ZYTE, ZYTE_PAGES), layout=layout)
+        for name, layout in layouts.items()
+    }
+    servers, config = _serve(tmp_path, crawl_env, sites)
+    with contextlib.ExitStack() as running:
+        for server in servers.values():
+            running.enter_context(server)
+        _three_fetches(db, config, crawl_env, dict.fromkeys(sites, ZYTE_PAGES))
+        expected: dict[str, dict] = {name: {} for name in sites}
+        for name, site in sites.items():
+            server, ids = servers[name], site.order
+            for page_id, sentence in zip(ids[0:10], ADDED_SENTENCES, strict=True):
+                site.add_sentence(page_id, sentence)
+                expected[name][server.url(page_id)] = ("sentence", sentence)
+            for page_id in ids[10:20]:
+                site.correct_number(page_id)
+                expected[name][server.url(page_id)] = ("number", None)
+            for page_id in ids[20:30]:
+                headline = f"Regional desk update: {site.title_of(page_id)[:40].strip()} revisited"
+                site.change_headline(page_id, headline)
+                expected[name][server.url(page_id)] = ("headline", headline)
+        _crawl(config, crawl_env, list(sites), "--recheck")
+        for name in sites:
+            _check_edits(db, name, expected[name])
 
 
 @pytest.mark.parametrize(
