@@ -375,7 +375,7 @@ class StoryIndex:
         cursor = (
             self.fingerprints.find(
                 {"anchors": {"$in": wanted}},
-                {"story_id": 1, "shingles": 1, "ledes": 1, "gallery": 1},
+                {"story_id": 1, "shingles": 1, "ledes": 1, "gallery": 1, "anchors": 1},
             )
             .sort("_id", 1)
             .limit(MAX_POSTINGS)
@@ -387,6 +387,7 @@ class StoryIndex:
                 unpack(doc["shingles"]),
                 ledes=list(doc.get("ledes") or []),
                 gallery=bool(doc.get("gallery")),
+                anchors=list(doc.get("anchors") or []),
             )
             for doc in cursor
         }

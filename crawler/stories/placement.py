@@ -192,7 +192,9 @@ def _shared_anchors(member: Member, mine: set[int], candidate: Candidate) -> int
     """Anchors of either text that are in both: each text's anchors hold a sample of its
     own lede, so counting only the placed text's made the lede rule's gate depend on
     which of the two arrived first."""
-    theirs = set(anchors_of(candidate.hashes, candidate.ledes, candidate.gallery))
+    if not candidate.anchors:  # a looked-up text brings its stored anchors along
+        candidate.anchors = anchors_of(candidate.hashes, candidate.ledes, candidate.gallery)
+    theirs = set(candidate.anchors)
     return len((mine | theirs) & (member.hashes or set()) & candidate.hashes)
 
 

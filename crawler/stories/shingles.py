@@ -567,6 +567,13 @@ def is_credit_line(paragraph: str) -> bool:
 
 
 def is_gallery(paragraphs: Sequence[str]) -> bool:
+    """Whether the page is a photo gallery (_is_gallery); read several times per text
+    (its shingles, sentences, ledes and agency all ask), so remembered for the last few."""
+    return _is_gallery(tuple(paragraphs))
+
+
+@functools.lru_cache(maxsize=256)
+def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
     """A photo gallery: at least GALLERY_CAPTIONS captions holding at least half of the
     page's words, or a photo page, nothing but captions. A caption is a paragraph with a
     caption mark (_CAPTION: "FILE -", "(AP Photo/Jane Doe)"), counted once per mark, as
