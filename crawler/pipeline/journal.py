@@ -33,6 +33,7 @@ from pymongo.errors import (
 )
 
 from crawler import env
+from crawler.clock import Clock
 from crawler.paths import journal_dir
 from crawler.pipeline.processing import FetchedPage
 
@@ -167,6 +168,8 @@ def replay(
     directory: str | os.PathLike[str] | None = None,
     bounds: ReplayBounds | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    *,
+    clock: Clock,
 ) -> ReplayReport:
     """Feed journalled lines to their handlers, within `bounds`; delete what went in.
 
@@ -208,7 +211,7 @@ def replay(
                 report.stopped = stop.reason
                 log.warning("journal replay stopped: %s", stop.reason)
             break
-    _write_progress(folder, report)
+    _write_progress(folder, report, clock())
     return report
 
 
@@ -365,14 +368,14 @@ def append_lines(path: Path, text: str) -> None:
 PROGRESS_FILE = "replay-progress.json"
 
 
-def _write_progress(folder: Path, report: ReplayReport) -> None:
+def _write_progress(folder: Path, report: ReplayReport, now: datetime) -> None:
     """What a replay that stopped early did and why, for `newscrawl status`; removed once
     a replay gets to the end of the journal (nothing is left to report on)."""
     if not report.stopped:
         (folder / PROGRESS_FILE).unlink(missing_ok=True)
         return
     progress = {
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "at": now.isoformat(timespec="seconds"),
         "pid": os.getpid(),
         "pages": report.pages,
         "records": report.records,

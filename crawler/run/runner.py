@@ -83,7 +83,7 @@ def replay_journal(db: Any, clock: Clock) -> journal.ReplayReport:
                 fields = {k: v for k, v in doc.items() if k != "_id"}
                 db.crawl_runs.update_one({"_id": doc["_id"]}, {"$set": fields})
 
-    report = journal.replay(handle_page, handle_records)
+    report = journal.replay(handle_page, handle_records, clock=clock)
     if report.pages or report.records:
         log.warning(
             "replayed %d pages and %d fetch/run records from the local journal into MongoDB",

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import yaml
 from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
+from crawler.clock import SteppedClock, utcnow
 from crawler.crawl.ledger import JOURNAL_UNWRITABLE, RunLedger
 from crawler.localnet.sitemaps import SitemapSite, urlset
 from crawler.pipeline import journal
@@ -51,14 +53,19 @@ def test_a_replay_stops_at_its_bounds_keeps_the_rest_and_names_stay_short(db, tm
     folder = tmp_path / "journal"
     total = fill_journal(folder)
     rounds = 0
+    clock = SteppedClock(datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc))
     while list(folder.glob("journal-*")):
-        report = journal.replay(lambda p: None, into(db), folder, ReplayBounds(steps=2))
+        report = journal.replay(
+            lambda p: None, into(db), folder, ReplayBounds(steps=2), clock=clock
+        )
         rounds += 1
         assert report.records <= 2 * PER_LINE and (report.stopped or rounds == LINES // 2)
         # however often it stops, the file left behind has a short name (no ENAMETOOLONG)
         assert all(len(p.name) < 80 for p in folder.iterdir()), list(folder.iterdir())
         if report.stopped:
-            assert journal.backlog(folder)["last_replay"]["records"] == 2 * PER_LINE
+            last = journal.backlog(folder)["last_replay"]
+            assert last["records"] == 2 * PER_LINE
+            assert last["at"] == clock().isoformat(timespec="seconds")  # the replay's clock
         assert rounds <= LINES
     assert db.fetches.count_documents({}) == total  # every record, once
     assert rounds == LINES // 2
@@ -77,10 +84,10 @@ def test_mongodb_away_during_a_replay_stops_it_without_failing_the_caller(db, tm
             raise AutoReconnect("connection refused")
         db.fetches.insert_many(docs)
 
-    report = journal.replay(lambda p: None, flaky, folder, ReplayBounds(steps=1000))
+    report = journal.replay(lambda p: None, flaky, folder, ReplayBounds(steps=1000), clock=utcnow)
     assert report.stopped and "MongoDB unavailable" in report.stopped
     assert report.records == 2 * PER_LINE
-    journal.replay(lambda p: None, into(db), folder, ReplayBounds(steps=1000))
+    journal.replay(lambda p: None, into(db), folder, ReplayBounds(steps=1000), clock=utcnow)
     assert db.fetches.count_documents({}) == total
     assert not list(folder.glob("journal-*"))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.clock import utcnow
 from crawler.pipeline.journal import Journal, ReplayBounds, replay
 
 ROOM = 2048  # bytes the writing process may write to one file
@@ -42,6 +43,7 @@ def _replay(folder: Path) -> tuple[list[str], object]:
         lambda kind, docs: got.extend(doc["_id"] for doc in docs),
         directory=folder,
         bounds=ReplayBounds(steps=100, seconds=60),
+        clock=utcnow,
     )
     return got, report
 

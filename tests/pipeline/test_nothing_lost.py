@@ -20,7 +20,7 @@ from pymongo.errors import AutoReconnect
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
-from crawler.clock import SteppedClock
+from crawler.clock import SteppedClock, utcnow
 from crawler.config import Site
 from crawler.crawl.discovery import Entry
 from crawler.crawl.frontier import CrawlPlan
@@ -168,7 +168,9 @@ def test_fetch_records_wait_for_mongodb_and_go_to_the_journal_at_the_end(tmp_pat
     try:
         ensure_indexes(live)
         live.crawl_runs.insert_one({"_id": "run-down", "outcome": "running"})
-        report = journal.replay(lambda p: None, _records_into(live), tmp_path / "journal")
+        report = journal.replay(
+            lambda p: None, _records_into(live), tmp_path / "journal", clock=utcnow
+        )
         assert report.records == 2
         assert live.fetches.find_one({"url": "https://example.test/a"})["outcome"] == "spooled"
         assert live.crawl_runs.find_one({"_id": "run-down"})["outcome"] == "spooled"
