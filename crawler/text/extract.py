@@ -253,15 +253,21 @@ _ZERO_WIDTH_MARKERS = (b"\xe2\x80\x8b", b"&#8203;", b"&#x200b;", b"&#x200B;", b"
 
 
 def _unglue_zero_width(tree: etree._Element, body: bytes | str) -> None:
-    """A zero-width space is a word break; extractors drop it and glue the words."""
+    """A zero-width space is a word break; extractors drop it and glue the words. Unless
+    the page has one inside most words, a disguised copy: then they are taken out and the
+    words stay whole (normalize.zero_width_breaks)."""
     raw = body.encode("utf-8", "ignore") if isinstance(body, str) else body
     if not any(marker in raw for marker in _ZERO_WIDTH_MARKERS):  # UTF-8 or an entity
         return
+    texts = [t for node in tree.iter() for t in (node.text, node.tail) if isinstance(t, str)]
+    count = sum(t.count(normalize.ZERO_WIDTH_SPACE) for t in texts)
+    words = sum(len(t.split()) for t in texts)
+    replacement = "" if normalize.zero_width_is_disguise(count, words) else " "
     for node in tree.iter():
         if isinstance(node.text, str) and "\u200b" in node.text:
-            node.text = node.text.replace("\u200b", " ")
+            node.text = node.text.replace("\u200b", replacement)
         if isinstance(node.tail, str) and "\u200b" in node.tail:
-            node.tail = node.tail.replace("\u200b", " ")
+            node.tail = node.tail.replace("\u200b", replacement)
 
 
 def _body(tree: etree._Element, body: bytes | str, url: str) -> list[str]:

@@ -50,10 +50,35 @@ _QUOTES = str.maketrans(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+ZERO_WIDTH_SPACE = "\u200b"
+# a zero-width space in this share of a text's words (and at least ZERO_WIDTH_DENSE_MIN
+# of them) is a disguise, not word breaks
+ZERO_WIDTH_DENSE_SHARE = 0.25
+ZERO_WIDTH_DENSE_MIN = 5
+
+
+def zero_width_is_disguise(count: int, words: int) -> bool:
+    """Whether `count` zero-width spaces among `words` words hide words rather than
+    separate them (zero_width_breaks)."""
+    return count >= max(ZERO_WIDTH_DENSE_MIN, ZERO_WIDTH_DENSE_SHARE * words)
+
+
+def zero_width_breaks(text: str) -> str:
+    """Zero-width spaces as a page means them. A few are word breaks: where a line may
+    wrap, or where markup stood ("ISIS\u200bmilitants"); extractors drop them and glue
+    the words. One inside most words is how a scraper disguises a copy from duplicate
+    detection ("re\u200bpairs"): those are nothing, and the words stay whole."""
+    count = text.count(ZERO_WIDTH_SPACE)
+    if not count:
+        return text
+    disguise = zero_width_is_disguise(count, len(text.split()))
+    return text.replace(ZERO_WIDTH_SPACE, "" if disguise else " ")
+
+
 def clean_paragraphs(text: str) -> list[str]:
     """Split extracted text into paragraphs, whitespace-cleaned, with repeats dropped."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
-    text = _BREAKING_INVISIBLE.sub(" ", text)
+    text = _BREAKING_INVISIBLE.sub(" ", zero_width_breaks(text))
     paragraphs = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return drop_repeated(reflow([p for p in paragraphs if p]))
 

@@ -244,3 +244,21 @@ def test_link_only_lines_inside_the_body_are_not_article_text():
     assert "Flood warning" not in text and "READ MORE" not in text
     assert "library branch" not in text
     assert text.count("The council voted") == 3
+
+
+def test_zero_width_spaces_inside_most_words_are_a_disguise_not_word_breaks():
+    """A scraper hides a copy from duplicate detection with a zero-width space inside most
+    words: those are taken out and the words stay whole, where a few are word breaks
+    (test_inline_markup_never_glues_words)."""
+
+    def disguise(paragraph: str) -> str:
+        return " ".join(w[:2] + "\u200b" + w[2:] if len(w) > 4 else w for w in paragraph.split())
+
+    paragraphs = "".join(
+        f"<p>{disguise(f'Paragraph {i} describes how the regional council weighed proposals for roads, water mains and the library branch before the vote.')}</p>"
+        for i in range(5)
+    )
+    html = f"<html lang='en'><head><title>Vote</title></head><body><article><h1>Vote</h1>{paragraphs}</article></body></html>"
+    text = extract(html, "https://gazette.example/news/vote").text
+    assert "regional council weighed proposals" in text
+    assert "\u200b" not in text and "re gional" not in text
