@@ -18,6 +18,7 @@ CHANGES_REFRESH at a time, at this join and the next ones
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from pymongo import UpdateOne
@@ -125,10 +126,12 @@ def _summarise(
         first = min(entries, key=origin_rank)
         sample = [{k: e.get(k) for k in ("article_id", "site", "url", "title")} for e in entries]
         story = stories.get(story_id) or {}
-        batch = _tally(entries, "agency")
-        photo_batch = _tally(entries, "photo_agency")
-        counts = _added(story.get("agencies"), batch)
-        photo_counts = _added(story.get("photo_agencies"), photo_batch)
+        batch = agency_tally(entries, "agency")
+        photo_batch = agency_tally(entries, "photo_agency")
+        counts = Counter(story.get("agencies") or {})
+        counts.update(batch)
+        photo_counts = Counter(story.get("photo_agencies") or {})
+        photo_counts.update(photo_batch)
         sites = set(story.get("sites") or []) | {e["site"] for e in entries}
         origin = story.get("origin") or min(entries, key=origin_rank)
         agency, agency_from = story_attribution(origin, counts, photo_counts, len(sites))
@@ -160,20 +163,10 @@ def _summarise(
     return {story_ids[i] for i in result.upserted_ids or {}}
 
 
-def _tally(entries: list[Doc], field: str) -> dict[str, int]:
-    """How many of the entries name each agency in `field` (UNKNOWN counted too)."""
-    counts: dict[str, int] = {}
-    for entry in entries:
-        name = entry.get(field) or UNKNOWN
-        counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _added(counts: dict[str, int] | None, more: dict[str, int]) -> dict[str, int]:
-    total = dict(counts or {})
-    for name, n in more.items():
-        total[name] = total.get(name, 0) + n
-    return total
+def agency_tally(entries: list[Doc], field: str) -> Counter[str]:
+    """How many of the entries name each agency in `field` ("agency", "photo_agency"),
+    UNKNOWN counted too: the `agencies` and `photo_agencies` counts of a story."""
+    return Counter(entry.get(field) or UNKNOWN for entry in entries)
 
 
 def _founding(first: Doc, now: datetime) -> Doc:

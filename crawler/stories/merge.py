@@ -37,8 +37,14 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from crawler.store.reads import in_batches
-from crawler.stories.agency import UNKNOWN, story_attribution
-from crawler.stories.members import SAMPLE_SIZE, Texts, refresh_changes, settle_origin
+from crawler.stories.agency import story_attribution
+from crawler.stories.members import (
+    SAMPLE_SIZE,
+    Texts,
+    agency_tally,
+    refresh_changes,
+    settle_origin,
+)
 from crawler.types import Doc
 
 log = logging.getLogger(__name__)
@@ -160,12 +166,11 @@ def repoint(db: Database[Doc], loser: str, target: str, texts: Texts | None = No
 
 def _counts(members: list[Doc]) -> dict[str, int]:
     """The `$inc` of the members' text and photo agencies (`agencies.X`, `photo_agencies.X`)."""
-    counts: dict[str, int] = {}
-    for member in members:
-        for field, key in (("agency", "agencies"), ("photo_agency", "photo_agencies")):
-            name = f"{key}.{member.get(field) or UNKNOWN}"
-            counts[name] = counts.get(name, 0) + 1
-    return counts
+    return {
+        f"{key}.{name}": n
+        for field, key in (("agency", "agencies"), ("photo_agency", "photo_agencies"))
+        for name, n in agency_tally(members, field).items()
+    }
 
 
 def recheck_recent_merges(db: Database[Doc], now: datetime) -> int:

@@ -135,8 +135,7 @@ def verified_matches(
         key=lambda pair: pair[0],
         reverse=True,
     )
-    if member.gallery is None:
-        member.gallery = is_gallery(member.paragraphs)
+    member_is_gallery = _is_gallery(member)
     matches = []
     through_gallery: set[str] = set()  # matched only because a gallery carries the lede
     for count, candidate in shared[:MAX_CANDIDATES]:
@@ -150,7 +149,7 @@ def verified_matches(
         # two galleries share photos, not text: two reports carrying the same agency
         # photos with their long captions are no copies of each other, unless they open
         # alike
-        if member.gallery and candidate.gallery:
+        if member_is_gallery and candidate.gallery:
             same = lede_gate and _same_first_lede(member, candidate)
         else:
             same = (
@@ -228,13 +227,17 @@ def gallery_carries_lede(member: Member, candidate: Candidate) -> bool:
     cannot tell it from a report that borrowed one sentence. A report is no gallery:
     its own sentences are its text, and that rule still decides for it. Either order
     of arrival: a candidate's gallery flag is kept in its fingerprint."""
-    if member.gallery is None:
-        member.gallery = is_gallery(member.paragraphs)
-    if member.gallery and candidate.ledes:
+    if _is_gallery(member) and candidate.ledes:
         return _carries(member.hashes or set(), candidate.ledes[0])
     if candidate.gallery and member.ledes:
         return _carries(candidate.hashes, member.ledes[0])
     return False
+
+
+def _is_gallery(member: Member) -> bool:
+    if member.gallery is None:
+        member.gallery = is_gallery(member.paragraphs)
+    return member.gallery
 
 
 def _carries(hashes: set[int], lede: str) -> bool:
@@ -282,7 +285,7 @@ def _not_one_lifted_sentence(
         small = sentences_of(candidate) if sentences_of is not None else []
     if len(small) >= SHARED_SENTENCES or not small:  # not small: its text is not at hand
         return True
-    return lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE) >= SAME_LEDE
+    return _same_first_lede(member, candidate)
 
 
 def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:

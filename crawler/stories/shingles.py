@@ -69,7 +69,7 @@ def narrative_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     A regional site's box of recommended items prints the first sentences of other
     wire stories; counted in, a copy of one story carries the ledes of two others and
     joins them all (three La Presse Canadienne stories of the wire set became one)."""
-    if paragraphs:  # a date stamp printed before the first words (_LEADING_DATE) is no narrative
+    if paragraphs:  # a date stamp printed before the first words (_stamp_end) is no narrative
         paragraphs = [_without_date_stamp(paragraphs[0]), *paragraphs[1:]]
     if is_gallery(paragraphs):  # a gallery's captions are its text (is_gallery)
         own = [p for p in paragraphs if p.strip() and not is_credit_line(p)]
@@ -275,41 +275,27 @@ _DATELINE = re.compile(
     rf"|[A-Za-zÀ-ÿ .,'’/-]{{2,40}}(?=\s*{_PAREN_AGENCY}))"
     rf"\s*(?:{_PAREN_AGENCY})?\s*[-—–]+\s+"
 )
-# a date stamp the page prints before the text ("date 2022-06-24", "Published: June 24,
-# 2022 10:31 a.m.", "24.06.2022, 10:31 Uhr"): when the copy was put up, not what it says;
-# left in, it makes two copies of one lede look different in their first words
+# a date stamp the page prints before the text: "date 2022-06-24", "Published: June 24,
+# 2022 10:31 a.m.", "24.06.2022, 10:31 Uhr", "Mis à jour le 12 mars 2025 à 14 h 05",
+# "Stand: 12.03.2025, 14:05 Uhr", "Posted: Mar 12, 2025 / 02:05 PM EDT Updated: ...",
+# "Updated 2:31 PM EST, March 12, 2025", "Published Wednesday, March 12": when the copy was
+# put up, not what it says; left in, it makes two copies of one lede look different in
+# their first words. Read a word at a time (_stamp_end): linear however long the run.
 _MONTHS = (
     r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé]c|janv|f[eé]vr|avr|juin"
     r"|juil|ao[uû]t|sept|d[eé]z|janvier|f[eé]vrier|mars|avril|juillet|septembre|octobre"
     r"|novembre|d[eé]cembre)[a-zé]*\.?"
 )
-_LEADING_DATE = re.compile(
-    r"^\s*(?P<word>(?:date|published|updated|posted|publié|mis à jour|veröffentlicht|aktualisiert)"
-    # each run of blanks belongs to one quantifier: two optional ones side by side tried
-    # every split of a long run between them (cubic on "Date" and thousands of blanks)
-    r"(?:\s+(?:on|le|am)\b)?(?:\s*:)?\s*)?"
-    r"(?:(?P<numeric>\d{4}-\d{2}(?:-\d{2})?(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
-    rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{4}})|(?:\d{{1,2}}\.?\s+)?{_MONTHS}\s+(?:\d{{1,2}},?\s+)?\d{{4}})"
-    r"(?P<time>,?\s*(?:at\s+|um\s+|à\s+)?\d{1,2}[:.h]\d{2}\s*(?:[ap]\.?m\.?|uhr)?)?"
-    r"(?:\s*(?P<mark>[|·—–-])|\s*,)?\s+",
-    re.I,
-)
+_MONTH = re.compile(_MONTHS, re.I)
 
 
 def _without_date_stamp(paragraph: str) -> str:
     """The paragraph without a date stamp before its first words. A date written out with
     no stamp word, time or mark after it may be the sentence's own ("Sept. 11, 2001,
     changed everything"): it stays."""
-    end = _stamp_end(paragraph)
-    match = _LEADING_DATE.match(paragraph)
-    if match is not None and (match["word"] or match["numeric"] or match["time"] or match["mark"]):
-        end = max(end, match.end())
-    return paragraph[end:] if end else paragraph
+    return paragraph[_stamp_end(paragraph) :]
 
 
-# the words a stamp is made of, beyond _LEADING_DATE's forms: "Mis à jour le 12 mars 2025
-# à 14 h 05", "Stand: 12.03.2025, 14:05 Uhr", "Posted: Mar 12, 2025 / 02:05 PM EDT
-# Updated: ...", "Updated 2:31 PM EST, March 12, 2025", "Published Wednesday, March 12"
 _STAMP_WORDS = frozenset(
     [
         "date",
@@ -333,12 +319,16 @@ _WEEKDAYS = re.compile(
     re.I,
 )
 _STAMP_TIME = re.compile(
-    r"\d{1,2}[:h]\d{2}(?::\d{2})?|[ap]\.?m\.?|h|uhr|"
+    r"\d{1,2}[:.h]\d{2}(?::\d{2})?|[ap]\.?m\.?|h|uhr|"
     r"(?:[ecmp][sd]t|et|ct|pt|utc|gmt|cet|cest|mez|mesz|bst)",
     re.I,
 )
+# a numeric date is a stamp by itself ("2022-06-24", "2022-06-24T10:31:00+02:00",
+# "24.06.2022"); a written-out one needs a stamp word, a time or a mark beside it
 _STAMP_DATE = re.compile(
-    r"\d{4}-\d{2}(?:-\d{2})?(?:t[\d:]+z?)?|\d{1,2}[./]\d{1,2}[./]\d{2,4}", re.I
+    r"\d{4}-\d{2}(?:-\d{2})?(?:t\d{1,2}:\d{2}(?::\d{2})?(?:z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}",
+    re.I,
 )
 _STAMP_NUMBER = re.compile(r"\d{1,4}")
 _STAMP_MARKS = frozenset(["|", "·", "•", "—", "–", "-", "/"])
@@ -361,7 +351,9 @@ def _stamp_end(paragraph: str) -> int:
             continue
         if token in _STAMP_WORDS or token in _STAMP_MARKS:
             has_sign = True
-        elif _STAMP_DATE.fullmatch(token) or re.fullmatch(_MONTHS, token, re.I):
+        elif _STAMP_DATE.fullmatch(token):
+            has_date = has_sign = True
+        elif _MONTH.fullmatch(token):
             has_date = True
         elif _STAMP_TIME.fullmatch(token):
             has_sign = True

@@ -582,7 +582,7 @@ LEGAULT = (
     ],
 )
 def test_more_date_stamps_before_the_first_words_are_not_part_of_the_lede(stamp):
-    """Failed in review, minor (now read by shingles._stamp_end). _LEADING_DATE knew "date 2022-06-24", "Published: June 24,
+    """Failed in review, minor (now read by shingles._stamp_end). The earlier date-stamp pattern knew "date 2022-06-24", "Published: June 24,
     2022 10:31 a.m." and "24.06.2022, 10:31 Uhr". French times are written "14 h 05",
     German broadcasters print "Stand:", Nexstar stations "Posted: ... / 02:05 PM EDT
     Updated: ...", AP "Updated 2:31 PM EST, March 12, 2025", and many sites a weekday:
