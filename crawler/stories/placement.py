@@ -33,6 +33,7 @@ from crawler.stories.shingles import (
     is_gallery,
     lede_shingles,
     lede_similarity,
+    ledes_of,
     sentence_shingles,
 )
 
@@ -43,10 +44,23 @@ LEDE_MIN_CONTAINMENT = 0.05  # ... and this much in common: a write-thru of the 
 LEDE_MIN_ANCHORS = (
     2  # ... and this many anchors: one shared stock phrase is not worth a lede comparison
 )
-# One borrowed sentence is not a copy: a containment match must share at least
-# SHARED_SENTENCES sentences, or cover at least MOSTLY_SHARED of the smaller text's
-# narrative (a caption page, an early take: one sentence, and little else of its own)
+# What two texts share is weighed by how much of each it is and where it sits
+# (more_than_a_sentence):
+# - this many shared sentences make a copy wherever they sit
+PASSAGE_SENTENCES = 3
+# - this many make a copy when they are most (MOSTLY_SHARED) of the smaller text, or
+#   start among the first OPENING_SENTENCES of both texts (a copy keeps the wire's
+#   order from the top, under a header line, a dateline or a reworded lede or two; a
+#   paragraph lifted into a report of its own sits anywhere)
 SHARED_SENTENCES = 2
+OPENING_SENTENCES = 4
+# - one sentence makes a copy when it is most of the smaller text (a caption page, an
+#   early take) and the larger text opens with it (its first OPENING_WORDS words), or
+#   is at least OWN_FRACTION of the larger text too (a short take of its own): a report
+#   with a narrative of its own that prints the lede in a photo caption is no wire copy
+OPENING_WORDS = 12
+ALIGNED_LEDES = 2
+OWN_FRACTION = 1 / 3
 SENTENCE_SHARED = 0.5  # a sentence counts as shared from this share of its shingles (in part below)
 # a shared sentence counts in proportion to its length up to this many shingles (12
 # words): a short one ("He died in his hometown of New York.") is stock phrasing any
@@ -248,59 +262,120 @@ def _carries(hashes: set[int], lede: str) -> bool:
 def more_than_a_sentence(
     member: Member, candidate: Candidate, score: float, sentences_of: SentenceSource | None = None
 ) -> bool:
-    """Whether what two texts share is more than one borrowed sentence.
+    """Whether what two texts share is more than a borrowed sentence or passage.
 
-    A station's own short rewrite that lifts one wire sentence can reach the
-    containment threshold on that sentence alone, while a gallery page carrying
-    the wire's lede under its captions, or an agency's one-paragraph early take,
-    shares one sentence too, and has next to nothing of its own. So: two shared
-    sentences or more (a short sentence counts in proportion to its length,
-    SENTENCE_FULL_SHINGLES), or most of the smaller text's narrative shared. Shared
-    sentences are counted in the member's text, then, when that does not show it, in
-    the candidate's (read by `sentences_of`: a passage can be one long sentence in one
-    copy and three short ones in the other); captions and teasers are no narrative
-    (shingles.narrative_paragraphs).
+    A station's own report that lifts a wire sentence, or one paragraph of two, can reach
+    the containment threshold on that alone, while a gallery page carrying the wire's
+    lede under its captions, or an agency's one-paragraph early take, shares one sentence
+    too, and has next to nothing of its own. So what is shared is weighed by how much of
+    each text it is and where it sits (the issue's rule: how much of each page's own
+    narrative the match covers):
+    - PASSAGE_SENTENCES shared sentences or more make a copy (a short sentence counts in
+      proportion to its length, SENTENCE_FULL_SHINGLES; a half-found one in part);
+    - SHARED_SENTENCES make a copy when they are most of the smaller text's narrative,
+      or when they start near the top of both texts (OPENING_SENTENCES): a copy keeps
+      the wire's order from the top (a write-thru rewords the first sentences, a page
+      prints a header line above), a paragraph lifted into a report of its own sits
+      wherever the report put it (newsday.com's Pelé piece, wire set);
+    - one shared sentence makes a copy when it is most of the smaller text (a caption
+      page: a photo's description and the wire's lede; an early take) and the larger
+      text opens as the smaller one does (_larger_opens_with_it), or is a short take
+      itself, with at least OWN_FRACTION of it shared. A report with a narrative of its
+      own that printed the wire's lede inside its top photo caption (yahoo.com's Buffett
+      piece) is no copy of the wire's caption pages.
+    Shared sentences are counted in the member's text, and in the candidate's (read by
+    `sentences_of`) unless the member's already show a passage: a passage can be one
+    long sentence in one copy and three short ones in the other. Captions and teasers are
+    no narrative (shingles.narrative_paragraphs).
     """
     if member.sentences is None:
         member.sentences = sentence_shingles(member.paragraphs)
-    if score >= MOSTLY_SHARED:
-        return _not_one_lifted_sentence(member, candidate, sentences_of)
-    if _sentences_shared(member.sentences, candidate.hashes):
+    counts = [_sentences_shared(member.sentences, candidate.hashes)]
+    if counts[0].shared < PASSAGE_SENTENCES and sentences_of is not None:
+        counts.append(_sentences_shared(sentences_of(candidate), member.hashes or set()))
+    shared = max(count.shared for count in counts)
+    mostly = score >= MOSTLY_SHARED or any(count.mostly for count in counts)
+    if shared >= PASSAGE_SENTENCES:
         return True
-    if sentences_of is None:
+    if shared >= SHARED_SENTENCES:
+        return mostly or all(count.near_top for count in counts)
+    if not mostly:
         return False
-    return _sentences_shared(sentences_of(candidate), member.hashes or set())
-
-
-def _not_one_lifted_sentence(
-    member: Member, candidate: Candidate, sentences_of: SentenceSource | None
-) -> bool:
-    """When the smaller of the two texts is one sentence, it is a copy of the other only if
-    the other opens with it (a caption page of the wire), not if the other carries it
-    further down (a report that lifted the wire's lede)."""
-    small_is_member = len(member.hashes or ()) <= len(candidate.hashes)
-    if small_is_member:
-        small = member.sentences or []
-    else:
-        small = sentences_of(candidate) if sentences_of is not None else []
-    if len(small) >= SHARED_SENTENCES or not small:  # not small: its text is not at hand
+    if _larger_opens_with_it(member, candidate):
         return True
-    return _same_first_lede(member, candidate)
+    larger = _larger_text_count(member, candidate, counts)
+    return larger is not None and larger.shared >= OWN_FRACTION * larger.total
 
 
-def _sentences_shared(sentences: list[set[int]], other: set[int]) -> bool:
-    """At least SHARED_SENTENCES of these sentences are in the other text, or a whole
-    sentence that is at least MOSTLY_SHARED of them: a caption page's narrative is the
-    wire's lede and a sentence of its own, where containment is low because the lede
-    was reworded a little. A sentence counts as shared from SENTENCE_SHARED of its
-    shingles, and in proportion below that: an early take whose desk reworded half of a
-    sentence still shares that half."""
+def _larger_text_count(
+    member: Member, candidate: Candidate, counts: list[SharedSentences]
+) -> SharedSentences | None:
+    """The larger text's count of the two (None: the candidate's text was not read)."""
+    if len(member.hashes or ()) > len(candidate.hashes):
+        return counts[0]
+    return counts[1] if len(counts) > 1 else None
+
+
+@dataclass
+class SharedSentences:
+    shared: float  # sentences found in the other text, a short or half-found one in part
+    total: float  # the text's narrative sentences, a short one in part
+    first: int | None  # the first sentence found, in part at least (a reworded one)
+
+    @property
+    def near_top(self) -> bool:
+        """What is shared starts among the text's first OPENING_SENTENCES sentences."""
+        return self.first is not None and self.first < OPENING_SENTENCES
+
+    @property
+    def mostly(self) -> bool:
+        """A whole sentence shared that is at least MOSTLY_SHARED of the text's narrative: a
+        caption page's narrative is the wire's lede and a sentence of its own, where
+        containment is low because the lede was reworded a little."""
+        return self.shared >= 1.0 and self.shared >= MOSTLY_SHARED * self.total
+
+
+def _sentences_shared(sentences: list[set[int]], other: set[int]) -> SharedSentences:
+    """How many of these sentences are in the other text. A sentence counts as shared
+    from SENTENCE_SHARED of its shingles, and in proportion below that: an early take
+    whose desk reworded half of a sentence still shares that half."""
     shared = total = 0.0
-    for sentence in sentences:
+    first = None
+    for index, sentence in enumerate(sentences):
         weight = min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
+        found = min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
         total += weight
-        shared += weight * min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
-    return shared >= SHARED_SENTENCES or (shared >= 1.0 and shared >= MOSTLY_SHARED * total)
+        shared += weight * found
+        if first is None and found >= 0.5:  # a quarter of its shingles: a reworded sentence
+            first = index
+    return SharedSentences(shared, total, first)
+
+
+def _larger_opens_with_it(member: Member, candidate: Candidate) -> bool:
+    """The larger of the two texts opens as the smaller one does: its first lede's opening
+    words (OPENING_WORDS) are in the smaller text (a caption page of the wire: a photo's
+    description, then the wire's lede), or a lede of the smaller text is the larger's
+    lede at the same place, reworded in a few places at most (ALIGNED_LEDES: a caption
+    page whose lede the site reworded, then the wire's second sentence)."""
+    mine, theirs = _ledes(member), candidate.ledes
+    if any(
+        lede_similarity([a], [b], SAME_LEDE) >= SAME_LEDE
+        for a, b in zip(mine[:ALIGNED_LEDES], theirs[:ALIGNED_LEDES], strict=False)
+    ):
+        return True
+    if len(member.hashes or ()) <= len(candidate.hashes):
+        return _carries(member.hashes or set(), _opening(candidate.ledes))
+    return _carries(candidate.hashes, _opening(_ledes(member)))
+
+
+def _ledes(member: Member) -> list[str]:
+    if member.ledes is None:
+        member.ledes = ledes_of(member.paragraphs)
+    return member.ledes
+
+
+def _opening(ledes: list[str]) -> str:
+    return " ".join(ledes[0].split()[:OPENING_WORDS]) if ledes else ""
 
 
 def adds_nothing(member: Member, matches: list[tuple[float, Candidate]]) -> bool:

@@ -1,0 +1,179 @@
+"""What two texts share, weighed by how much of each it is and where it sits (issue 33,
+item 2; crawler.stories.placement.more_than_a_sentence).
+
+Modelled on real pages of the wire set (bench/data/wire_copies.jsonl): a portal's own
+obituary that printed the agency's lede inside the uncredited photo caption at its top
+(yahoo.com's Buffett piece), a sports desk's report that reproduced one two-sentence
+wire paragraph (newsday.com's Pelé piece), a regional edit that reworded the lede and
+kept the next two sentences (aljazeera.com's Roe page), two desks' short takes of one
+item (news4jax.com, iheartradio.ca). Every text here is invented.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
+from tests.stories.test_story_matching import WIRE
+
+# a portal's own report: the wire's lede sits in the photo caption at the top (a
+# description of the photo, then the lede, as the agency writes its captions, printed
+# without the credit), and the rest is the portal's own
+REPORT_WITH_LEDE_IN_CAPTION = [
+    "Water money for small towns",
+    "A crew works on a burst water main on a residential street in Dauphin, Man., on "
+    "March 3, 2024, the second break on that street this winter. " + lede(WIRE),
+    "Towns across the Prairies have waited years for help with their water systems, and "
+    "many of their mayors say the announcement is only a start.",
+    "In Dauphin, the east-side main has burst twice since January, and residents have "
+    "been boiling their drinking water for most of the winter.",
+    "Mayor Allan Tomlinson said the town would apply as soon as the program opens, and "
+    "that its engineers already have a plan for the worst of the pipes.",
+    "Neighbouring Gilbert Plains and Grandview face the same problem, with pipes laid "
+    "before most of their residents were born.",
+    "Provincial officials did not say how the money would be shared among the towns, or "
+    "when the first agreements would be signed.",
+    "A public hearing on Dauphin's plan is set for the first week of next month at the arena.",
+]
+# the wire's own short takes: a photo description and the lede; the lede and a line
+CAPTION_AND_LEDE = [
+    "Residents fill jugs at a water station in Dauphin, Man., on March 3, 2024, after the "
+    "town's main burst for the second time this year.",
+    lede(WIRE),
+]
+LEDE_AND_A_LINE = [
+    lede(WIRE),
+    "Manitoba towns are expected to be among the first to apply, a provincial spokesperson said.",
+]
+
+
+def test_a_report_carrying_the_wire_lede_in_its_photo_caption_stays_apart_in_any_order(db):
+    """The two short takes share one sentence with the report: half of each of them,
+    and one sentence in eight of the report, which does not open with it. They are
+    copies of the wire (which opens with it), the report is not, in all 24 orders."""
+    texts = {
+        "wire": WIRE,
+        "report": REPORT_WITH_LEDE_IN_CAPTION,
+        "caption": CAPTION_AND_LEDE,
+        "edit": LEDE_AND_A_LINE,
+    }
+    for order in itertools.permutations(texts):
+        for name in COLLECTIONS:
+            db[name].delete_many({})
+        found = place(db, *((name, texts[name]) for name in order))
+        assert found["caption"] == found["wire"] == found["edit"], order
+        assert found["report"] != found["wire"], order
+
+
+# a sports desk's own report, which reproduces one wire paragraph of two sentences
+# (WIRE[2] and WIRE[3]) in its middle
+REPORT_WITH_A_WIRE_PARAGRAPH = [
+    "For the mayors of Manitoba's smallest towns, Tuesday's news from Ottawa was the first "
+    "good word about their pipes in more than a decade.",
+    "Gilbert Plains has patched the same stretch of main on its main street four times "
+    "since 2019, and the council has no money left in this year's budget for a fifth.",
+    "Grandview's water tower, built in 1962, leans far enough that residents joke about "
+    "it, though nobody on council laughs when the engineers' report is read out.",
+    "Reeve Sandra Kowalchuk said she had written to three ministers in five years and had "
+    "received three letters promising that help was coming.",
+    WIRE[2] + " " + WIRE[3],
+    "Whether the towns will see any of the money before next winter is another matter, "
+    "and the reeve said she would believe it when the crews arrived.",
+    "Council meets again on the 14th, when it will decide whether to borrow for the work "
+    "in the meantime or wait for Ottawa's agreements to be signed.",
+]
+# a regional edit: the lede reworded, the next two wire sentences kept, then its own
+EDIT_WITH_A_REWORDED_LEDE = [
+    "Ottawa is putting $2 billion into the leaking pipes and treatment plants of the "
+    "country's small towns, a plan announced on Tuesday that will take five years.",
+    WIRE[1],
+    WIRE[2],
+    "In Brandon, councillors said they would ask for a share of the money for the city's "
+    "east-side main, which has burst twice since January.",
+    "Brandon's engineers put the cost of a new main at $40 million, more than twice what "
+    "the council set aside this year.",
+    "The city's request is due before the end of the spring session of council.",
+]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
+def test_one_wire_paragraph_in_the_middle_of_a_report_is_no_copy(db, wire_first):
+    """Two shared sentences, 0.4 of the wire's narrative: enough containment. But they
+    start the wire's third sentence and the report's fifth: a paragraph lifted into a
+    report of its own, not a copy, which keeps the wire's order from the top."""
+    texts = [("wire", WIRE), ("report", REPORT_WITH_A_WIRE_PARAGRAPH)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["report"] != found["wire"]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
+def test_a_regional_edit_keeping_the_two_sentences_after_a_reworded_lede_joins(db, wire_first):
+    """The same two shared sentences, neither text's opening (the edit reworded the
+    lede), and most of neither text: but they are the second and third of both, where a
+    copy that rewrote its lede keeps them."""
+    texts = [("wire", WIRE), ("edit", EDIT_WITH_A_REWORDED_LEDE)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["edit"] == found["wire"]
+
+
+def test_two_short_takes_sharing_one_sentence_that_is_much_of_both_join(db):
+    """Two desks' early takes of one wire item, each with the lede in its own words: they
+    share one wire sentence, which is half of the one and a third of the other. Neither
+    has a narrative of its own it was lifted into: one story (without the wire, which
+    would bridge them)."""
+    first = [
+        "Small towns will get federal money over five years to fix their old and leaking "
+        "water systems, Ottawa said Tuesday.",
+        WIRE[1],
+    ]
+    second = [
+        "The federal government says $2 billion is coming for small communities whose "
+        "water pipes and treatment plants are failing.",
+        "Manitoba towns are expected to be among the first to apply for the money.",
+        WIRE[1],
+    ]
+    found = place(db, ("first", first), ("second", second))
+    assert found["second"] == found["first"]
+
+
+def test_a_desk_take_that_rewords_each_of_the_first_sentences_in_part_joins(db):
+    """An early take that rewords the wire's first three sentences, each keeping a third
+    to a half of its words in order, then goes on in its own words: no sentence is
+    shared whole, two and a half are shared in part, at the top of both texts. A
+    reworded sentence marks where the shared part starts as a whole one does."""
+    take = [
+        "The federal government announced Tuesday it will spend $2 billion on the pipes and "
+        "plants of small towns, with the work to be done over five years.",
+        "The money will flow through provincial agreements signed over the coming months, "
+        "the minister said, with work starting in the spring.",
+        "Municipal leaders had lobbied for years for help with pipes and treatment plants "
+        "built long ago, many of which are now past their useful lives.",
+        "In Manitoba, the first towns to apply are likely to be Dauphin and Gilbert Plains, "
+        "where mains have burst this winter.",
+        "Dauphin's council will discuss its application at its next meeting, the mayor said "
+        "on Wednesday.",
+        "Gilbert Plains has patched the same stretch of main four times since 2019.",
+    ]
+    found = place(db, ("wire", WIRE), ("take", take))
+    assert found["take"] == found["wire"]
+
+
+def test_a_trimmed_copy_under_a_sites_own_lines_joins(db):
+    """A regional page printed three lines of its own above the wire's first two
+    sentences (a newsletter pitch, the day's weather, a subscription appeal), which the
+    extractor kept: less than half of the page is the wire's, and the shared sentences
+    start at its fourth, still near its top."""
+    page = [
+        "Sign up for our morning newsletter and get the day's local headlines, obituaries "
+        "and road reports in your inbox before seven, every weekday and on Saturdays.",
+        "Today in Dauphin: 4 degrees and cloudy, with flurries expected later this afternoon "
+        "and a low of minus 9 overnight, and more snow on the way for the weekend.",
+        "Our newsroom relies on readers like you, so please consider a subscription today; "
+        "it costs less than a cup of coffee a week and keeps local reporting going.",
+        WIRE[0],
+        WIRE[1],
+    ]
+    found = place(db, ("wire", WIRE), ("page", page))
+    assert found["page"] == found["wire"]
