@@ -579,7 +579,7 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
     narrative of its own, so the borrowed-sentence rule, which weighs what the match
     covers of a page's own narrative, would keep it apart from the story it
     illustrates (crawler.stories.placement.gallery_carries_lede)."""
-    captions = caption_words = words = 0
+    captions = caption_words = words = tail = 0
     for i, paragraph in enumerate(paragraphs):
         if is_credit_line(paragraph):
             continue
@@ -591,9 +591,20 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
         if marks:
             captions += marks
             caption_words += count
+            tail = _words_after_last_mark(paragraph)
     if not caption_words:
         return False
-    return caption_words == words or (captions >= GALLERY_CAPTIONS and 2 * caption_words >= words)
+    photo_page = caption_words == words and tail <= CREDIT_LINE_MAX_WORDS
+    return photo_page or (captions >= GALLERY_CAPTIONS and 2 * caption_words >= words)
+
+
+def _words_after_last_mark(paragraph: str) -> int:
+    """Words after a paragraph's last caption mark. A photo page's caption ends with its
+    credit ("(AP Photo/Jane Doe, File)"); a page whose one paragraph runs on past the
+    credit into sentences of its own is a report whose lines lost their breaks, with a
+    photo on top, not a photo page."""
+    marks = list(_CAPTION.finditer(paragraph))
+    return len(paragraph[marks[-1].end() :].split()) if marks else 0
 
 
 def containment(a: set[int], b: set[int]) -> float:

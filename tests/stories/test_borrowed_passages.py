@@ -15,6 +15,7 @@ import itertools
 
 import pytest
 
+from crawler.stories.shingles import is_gallery
 from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
 from tests.stories.test_story_matching import WIRE
 
@@ -177,3 +178,21 @@ def test_a_trimmed_copy_under_a_sites_own_lines_joins(db):
     ]
     found = place(db, ("wire", WIRE), ("page", page))
     assert found["page"] == found["wire"]
+
+
+def test_a_report_run_on_past_its_top_photo_credit_is_no_photo_page():
+    """A page of nothing but a caption is a photo page (a gallery of one photo), which
+    joins the story whose lede its caption carries. A report whose line breaks were lost
+    runs on past the credit of its top photo into its own sentences: that is no photo
+    page (gainesvilletimes.com's Rosalynn Carter profile, second validation sample)."""
+    caption = (
+        "Water pours from a broken main on a street in Brandon, Man., on March 3, 2024. "
+        + lede(WIRE)
+        + " (CP Photo/Tim Smith, File)"
+    )
+    assert is_gallery([caption])
+    run_on = (
+        caption + " Nobody in Dauphin remembers a winter like this one, and the town's "
+        "public works crew has been out on the east side every week since January."
+    )
+    assert not is_gallery([run_on])
