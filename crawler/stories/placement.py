@@ -298,13 +298,28 @@ def more_than_a_sentence(
     if shared >= PASSAGE_SENTENCES:
         return True
     if shared >= SHARED_SENTENCES:
-        return mostly or all(count.near_top for count in counts)
+        return mostly or _kept_in_place(counts)
     if not mostly:
         return False
     if _larger_opens_with_it(member, candidate):
         return True
     larger = _larger_text_count(member, candidate, counts)
     return larger is not None and larger.shared >= OWN_FRACTION * larger.total
+
+
+def _kept_in_place(counts: list[SharedSentences]) -> bool:
+    """Two shared sentences sit where a copy keeps them, not where a report lifted them:
+    together in at least one of the texts (a copy's sentences follow each other; a
+    report with the lede in its top caption and one more wire sentence far down is no
+    copy), and, in each text, near its top or running to its end (a trimmed copy under
+    lines of the site's own that the extractor kept), or at the same place in both (a
+    write-thru that rewrote its first sentences and kept the next)."""
+    if not any(count.together for count in counts):
+        return False
+    if all(count.near_top or count.to_the_end for count in counts):
+        return True
+    firsts = [count.first for count in counts if count.first is not None]
+    return len(firsts) == 2 and abs(firsts[0] - firsts[1]) <= 1
 
 
 def _larger_text_count(
@@ -321,11 +336,23 @@ class SharedSentences:
     shared: float  # sentences found in the other text, a short or half-found one in part
     total: float  # the text's narrative sentences, a short one in part
     first: int | None  # the first sentence found, in part at least (a reworded one)
+    second: int | None  # the next one found
+    last_unfound: int  # the last sentence not found (-1: none)
 
     @property
     def near_top(self) -> bool:
         """What is shared starts among the text's first OPENING_SENTENCES sentences."""
         return self.first is not None and self.first < OPENING_SENTENCES
+
+    @property
+    def to_the_end(self) -> bool:
+        """Every sentence from the first shared one to the text's end is shared."""
+        return self.first is not None and self.last_unfound < self.first
+
+    @property
+    def together(self) -> bool:
+        """The first two shared sentences are at most one sentence apart."""
+        return self.first is None or self.second is None or self.second - self.first <= 2
 
     @property
     def mostly(self) -> bool:
@@ -340,15 +367,20 @@ def _sentences_shared(sentences: list[set[int]], other: set[int]) -> SharedSente
     from SENTENCE_SHARED of its shingles, and in proportion below that: an early take
     whose desk reworded half of a sentence still shares that half."""
     shared = total = 0.0
-    first = None
+    found_at: list[int] = []
+    last_unfound = -1
     for index, sentence in enumerate(sentences):
         weight = min(1.0, len(sentence) / SENTENCE_FULL_SHINGLES)
         found = min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
         total += weight
         shared += weight * found
-        if first is None and found >= 0.5:  # a quarter of its shingles: a reworded sentence
-            first = index
-    return SharedSentences(shared, total, first)
+        if found >= 0.5:  # a quarter of its shingles: a reworded sentence
+            found_at.append(index)
+        else:
+            last_unfound = index
+    first = found_at[0] if found_at else None
+    second = found_at[1] if len(found_at) > 1 else None
+    return SharedSentences(shared, total, first, second, last_unfound)
 
 
 def _larger_opens_with_it(member: Member, candidate: Candidate) -> bool:

@@ -259,6 +259,8 @@ def _sentence_bounds(text: str) -> list[tuple[int, int]]:
             continue
         if last.isdigit() and int(last) <= 31 and _ORDINAL_MONTH.match(text, match.end()):
             continue
+        if _AGENCY_AFTER_DATELINE.match(text, match.end()):  # "HARRISBURG, Pa. (AP) — "
+            continue
         bounds.append((start, match.start()))
         start = match.end()
     bounds.append((start, len(text)))
@@ -269,6 +271,9 @@ def _sentence_bounds(text: str) -> list[tuple[int, int]]:
 # filed, not what it says; left in, it makes the same lede look reworded
 _CAPS = "A-ZÀ-ÖØ-Þ"
 _PAREN_AGENCY = r"\((?:[A-Za-z]{2,10}(?:/[a-z]{2,4})?|La Presse [Cc]anadienne)\)"
+# a dateline's state or province ends in a full stop ("HARRISBURG, Pa. (AP) — ", "BRANDON,
+# Man. (CP) — "): the agency's mark after it continues the dateline, no new sentence
+_AGENCY_AFTER_DATELINE = re.compile(rf"{_PAREN_AGENCY}\s*[-—–]")
 _DATELINE = re.compile(
     rf"^\s*(?:[{_CAPS}][{_CAPS}'.-]+(?:\s+[{_CAPS}][{_CAPS}'.-]+)*"
     rf"(?:,\s*[{_CAPS}][A-Za-zÀ-ÿ.]+(?:\s[{_CAPS}][A-Za-zÀ-ÿ.]+)?)?"
