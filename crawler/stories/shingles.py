@@ -529,12 +529,20 @@ _CAPTION = re.compile(
     re.I,
 )
 CAPTION_MAX_WORDS = 80  # a credit inside a longer paragraph is a photo in the story, not a caption
+# an agency's caption carrying the story's lede after the photo's description runs to 80-105
+# words; one that ends with its credit is a caption up to this length
+CREDITED_CAPTION_MAX_WORDS = 120
 
 
 def is_caption(paragraph: str) -> bool:
     """A photo caption or credit line (crawler.stories.placement: a gallery page that
-    carries the wire's lede among captions is that lede, not captions plus a lede)."""
-    return len(paragraph.split()) <= CAPTION_MAX_WORDS and bool(_CAPTION.search(paragraph))
+    carries the wire's lede among captions is that lede, not captions plus a lede). A
+    report that prints an agency photo with its long caption between its paragraphs
+    shares that caption with every page that printed the photo, not its text."""
+    words = len(paragraph.split())
+    if words > CREDITED_CAPTION_MAX_WORDS or not _CAPTION.search(paragraph):
+        return False
+    return words <= CAPTION_MAX_WORDS or _words_after_last_mark(paragraph) <= 2
 
 
 # a photo's credit printed on its own line under the caption, as galleries do:
@@ -554,7 +562,7 @@ _CREDIT_LINE = re.compile(
     re.I,
 )
 CREDIT_LINE_MAX_WORDS = 8
-GALLERY_CAPTIONS = 3  # captions a page needs to be a gallery
+GALLERY_CAPTIONS = 3  # captions in a row a page needs to be a gallery
 
 
 def is_credit_line(paragraph: str) -> bool:
@@ -571,11 +579,15 @@ def is_gallery(paragraphs: Sequence[str]) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
-    """A photo gallery: at least GALLERY_CAPTIONS captions holding at least half of the
-    page's words, or a photo page, nothing but captions. A caption is a paragraph with a
-    caption mark (_CAPTION: "FILE -", "(AP Photo/Jane Doe)"), counted once per mark, as
-    a page may print its captions glued into one paragraph, and long, as the agency's
-    captions carrying a lede are; or a paragraph with a credit line under it.
+    """A photo gallery: at least GALLERY_CAPTIONS captions one after another, holding at
+    least half of the page's words, or a photo page, nothing but captions. A caption is a
+    paragraph with a caption mark (_CAPTION: "FILE -", "(AP Photo/Jane Doe)"), counted
+    once per mark, as a page may print its captions glued into one paragraph, and long,
+    as the agency's captions carrying a lede are; or a paragraph with a credit line under
+    it. A gallery's photos follow one another; a report's photos sit between its own
+    paragraphs, whatever their share of a page opening's words (queenspost.com's own
+    report of Tony Bennett, three AP photos each between two of its paragraphs, their
+    captions repeating the AP lede, second validation sample).
 
     A gallery of an event carries the wire story through its captions: the lede
     follows the photo's description in the agency's caption style ("Haley Reinhart,
@@ -584,7 +596,7 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
     narrative of its own, so the borrowed-sentence rule, which weighs what the match
     covers of a page's own narrative, would keep it apart from the story it
     illustrates (crawler.stories.placement.gallery_carries_lede)."""
-    captions = caption_words = words = tail = 0
+    run = longest_run = caption_words = words = tail = 0
     for i, paragraph in enumerate(paragraphs):
         if is_credit_line(paragraph):
             continue
@@ -594,13 +606,16 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
         if not marks and i + 1 < len(paragraphs) and is_credit_line(paragraphs[i + 1]):
             marks = 1
         if marks:
-            captions += marks
+            run += marks
+            longest_run = max(longest_run, run)
             caption_words += count
             tail = _words_after_last_mark(paragraph)
+        elif count >= MIN_PARAGRAPH_WORDS:  # a paragraph of the page's own between photos
+            run = 0
     if not caption_words:
         return False
     photo_page = caption_words == words and tail <= CREDIT_LINE_MAX_WORDS
-    return photo_page or (captions >= GALLERY_CAPTIONS and 2 * caption_words >= words)
+    return photo_page or (longest_run >= GALLERY_CAPTIONS and 2 * caption_words >= words)
 
 
 def _words_after_last_mark(paragraph: str) -> int:

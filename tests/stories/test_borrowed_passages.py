@@ -196,3 +196,59 @@ def test_a_report_run_on_past_its_top_photo_credit_is_no_photo_page():
         "public works crew has been out on the east side every week since January."
     )
     assert not is_gallery([run_on])
+
+
+# a local paper's own report: three agency photos between its paragraphs, each caption
+# in the agency's style (the photo's description, then the story's lede: over 80 words),
+# as queenspost.com printed its Tony Bennett report (second validation sample)
+def agency_caption(description: str) -> str:
+    return f"{description} {lede(WIRE)} (CP Photo/Tim Smith, File)"
+
+
+REPORT_WITH_THREE_AGENCY_PHOTOS = [
+    agency_caption(
+        "Water pours from a broken main on a residential street in Brandon, Man., on "
+        "Sunday, March 3, 2024, the second break on that street this winter, as crews "
+        "from the city's public works department wait for parts to arrive from Winnipeg "
+        "and neighbours carry buckets and jugs from a tanker truck parked at the corner "
+        "of the street since early morning."
+    ),
+    "Dauphin's council heard on Tuesday that the east-side main has burst twice since "
+    "January, and residents there have been boiling their drinking water since.",
+    agency_caption(
+        "A town worker checks a valve on a water main in Dauphin, Man., on Monday, March "
+        "4, 2024, a day after the line burst under the highway for the second time in "
+        "three months, flooding the basements of two businesses on Main Street and "
+        "closing the highway's southbound lanes to traffic for most of the afternoon "
+        "while crews dug down to the pipe."
+    ),
+    "Mayor Allan Tomlinson said the town would apply as soon as the program opens, and "
+    "that its engineers already have a plan for the worst of the pipes.",
+    agency_caption(
+        "Residents fill jugs at a water station in Dauphin, Man., on Tuesday, March 5, "
+        "2024, after the town's main burst for the second time this year, leaving the "
+        "east side of town under a boil-water advisory that health officials say could "
+        "last for several more weeks while the line is repaired and tested again."
+    ),
+    "A public hearing on the plan is set for the first week of next month at the arena.",
+]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "report first"])
+def test_a_report_with_agency_photos_between_its_paragraphs_stays_apart(db, wire_first):
+    """Its photos sit between its paragraphs, so it is no gallery (a gallery's captions
+    follow one another), and an agency caption that ends with its credit is a caption
+    even past 80 words: the page's narrative is its own, and it shares no sentence with
+    the wire, nor with a gallery that printed the same photo."""
+    assert not is_gallery(REPORT_WITH_THREE_AGENCY_PHOTOS)
+    gallery = [
+        "Photos: a winter of broken water mains",
+        REPORT_WITH_THREE_AGENCY_PHOTOS[0],
+        REPORT_WITH_THREE_AGENCY_PHOTOS[2],
+        REPORT_WITH_THREE_AGENCY_PHOTOS[4],
+    ]
+    assert is_gallery(gallery)
+    texts = [("wire", WIRE), ("gallery", gallery), ("report", REPORT_WITH_THREE_AGENCY_PHOTOS)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["gallery"] == found["wire"]
+    assert found["report"] != found["wire"]
