@@ -50,10 +50,11 @@ LEDE_MIN_ANCHORS = (
 PASSAGE_SENTENCES = 3
 # - this many make a copy when they are most (MOSTLY_SHARED) of the smaller text, or
 #   start among the first OPENING_SENTENCES of both texts (a copy keeps the wire's
-#   order from the top, under a header line, a dateline or a reworded lede or two; a
-#   paragraph lifted into a report of its own sits anywhere)
+#   order from the top, under the lines a page opening prints above it: a deck, a
+#   timestamp, a caption printed twice, a byline, a reworded lede; a paragraph lifted
+#   into a report of its own sits anywhere: newsday.com's Pelé piece, at the 7th)
 SHARED_SENTENCES = 2
-OPENING_SENTENCES = 4
+OPENING_SENTENCES = 5
 # - one sentence makes a copy when it is most of the smaller text (a caption page, an
 #   early take) and the larger text opens with it (its first OPENING_WORDS words), or
 #   is at least OWN_FRACTION of the larger text too (a short take of its own): a report

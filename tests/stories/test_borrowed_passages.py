@@ -69,7 +69,7 @@ def test_a_report_carrying_the_wire_lede_in_its_photo_caption_stays_apart_in_any
 
 
 # a sports desk's own report, which reproduces one wire paragraph of two sentences
-# (WIRE[2] and WIRE[3]) in its middle
+# (WIRE[2] and WIRE[3]) in its middle, after six sentences of its own
 REPORT_WITH_A_WIRE_PARAGRAPH = [
     "For the mayors of Manitoba's smallest towns, Tuesday's news from Ottawa was the first "
     "good word about their pipes in more than a decade.",
@@ -79,6 +79,10 @@ REPORT_WITH_A_WIRE_PARAGRAPH = [
     "it, though nobody on council laughs when the engineers' report is read out.",
     "Reeve Sandra Kowalchuk said she had written to three ministers in five years and had "
     "received three letters promising that help was coming.",
+    "The town's own engineers estimate that replacing the worst two kilometres of pipe "
+    "would cost more than the municipality collects in property taxes in a year.",
+    "Residents on the east side have been told to boil their water three times since "
+    "the fall, and the school has been bringing in bottled water for its students.",
     WIRE[2] + " " + WIRE[3],
     "Whether the towns will see any of the money before next winter is another matter, "
     "and the reeve said she would believe it when the crews arrived.",
@@ -102,8 +106,9 @@ EDIT_WITH_A_REWORDED_LEDE = [
 @pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
 def test_one_wire_paragraph_in_the_middle_of_a_report_is_no_copy(db, wire_first):
     """Two shared sentences, 0.4 of the wire's narrative: enough containment. But they
-    start the wire's third sentence and the report's fifth: a paragraph lifted into a
-    report of its own, not a copy, which keeps the wire's order from the top."""
+    start the wire's third sentence and the report's seventh (as newsday.com's Pelé
+    piece): a paragraph lifted into a report of its own, not a copy, which keeps the
+    wire's order from the top, under at most a few lines of the site's own."""
     texts = [("wire", WIRE), ("report", REPORT_WITH_A_WIRE_PARAGRAPH)]
     found = place(db, *(texts if wire_first else texts[::-1]))
     assert found["report"] != found["wire"]
