@@ -325,10 +325,17 @@ def _kept_in_place(counts: list[SharedSentences]) -> bool:
 def _larger_text_count(
     member: Member, candidate: Candidate, counts: list[SharedSentences]
 ) -> SharedSentences | None:
-    """The larger text's count of the two (None: the candidate's text was not read)."""
+    """The larger text's count of the two; None when its sentences are not at hand: the
+    candidate's text was not read (no `sentences_of`), or its stored article is gone or
+    has no text (`sentences_of` gives no sentences). A text of no known sentences has
+    none shared, not "a third of them shared" (0 >= 0): unread, it joined whatever
+    one-sentence page was most of the smaller text."""
+    larger: SharedSentences | None
     if len(member.hashes or ()) > len(candidate.hashes):
-        return counts[0]
-    return counts[1] if len(counts) > 1 else None
+        larger = counts[0]
+    else:
+        larger = counts[1] if len(counts) > 1 else None
+    return larger if larger is not None and larger.total > 0 else None
 
 
 @dataclass

@@ -252,3 +252,24 @@ def test_a_report_with_agency_photos_between_its_paragraphs_stays_apart(db, wire
     found = place(db, *(texts if wire_first else texts[::-1]))
     assert found["gallery"] == found["wire"]
     assert found["report"] != found["wire"]
+
+
+def test_a_short_report_with_a_later_wire_sentence_stays_apart_when_the_wires_text_is_gone(db):
+    """A two-sentence report whose second sentence is the wire's fourth: half of the
+    report, a fifth of the wire, which does not open with it; it stays apart because the
+    wire's sentences, read from its stored article, show that. When that article is gone
+    or has no text (the fingerprint outlives it), the wire's sentences are unknown, which
+    is no reason to join: unknown is not "a third of the wire shared"."""
+    report = [
+        "Wormleysburg council says it will be first in line when the federal water money opens.",
+        WIRE[3],
+    ]
+    found = place(db, ("wire", WIRE))
+    db.articles.update_one({"_id": "wire"}, {"$unset": {"text": ""}})
+    found.update(place(db, ("report", report)))
+    assert found["report"] != found["wire"]
+    # the same report with the wire's text at hand: apart, by the wire's own count
+    for name in COLLECTIONS:
+        db[name].delete_many({})
+    found = place(db, ("wire", WIRE), ("report", report))
+    assert found["report"] != found["wire"]
