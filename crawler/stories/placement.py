@@ -8,12 +8,15 @@ the figures are in docs/design/matching.md, section 5):
 - containment (shared / smaller set) of SAME_STORY_CONTAINMENT: real copies —
   write-thrus, regional edits, copies trimmed to a few paragraphs — share
   0.2 to 0.5 of their narrative shingles, real independent reports almost
-  never more than 0.1; and more than one borrowed sentence
-  (more_than_a_sentence);
+  never more than 0.1; and what they share is more than a borrowed sentence or
+  passage, weighed by how much of each text it is and where it sits
+  (more_than_a_sentence: a copy keeps the wire's sentences together, from its
+  top, a report lifts one or two into a narrative of its own);
 - or a lede reworded in a few places (word-sequence ratio SAME_LEDE) with at
   least LEDE_MIN_CONTAINMENT in common: an agency's later take that kept the
   lede and rewrote the body;
-- or, for a photo gallery, the other text's lede found in it (gallery_carries_lede).
+- or, for a photo gallery, the other text's lede found in it (gallery_carries_lede);
+  two galleries only when they open alike (they share photos, not text).
 Machine-reworded ("spun") copies share 1-5 % of their 5-grams with what they
 reword; no lexical measure tells them from independent reports.
 
@@ -49,19 +52,25 @@ LEDE_MIN_ANCHORS = (
 # - this many shared sentences make a copy wherever they sit
 PASSAGE_SENTENCES = 3
 # - this many make a copy when they are most (MOSTLY_SHARED) of the smaller text, or
-#   start among the first OPENING_SENTENCES of both texts (a copy keeps the wire's
-#   order from the top, under a header line, a dateline or a reworded lede or two; a
-#   paragraph lifted into a report of its own sits anywhere)
+#   sit where a copy keeps them (_kept_in_place): together in one text, and in each
+#   among its first OPENING_SENTENCES (under a header line, a dateline or a reworded
+#   lede or two) or running to its end, or at the same place in both; a paragraph
+#   lifted into a report of its own sits anywhere
 SHARED_SENTENCES = 2
 OPENING_SENTENCES = 4
 # - one sentence makes a copy when it is most of the smaller text (a caption page, an
-#   early take) and the larger text opens with it (its first OPENING_WORDS words), or
-#   is at least OWN_FRACTION of the larger text too (a short take of its own): a report
-#   with a narrative of its own that prints the lede in a photo caption is no wire copy
+#   early take) and the larger text opens as the smaller one does (_larger_opens_with_it:
+#   the larger's first OPENING_WORDS words are in the smaller, or one of the first
+#   ALIGNED_LEDES ledes is the same lede in both, at the same place), or it is at least
+#   OWN_FRACTION of the larger text too (a short take of its own): a report with a
+#   narrative of its own that prints the lede in a photo caption is no wire copy
 OPENING_WORDS = 12
 ALIGNED_LEDES = 2
 OWN_FRACTION = 1 / 3
 SENTENCE_SHARED = 0.5  # a sentence counts as shared from this share of its shingles (in part below)
+# a sentence found this far (of SENTENCE_SHARED: a quarter of its shingles, a reworded
+# sentence) marks where the shared part sits (SharedSentences.first, .second)
+SENTENCE_PLACED = 0.5
 # a shared sentence counts in proportion to its length up to this many shingles (12
 # words): a short one ("He died in his hometown of New York.") is stock phrasing any
 # report of the event may have, and is less sign of a copy than a long one
@@ -178,11 +187,7 @@ def verified_matches(
                 through_gallery.add(candidate.article_id)
     matches = [(s, c) for s, c in matches if not _glues(c, matches, through_gallery)]
     for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
-        candidate.same_first_lede = (
-            len(matches) > 1
-            and lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE)
-            >= SAME_LEDE
-        )
+        candidate.same_first_lede = len(matches) > 1 and _same_first_lede(member, candidate)
     return matches
 
 
@@ -273,10 +278,11 @@ def more_than_a_sentence(
     - PASSAGE_SENTENCES shared sentences or more make a copy (a short sentence counts in
       proportion to its length, SENTENCE_FULL_SHINGLES; a half-found one in part);
     - SHARED_SENTENCES make a copy when they are most of the smaller text's narrative,
-      or when they start near the top of both texts (OPENING_SENTENCES): a copy keeps
-      the wire's order from the top (a write-thru rewords the first sentences, a page
-      prints a header line above), a paragraph lifted into a report of its own sits
-      wherever the report put it (newsday.com's Pelé piece, wire set);
+      or when they sit where a copy keeps them (_kept_in_place: together, and near the
+      top of each text or running to its end, or at the same place in both): a copy
+      keeps the wire's order from the top (a write-thru rewords the first sentences, a
+      page prints a header line above), a paragraph lifted into a report of its own
+      sits wherever the report put it (newsday.com's Pelé piece, wire set);
     - one shared sentence makes a copy when it is most of the smaller text (a caption
       page: a photo's description and the wire's lede; an early take) and the larger
       text opens as the smaller one does (_larger_opens_with_it), or is a short take
@@ -340,6 +346,9 @@ def _larger_text_count(
 
 @dataclass
 class SharedSentences:
+    """What one text shares with the other, counted in its own sentences, and where that
+    sits in it (more_than_a_sentence weighs the counts of both texts)."""
+
     shared: float  # sentences found in the other text, a short or half-found one in part
     total: float  # the text's narrative sentences, a short one in part
     first: int | None  # the first sentence found, in part at least (a reworded one)
@@ -358,7 +367,8 @@ class SharedSentences:
 
     @property
     def together(self) -> bool:
-        """The first two shared sentences are at most one sentence apart."""
+        """The first two shared sentences have at most one sentence between them (true
+        when fewer than two are found: one long sentence holds what is shared)."""
         return self.first is None or self.second is None or self.second - self.first <= 2
 
     @property
@@ -381,7 +391,7 @@ def _sentences_shared(sentences: list[set[int]], other: set[int]) -> SharedSente
         found = min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
         total += weight
         shared += weight * found
-        if found >= 0.5:  # a quarter of its shingles: a reworded sentence
+        if found >= SENTENCE_PLACED:
             found_at.append(index)
         else:
             last_unfound = index
