@@ -101,7 +101,8 @@ FULL_COPY = BRIDGE[:8] + [
 ]
 
 
-# --- 1. recall: real copies the rule now keeps apart (the rule before 0bd0972 joined them) --
+# --- 1. recall: real copies the rule of 0bd0972 kept apart (the rule before it joined them;
+# the cases not marked FAILS_NOW were fixed at once and join now) ---------------------------
 
 # a trimmed copy: four lines of the site's own (an audio notice of two sentences, a
 # cookie notice, a newsletter pitch, the weather) above the wire's first two sentences,
@@ -244,10 +245,11 @@ EDIT_KEEPING_FOURTH_AND_FIFTH = [
 def test_where_a_kept_sentence_sits_does_not_depend_on_the_datelines_abbreviation(
     db, dateline, edit_first
 ):
-    """The same edit of the same wire text joins when the dateline is "HARRISBURG (AP)" and
-    stays apart when it is AP style, "HARRISBURG, Pa. (AP)" (likewise CP's "BRANDON, Man.
-    (CP)", "SACRAMENTO, Calif. (AP)": every wire story from a city outside the agency's
-    list of stand-alone datelines). The first case passes and shows the rule joins it."""
+    """The same edit of the same wire text joins whether the dateline is "HARRISBURG (AP)"
+    or AP style, "HARRISBURG, Pa. (AP)" (likewise CP's "BRANDON, Man. (CP)", "SACRAMENTO,
+    Calif. (AP)": every wire story from a city outside the agency's list of stand-alone
+    datelines). On 0bd0972 the second stayed apart: "Pa." ended a sentence, which moved
+    every wire sentence one place down (shingles._AGENCY_AFTER_DATELINE)."""
     wire = [BRIDGE[0].replace("HARRISBURG, Pa. (AP)", dateline), *BRIDGE[1:]]
     texts = [("wire", wire), ("edit", EDIT_KEEPING_FOURTH_AND_FIFTH)]
     found = placed(db, texts[::-1] if edit_first else texts)
@@ -297,8 +299,9 @@ FURNITURE_FR = [
 @pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "page first"])
 def test_a_quebec_page_keeping_two_sentences_under_its_own_lines_joins(db, lines, wire_first):
     """The three Quebec pages of the wire set start La Presse canadienne's text at their
-    fourth sentence, the edge of OPENING_SENTENCES; one more line of the site's own (the
-    first case passes: three lines) and the copy stays apart."""
+    fourth sentence, the edge of OPENING_SENTENCES; with one more line of the site's own
+    the copy stayed apart on 0bd0972. It joins now: the shared sentences run to the
+    page's end (placement._kept_in_place)."""
     page = FURNITURE_FR[-lines:] + PONT[:2]
     texts = [("wire", PONT), ("page", page)]
     found = placed(db, texts if wire_first else texts[::-1])
