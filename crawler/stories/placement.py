@@ -309,8 +309,8 @@ def more_than_a_sentence(
         return False
     if _larger_opens_with_it(member, candidate):
         return True
-    larger = _larger_text_count(member, candidate, counts)
-    return larger is not None and larger.shared >= OWN_FRACTION * larger.total
+    larger = _larger_text_counts(member, candidate, counts)
+    return larger is not None and all(c.shared >= OWN_FRACTION * c.total for c in larger)
 
 
 def _kept_in_place(counts: list[SharedSentences]) -> bool:
@@ -328,20 +328,31 @@ def _kept_in_place(counts: list[SharedSentences]) -> bool:
     return len(firsts) == 2 and abs(firsts[0] - firsts[1]) <= 1
 
 
-def _larger_text_count(
+def _larger_text_counts(
     member: Member, candidate: Candidate, counts: list[SharedSentences]
-) -> SharedSentences | None:
-    """The larger text's count of the two; None when its sentences are not at hand: the
+) -> list[SharedSentences] | None:
+    """The larger text's count of the two, both counts when the texts are the same size
+    (_larger_sides); None when a larger text's sentences are not at hand: the
     candidate's text was not read (no `sentences_of`), or its stored article is gone or
     has no text (`sentences_of` gives no sentences). A text of no known sentences has
     none shared, not "a third of them shared" (0 >= 0): unread, it joined whatever
     one-sentence page was most of the smaller text."""
-    larger: SharedSentences | None
-    if len(member.hashes or ()) > len(candidate.hashes):
-        larger = counts[0]
-    else:
-        larger = counts[1] if len(counts) > 1 else None
-    return larger if larger is not None and larger.total > 0 else None
+    member_larger, candidate_larger = _larger_sides(member, candidate)
+    larger = [counts[0]] if member_larger else []
+    if candidate_larger:
+        if len(counts) < 2:
+            return None
+        larger.append(counts[1])
+    return larger if all(count.total > 0 for count in larger) else None
+
+
+def _larger_sides(member: Member, candidate: Candidate) -> tuple[bool, bool]:
+    """Whether the member's text, and whether the candidate's, is the larger of the two
+    (by shingles): both when they are the same size. Which one was indexed first must
+    not decide which is "the larger": it did, and two texts of the same size joined in
+    one order of arrival and not in the other."""
+    mine, theirs = len(member.hashes or ()), len(candidate.hashes)
+    return mine >= theirs, theirs >= mine
 
 
 @dataclass
@@ -405,16 +416,18 @@ def _larger_opens_with_it(member: Member, candidate: Candidate) -> bool:
     words (OPENING_WORDS) are in the smaller text (a caption page of the wire: a photo's
     description, then the wire's lede), or a lede of the smaller text is the larger's
     lede at the same place, reworded in a few places at most (ALIGNED_LEDES: a caption
-    page whose lede the site reworded, then the wire's second sentence)."""
+    page whose lede the site reworded, then the wire's second sentence). Texts of the
+    same size are each the larger (_larger_sides)."""
     mine, theirs = _ledes(member), candidate.ledes
     if any(
         lede_similarity([a], [b], SAME_LEDE) >= SAME_LEDE
         for a, b in zip(mine[:ALIGNED_LEDES], theirs[:ALIGNED_LEDES], strict=False)
     ):
         return True
-    if len(member.hashes or ()) <= len(candidate.hashes):
-        return _carries(member.hashes or set(), _opening(candidate.ledes))
-    return _carries(candidate.hashes, _opening(_ledes(member)))
+    member_larger, candidate_larger = _larger_sides(member, candidate)
+    if candidate_larger and _carries(member.hashes or set(), _opening(candidate.ledes)):
+        return True
+    return member_larger and _carries(candidate.hashes, _opening(_ledes(member)))
 
 
 def _ledes(member: Member) -> list[str]:

@@ -15,7 +15,8 @@ import itertools
 
 import pytest
 
-from crawler.stories.shingles import is_gallery
+from crawler.stories.shingles import is_gallery, shingle_hashes
+from crawler.text import normalize
 from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
 from tests.stories.test_story_matching import WIRE
 
@@ -273,3 +274,41 @@ def test_a_short_report_with_a_later_wire_sentence_stays_apart_when_the_wires_te
         db[name].delete_many({})
     found = place(db, ("wire", WIRE), ("report", report))
     assert found["report"] != found["wire"]
+
+
+def test_two_own_texts_of_the_same_size_sharing_one_sentence_read_the_same_in_either_order(db):
+    """Two texts of their own sharing one wire sentence (the wire's fourth): half of a
+    two-sentence brief, a fifth of a five-sentence report, which does not open with it.
+    The one-sentence rule asks how much of the *larger* text it is; with shingle sets of
+    the same size, the larger was whichever was indexed first, so the pair joined in one
+    order of arrival and stayed apart in the other. On a tie each is the larger: apart,
+    in both orders."""
+    report = [
+        "Gilbert Plains residents packed the community hall on Tuesday evening to hear what "
+        "the town plans to do.",
+        "The reeve spoke for nearly an hour about the town's pipes.",
+        WIRE[3],
+        "Several farmers asked about wells outside the town limits.",
+        "A vote is expected at the next meeting in the spring.",
+    ]
+
+    def size(paragraphs: list[str]) -> int:
+        return len(shingle_hashes(normalize.clean_paragraphs("\n".join(paragraphs))))
+
+    padding = (
+        "as the council heard from engineers residents and staff about the cost of new "
+        "pipes pumps and a treatment plant for the east side of town this year"
+    )
+    words = iter(padding.split())
+    first = "Dauphin council met late on Tuesday night to go over its list of aging water mains"
+    while size([first + ".", WIRE[3]]) < size(report):
+        first += " " + next(words)
+    brief = [first + ".", WIRE[3]]
+    assert size(brief) == size(report)
+    texts = [("brief", brief), ("report", report)]
+    found = place(db, *texts)
+    assert found["brief"] != found["report"]
+    for name in COLLECTIONS:
+        db[name].delete_many({})
+    found = place(db, *texts[::-1])
+    assert found["brief"] != found["report"]
