@@ -22,6 +22,7 @@ import itertools
 
 import pytest
 
+from crawler.stories.shingles import split_sentences
 from tests.stories.test_borrowed_passages import REPORT_WITH_LEDE_IN_CAPTION
 from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
 from tests.stories.test_story_matching import WIRE
@@ -254,6 +255,23 @@ def test_where_a_kept_sentence_sits_does_not_depend_on_the_datelines_abbreviatio
     texts = [("wire", wire), ("edit", EDIT_KEEPING_FOURTH_AND_FIFTH)]
     found = placed(db, texts[::-1] if edit_first else texts)
     assert found["edit"] == found["wire"]
+
+
+def test_a_datelines_state_abbreviation_ends_no_sentence():
+    """The sentence break the case above is about, asked directly: the edit joins since
+    4fbe2a3 with or without it (the kept sentences, one place off, are "at the same place
+    in both, within one sentence"), so only this shows the dateline rule holding. Every
+    later sentence of an AP or CP copy from such a city sat one place down the text."""
+    for dateline in [
+        "HARRISBURG, Pa. (AP) — ",
+        "BRANDON, Man. (CP) — ",
+        "SACRAMENTO, Calif. (AP) - ",
+    ]:
+        first = dateline + "State inspectors closed a 90-year-old bridge on Thursday."
+        assert split_sentences(first + " It carries 14,000 vehicles a day.") == [
+            first,
+            "It carries 14,000 vehicles a day.",
+        ]
 
 
 # La Presse canadienne's item, and a Quebec page that kept its first two sentences under
