@@ -69,6 +69,17 @@ def test_a_report_carrying_the_wire_lede_in_its_photo_caption_stays_apart_in_any
         assert found["report"] != found["wire"], order
 
 
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "page first"])
+def test_a_caption_page_joins_the_wire_that_opens_with_its_lede(db, wire_first):
+    """The caption page alone with the wire: one sentence shared, half of the page and a
+    fifth of the wire, whose first words the page carries (the larger text opens as the
+    smaller one does). In the case above it can also join through the wire's short take,
+    which hid this rule: nothing failed when it was taken out."""
+    texts = [("wire", WIRE), ("caption", CAPTION_AND_LEDE)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["caption"] == found["wire"]
+
+
 # a sports desk's own report, which reproduces one wire paragraph of two sentences
 # (WIRE[2] and WIRE[3]) in its middle
 REPORT_WITH_A_WIRE_PARAGRAPH = [
