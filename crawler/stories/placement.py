@@ -317,15 +317,27 @@ def _kept_in_place(counts: list[SharedSentences]) -> bool:
     """Two shared sentences sit where a copy keeps them, not where a report lifted them:
     together in at least one of the texts (a copy's sentences follow each other; a
     report with the lede in its top caption and one more wire sentence far down is no
-    copy), and, in each text, near its top or running to its end (a trimmed copy under
-    lines of the site's own that the extractor kept), or at the same place in both (a
-    write-thru that rewrote its first sentences and kept the next)."""
+    copy), and, in each text, near its top or running to its end from the other's lede
+    (_kept_from_top), or at the same place in both (a write-thru that rewrote its first
+    sentences and kept the next)."""
     if not any(count.together for count in counts):
         return False
-    if all(count.near_top or count.to_the_end for count in counts):
+    if len(counts) == 1:  # the other text's sentences not read (an in-flight check)
+        if counts[0].near_top or counts[0].to_the_end:
+            return True
+    elif _kept_from_top(counts[0], counts[1]) and _kept_from_top(counts[1], counts[0]):
         return True
     firsts = [count.first for count in counts if count.first is not None]
     return len(firsts) == 2 and abs(firsts[0] - firsts[1]) <= 1
+
+
+def _kept_from_top(count: SharedSentences, other: SharedSentences) -> bool:
+    """What this text shares starts near its top, or runs to its end from the other text's
+    lede: a trimmed copy under lines of the site's own that the extractor kept (a sign-up
+    pitch, the weather) keeps the wire from its lede; a report that closes with a
+    paragraph lifted from further down the wire is no copy (newsday.com's Pelé piece, had
+    it put the paragraph last)."""
+    return count.near_top or (count.to_the_end and other.first == 0)
 
 
 def _larger_text_counts(

@@ -122,6 +122,17 @@ def test_one_wire_paragraph_in_the_middle_of_a_report_is_no_copy(db, wire_first)
 
 
 @pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
+def test_one_wire_paragraph_closing_a_report_is_no_copy(db, wire_first):
+    """The same paragraph as the last of the report: the shared sentences run to the
+    report's end, as a trimmed copy's do under lines of its site's own, but a trimmed copy
+    keeps the wire from its lede, and these start at the wire's third sentence."""
+    own = [p for p in REPORT_WITH_A_WIRE_PARAGRAPH if not p.startswith(WIRE[2])]
+    texts = [("wire", WIRE), ("report", [*own, WIRE[2] + " " + WIRE[3]])]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["report"] != found["wire"]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
 def test_a_regional_edit_keeping_the_two_sentences_after_a_reworded_lede_joins(db, wire_first):
     """The same two shared sentences, neither text's opening (the edit reworded the
     lede), and most of neither text: but they are the second and third of both, where a
