@@ -54,8 +54,8 @@ PASSAGE_SENTENCES = 3
 # - this many make a copy when they are most (MOSTLY_SHARED) of the smaller text, or
 #   sit where a copy keeps them (_kept_in_place): together in one text, and in each
 #   among its first OPENING_SENTENCES (under a header line, a dateline or a reworded
-#   lede or two) or running to its end, or at the same place in both; a paragraph
-#   lifted into a report of its own sits anywhere
+#   lede or two) or running to its end from the other's lede, or at the same place in
+#   both; a paragraph lifted into a report of its own sits anywhere
 SHARED_SENTENCES = 2
 OPENING_SENTENCES = 4
 # - one sentence makes a copy when it is most of the smaller text (a caption page, an
@@ -279,10 +279,10 @@ def more_than_a_sentence(
       proportion to its length, SENTENCE_FULL_SHINGLES; a half-found one in part);
     - SHARED_SENTENCES make a copy when they are most of the smaller text's narrative,
       or when they sit where a copy keeps them (_kept_in_place: together, and near the
-      top of each text or running to its end, or at the same place in both): a copy
-      keeps the wire's order from the top (a write-thru rewords the first sentences, a
-      page prints a header line above), a paragraph lifted into a report of its own
-      sits wherever the report put it (newsday.com's Pelé piece, wire set);
+      top of each text or running to its end from the other's lede, or at the same
+      place in both): a copy keeps the wire's order from the top (a write-thru rewords
+      the first sentences, a page prints a header line above), a paragraph lifted into
+      a report of its own sits wherever the report put it (newsday.com's Pelé piece);
     - one shared sentence makes a copy when it is most of the smaller text (a caption
       page: a photo's description and the wire's lede; an early take) and the larger
       text opens as the smaller one does (_larger_opens_with_it), or is a short take
