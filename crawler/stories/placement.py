@@ -8,12 +8,15 @@ the figures are in docs/design/matching.md, section 5):
 - containment (shared / smaller set) of SAME_STORY_CONTAINMENT: real copies —
   write-thrus, regional edits, copies trimmed to a few paragraphs — share
   0.2 to 0.5 of their narrative shingles, real independent reports almost
-  never more than 0.1; and more than one borrowed sentence
-  (more_than_a_sentence);
+  never more than 0.1; and what they share is more than a borrowed sentence or
+  passage, weighed by how much of each text it is and where it sits
+  (more_than_a_sentence: a copy keeps the wire's sentences together, from its
+  top, a report lifts one or two into a narrative of its own);
 - or a lede reworded in a few places (word-sequence ratio SAME_LEDE) with at
   least LEDE_MIN_CONTAINMENT in common: an agency's later take that kept the
   lede and rewrote the body;
-- or, for a photo gallery, the other text's lede found in it (gallery_carries_lede).
+- or, for a photo gallery, the other text's lede found in it (gallery_carries_lede);
+  two galleries only when they open alike (they share photos, not text).
 Machine-reworded ("spun") copies share 1-5 % of their 5-grams with what they
 reword; no lexical measure tells them from independent reports.
 
@@ -49,20 +52,27 @@ LEDE_MIN_ANCHORS = (
 # - this many shared sentences make a copy wherever they sit
 PASSAGE_SENTENCES = 3
 # - this many make a copy when they are most (MOSTLY_SHARED) of the smaller text, or
-#   start among the first OPENING_SENTENCES of both texts (a copy keeps the wire's
-#   order from the top, under the lines a page opening prints above it: a deck, a
-#   timestamp, a caption printed twice, a byline, a reworded lede; a paragraph lifted
-#   into a report of its own sits anywhere: newsday.com's Pelé piece, at the 7th)
+#   sit where a copy keeps them (_kept_in_place): together in one text, and in each
+#   among its first OPENING_SENTENCES (under the lines a page opening prints above the
+#   wire's text: a deck, a timestamp, a caption printed twice, a byline, a reworded
+#   lede) or running to its end from the other's lede, or at the same place in both; a
+#   paragraph lifted into a report of its own sits anywhere (newsday.com's Pelé piece:
+#   at its 7th sentence)
 SHARED_SENTENCES = 2
 OPENING_SENTENCES = 5
 # - one sentence makes a copy when it is most of the smaller text (a caption page, an
-#   early take) and the larger text opens with it (its first OPENING_WORDS words), or
-#   is at least OWN_FRACTION of the larger text too (a short take of its own): a report
-#   with a narrative of its own that prints the lede in a photo caption is no wire copy
+#   early take) and the larger text opens as the smaller one does (_larger_opens_with_it:
+#   the larger's first OPENING_WORDS words are in the smaller, or one of the first
+#   ALIGNED_LEDES ledes is the same lede in both, at the same place), or it is at least
+#   OWN_FRACTION of the larger text too (a short take of its own): a report with a
+#   narrative of its own that prints the lede in a photo caption is no wire copy
 OPENING_WORDS = 12
 ALIGNED_LEDES = 2
 OWN_FRACTION = 1 / 3
 SENTENCE_SHARED = 0.5  # a sentence counts as shared from this share of its shingles (in part below)
+# a sentence found this far (of SENTENCE_SHARED: a quarter of its shingles, a reworded
+# sentence) marks where the shared part sits (SharedSentences.first, .second)
+SENTENCE_PLACED = 0.5
 # a shared sentence counts in proportion to its length up to this many shingles (12
 # words): a short one ("He died in his hometown of New York.") is stock phrasing any
 # report of the event may have, and is less sign of a copy than a long one
@@ -179,11 +189,7 @@ def verified_matches(
                 through_gallery.add(candidate.article_id)
     matches = [(s, c) for s, c in matches if not _glues(c, matches, through_gallery)]
     for _, candidate in matches:  # candidates are shared by a batch's texts: set each time
-        candidate.same_first_lede = (
-            len(matches) > 1
-            and lede_similarity((member.ledes or [])[:1], candidate.ledes[:1], SAME_LEDE)
-            >= SAME_LEDE
-        )
+        candidate.same_first_lede = len(matches) > 1 and _same_first_lede(member, candidate)
     return matches
 
 
@@ -274,10 +280,11 @@ def more_than_a_sentence(
     - PASSAGE_SENTENCES shared sentences or more make a copy (a short sentence counts in
       proportion to its length, SENTENCE_FULL_SHINGLES; a half-found one in part);
     - SHARED_SENTENCES make a copy when they are most of the smaller text's narrative,
-      or when they start near the top of both texts (OPENING_SENTENCES): a copy keeps
-      the wire's order from the top (a write-thru rewords the first sentences, a page
-      prints a header line above), a paragraph lifted into a report of its own sits
-      wherever the report put it (newsday.com's Pelé piece, wire set);
+      or when they sit where a copy keeps them (_kept_in_place: together, and near the
+      top of each text or running to its end from the other's lede, or at the same
+      place in both): a copy keeps the wire's order from the top (a write-thru rewords
+      the first sentences, a page prints a header line above), a paragraph lifted into
+      a report of its own sits wherever the report put it (newsday.com's Pelé piece);
     - one shared sentence makes a copy when it is most of the smaller text (a caption
       page: a photo's description and the wire's lede; an early take) and the larger
       text opens as the smaller one does (_larger_opens_with_it), or is a short take
@@ -304,36 +311,69 @@ def more_than_a_sentence(
         return False
     if _larger_opens_with_it(member, candidate):
         return True
-    larger = _larger_text_count(member, candidate, counts)
-    return larger is not None and larger.shared >= OWN_FRACTION * larger.total
+    larger = _larger_text_counts(member, candidate, counts)
+    return larger is not None and all(c.shared >= OWN_FRACTION * c.total for c in larger)
 
 
 def _kept_in_place(counts: list[SharedSentences]) -> bool:
     """Two shared sentences sit where a copy keeps them, not where a report lifted them:
     together in at least one of the texts (a copy's sentences follow each other; a
     report with the lede in its top caption and one more wire sentence far down is no
-    copy), and, in each text, near its top or running to its end (a trimmed copy under
-    lines of the site's own that the extractor kept), or at the same place in both (a
-    write-thru that rewrote its first sentences and kept the next)."""
+    copy), and, in each text, near its top or running to its end from the other's lede
+    (_kept_from_top), or at the same place in both (a write-thru that rewrote its first
+    sentences and kept the next)."""
     if not any(count.together for count in counts):
         return False
-    if all(count.near_top or count.to_the_end for count in counts):
+    if len(counts) == 1:  # the other text's sentences not read (an in-flight check)
+        if counts[0].near_top or counts[0].to_the_end:
+            return True
+    elif _kept_from_top(counts[0], counts[1]) and _kept_from_top(counts[1], counts[0]):
         return True
     firsts = [count.first for count in counts if count.first is not None]
     return len(firsts) == 2 and abs(firsts[0] - firsts[1]) <= 1
 
 
-def _larger_text_count(
+def _kept_from_top(count: SharedSentences, other: SharedSentences) -> bool:
+    """What this text shares starts near its top, or runs to its end from the other text's
+    lede: a trimmed copy under lines of the site's own that the extractor kept (a sign-up
+    pitch, the weather) keeps the wire from its lede; a report that closes with a
+    paragraph lifted from further down the wire is no copy (newsday.com's Pelé piece, had
+    it put the paragraph last)."""
+    return count.near_top or (count.to_the_end and other.first == 0)
+
+
+def _larger_text_counts(
     member: Member, candidate: Candidate, counts: list[SharedSentences]
-) -> SharedSentences | None:
-    """The larger text's count of the two (None: the candidate's text was not read)."""
-    if len(member.hashes or ()) > len(candidate.hashes):
-        return counts[0]
-    return counts[1] if len(counts) > 1 else None
+) -> list[SharedSentences] | None:
+    """The larger text's count of the two, both counts when the texts are the same size
+    (_larger_sides); None when a larger text's sentences are not at hand: the
+    candidate's text was not read (no `sentences_of`), or its stored article is gone or
+    has no text (`sentences_of` gives no sentences). A text of no known sentences has
+    none shared, not "a third of them shared" (0 >= 0): unread, it joined whatever
+    one-sentence page was most of the smaller text."""
+    member_larger, candidate_larger = _larger_sides(member, candidate)
+    larger = [counts[0]] if member_larger else []
+    if candidate_larger:
+        if len(counts) < 2:
+            return None
+        larger.append(counts[1])
+    return larger if all(count.total > 0 for count in larger) else None
+
+
+def _larger_sides(member: Member, candidate: Candidate) -> tuple[bool, bool]:
+    """Whether the member's text, and whether the candidate's, is the larger of the two
+    (by shingles): both when they are the same size. Which one was indexed first must
+    not decide which is "the larger": it did, and two texts of the same size joined in
+    one order of arrival and not in the other."""
+    mine, theirs = len(member.hashes or ()), len(candidate.hashes)
+    return mine >= theirs, theirs >= mine
 
 
 @dataclass
 class SharedSentences:
+    """What one text shares with the other, counted in its own sentences, and where that
+    sits in it (more_than_a_sentence weighs the counts of both texts)."""
+
     shared: float  # sentences found in the other text, a short or half-found one in part
     total: float  # the text's narrative sentences, a short one in part
     first: int | None  # the first sentence found, in part at least (a reworded one)
@@ -352,7 +392,8 @@ class SharedSentences:
 
     @property
     def together(self) -> bool:
-        """The first two shared sentences are at most one sentence apart."""
+        """The first two shared sentences have at most one sentence between them (true
+        when fewer than two are found: one long sentence holds what is shared)."""
         return self.first is None or self.second is None or self.second - self.first <= 2
 
     @property
@@ -375,7 +416,7 @@ def _sentences_shared(sentences: list[set[int]], other: set[int]) -> SharedSente
         found = min(1.0, len(sentence & other) / (SENTENCE_SHARED * len(sentence)))
         total += weight
         shared += weight * found
-        if found >= 0.5:  # a quarter of its shingles: a reworded sentence
+        if found >= SENTENCE_PLACED:
             found_at.append(index)
         else:
             last_unfound = index
@@ -389,16 +430,18 @@ def _larger_opens_with_it(member: Member, candidate: Candidate) -> bool:
     words (OPENING_WORDS) are in the smaller text (a caption page of the wire: a photo's
     description, then the wire's lede), or a lede of the smaller text is the larger's
     lede at the same place, reworded in a few places at most (ALIGNED_LEDES: a caption
-    page whose lede the site reworded, then the wire's second sentence)."""
+    page whose lede the site reworded, then the wire's second sentence). Texts of the
+    same size are each the larger (_larger_sides)."""
     mine, theirs = _ledes(member), candidate.ledes
     if any(
         lede_similarity([a], [b], SAME_LEDE) >= SAME_LEDE
         for a, b in zip(mine[:ALIGNED_LEDES], theirs[:ALIGNED_LEDES], strict=False)
     ):
         return True
-    if len(member.hashes or ()) <= len(candidate.hashes):
-        return _carries(member.hashes or set(), _opening(candidate.ledes))
-    return _carries(candidate.hashes, _opening(_ledes(member)))
+    member_larger, candidate_larger = _larger_sides(member, candidate)
+    if candidate_larger and _carries(member.hashes or set(), _opening(candidate.ledes)):
+        return True
+    return member_larger and _carries(candidate.hashes, _opening(_ledes(member)))
 
 
 def _ledes(member: Member) -> list[str]:

@@ -15,7 +15,8 @@ import itertools
 
 import pytest
 
-from crawler.stories.shingles import is_gallery
+from crawler.stories.shingles import is_gallery, shingle_hashes
+from crawler.text import normalize
 from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
 from tests.stories.test_story_matching import WIRE
 
@@ -68,6 +69,17 @@ def test_a_report_carrying_the_wire_lede_in_its_photo_caption_stays_apart_in_any
         assert found["report"] != found["wire"], order
 
 
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "page first"])
+def test_a_caption_page_joins_the_wire_that_opens_with_its_lede(db, wire_first):
+    """The caption page alone with the wire: one sentence shared, half of the page and a
+    fifth of the wire, whose first words the page carries (the larger text opens as the
+    smaller one does). In the case above it can also join through the wire's short take,
+    which hid this rule: nothing failed when it was taken out."""
+    texts = [("wire", WIRE), ("caption", CAPTION_AND_LEDE)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["caption"] == found["wire"]
+
+
 # a sports desk's own report, which reproduces one wire paragraph of two sentences
 # (WIRE[2] and WIRE[3]) in its middle, after six sentences of its own
 REPORT_WITH_A_WIRE_PARAGRAPH = [
@@ -110,6 +122,17 @@ def test_one_wire_paragraph_in_the_middle_of_a_report_is_no_copy(db, wire_first)
     piece): a paragraph lifted into a report of its own, not a copy, which keeps the
     wire's order from the top, under at most a few lines of the site's own."""
     texts = [("wire", WIRE), ("report", REPORT_WITH_A_WIRE_PARAGRAPH)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["report"] != found["wire"]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "text first"])
+def test_one_wire_paragraph_closing_a_report_is_no_copy(db, wire_first):
+    """The same paragraph as the last of the report: the shared sentences run to the
+    report's end, as a trimmed copy's do under lines of its site's own, but a trimmed copy
+    keeps the wire from its lede, and these start at the wire's third sentence."""
+    own = [p for p in REPORT_WITH_A_WIRE_PARAGRAPH if not p.startswith(WIRE[2])]
+    texts = [("wire", WIRE), ("report", [*own, WIRE[2] + " " + WIRE[3]])]
     found = place(db, *(texts if wire_first else texts[::-1]))
     assert found["report"] != found["wire"]
 
@@ -257,3 +280,62 @@ def test_a_report_with_agency_photos_between_its_paragraphs_stays_apart(db, wire
     found = place(db, *(texts if wire_first else texts[::-1]))
     assert found["gallery"] == found["wire"]
     assert found["report"] != found["wire"]
+
+
+def test_a_short_report_with_a_later_wire_sentence_stays_apart_when_the_wires_text_is_gone(db):
+    """A two-sentence report whose second sentence is the wire's fourth: half of the
+    report, a fifth of the wire, which does not open with it; it stays apart because the
+    wire's sentences, read from its stored article, show that. When that article is gone
+    or has no text (the fingerprint outlives it), the wire's sentences are unknown, which
+    is no reason to join: unknown is not "a third of the wire shared"."""
+    report = [
+        "Wormleysburg council says it will be first in line when the federal water money opens.",
+        WIRE[3],
+    ]
+    found = place(db, ("wire", WIRE))
+    db.articles.update_one({"_id": "wire"}, {"$unset": {"text": ""}})
+    found.update(place(db, ("report", report)))
+    assert found["report"] != found["wire"]
+    # the same report with the wire's text at hand: apart, by the wire's own count
+    for name in COLLECTIONS:
+        db[name].delete_many({})
+    found = place(db, ("wire", WIRE), ("report", report))
+    assert found["report"] != found["wire"]
+
+
+def test_two_own_texts_of_the_same_size_sharing_one_sentence_read_the_same_in_either_order(db):
+    """Two texts of their own sharing one wire sentence (the wire's fourth): half of a
+    two-sentence brief, a fifth of a five-sentence report, which does not open with it.
+    The one-sentence rule asks how much of the *larger* text it is; with shingle sets of
+    the same size, the larger was whichever was indexed first, so the pair joined in one
+    order of arrival and stayed apart in the other. On a tie each is the larger: apart,
+    in both orders."""
+    report = [
+        "Gilbert Plains residents packed the community hall on Tuesday evening to hear what "
+        "the town plans to do.",
+        "The reeve spoke for nearly an hour about the town's pipes.",
+        WIRE[3],
+        "Several farmers asked about wells outside the town limits.",
+        "A vote is expected at the next meeting in the spring.",
+    ]
+
+    def size(paragraphs: list[str]) -> int:
+        return len(shingle_hashes(normalize.clean_paragraphs("\n".join(paragraphs))))
+
+    padding = (
+        "as the council heard from engineers residents and staff about the cost of new "
+        "pipes pumps and a treatment plant for the east side of town this year"
+    )
+    words = iter(padding.split())
+    first = "Dauphin council met late on Tuesday night to go over its list of aging water mains"
+    while size([first + ".", WIRE[3]]) < size(report):
+        first += " " + next(words)
+    brief = [first + ".", WIRE[3]]
+    assert size(brief) == size(report)
+    texts = [("brief", brief), ("report", report)]
+    found = place(db, *texts)
+    assert found["brief"] != found["report"]
+    for name in COLLECTIONS:
+        db[name].delete_many({})
+    found = place(db, *texts[::-1])
+    assert found["brief"] != found["report"]

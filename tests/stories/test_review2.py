@@ -22,6 +22,7 @@ import itertools
 
 import pytest
 
+from crawler.stories.shingles import split_sentences
 from tests.stories.test_borrowed_passages import REPORT_WITH_LEDE_IN_CAPTION
 from tests.stories.test_matching_adversarial import COLLECTIONS, lede, place
 from tests.stories.test_story_matching import WIRE
@@ -101,7 +102,8 @@ FULL_COPY = BRIDGE[:8] + [
 ]
 
 
-# --- 1. recall: real copies the rule now keeps apart (the rule before 0bd0972 joined them) --
+# --- 1. recall: real copies the rule of 0bd0972 kept apart (the rule before it joined them;
+# the cases not marked FAILS_NOW were fixed at once and join now) ---------------------------
 
 # a trimmed copy: four lines of the site's own (an audio notice of two sentences, a
 # cookie notice, a newsletter pitch, the weather) above the wire's first two sentences,
@@ -244,14 +246,32 @@ EDIT_KEEPING_FOURTH_AND_FIFTH = [
 def test_where_a_kept_sentence_sits_does_not_depend_on_the_datelines_abbreviation(
     db, dateline, edit_first
 ):
-    """The same edit of the same wire text joins when the dateline is "HARRISBURG (AP)" and
-    stays apart when it is AP style, "HARRISBURG, Pa. (AP)" (likewise CP's "BRANDON, Man.
-    (CP)", "SACRAMENTO, Calif. (AP)": every wire story from a city outside the agency's
-    list of stand-alone datelines). The first case passes and shows the rule joins it."""
+    """The same edit of the same wire text joins whether the dateline is "HARRISBURG (AP)"
+    or AP style, "HARRISBURG, Pa. (AP)" (likewise CP's "BRANDON, Man. (CP)", "SACRAMENTO,
+    Calif. (AP)": every wire story from a city outside the agency's list of stand-alone
+    datelines). On 0bd0972 the second stayed apart: "Pa." ended a sentence, which moved
+    every wire sentence one place down (shingles._AGENCY_AFTER_DATELINE)."""
     wire = [BRIDGE[0].replace("HARRISBURG, Pa. (AP)", dateline), *BRIDGE[1:]]
     texts = [("wire", wire), ("edit", EDIT_KEEPING_FOURTH_AND_FIFTH)]
     found = placed(db, texts[::-1] if edit_first else texts)
     assert found["edit"] == found["wire"]
+
+
+def test_a_datelines_state_abbreviation_ends_no_sentence():
+    """The sentence break the case above is about, asked directly: the edit joins since
+    4fbe2a3 with or without it (the kept sentences, one place off, are "at the same place
+    in both, within one sentence"), so only this shows the dateline rule holding. Every
+    later sentence of an AP or CP copy from such a city sat one place down the text."""
+    for dateline in [
+        "HARRISBURG, Pa. (AP) — ",
+        "BRANDON, Man. (CP) — ",
+        "SACRAMENTO, Calif. (AP) - ",
+    ]:
+        first = dateline + "State inspectors closed a 90-year-old bridge on Thursday."
+        assert split_sentences(first + " It carries 14,000 vehicles a day.") == [
+            first,
+            "It carries 14,000 vehicles a day.",
+        ]
 
 
 # La Presse canadienne's item, and a Quebec page that kept its first two sentences under
@@ -297,8 +317,9 @@ FURNITURE_FR = [
 @pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "page first"])
 def test_a_quebec_page_keeping_two_sentences_under_its_own_lines_joins(db, lines, wire_first):
     """The three Quebec pages of the wire set start La Presse canadienne's text at their
-    fourth sentence, the edge of OPENING_SENTENCES; one more line of the site's own (the
-    first case passes: three lines) and the copy stays apart."""
+    fourth sentence, the edge of OPENING_SENTENCES; with one more line of the site's own
+    the copy stayed apart on 0bd0972. It joins now: the shared sentences run to the
+    page's end (placement._kept_in_place)."""
     page = FURNITURE_FR[-lines:] + PONT[:2]
     texts = [("wire", PONT), ("page", page)]
     found = placed(db, texts if wire_first else texts[::-1])
