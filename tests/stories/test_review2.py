@@ -30,7 +30,7 @@ from tests.stories.test_story_matching import WIRE
 
 def FAILS_NOW(reason: str) -> pytest.MarkDecorator:
     """A case the current rule gets wrong (review2); the reason says which rule."""
-    return pytest.mark.xfail(strict=True, reason=f"review2, fails on 0bd0972: {reason}")
+    return pytest.mark.xfail(strict=True, reason=f"review2, fails since 0bd0972: {reason}")
 
 
 def placed(db, texts: list[tuple[str, list[str]]]) -> dict[str, str]:
