@@ -489,9 +489,10 @@ def bridged_stories(
     and the full copy, each placed before the other was known). A bridge alone is
     not enough: a roundup page carrying two unrelated wire items verifies against
     both. So the two stories' matched texts must also share BRIDGE_CONTAINMENT
-    between themselves: what independent reports of one event almost never reach,
-    and half of what a gallery page shares with its full copy. And the bridging
-    copy must be more than one sentence of narrative (_bridge).
+    between themselves (what independent reports of one event almost never reach,
+    and half of what a gallery page shares with its full copy), or the copy must not
+    carry the tops of both, as a roundup does. And the bridging copy must be more
+    than one sentence of narrative (_bridge).
     """
     ours = [c for _, c in matches if c.story_id == story_id]
     others: dict[str, list[Candidate]] = {}
@@ -505,12 +506,24 @@ def bridged_stories(
     )
 
 
+def _carries_both_ledes(a: Candidate, b: Candidate, member: Member) -> bool:
+    """The copy carries the first lede of both texts: a roundup or briefs page prints the
+    top of each item it carries. A write-thru that arrives after its early take and a
+    photo page of its new top verifies against both, and carries the photo page's lede
+    but not the early take's, which it rewrote."""
+    mine = member.hashes or set()
+    return all(bool(c.ledes) and _carries(mine, c.ledes[0]) for c in (a, b))
+
+
 def _bridge(a: Candidate, b: Candidate, member: Member | None) -> bool:
     """Texts of two stories a copy matched are one story: they share BRIDGE_CONTAINMENT,
-    and the copy has more narrative than one sentence. A page carrying only a wire lede
-    verifies against the wire story and against a report that lifted that lede; what
-    it shares with each says nothing about the rest of either."""
-    if containment(a.hashes, b.hashes) < BRIDGE_CONTAINMENT:
+    or the copy does not carry both their first ledes (_carries_both_ledes: a roundup
+    does); and the copy has more narrative than one sentence. A page carrying only a
+    wire lede verifies against the wire story and against a report that lifted that
+    lede; what it shares with each says nothing about the rest of either."""
+    if containment(a.hashes, b.hashes) < BRIDGE_CONTAINMENT and (
+        member is None or _carries_both_ledes(a, b, member)
+    ):
         return False
     if member is None:
         return True

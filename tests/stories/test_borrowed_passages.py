@@ -339,3 +339,35 @@ def test_two_own_texts_of_the_same_size_sharing_one_sentence_read_the_same_in_ei
         db[name].delete_many({})
     found = place(db, *texts[::-1])
     assert found["brief"] != found["report"]
+
+
+# a write-thru: the agency rewrote the top and kept the early take's body
+WRITE_THRU_TOP = [
+    "Ottawa will spend $2 billion over five years on the water systems of small towns and "
+    "First Nations, the infrastructure minister said Tuesday, calling the plan overdue.",
+    "The minister said the first agreements with the provinces could be signed before the "
+    "end of the summer, and that towns under boil-water advisories would be served first.",
+    "Opposition critics called the program too small for a backlog they put at $30 billion "
+    "and said the money would take years to reach the ground.",
+]
+WRITE_THRU = [*WRITE_THRU_TOP, *WIRE[1:4]]
+EARLY_TAKE = WIRE[:4]
+# a photo page of the story, its text the write-thru's new top only
+SLIDE = [*WRITE_THRU_TOP, "(CP Photo/Tim Smith)"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("early", "slide", "write-thru"), ("slide", "early", "write-thru")],
+    ids="-".join,
+)
+def test_a_write_thru_arriving_last_merges_its_early_take_and_a_slide_of_its_new_top(db, order):
+    """The early take and the slide share nothing: the write-thru, arriving after both,
+    verifies against each. A roundup page verifies against two stories the same way, and
+    the bridge rule keeps those apart when the two texts share nothing; but a roundup
+    carries each item's lede, where the write-thru carries the slide's and not the early
+    take's, which it rewrote. Crawled in any order, the three are one story (the dpa
+    Bocholt story of the third validation sample split in two orders of five)."""
+    texts = {"early": EARLY_TAKE, "slide": SLIDE, "write-thru": WRITE_THRU}
+    found = place(db, *((name, texts[name]) for name in order))
+    assert found["early"] == found["slide"] == found["write-thru"]
