@@ -371,3 +371,32 @@ def test_a_write_thru_arriving_last_merges_its_early_take_and_a_slide_of_its_new
     texts = {"early": EARLY_TAKE, "slide": SLIDE, "write-thru": WRITE_THRU}
     found = place(db, *((name, texts[name]) for name in order))
     assert found["early"] == found["slide"] == found["write-thru"]
+
+
+# a regional page of the wire item as vn.at printed dpa's (third validation sample): two
+# photo captions without a credit the rules know and a line of its own above a reworded
+# lede, then two of the wire's sentences, then lines of its own again
+PAGE_UNDER_ITS_OWN_LINES = [
+    "Crews dig down to a burst water main on a street in Dauphin, Man., on a cold "
+    "Wednesday morning, as neighbours look on.",
+    "A tanker truck hands out drinking water to residents of the east side of town while "
+    "the repairs go on.",
+    "Residents of several Prairie towns have spent much of the winter boiling their water.",
+    "Small places across Canada are to share in a multibillion-dollar federal program for "
+    "their ageing pipes and treatment plants, Ottawa said.",
+    WIRE[2],
+    WIRE[3],
+    "Dauphin's mayor said the town would apply as soon as the program opens its doors.",
+    "The town's engineers have already drawn up a list of the worst pipes to replace first.",
+]
+
+
+@pytest.mark.parametrize("wire_first", [True, False], ids=["wire first", "page first"])
+def test_two_wire_sentences_under_four_lines_of_a_pages_own_join(db, wire_first):
+    """The two shared sentences start at the page's fifth sentence and the wire's third:
+    not the same place, not running to the page's end, not most of either text, and
+    together. A page opening prints captions, a line of its own and a reworded lede
+    above the wire's text; the fifth sentence is still its top (OPENING_SENTENCES)."""
+    texts = [("wire", WIRE), ("page", PAGE_UNDER_ITS_OWN_LINES)]
+    found = place(db, *(texts if wire_first else texts[::-1]))
+    assert found["page"] == found["wire"]
