@@ -43,6 +43,9 @@ def _answers(url: str, auth: tuple[str, str] | None) -> bool:
         return False
 
 
+PORT_ATTEMPTS = 3
+
+
 class Node:
     """A Scrapyd daemon in a folder of its own, in a process group of its own (killing the
     group is a crawl machine dying: the daemon and the crawls it runs).
@@ -55,8 +58,6 @@ class Node:
     """
 
     def __init__(self, folder: Path, env: dict[str, str], shipped: bool = False):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.folder = folder
         folder.mkdir()
         self.auth = (
@@ -64,6 +65,33 @@ class Node:
             if env.get("SCRAPYD_USERNAME")
             else None
         )
+        env = dict(env, NEWSCRAWL_DATA=str(folder / "data"), HOME=str(folder / "home"))
+        (folder / "home").mkdir()
+        if shipped:
+            shutil.copytree(REPO / "config", folder / "app" / "config")
+            shutil.copy(REPO / "scrapy.cfg", folder / "app" / "scrapy.cfg")
+        # the port is free when chosen, but another test's daemon may bind it before this
+        # one does, and would then answer in its place ("project 'newscrawl' not found"
+        # from a node that has no egg yet): wait for this daemon's own "listening" line,
+        # and start again on another port if it could not bind
+        for _attempt in range(PORT_ATTEMPTS):
+            self._start(env, shipped)
+            started = wait_until(
+                lambda: self._listening() or self.process.poll() is not None, timeout=60
+            )
+            if started and self._listening():
+                break
+            self.stop()
+        else:
+            raise AssertionError(f"no Scrapyd daemon listening: {self.daemon_log()}")
+        assert wait_until(
+            lambda: _answers(f"{self.url}/daemonstatus.json", self.auth), timeout=60
+        ), self.daemon_log()
+
+    def _start(self, env: dict[str, str], shipped: bool) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        folder = self.folder
         conf = (
             "[scrapyd]\n"
             "bind_address = 127.0.0.1\n"
@@ -74,11 +102,7 @@ class Node:
             "poll_interval = 0.5\n"
             "max_proc = 4\n"
         )
-        env = dict(env, NEWSCRAWL_DATA=str(folder / "data"), HOME=str(folder / "home"))
-        (folder / "home").mkdir()
         if shipped:
-            shutil.copytree(REPO / "config", folder / "app" / "config")
-            shutil.copy(REPO / "scrapy.cfg", folder / "app" / "scrapy.cfg")
             (folder / "home" / ".scrapyd.conf").write_text(conf)
             command = [str(Path(sys.executable).parent / "scrapyd")]
             cwd = folder / "app" / "config"
@@ -97,9 +121,11 @@ class Node:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        assert wait_until(
-            lambda: _answers(f"{self.url}/daemonstatus.json", self.auth), timeout=60
-        ), self.daemon_log()
+
+    def _listening(self) -> bool:
+        """Twisted's line for this daemon's own socket on this node's port."""
+        log = (self.folder / "daemon.log").read_text(errors="replace")
+        return f"Site starting on {self.port}\n" in log
 
     def daemon_log(self) -> str:
         return (self.folder / "daemon.log").read_text(errors="replace")[-3000:]
