@@ -296,9 +296,7 @@ def more_than_a_sentence(
     long sentence in one copy and three short ones in the other. Captions and teasers are
     no narrative (shingles.narrative_paragraphs).
     """
-    if member.sentences is None:
-        member.sentences = sentence_shingles(member.paragraphs)
-    counts = [_sentences_shared(member.sentences, candidate.hashes)]
+    counts = [_sentences_shared(_sentences(member), candidate.hashes)]
     if counts[0].shared < PASSAGE_SENTENCES and sentences_of is not None:
         counts.append(_sentences_shared(sentences_of(candidate), member.hashes or set()))
     shared = max(count.shared for count in counts)
@@ -444,6 +442,12 @@ def _larger_opens_with_it(member: Member, candidate: Candidate) -> bool:
     return member_larger and _carries(candidate.hashes, _opening(_ledes(member)))
 
 
+def _sentences(member: Member) -> list[set[int]]:
+    if member.sentences is None:
+        member.sentences = sentence_shingles(member.paragraphs)
+    return member.sentences
+
+
 def _ledes(member: Member) -> list[str]:
     if member.ledes is None:
         member.ledes = ledes_of(member.paragraphs)
@@ -527,6 +531,4 @@ def _bridge(a: Candidate, b: Candidate, member: Member | None) -> bool:
         return False
     if member is None:
         return True
-    if member.sentences is None:
-        member.sentences = sentence_shingles(member.paragraphs)
-    return len(member.sentences) >= SHARED_SENTENCES
+    return len(_sentences(member)) >= SHARED_SENTENCES

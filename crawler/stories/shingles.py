@@ -602,14 +602,15 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
             continue
         count = len(paragraph.split())
         words += count
-        marks = len(_CAPTION.findall(paragraph))
+        found = list(_CAPTION.finditer(paragraph))
+        marks = len(found)
         if not marks and i + 1 < len(paragraphs) and is_credit_line(paragraphs[i + 1]):
             marks = 1
         if marks:
             run += marks
             longest_run = max(longest_run, run)
             caption_words += count
-            tail = _words_after_last_mark(paragraph)
+            tail = _words_after_last_mark(paragraph, found)
         elif count >= MIN_PARAGRAPH_WORDS:  # a paragraph of the page's own between photos
             run = 0
     if not caption_words:
@@ -618,12 +619,13 @@ def _is_gallery(paragraphs: tuple[str, ...]) -> bool:
     return photo_page or (longest_run >= GALLERY_CAPTIONS and 2 * caption_words >= words)
 
 
-def _words_after_last_mark(paragraph: str) -> int:
-    """Words after a paragraph's last caption mark. A photo page's caption ends with its
-    credit ("(AP Photo/Jane Doe, File)"); a page whose one paragraph runs on past the
-    credit into sentences of its own is a report whose lines lost their breaks, with a
-    photo on top, not a photo page."""
-    marks = list(_CAPTION.finditer(paragraph))
+def _words_after_last_mark(paragraph: str, marks: list[re.Match[str]] | None = None) -> int:
+    """Words after a paragraph's last caption mark (`marks`: its _CAPTION matches, when
+    already found). A photo page's caption ends with its credit ("(AP Photo/Jane Doe,
+    File)"); a page whose one paragraph runs on past the credit into sentences of its own
+    is a report whose lines lost their breaks, with a photo on top, not a photo page."""
+    if marks is None:
+        marks = list(_CAPTION.finditer(paragraph))
     return len(paragraph[marks[-1].end() :].split()) if marks else 0
 
 
