@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import socket
 import subprocess
 import sys
@@ -62,10 +65,30 @@ def wait_until(predicate: Callable[[], object], timeout: float = 90, step: float
     return False
 
 
+# Ports for the tests' own servers (Scrapyd nodes, metrics endpoints, embedded stores
+# started on a given port) come from below Linux's ephemeral range (32768-60999), one
+# block per pytest-xdist worker. A port the kernel hands out for bind(0) is free when
+# chosen, but any process's next bind(0) or outgoing connection may take it before the
+# server that was meant to bind it does (seen: a metrics port "Address already in use",
+# a Scrapyd node answered by another test's daemon); these ports are never handed out
+# that way, and no two workers share one.
+PORTS_FROM = 20000
+PORTS_PER_WORKER = 2000
+_next_port = itertools.count(random.randrange(PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = PORTS_FROM + (int(worker) % 6 if worker.isdigit() else 0) * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = base + next(_next_port) % PORTS_PER_WORKER
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # in use (another test session on this machine)
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + PORTS_PER_WORKER - 1}")
 
 
 def members_of(db, story_id: str) -> list[dict]:
